@@ -1,0 +1,3 @@
+from logcenter.cli import main
+
+raise SystemExit(main())

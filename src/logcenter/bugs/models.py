@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from logcenter.db import Base, JSONText, UTCDateTime, utcnow
+from logcenter.projects.models import Project
+
+
+class BugStatus(StrEnum):
+    NEW = "NEW"
+    FIXING = "FIXING"
+    PENDING_REVIEW = "PENDING_REVIEW"
+    MERGED = "MERGED"
+    DEPLOYED = "DEPLOYED"
+    FAILED = "FAILED"
+
+
+class Source(StrEnum):
+    RUNTIME = "runtime"
+    CICD = "cicd"
+    DEPLOYMENT = "deployment"
+
+
+class Level(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+class Bug(Base):
+    """One row per fingerprint: the guide's ErrorLog, with counters and the repair workflow's state."""
+
+    __tablename__ = "bugs"
+    __table_args__ = (
+        UniqueConstraint("project_id", "fingerprint"),
+        Index("ix_bugs_status_last_seen", "status", "last_seen"),
+        Index("ix_bugs_project_status", "project_id", "status"),
+        Index("ix_bugs_last_seen", "last_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(20))
+    error_type: Mapped[str] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(Text)
+    file_path: Mapped[str | None] = mapped_column(String(1024))
+    line_number: Mapped[int | None] = mapped_column(Integer)
+    stack_trace: Mapped[str] = mapped_column(Text, default="")
+    # Latest report's values; every value seen is counted in bug_tag_values.
+    level: Mapped[str] = mapped_column(String(20))
+    environment: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(200))
+    commit_hash: Mapped[str | None] = mapped_column(String(64))
+    context: Mapped[Any] = mapped_column(JSONText, default=dict)
+
+    status: Mapped[str] = mapped_column(String(20), default=BugStatus.NEW)
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+
+    occurrence_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # Pull request of the current fix (set by the agent, moved along by forge webhooks).
+    pr_number: Mapped[int | None] = mapped_column(Integer)
+    pr_url: Mapped[str | None] = mapped_column(String(500))
+    branch_name: Mapped[str | None] = mapped_column(String(200))
+    merge_commit_sha: Mapped[str | None] = mapped_column(String(64))
+    merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deployed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deployed_version: Mapped[str | None] = mapped_column(String(200))
+    deployed_commit: Mapped[str | None] = mapped_column(String(64))
+
+    # Repair-agent lease while FIXING.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    project: Mapped[Project] = relationship(lazy="raise")
+
+
+class Occurrence(Base):
+    """One report of a bug. Only the newest `occurrence_retention` per bug are kept."""
+
+    __tablename__ = "occurrences"
+    __table_args__ = (
+        Index("ix_occurrences_bug_id_id", "bug_id", "id"),
+        UniqueConstraint("project_id", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bug_id: Mapped[int] = mapped_column(ForeignKey("bugs.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    event_id: Mapped[str | None] = mapped_column(String(32))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    environment: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(20))
+    version: Mapped[str | None] = mapped_column(String(200))
+    commit_hash: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    stack_trace: Mapped[str] = mapped_column(Text, default="")
+    context: Mapped[Any] = mapped_column(JSONText, default=dict)
+    # Everything else a client sent that is worth showing (Sentry tags, user, request, breadcrumbs...).
+    data: Mapped[Any] = mapped_column(JSONText, default=dict)
+
+
+class BugHourlyCount(Base):
+    __tablename__ = "bug_hourly_counts"
+
+    bug_id: Mapped[int] = mapped_column(ForeignKey("bugs.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BugTagValue(Base):
+    """How often each environment / version / ... value was seen on a bug."""
+
+    __tablename__ = "bug_tag_values"
+
+    bug_id: Mapped[int] = mapped_column(ForeignKey("bugs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BugEvent(Base):
+    """Append-only history of a bug: status changes, PR links, comments. The UI's operation log."""
+
+    __tablename__ = "bug_events"
+    __table_args__ = (Index("ix_bug_events_bug_id_id", "bug_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bug_id: Mapped[int] = mapped_column(ForeignKey("bugs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Note = Annotated[str, StringConstraints(max_length=10_000)]
+
+
+class BugRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: str
+    fingerprint: str
+    source: str
+    error_type: str
+    message: str
+    file_path: str | None
+    line_number: int | None
+    stack_trace: str
+    level: str
+    environment: str
+    version: str | None
+    commit_hash: str | None
+    context: dict[str, Any]
+    status: str
+    status_changed_at: datetime
+    failure_reason: str | None
+    occurrence_count: int
+    first_seen: datetime
+    last_seen: datetime
+    pr_number: int | None
+    pr_url: str | None
+    branch_name: str | None
+    merge_commit_sha: str | None
+    merged_at: datetime | None
+    deployed_at: datetime | None
+    deployed_version: str | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class BugPage(BaseModel):
+    bugs: list[BugRead]
+    total: int
+    page: int
+    page_size: int
+
+
+class BugEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    actor: str
+    note: str | None
+    created_at: datetime
+
+
+class OccurrenceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    event_id: str | None
+    timestamp: datetime
+    received_at: datetime
+    environment: str
+    level: str
+    version: str | None
+    commit_hash: str | None
+    message: str
+    stack_trace: str
+    context: dict[str, Any]
+    data: dict[str, Any]
+
+
+class TagValueRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    value: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+class RepairReportRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    attempt: int
+    status: str
+    agent: str | None
+    fixer: str | None
+    analysis: str | None
+    modified_files: list[str]
+    diff: str | None
+    test_passed: bool | None
+    test_output: str | None
+    pr_number: int | None
+    pr_url: str | None
+    branch_name: str | None
+    failure_reason: str | None
+    duration_seconds: float | None
+    durations: dict[str, float]
+    created_at: datetime
+
+
+class BugDetail(BugRead):
+    environments: list[TagValueRead]
+    versions: list[TagValueRead]
+    history: list[BugEventRead]
+    occurrences: list[OccurrenceRead]
+    repair_reports: list[RepairReportRead]
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Annotated[str, StringConstraints(max_length=40)]
+    note: Note | None = None
+    failure_reason: Note | None = None
+    # Set when moving to MERGED / DEPLOYED by hand (forge and deployment webhooks set them otherwise).
+    merge_commit_sha: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{7,64}$")] | None = None
+    deployed_version: Annotated[str, StringConstraints(max_length=200)] | None = None
+    deployed_commit: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{7,64}$")] | None = None
+
+
+class RetryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Note | None = None
+
+
+class FailIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+
+
+class PrInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pr_number: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    pr_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=500)]
+    branch_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/\-]+$", max_length=200)] | None = (
+        None
+    )
+
+
+class Message(BaseModel):
+    message: str

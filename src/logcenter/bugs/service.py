@@ -1,0 +1,210 @@
+"""Bugs: search, detail, and the manual actions of the workflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from logcenter.bugs import workflow
+from logcenter.bugs.models import Bug, BugEvent, BugStatus, BugTagValue, Occurrence
+from logcenter.db import utcnow
+from logcenter.errors import NotFound, ValidationFailed
+from logcenter.projects.models import Project
+from logcenter.repair.models import RepairAttempt
+
+SORTS = {
+    "last_seen": Bug.last_seen,
+    "first_seen": Bug.first_seen,
+    "occurrence_count": Bug.occurrence_count,
+    "id": Bug.id,
+    "status": Bug.status,
+    "status_changed_at": Bug.status_changed_at,
+}
+
+
+@dataclass(slots=True)
+class BugFilter:
+    project: str | None = None
+    statuses: list[BugStatus] = field(default_factory=list)
+    source: str | None = None
+    environment: str | None = None
+    level: str | None = None
+    text: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filtered(query: Select[Any], f: BugFilter) -> Select[Any]:
+    if f.project:
+        query = query.where(Project.slug == f.project)
+    if f.statuses:
+        query = query.where(Bug.status.in_(f.statuses))
+    if f.source:
+        query = query.where(Bug.source == f.source.lower())
+    if f.environment:
+        query = query.where(Bug.environment == f.environment)
+    if f.level:
+        query = query.where(Bug.level == f.level.upper())
+    if f.text:
+        pattern = _like(f.text)
+        query = query.where(
+            or_(
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (Bug.error_type, Bug.message, Bug.file_path)
+                )
+            )
+        )
+    if f.since:
+        query = query.where(Bug.last_seen >= f.since)
+    if f.until:
+        query = query.where(Bug.last_seen <= f.until)
+    return query
+
+
+def list_bugs(
+    session: Session, *, filters: BugFilter, sort: str = "-last_seen", page: int = 1, page_size: int = 50
+) -> tuple[list[tuple[Bug, str]], int]:
+    """One page of bugs matching `filters` (with their project slug), and how many match in all."""
+    key = sort.removeprefix("-")
+    if key not in SORTS:
+        raise ValidationFailed(
+            [{"field": "sort", "message": f"expected one of {', '.join(SORTS)} (prefix - for descending)"}]
+        )
+    column = SORTS[key]
+    order = column.desc() if sort.startswith("-") else column.asc()
+    base = select(Bug, Project.slug).join(Project, Project.id == Bug.project_id)
+    total = session.scalar(
+        _filtered(select(func.count()).select_from(Bug).join(Project, Project.id == Bug.project_id), filters)
+    )
+    rows = session.execute(
+        _filtered(base, filters)
+        .order_by(order, Bug.id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    return [(bug, slug) for bug, slug in rows.tuples()], total or 0
+
+
+def get_bug(session: Session, bug_id: int, *, for_update: bool = False) -> Bug:
+    """The bug, or 404."""
+    query = select(Bug).where(Bug.id == bug_id)
+    if for_update:
+        query = query.with_for_update()
+    bug = session.scalar(query)
+    if bug is None:
+        raise NotFound(f"Bug {bug_id} not found")
+    return bug
+
+
+def project_slug(session: Session, bug: Bug) -> str:
+    return session.scalar(select(Project.slug).where(Project.id == bug.project_id)) or ""
+
+
+@dataclass(slots=True)
+class BugDetails:
+    bug: Bug
+    project_slug: str
+    environments: list[BugTagValue]
+    versions: list[BugTagValue]
+    history: list[BugEvent]
+    occurrences: list[Occurrence]
+    repair_reports: list[RepairAttempt]
+
+
+def get_details(session: Session, bug_id: int, *, occurrences: int = 20) -> BugDetails:
+    """A bug with what its page shows: history, recent occurrences, tag counts and repair reports."""
+    bug = get_bug(session, bug_id)
+    tags = list(
+        session.scalars(
+            select(BugTagValue).where(BugTagValue.bug_id == bug_id).order_by(BugTagValue.count.desc())
+        )
+    )
+    return BugDetails(
+        bug=bug,
+        project_slug=project_slug(session, bug),
+        environments=[t for t in tags if t.key == "environment"],
+        versions=[t for t in tags if t.key == "version"],
+        history=list(
+            session.scalars(select(BugEvent).where(BugEvent.bug_id == bug_id).order_by(BugEvent.id))
+        ),
+        occurrences=list(
+            session.scalars(
+                select(Occurrence)
+                .where(Occurrence.bug_id == bug_id)
+                .order_by(Occurrence.id.desc())
+                .limit(occurrences)
+            )
+        ),
+        repair_reports=list(
+            session.scalars(
+                select(RepairAttempt).where(RepairAttempt.bug_id == bug_id).order_by(RepairAttempt.id)
+            )
+        ),
+    )
+
+
+def change_status(
+    session: Session,
+    bug_id: int,
+    *,
+    status: BugStatus,
+    actor: str,
+    note: str | None = None,
+    failure_reason: str | None = None,
+    merge_commit_sha: str | None = None,
+    deployed_version: str | None = None,
+    deployed_commit: str | None = None,
+    lease: timedelta | None = None,
+) -> Bug:
+    """Move a bug wherever the workflow allows, recording what the new state needs (merge commit, release)."""
+    bug = get_bug(session, bug_id, for_update=True)
+    now = utcnow()
+    workflow.transition(session, bug, status, actor=actor, note=note, failure_reason=failure_reason, now=now)
+    if status == BugStatus.FIXING:
+        # Taken by hand rather than through a claim: still leased, so an abandoned fix returns to NEW.
+        bug.lease_owner = actor
+        bug.lease_expires_at = now + (lease or timedelta(minutes=30))
+    elif status == BugStatus.MERGED:
+        bug.merged_at = now
+        bug.merge_commit_sha = merge_commit_sha.lower() if merge_commit_sha else None
+    elif status == BugStatus.DEPLOYED:
+        bug.deployed_at = now
+        bug.deployed_version = deployed_version
+        bug.deployed_commit = deployed_commit.lower() if deployed_commit else None
+    session.flush()
+    return bug
+
+
+def retry(session: Session, bug_id: int, *, actor: str, note: str | None = None) -> Bug:
+    """FAILED → NEW: give the repair agent another go."""
+    return change_status(session, bug_id, status=BugStatus.NEW, actor=actor, note=note or "Retry requested")
+
+
+def mark_failed(session: Session, bug_id: int, *, actor: str, reason: str) -> Bug:
+    """FIXING / PENDING_REVIEW → FAILED with the reason a human gave."""
+    return change_status(
+        session, bug_id, status=BugStatus.FAILED, actor=actor, failure_reason=reason, note=reason
+    )
+
+
+def set_pr_info(
+    session: Session, bug_id: int, *, pr_number: int, pr_url: str, branch_name: str | None, actor: str
+) -> Bug:
+    """Link the bug to the pull request of its fix."""
+    bug = get_bug(session, bug_id, for_update=True)
+    bug.pr_number, bug.pr_url = pr_number, pr_url
+    if branch_name:
+        bug.branch_name = branch_name
+    workflow.record_note(session, bug, kind="pr", actor=actor, note=f"PR #{pr_number}: {pr_url}")
+    session.flush()
+    return bug

@@ -1,0 +1,167 @@
+"""`logcenter serve | db upgrade | token create | token list | token revoke`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import structlog
+
+from logcenter.config import Settings, get_settings
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr)
+    # Alembic announces each migration it runs (useful) and each plugin it loads (noise).
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from logcenter.db import create_db_engine
+
+    return create_db_engine(settings.database_url, pool_size=2)
+
+
+def _upgrade(settings: Settings) -> None:
+    from logcenter.migrations import upgrade
+
+    engine = _engine(settings)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def _where(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        from pathlib import Path
+
+        return f"SQLite database {Path(url.database or '').resolve()}"
+    return f"database {url.render_as_string(hide_password=True)}"
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from logcenter.auth import service as auth_service
+    from logcenter.db import create_session_factory, session_scope
+    from logcenter.main import create_app
+
+    settings = settings.model_copy(
+        update={"host": args.host or settings.host, "port": args.port or settings.port}
+    )
+    _upgrade(settings)
+    engine = _engine(settings)
+    with session_scope(create_session_factory(engine)) as session:
+        configured = settings.admin_token.get_secret_value() if settings.admin_token else None
+        token = auth_service.ensure_admin_token(session, configured=configured)
+    engine.dispose()
+    print(f"Log Center on http://{settings.host}:{settings.port} (API /api, docs /docs)", flush=True)
+    print(f"Storing data in the {_where(settings)}", flush=True)
+    if token:
+        print("Created the first admin token (shown only this once; keep it):", flush=True)
+        print(f"  {token}", flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=args.access_log,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
+    _upgrade(settings)
+    print(f"Migrated the {_where(settings)} to the latest schema")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    from logcenter.auth import service as auth_service
+    from logcenter.auth.models import Scope
+    from logcenter.db import create_session_factory, session_scope
+
+    _upgrade(settings)
+    engine = _engine(settings)
+    with session_scope(create_session_factory(engine)) as session:
+        row, token = auth_service.create_token(session, name=args.name, scope=Scope(args.scope))
+        print(f"Created {row.scope} token #{row.id} {row.name!r}; it is shown only now:", file=sys.stderr)
+    engine.dispose()
+    print(token)
+    return 0
+
+
+def cmd_token_list(_: argparse.Namespace, settings: Settings) -> int:
+    from logcenter.auth import service as auth_service
+    from logcenter.db import create_session_factory, session_scope
+
+    engine = _engine(settings)
+    with session_scope(create_session_factory(engine), write=False) as session:
+        for row in auth_service.list_tokens(session):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
+            print(f"{row.id}\t{row.scope}\t{row.name}\t{row.prefix}…\t{state}\tlast used {used}")
+    engine.dispose()
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from logcenter.auth import service as auth_service
+    from logcenter.db import create_session_factory, session_scope
+
+    engine = _engine(settings)
+    with session_scope(create_session_factory(engine)) as session:
+        revoked = auth_service.revoke(session, token_id=args.id)
+    engine.dispose()
+    print(f"Revoked token #{args.id}" if revoked else f"No active token #{args.id}", file=sys.stderr)
+    return 0 if revoked else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="logcenter", description="Log Center error tracker")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server (migrates the database first)")
+    serve.add_argument("--host", help="bind address (default 127.0.0.1, LOGCENTER_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 8002, LOGCENTER_PORT)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    create = token.add_parser("create", help="create a token; prints it as the last line")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", required=True, choices=["admin", "agent", "ingest"])
+    create.set_defaults(func=cmd_token_create)
+    token.add_parser("list", help="list tokens (never their values)").set_defaults(func=cmd_token_list)
+    revoke = token.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_token_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    return int(args.func(args, settings))

@@ -1,0 +1,74 @@
+"""Settings: the only place that reads the environment (prefix ``LOGCENTER_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOGCENTER_", env_file=".env", extra="ignore")
+
+    # Storage
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_DATA_DIR / 'logcenter.db'}",
+        description="SQLAlchemy URL; sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    database_pool_size: int = Field(default=10, ge=1)
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = Field(default=8002, ge=1, le=65535)
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL clients use to reach this server (for DSNs); defaults to host:port",
+    )
+
+    # Ingest
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="413 above this request body size")
+    ingest_require_key: bool = Field(
+        default=False,
+        description="Require a project ingest key (or ingest token) on POST /api/v1/logs/report",
+    )
+    occurrence_retention: int = Field(
+        default=100, ge=1, description="Full occurrences kept per bug; older ones are pruned but stay counted"
+    )
+    writer_max_batch: int = Field(default=500, ge=1)
+    writer_queue_size: int = Field(default=20_000, ge=1)
+    max_clock_skew_seconds: int = Field(
+        default=60, ge=0, description="Report timestamps further in the future are clamped to server time"
+    )
+
+    # Repair agent leases
+    lease_seconds: int = Field(default=1800, ge=10, description="Default lease of a claimed bug")
+    lease_sweep_seconds: int = Field(default=30, ge=1)
+
+    # Admin bootstrap
+    admin_token: SecretStr | None = Field(
+        default=None, description="If set and no admin token exists, this one is stored on first start"
+    )
+
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_postgres(cls, value: str) -> str:
+        # Accept the URLs people paste from their PostgreSQL docs and route them to psycopg 3.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,62 @@
+"""An event item's bytes → a JSON object that every later step can store without failing.
+
+Sentry SDK payloads are not under the reporting team's control, so oddities are repaired rather than
+rejected: NUL and lone surrogates become U+FFFD (PostgreSQL text and UTF-8 cannot hold them), NaN becomes
+null, integers too big for the JSON column become strings, and nesting is cut at `MAX_DEPTH` (orjson refuses
+to serialise past 254 levels, which would fail the writer's whole batch).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+from logcenter.errors import BadRequest
+
+MAX_DEPTH = 20
+_TOO_DEEP = "[nested too deep]"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INT64_MIN = -(2**63)
+_UINT64_MAX = 2**64 - 1
+
+
+def parse_event(payload: bytes) -> dict[str, Any]:
+    """Decode and repair an event; BadRequest if it is not a JSON object."""
+    try:
+        value = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        # sentry-python writes with the stdlib's json (allow_nan=True, ensure_ascii=True): NaN from
+        # set_extra() or a lone surrogate escape are valid there and rejected by orjson.
+        try:
+            value = json.loads(payload, parse_constant=lambda _name: None)
+        except (ValueError, RecursionError):
+            raise BadRequest(f"Invalid event JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BadRequest("Invalid event JSON: expected a JSON object")
+    cleaned: dict[str, Any] = _clean(value, 0)
+    return cleaned
+
+
+def clean_text(value: str) -> str:
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    if not value.isascii():
+        value = _SURROGATE.sub("\ufffd", value)
+    return value
+
+
+def _clean(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            return _TOO_DEEP
+        return {clean_text(k): _clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v, depth + 1) for v in value] if depth < MAX_DEPTH else _TOO_DEEP
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64_MIN <= value <= _UINT64_MAX:
+        return str(value)
+    return value

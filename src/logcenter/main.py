@@ -1,0 +1,138 @@
+"""The ASGI application: `create_app(settings)` wires routers, error handlers and the ingest writer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from logcenter import __version__
+from logcenter.bugs.routes import router as bugs_router
+from logcenter.config import Settings, get_settings
+from logcenter.db import create_db_engine, create_session_factory, session_scope
+from logcenter.errors import LogCenterError
+from logcenter.ingest.routes import router as ingest_router
+from logcenter.ingest.schemas import ReportIn
+from logcenter.ingest.writer import GroupCommitWriter
+from logcenter.projects.routes import router as projects_router
+from logcenter.repair import service as repair_service
+from logcenter.repair.routes import router as repair_router
+from logcenter.validation import to_failure
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = create_db_engine(settings.database_url, pool_size=settings.database_pool_size)
+    session_factory = create_session_factory(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        writer = GroupCommitWriter(
+            session_factory,
+            retention=settings.occurrence_retention,
+            max_batch=settings.writer_max_batch,
+            queue_size=settings.writer_queue_size,
+        )
+        app.state.writer = writer
+        writer.start()
+        stop = threading.Event()
+        sweeper = threading.Thread(
+            target=_sweep_leases, args=(app, stop), name="logcenter-lease-sweeper", daemon=True
+        )
+        sweeper.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            writer.stop()
+            sweeper.join(5)
+            engine.dispose()
+
+    app = FastAPI(
+        title="Log Center",
+        version=__version__,
+        description="Self-hosted error tracker with human-reviewed automatic bug fixing.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    _install_error_handlers(app)
+    for router in (ingest_router, projects_router, bugs_router, repair_router):
+        app.include_router(router)
+    for module in ("logcenter.stats.routes", "logcenter.ingest.sentry.routes"):
+        _include_optional(app, module)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    @app.get("/api/health", tags=["meta"], summary="Liveness")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+def _include_optional(app: FastAPI, module: str) -> None:
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError:
+        return
+    app.include_router(mod.router)
+
+
+def _sweep_leases(app: FastAPI, stop: threading.Event) -> None:
+    """Return bugs of crashed agents to NEW even when no agent is claiming."""
+    settings: Settings = app.state.settings
+    while not stop.wait(settings.lease_sweep_seconds):
+        try:
+            with session_scope(app.state.session_factory) as session:
+                swept = repair_service.sweep_expired(session)
+            if swept:
+                log.info("repair.leases_expired", count=swept)
+        except Exception:
+            log.exception("repair.sweep_failed")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LogCenterError)
+    async def _domain_error(_: Request, exc: LogCenterError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        failure = to_failure(exc.errors())
+        return JSONResponse(failure.body(), status_code=failure.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("http.unhandled", path=request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, plus the report body that the ingest route parses itself (for speed and size caps)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    report_schema = ReportIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(report_schema.pop("$defs", {}))
+    components["ReportIn"] = report_schema
+    operation = schema["paths"]["/api/v1/logs/report"]["post"]
+    operation["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReportIn"}}},
+    }
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,19 @@
+"""Every table, imported in one place so Alembic and the tests see the whole schema."""
+
+from logcenter.auth.models import ApiToken
+from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Occurrence
+from logcenter.db import Base
+from logcenter.projects.models import Project
+from logcenter.repair.models import RepairAttempt
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Bug",
+    "BugEvent",
+    "BugHourlyCount",
+    "BugTagValue",
+    "Occurrence",
+    "Project",
+    "RepairAttempt",
+]

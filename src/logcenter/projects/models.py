@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from logcenter.db import Base, UTCDateTime, utcnow
+
+
+def new_ingest_key() -> str:
+    return secrets.token_hex(16)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    # `id` is the numeric id (Sentry DSNs use it); `slug` is the guide's string `project_id` ("rtc_backend").
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    repo_url: Mapped[str | None] = mapped_column(String(500))
+    local_path: Mapped[str | None] = mapped_column(String(1000))
+    description: Mapped[str | None] = mapped_column(Text)
+    default_branch: Mapped[str | None] = mapped_column(String(200))
+    test_command: Mapped[str | None] = mapped_column(String(2000))
+    ingest_key: Mapped[str] = mapped_column(String(64), unique=True, default=new_ingest_key)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,74 @@
+"""Projects API (the integration guide's), plus creation ahead of the first report and key rotation."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from logcenter.auth.deps import Admin, AgentOrAdmin
+from logcenter.deps import SessionDep
+from logcenter.projects import service
+from logcenter.projects.models import Project
+from logcenter.projects.schemas import (
+    IngestKeyRotated,
+    ProjectCreate,
+    ProjectList,
+    ProjectRead,
+    ProjectUpdate,
+)
+
+router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
+
+
+def base_url(request: Request) -> str:
+    return request.app.state.settings.public_url or str(request.base_url)
+
+
+def to_read(project: Project, request: Request) -> ProjectRead:
+    return ProjectRead(
+        id=project.id,
+        project_id=project.slug,
+        name=project.name,
+        repo_url=project.repo_url,
+        local_path=project.local_path,
+        description=project.description,
+        default_branch=project.default_branch,
+        test_command=project.test_command,
+        ingest_key=project.ingest_key,
+        dsn=service.dsn(project, base_url=base_url(request)),
+        created_at=project.created_at,
+        updated_at=project.updated_at,
+    )
+
+
+@router.get("", response_model=ProjectList, summary="List projects")
+def list_projects(request: Request, session: SessionDep, _: AgentOrAdmin) -> ProjectList:
+    return ProjectList(projects=[to_read(p, request) for p in service.list_projects(session)])
+
+
+@router.post(
+    "", response_model=ProjectRead, status_code=201, summary="Create a project before its first report"
+)
+def create_project(body: ProjectCreate, request: Request, session: SessionDep, _: Admin) -> ProjectRead:
+    return to_read(service.create(session, data=body), request)
+
+
+@router.get("/{project_id}", response_model=ProjectRead, summary="A project")
+def get_project(project_id: str, request: Request, session: SessionDep, _: AgentOrAdmin) -> ProjectRead:
+    return to_read(service.get_by_slug(session, project_id), request)
+
+
+@router.put("/{project_id}", response_model=ProjectRead, summary="Edit a project's configuration")
+def update_project(
+    project_id: str, body: ProjectUpdate, request: Request, session: SessionDep, _: Admin
+) -> ProjectRead:
+    return to_read(service.update_project(session, slug=project_id, data=body), request)
+
+
+@router.post(
+    "/{project_id}/rotate-key", response_model=IngestKeyRotated, summary="Replace the ingest key (DSN)"
+)
+def rotate_key(project_id: str, request: Request, session: SessionDep, _: Admin) -> IngestKeyRotated:
+    project = service.rotate_ingest_key(session, slug=project_id)
+    return IngestKeyRotated(
+        ingest_key=project.ingest_key, dsn=service.dsn(project, base_url=base_url(request))
+    )

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/\-]*$", max_length=100)]
+Line = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class ProjectFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[Line, StringConstraints(max_length=200)] | None = None
+    repo_url: Annotated[Line, StringConstraints(max_length=500)] | None = None
+    local_path: Annotated[Line, StringConstraints(max_length=1000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    default_branch: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/\-]+$", max_length=200)] | None
+    ) = None
+    test_command: Annotated[Line, StringConstraints(max_length=2000)] | None = None
+
+    @field_validator("repo_url")
+    @classmethod
+    def _repo_url(cls, value: str | None) -> str | None:
+        if not value:
+            return value
+        if not (value.startswith(("http://", "https://", "ssh://", "git@", "file://", "/"))):
+            raise ValueError("must be an http(s)://, ssh://, git@host:path, file:// URL or an absolute path")
+        return value
+
+
+class ProjectCreate(ProjectFields):
+    project_id: Slug
+
+
+class ProjectUpdate(ProjectFields):
+    """PUT body: fields left out stay as they are; an empty string clears a field."""
+
+
+class ProjectRead(BaseModel):
+    id: int
+    project_id: str
+    name: str | None
+    repo_url: str | None
+    local_path: str | None
+    description: str | None
+    default_branch: str | None
+    test_command: str | None
+    ingest_key: str
+    dsn: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProjectList(BaseModel):
+    projects: list[ProjectRead]
+
+
+class IngestKeyRotated(BaseModel):
+    ingest_key: str
+    dsn: str

@@ -1,0 +1,118 @@
+"""Projects: created by the first report, configured for the repair agent through the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from logcenter.db import upsert_insert, utcnow
+from logcenter.errors import Conflict, NotFound
+from logcenter.projects.models import Project, new_ingest_key
+from logcenter.projects.schemas import ProjectCreate, ProjectUpdate
+
+
+@dataclass(slots=True, frozen=True)
+class IngestProject:
+    id: int
+    has_repo_url: bool
+
+
+def list_projects(session: Session) -> list[Project]:
+    """Every project, by slug."""
+    return list(session.scalars(select(Project).order_by(Project.slug)))
+
+
+def get_by_slug(session: Session, slug: str) -> Project:
+    """The project with this string id, or 404."""
+    project = session.scalar(select(Project).where(Project.slug == slug))
+    if project is None:
+        raise NotFound(f"Project {slug!r} not found")
+    return project
+
+
+def get_by_pk(session: Session, pk: int) -> Project | None:
+    """The project with this numeric id (the one in Sentry DSNs)."""
+    return session.get(Project, pk)
+
+
+def create(session: Session, *, data: ProjectCreate) -> Project:
+    """Create a project ahead of its first report (needed when ingest keys are required)."""
+    if session.scalar(select(Project.id).where(Project.slug == data.project_id)) is not None:
+        raise Conflict(f"Project {data.project_id!r} already exists")
+    fields = data.model_dump(exclude={"project_id"}, exclude_none=True)
+    project = Project(slug=data.project_id, **{k: (v or None) for k, v in fields.items()})
+    session.add(project)
+    session.flush()
+    return project
+
+
+def update_project(session: Session, *, slug: str, data: ProjectUpdate) -> Project:
+    """Apply the fields the client sent; an empty string clears one."""
+    project = get_by_slug(session, slug)
+    for key, value in data.model_dump(exclude_unset=True).items():
+        setattr(project, key, value or None)
+    project.updated_at = utcnow()
+    session.flush()
+    return project
+
+
+def rotate_ingest_key(session: Session, *, slug: str) -> Project:
+    """Give the project a new public ingest key; the old one stops working."""
+    project = get_by_slug(session, slug)
+    project.ingest_key = new_ingest_key()
+    project.updated_at = utcnow()
+    session.flush()
+    return project
+
+
+def dsn(project: Project, *, base_url: str) -> str:
+    """The Sentry DSN for this project: http://<key>@<host>[:port][/path]/<numeric id>."""
+    parts = urlsplit(base_url.rstrip("/"))
+    return f"{parts.scheme}://{project.ingest_key}@{parts.netloc}{parts.path}/{project.id}"
+
+
+def resolve_for_ingest(session: Session, slugs: Mapping[str, str | None]) -> dict[str, IngestProject]:
+    """Ids of the projects named by a batch of reports, creating missing ones (concurrency-safe).
+
+    `slugs` maps each slug to a repo_url a report carried; it is stored on projects that have none, and
+    never overwrites a configured one.
+    """
+    found = _load(session, slugs)
+    missing = [s for s in slugs if s not in found]
+    if missing:
+        now = utcnow()
+        rows = [
+            {
+                "slug": s,
+                "repo_url": slugs[s],
+                "ingest_key": new_ingest_key(),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for s in missing
+        ]
+        session.execute(
+            upsert_insert(session, Project).values(rows).on_conflict_do_nothing(index_elements=["slug"])
+        )
+        found.update(_load(session, missing))
+    for slug, repo_url in slugs.items():
+        project = found[slug]
+        if repo_url and not project.has_repo_url:
+            session.execute(
+                update(Project)
+                .where(Project.id == project.id, Project.repo_url.is_(None))
+                .values(repo_url=repo_url, updated_at=utcnow())
+            )
+            found[slug] = IngestProject(project.id, True)
+    return found
+
+
+def _load(session: Session, slugs: Iterable[str]) -> dict[str, IngestProject]:
+    rows = session.execute(
+        select(Project.slug, Project.id, Project.repo_url).where(Project.slug.in_(list(slugs)))
+    )
+    return {slug: IngestProject(pk, bool(repo)) for slug, pk, repo in rows}

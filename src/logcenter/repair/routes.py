@@ -1,0 +1,71 @@
+"""Repair-agent API: claim, heartbeat, release, repair reports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+
+from logcenter.auth.deps import AgentOrAdmin
+from logcenter.bugs.routes import to_read
+from logcenter.bugs.schemas import RepairReportRead
+from logcenter.deps import SessionDep
+from logcenter.projects import service as projects_service
+from logcenter.repair import service
+from logcenter.repair.schemas import Claimed, ClaimIn, HeartbeatIn, LeaseResult, ReleaseIn, RepairReportIn
+
+router = APIRouter(prefix="/api/v1", tags=["repair agent"])
+
+
+def _lease(request: Request, seconds: int | None) -> timedelta:
+    return timedelta(seconds=seconds or request.app.state.settings.lease_seconds)
+
+
+@router.post("/agent/claim", response_model=Claimed, summary="Take NEW bugs to fix (FIXING, leased)")
+def claim(body: ClaimIn, request: Request, session: SessionDep, _: AgentOrAdmin) -> Claimed:
+    if body.project_id:
+        projects_service.get_by_slug(session, body.project_id)
+    bugs = service.claim(
+        session,
+        agent=body.agent,
+        limit=body.limit,
+        lease=_lease(request, body.lease_seconds),
+        project=body.project_id,
+    )
+    slugs = {p.id: p.slug for p in projects_service.list_projects(session)} if bugs else {}
+    return Claimed(bugs=[to_read(b, slugs[b.project_id]) for b in bugs])
+
+
+@router.post("/agent/heartbeat", response_model=LeaseResult, summary="Extend the leases of bugs being fixed")
+def heartbeat(body: HeartbeatIn, request: Request, session: SessionDep, _: AgentOrAdmin) -> LeaseResult:
+    held, lost = service.heartbeat(
+        session, agent=body.agent, bug_ids=body.bug_ids, lease=_lease(request, body.lease_seconds)
+    )
+    return LeaseResult(held=held, lost=lost)
+
+
+@router.post("/agent/release", response_model=LeaseResult, summary="Give bugs back (FIXING → NEW)")
+def release(body: ReleaseIn, session: SessionDep, _: AgentOrAdmin) -> LeaseResult:
+    held, lost = service.release(session, agent=body.agent, bug_ids=body.bug_ids, note=body.note)
+    return LeaseResult(held=held, lost=lost)
+
+
+@router.post(
+    "/bugs/{bug_id}/repair-reports",
+    response_model=RepairReportRead,
+    status_code=201,
+    summary="Report a repair run; moves the bug to PENDING_REVIEW or FAILED",
+)
+def create_report(
+    bug_id: int, body: RepairReportIn, session: SessionDep, who: AgentOrAdmin
+) -> RepairReportRead:
+    return RepairReportRead.model_validate(
+        service.create_report(session, bug_id, report=body, actor=who.name)
+    )
+
+
+@router.get(
+    "/bugs/{bug_id}/repair-reports", response_model=list[RepairReportRead], summary="A bug's repair reports"
+)
+def list_reports(bug_id: int, session: SessionDep, _: AgentOrAdmin) -> list[RepairReportRead]:
+    return [RepairReportRead.model_validate(r) for r in service.list_reports(session, bug_id)]

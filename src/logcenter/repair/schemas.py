@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from logcenter.bugs.schemas import BugRead
+
+AgentName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@\-]+$", min_length=1, max_length=200)]
+BugIds = Annotated[list[int], Field(min_length=1, max_length=100)]
+
+
+class ClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent: AgentName
+    limit: Annotated[int, Field(ge=1, le=50)] = 1
+    project_id: Annotated[str, StringConstraints(max_length=100)] | None = None
+    lease_seconds: Annotated[int, Field(ge=10, le=86_400)] | None = None
+
+
+class Claimed(BaseModel):
+    bugs: list[BugRead]
+
+
+class HeartbeatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent: AgentName
+    bug_ids: BugIds
+    lease_seconds: Annotated[int, Field(ge=10, le=86_400)] | None = None
+
+
+class ReleaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent: AgentName
+    bug_ids: BugIds
+    note: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+
+
+class LeaseResult(BaseModel):
+    held: list[int] = Field(description="Bugs this agent holds (heartbeat) or returned to NEW (release)")
+    lost: list[int] = Field(description="Bugs not (or no longer) leased to this agent")
+
+
+Text = Annotated[str, StringConstraints(max_length=1_000_000)]
+
+
+class RepairReportIn(BaseModel):
+    """The guide's repair report, plus what a verified fix records."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        default=None, description="PENDING_REVIEW or FAILED (legacy FIXED / FIX_FAILED); inferred if absent"
+    )
+    agent: AgentName | None = None
+    fixer: Annotated[str, StringConstraints(max_length=200)] | None = None
+    attempt: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    analysis: Text | None = None
+    modified_files: Annotated[
+        list[Annotated[str, StringConstraints(max_length=1024)]], Field(max_length=1000)
+    ] = []
+    diff: Text | None = None
+    test_passed: bool | None = None
+    test_output: Text | None = None
+    pr_number: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    pr_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=500)] | None = None
+    branch_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/\-]+$", max_length=200)] | None = (
+        None
+    )
+    failure_reason: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    duration_seconds: Annotated[float, Field(ge=0)] | None = None
+    durations: dict[Annotated[str, StringConstraints(max_length=50)], Annotated[float, Field(ge=0)]] = {}

@@ -1,0 +1,156 @@
+"""The repair agent's side of the server: leased claims of NEW bugs, and repair reports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from logcenter.bugs import workflow
+from logcenter.bugs.models import Bug, BugStatus
+from logcenter.bugs.service import get_bug
+from logcenter.db import utcnow
+from logcenter.errors import ValidationFailed
+from logcenter.projects.models import Project
+from logcenter.repair.models import RepairAttempt
+from logcenter.repair.schemas import RepairReportIn
+
+SYSTEM = "system"
+
+
+def claim(
+    session: Session, *, agent: str, limit: int, lease: timedelta, project: str | None = None
+) -> list[Bug]:
+    """Move up to `limit` NEW bugs to FIXING for `agent`; concurrent claimers never get the same bug."""
+    sweep_expired(session)
+    query = select(Bug).where(Bug.status == BugStatus.NEW)
+    if project:
+        query = query.join(Project, Project.id == Bug.project_id).where(Project.slug == project)
+    # SKIP LOCKED on PostgreSQL: rows another claimer is taking are passed over, not waited for. SQLite's
+    # claim runs in a write transaction (BEGIN IMMEDIATE), which already serialises claimers.
+    query = (
+        query.order_by(Bug.status_changed_at, Bug.id).limit(limit).with_for_update(skip_locked=True, of=Bug)
+    )
+    bugs = list(session.scalars(query))
+    now = utcnow()
+    for bug in bugs:
+        workflow.transition(
+            session, bug, BugStatus.FIXING, actor=agent, note="Claimed by repair agent", now=now
+        )
+        bug.lease_owner = agent
+        bug.lease_expires_at = now + lease
+    session.flush()
+    return bugs
+
+
+def _leased(session: Session, *, agent: str, bug_ids: list[int]) -> list[Bug]:
+    return list(
+        session.scalars(
+            select(Bug)
+            .where(Bug.id.in_(bug_ids), Bug.status == BugStatus.FIXING, Bug.lease_owner == agent)
+            .order_by(Bug.id)
+            .with_for_update()
+        )
+    )
+
+
+def heartbeat(
+    session: Session, *, agent: str, bug_ids: list[int], lease: timedelta
+) -> tuple[list[int], list[int]]:
+    """Extend the agent's leases; returns (held, lost) so the agent can stop work on lost bugs."""
+    bugs = _leased(session, agent=agent, bug_ids=bug_ids)
+    until = utcnow() + lease
+    for bug in bugs:
+        bug.lease_expires_at = until
+    held = [b.id for b in bugs]
+    return held, [i for i in bug_ids if i not in held]
+
+
+def release(
+    session: Session, *, agent: str, bug_ids: list[int], note: str | None
+) -> tuple[list[int], list[int]]:
+    """Give bugs back (FIXING → NEW) without a report; returns (released, not held)."""
+    bugs = _leased(session, agent=agent, bug_ids=bug_ids)
+    for bug in bugs:
+        workflow.transition(session, bug, BugStatus.NEW, actor=agent, note=note or "Released by repair agent")
+    released = [b.id for b in bugs]
+    return released, [i for i in bug_ids if i not in released]
+
+
+def sweep_expired(session: Session) -> int:
+    """Return bugs whose agent stopped heart-beating to NEW; returns how many."""
+    now = utcnow()
+    bugs = list(
+        session.scalars(
+            select(Bug)
+            .where(Bug.status == BugStatus.FIXING, Bug.lease_expires_at < now)
+            .order_by(Bug.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for bug in bugs:
+        note = f"Lease of {bug.lease_owner or 'unknown agent'} expired"
+        workflow.transition(
+            session, bug, BugStatus.NEW, actor=SYSTEM, note=note, kind="lease_expired", now=now
+        )
+    session.flush()
+    return len(bugs)
+
+
+def _outcome(report: RepairReportIn) -> BugStatus:
+    if report.status is not None:
+        status = workflow.parse_status(report.status)
+        if status not in (BugStatus.PENDING_REVIEW, BugStatus.FAILED):
+            raise ValidationFailed(
+                [{"field": "status", "message": "a repair report ends in PENDING_REVIEW or FAILED"}]
+            )
+        return status
+    return (
+        BugStatus.FAILED if report.failure_reason or report.test_passed is False else BugStatus.PENDING_REVIEW
+    )
+
+
+def create_report(session: Session, bug_id: int, *, report: RepairReportIn, actor: str) -> RepairAttempt:
+    """Record what a repair run did and move the bug to PENDING_REVIEW or FAILED accordingly."""
+    bug = get_bug(session, bug_id, for_update=True)
+    outcome = _outcome(report)
+    if outcome == BugStatus.PENDING_REVIEW and not report.pr_url and not bug.pr_url:
+        raise ValidationFailed(
+            [{"field": "pr_url", "message": "a fix awaiting review needs its pull request"}]
+        )
+    agent = report.agent or bug.lease_owner or actor
+    previous = session.scalar(
+        select(func.count()).select_from(RepairAttempt).where(RepairAttempt.bug_id == bug_id)
+    )
+    attempt = RepairAttempt(
+        bug_id=bug_id,
+        attempt=report.attempt or (previous or 0) + 1,
+        status=outcome,
+        agent=agent,
+        **report.model_dump(exclude={"status", "agent", "attempt"}),
+    )
+    reason = report.failure_reason or ("Tests failed" if report.test_passed is False else None)
+    note = (
+        f"PR #{report.pr_number}: {report.pr_url}"
+        if outcome == BugStatus.PENDING_REVIEW and report.pr_url
+        else None
+    )
+    workflow.transition(session, bug, outcome, actor=agent, note=note, failure_reason=reason, kind="repair")
+    if report.pr_url:
+        bug.pr_number, bug.pr_url = report.pr_number, report.pr_url
+    if report.branch_name:
+        bug.branch_name = report.branch_name
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def list_reports(session: Session, bug_id: int) -> list[RepairAttempt]:
+    """Every repair report of a bug, oldest first."""
+    get_bug(session, bug_id)
+    return list(
+        session.scalars(
+            select(RepairAttempt).where(RepairAttempt.bug_id == bug_id).order_by(RepairAttempt.id)
+        )
+    )
