@@ -119,7 +119,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, plus the report body that the ingest route parses itself (for speed and size caps)."""
+    """FastAPI's schema, plus the report body, which the ingest route parses itself (speed, size caps)."""
     if app.openapi_schema:
         return app.openapi_schema
     from fastapi.openapi.utils import get_openapi

@@ -14,7 +14,7 @@ _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 
 
 def field_name(loc: Iterable[Any]) -> str:
-    """('error', 'stack_trace', 'list[constrained-str]', 3) -> 'error.stack_trace'; union branch tags dropped."""
+    """('error', 'stack_trace', 'list[constrained-str]', 3) -> 'error.stack_trace' (union tags dropped)."""
     parts: list[str] = []
     for i, item in enumerate(loc):
         if isinstance(item, int):

@@ -43,7 +43,7 @@ def contains_fix(
     timestamp: datetime,
     ancestry: Ancestry | None = None,
 ) -> bool | None:
-    """True if the reporting code is known to contain the bug's fix, False if known not to, None if unknown."""
+    """True if the reporting code is known to contain the fix, False if known not to, None if unknown."""
     if commit_hash:
         for fixed in (bug.merge_commit_sha, bug.deployed_commit):
             if fixed and _same_commit(commit_hash, fixed):

@@ -92,7 +92,7 @@ def list_bugs(
         .limit(page_size)
         .offset((page - 1) * page_size)
     )
-    return [(bug, slug) for bug, slug in rows.tuples()], total or 0
+    return [(bug, slug) for bug, slug in rows], total or 0
 
 
 def get_bug(session: Session, bug_id: int, *, for_update: bool = False) -> Bug:

@@ -123,7 +123,7 @@ def clamp_timestamp(value: datetime | None, *, now: datetime, max_skew: timedelt
 
 
 def check_location(payload: ReportIn) -> None:
-    """Runtime reports are grouped by where they were raised, so they must say where (cicd/deployment need not)."""
+    """Runtime reports are grouped by where they were raised, so they must say where (cicd/deployment not)."""
     if payload.source != Source.RUNTIME or payload.fingerprint is not None:
         return
     missing = [

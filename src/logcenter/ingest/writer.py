@@ -9,6 +9,7 @@ If a batch fails, its reports are retried one by one so that one bad report cann
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -123,10 +124,9 @@ def _resolve(batch: list[_Pending], results: list[IngestResult | BaseException])
     for pending, result in zip(batch, results, strict=True):
         by_loop.setdefault(pending.loop, []).append((pending.future, result))
     for loop, items in by_loop.items():
-        try:
+        # A loop closed while we were writing (shutdown) has nobody waiting any more.
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(_set_results, items)
-        except RuntimeError:  # the loop closed while we were writing (shutdown): nobody is waiting any more
-            pass
 
 
 def _set_results(items: list[tuple[asyncio.Future[IngestResult], object]]) -> None:

@@ -1,0 +1,197 @@
+"""Fixtures shared by every test: real databases built by the migrations, the real app, a live server.
+
+Every test that touches the database runs twice, on SQLite and on PostgreSQL (127.0.0.1:5432, database
+`test`, or LOGCENTER_TEST_POSTGRES_URL). `--db sqlite` or `--db postgresql` runs one backend only.
+PostgreSQL must be reachable: a missing server fails the run, it is never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from logcenter.auth import service as auth_service
+from logcenter.auth.models import Scope
+from logcenter.config import Settings
+from logcenter.db import create_db_engine, create_session_factory
+from logcenter.main import create_app
+from logcenter.migrations import upgrade
+from logcenter.models import Base
+
+POSTGRES_URL = os.environ.get("LOGCENTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db", choices=BACKENDS, action="append", help="run database tests on this backend only")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--db") or list(BACKENDS)
+        metafunc.parametrize("backend", chosen, scope="session")
+
+
+@dataclass
+class Database:
+    backend: str
+    url: str
+    engine: Engine
+    factory: sessionmaker[Session]
+
+    def reset(self) -> None:
+        """Empty every table (the schema stays, as the migrations built it)."""
+        tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        with self.engine.begin() as conn:
+            if self.backend == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f"DELETE FROM {table}"))
+
+
+_databases: dict[str, Database] = {}
+
+
+def _create(backend: str, tmp_dir: Path) -> Database:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_dir / 'logcenter-test.db'}"
+    else:
+        # A schema of our own in the shared `test` database, so parallel runs do not collide.
+        schema = f"lc_test_{uuid.uuid4().hex[:10]}"
+        admin = create_db_engine(POSTGRES_URL, pool_size=1)
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        admin.dispose()
+        sep = "&" if "?" in POSTGRES_URL else "?"
+        url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    engine = create_db_engine(url, pool_size=5)
+    upgrade(engine)
+    return Database(backend, url, engine, create_session_factory(engine))
+
+
+@pytest.fixture(scope="session")
+def database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    if backend not in _databases:
+        _databases[backend] = _create(backend, tmp_path_factory.mktemp(backend))
+    yield _databases[backend]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for db in _databases.values():
+        if db.backend == "postgresql":
+            schema = db.url.rsplit("%3D", 1)[1]
+            db.engine.dispose()
+            admin = create_db_engine(POSTGRES_URL, pool_size=1)
+            with admin.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            admin.dispose()
+        else:
+            db.engine.dispose()
+
+
+@pytest.fixture
+def db(database: Database) -> Iterator[Database]:
+    """The database of this test's backend, emptied after the test."""
+    yield database
+    database.reset()
+
+
+@pytest.fixture
+def session(db: Database) -> Iterator[Session]:
+    with db.factory() as s:
+        yield s
+
+
+@pytest.fixture
+def settings(db: Database) -> Settings:
+    return Settings(database_url=db.url, database_pool_size=5, lease_sweep_seconds=3600)
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+def _token(db: Database, scope: Scope, name: str) -> str:
+    with db.factory() as s:
+        _, token = auth_service.create_token(s, name=name, scope=scope)
+        s.commit()
+    return token
+
+
+@pytest.fixture
+def admin_token(db: Database) -> str:
+    return _token(db, Scope.ADMIN, "alice")
+
+
+@pytest.fixture
+def admin_headers(admin_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {admin_token}"}
+
+
+@pytest.fixture
+def agent_headers(db: Database) -> dict[str, str]:
+    return {"Authorization": f"Bearer {_token(db, Scope.AGENT, 'repair-bot')}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    port: int
+    app: FastAPI
+    settings: Settings
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # runs in a thread: leave the test runner's signals alone
+        pass
+
+
+def run_live_server(app: FastAPI) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("live server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", port
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@pytest.fixture
+def live_server(app: FastAPI, settings: Settings) -> Iterator[LiveServer]:
+    """The real app served by uvicorn on a free port, for real HTTP clients (SDKs, concurrency tests)."""
+    for url, port in run_live_server(app):
+        yield LiveServer(url=url, port=port, app=app, settings=settings)
