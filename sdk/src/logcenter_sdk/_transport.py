@@ -1,0 +1,126 @@
+"""One HTTP POST per report, with the standard library only, and the server's 429 back-off."""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import http.client
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC
+from email.message import Message
+
+from ._version import __version__
+
+log = logging.getLogger("logcenter_sdk")
+
+# Used when a 429 carries no usable Retry-After: long enough to relieve the server, short enough to recover.
+DEFAULT_RETRY_AFTER = 60.0
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"
+    RATE_LIMITED = "rate_limited"  # 429 (or 503 with Retry-After): nothing is sent until the window ends
+    REJECTED = "rejected"  # 4xx: this report or the configuration is wrong; retrying would not help
+    FAILED = "failed"  # server down, timeout, 5xx
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # urllib would follow a 301/302 by turning the POST into a bodiless GET and lose the report without
+    # saying so; a redirect is refused instead and reported as a configuration problem.
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: object,
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> None:
+        return None
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float:
+    """Retry-After as seconds: delta-seconds or an HTTP date; the default when missing or unreadable."""
+    if not value:
+        return DEFAULT_RETRY_AFTER
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now if now is not None else time.time()
+    return max(0.0, when.timestamp() - current)
+
+
+class HttpTransport:
+    """Posts encoded reports to the report endpoint; remembers until when the server asked us to stop."""
+
+    def __init__(self, endpoint: str, *, ingest_key: str | None, timeout: float) -> None:
+        self.endpoint = endpoint
+        self._timeout = timeout
+        self._opener = urllib.request.build_opener(_NoRedirect)
+        self._headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"logcenter-sdk/{__version__}",
+        }
+        if ingest_key:
+            self._headers["X-Logcenter-Key"] = ingest_key
+        self._blocked_until = 0.0  # time.monotonic(); a float store is atomic, the lock only orders updates
+        self._lock = threading.Lock()
+        self._warned: set[int] = set()
+
+    def is_rate_limited(self) -> bool:
+        return time.monotonic() < self._blocked_until
+
+    def send(self, body: bytes) -> Outcome:
+        """Never raises: every failure becomes an Outcome (and a log line on the ``logcenter_sdk`` logger)."""
+        if self.is_rate_limited():
+            return Outcome.RATE_LIMITED
+        request = urllib.request.Request(self.endpoint, data=body, headers=self._headers, method="POST")
+        try:
+            with self._opener.open(request, timeout=self._timeout) as response:
+                response.read()
+            return Outcome.SENT
+        except urllib.error.HTTPError as error:
+            with error:  # the error owns the response's socket; closing it avoids a ResourceWarning
+                detail = error.read(2_000).decode("utf-8", errors="replace")
+                return self._on_error_status(error.code, error.headers, detail)
+        except (OSError, http.client.HTTPException) as error:  # refused, reset, timeout, DNS, TLS...
+            log.debug("logcenter_sdk: could not reach %s: %r", self.endpoint, error)
+            return Outcome.FAILED
+
+    def _on_error_status(self, status: int, headers: Message, detail: str) -> Outcome:
+        retry_after = headers.get("Retry-After")
+        # 503 with Retry-After is the same request as a 429 in HTTP terms (RFC 9110, section 10.2.3).
+        if status == 429 or (status == 503 and retry_after):
+            seconds = retry_after_seconds(retry_after)
+            with self._lock:
+                self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+            log.info("logcenter_sdk: server answered %d, pausing reports for %.0f s", status, seconds)
+            return Outcome.RATE_LIMITED
+        if 300 <= status < 400:
+            self._warn_once(status, f"redirected to {headers.get('Location')}; configure that URL instead")
+            return Outcome.REJECTED
+        if 400 <= status < 500:
+            # 401/403: wrong or missing ingest key; 413/422: a report the server refuses. Said once per
+            # status, since every later report would say the same.
+            self._warn_once(status, detail)
+            return Outcome.REJECTED
+        log.debug("logcenter_sdk: server error %d: %s", status, detail)
+        return Outcome.FAILED
+
+    def _warn_once(self, status: int, detail: str) -> None:
+        if status not in self._warned:
+            self._warned.add(status)
+            log.warning("logcenter_sdk: %s answered %d: %s", self.endpoint, status, detail)
