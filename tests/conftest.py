@@ -31,12 +31,16 @@ from logcenter.main import create_app
 from logcenter.migrations import upgrade
 from logcenter.models import Base
 
-POSTGRES_URL = os.environ.get("LOGCENTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "LOGCENTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 BACKENDS = ("sqlite", "postgresql")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--db", choices=BACKENDS, action="append", help="run database tests on this backend only")
+    parser.addoption(
+        "--db", choices=BACKENDS, action="append", help="run database tests on this backend only"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

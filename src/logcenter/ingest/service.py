@@ -76,7 +76,7 @@ def store_batch(
 
     by_index: dict[int, _Group] = {i: g for g in groups.values() for i in g.indexes}
     stored_status = (
-        dict(session.execute(select(Bug.id, Bug.status).where(Bug.id.in_(set(dup_in_db.values())))))
+        dict(session.execute(select(Bug.id, Bug.status).where(Bug.id.in_(set(dup_in_db.values())))).all())
         if dup_in_db
         else {}
     )
