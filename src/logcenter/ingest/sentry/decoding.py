@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Protocol
 
-import brotli
+import brotli  # type: ignore[import-untyped]
 
 from logcenter.errors import BadRequest, LogCenterError, PayloadTooLarge
 
