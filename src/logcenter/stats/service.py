@@ -1,13 +1,14 @@
 """Dashboard statistics: status counts, range totals, a daily series and a per-project table.
 
-Five aggregate queries whatever the data volume (plus the project lookup when filtered): every result has at
-most one row per day, per status or per project. Days are UTC days; ranges end at the next UTC midnight.
+Five aggregate queries whatever the data volume (plus the project lookup when filtered); each returns at most
+one row per day, per status or per project. Days are UTC days; a range ends at the next UTC midnight.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Date, Select, case, cast, distinct, extract, func, literal_column, or_, select
@@ -22,33 +23,44 @@ from logcenter.stats.schemas import DailyStats, ProjectStats, StatsRead, StatsTo
 
 S = BugStatus
 MAX_DAYS = 365
-# Transitions counted as outcomes: history rows whose status actually changed (notes repeat the status).
-_OUTCOMES = (S.PENDING_REVIEW, S.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    project_id: int | None
+    first_day: dt.date
+    days: int
+    dialect: str
+
+    @property
+    def start(self) -> dt.datetime:
+        return _midnight(self.first_day)
+
+    @property
+    def end(self) -> dt.datetime:
+        return _midnight(self.first_day + dt.timedelta(days=self.days))
 
 
 def get_stats(
     session: Session, *, days: int = 7, project_slug: str | None = None, now: dt.datetime | None = None
 ) -> StatsRead:
-    """Statistics over the last `days` UTC days (today included), optionally for one project (404 if unknown)."""
+    """Statistics over the last `days` UTC days, today included; optionally one project's (404 if unknown)."""
     if not 1 <= days <= MAX_DAYS:
         raise ValidationFailed([{"field": "days", "message": f"must be within 1..{MAX_DAYS}"}])
     project_id = projects_service.get_by_slug(session, project_slug).id if project_slug else None
-    now = now or utcnow()
-    today = now.astimezone(dt.UTC).date()
-    first_day = today - dt.timedelta(days=days - 1)
-    start, end = _midnight(first_day), _midnight(today + dt.timedelta(days=1))
+    today = (now or utcnow()).astimezone(dt.UTC).date()
+    scope = _Scope(project_id, today - dt.timedelta(days=days - 1), days, session.get_bind().dialect.name)
 
-    all_time, today_counts, projects = _status_counts(session, project_id, _midnight(today))
-    daily = _daily(session, project_id, start, end, first_day, days)
-    totals = _totals(session, project_id, start, end, found=sum(d.new for d in daily))
+    all_time, today_counts, projects = _status_counts(session, scope, _midnight(today))
+    daily = _daily(session, scope)
     return StatsRead(
         days=days,
         project_id=project_slug,
-        start=start,
-        end=end,
+        start=scope.start,
+        end=scope.end,
         status_counts=all_time,
         today=today_counts,
-        totals=totals,
+        totals=_totals(session, scope, found=sum(d.new for d in daily)),
         daily=daily,
         projects=projects,
     )
@@ -59,7 +71,7 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 
 def _status_counts(
-    session: Session, project_id: int | None, today_start: dt.datetime
+    session: Session, scope: _Scope, today_start: dt.datetime
 ) -> tuple[StatusCounts, StatusCounts, list[ProjectStats]]:
     """One GROUP BY (project, status) gives the all-time and today counts and the per-project table."""
     entered_today = case((Bug.status_changed_at >= today_start, 1), else_=0)
@@ -69,8 +81,8 @@ def _status_counts(
         .outerjoin(Bug, Bug.project_id == Project.id)
         .group_by(Project.id, Project.slug, Project.name, Bug.status)
     )
-    if project_id is not None:
-        stmt = stmt.where(Project.id == project_id)
+    if scope.project_id is not None:
+        stmt = stmt.where(Project.id == scope.project_id)
     all_time, today = StatusCounts(), StatusCounts()
     rows: dict[str, ProjectStats] = {}
     for slug, name, status, count, count_today in session.execute(stmt):
@@ -80,7 +92,7 @@ def _status_counts(
         _add(row, status, count)
         _add(all_time, status, count)
         _add(today, status, count_today or 0)
-    # Sorted here rather than in SQL: PostgreSQL collations order "_" and case differently from SQLite.
+    # Sorted here rather than in SQL: PostgreSQL collations may order "_" and case unlike SQLite.
     return all_time, today, [rows[slug] for slug in sorted(rows)]
 
 
@@ -91,26 +103,22 @@ def _add(counts: StatusCounts, status: str, n: int) -> None:
         setattr(counts, field, getattr(counts, field) + n)
 
 
-def _status_changes(
-    stmt: Select[Any], project_id: int | None, start: dt.datetime, end: dt.datetime
-) -> Select[Any]:
-    """History rows in [start, end) that moved a bug into PENDING_REVIEW or FAILED."""
+def _outcomes(stmt: Select[Any], scope: _Scope) -> Select[Any]:
+    """Restrict to history rows of the range that moved a bug into PENDING_REVIEW or FAILED."""
     stmt = stmt.where(
-        BugEvent.created_at >= start,
-        BugEvent.created_at < end,
-        BugEvent.to_status.in_(_OUTCOMES),
+        BugEvent.created_at >= scope.start,
+        BugEvent.created_at < scope.end,
+        BugEvent.to_status.in_((S.PENDING_REVIEW, S.FAILED)),
+        # Notes (PR linked, comments) repeat the current status; only real changes count.
         BugEvent.from_status != BugEvent.to_status,
     )
-    if project_id is not None:
-        stmt = stmt.join(Bug, Bug.id == BugEvent.bug_id).where(Bug.project_id == project_id)
+    if scope.project_id is not None:
+        stmt = stmt.join(Bug, Bug.id == BugEvent.bug_id).where(Bug.project_id == scope.project_id)
     return stmt
 
 
-def _totals(
-    session: Session, project_id: int | None, start: dt.datetime, end: dt.datetime, *, found: int
-) -> StatsTotals:
-    dialect = session.get_bind().dialect.name
-    # When the bug last entered NEW (first seen, reopened, retried or released) before this row.
+def _totals(session: Session, scope: _Scope, *, found: int) -> StatsTotals:
+    # When the bug last entered NEW (first seen, reopened, retried or released) before this history row.
     entered_new = aliased(BugEvent)
     last_new = (
         select(func.max(entered_new.created_at))
@@ -122,25 +130,19 @@ def _totals(
         )
         .scalar_subquery()
     )
-    from_fixing = case((BugEvent.from_status == S.FIXING, 1), else_=0)
+    to_review = BugEvent.to_status == S.PENDING_REVIEW
+    wait = _seconds_between(scope.dialect, last_new, BugEvent.created_at)
     stmt = select(
         BugEvent.to_status,
         func.count(distinct(BugEvent.bug_id)),
-        func.sum(from_fixing),
-        func.avg(
-            case(
-                (
-                    BugEvent.to_status == S.PENDING_REVIEW,
-                    _seconds_between(dialect, last_new, BugEvent.created_at),
-                )
-            )
-        ),
+        func.sum(case((BugEvent.from_status == S.FIXING, 1), else_=0)),
+        func.avg(case((to_review, wait))),
     ).group_by(BugEvent.to_status)
     by_status: dict[str, tuple[int, int, Any]] = {
         status: (bugs, attempts or 0, avg)
-        for status, bugs, attempts, avg in session.execute(_status_changes(stmt, project_id, start, end))
+        for status, bugs, attempts, avg in session.execute(_outcomes(stmt, scope))
     }
-    fixed_bugs, fixed_attempts, avg_seconds = by_status.get(S.PENDING_REVIEW, (0, 0, None))
+    fixed_bugs, fixed_attempts, avg_wait = by_status.get(S.PENDING_REVIEW, (0, 0, None))
     failed_bugs, failed_attempts, _ = by_status.get(S.FAILED, (0, 0, None))
     attempts = fixed_attempts + failed_attempts
     return StatsTotals(
@@ -149,54 +151,47 @@ def _totals(
         failed=failed_bugs,
         fix_attempts=attempts,
         fix_success_rate=fixed_attempts / attempts if attempts else None,
-        avg_seconds_to_review=round(float(avg_seconds), 3) if avg_seconds is not None else None,
+        avg_seconds_to_review=round(float(avg_wait), 3) if avg_wait is not None else None,
     )
 
 
-def _daily(
-    session: Session,
-    project_id: int | None,
-    start: dt.datetime,
-    end: dt.datetime,
-    first_day: dt.date,
-    days: int,
-) -> list[DailyStats]:
+def _daily(session: Session, scope: _Scope) -> list[DailyStats]:
     """The series for every day of the range, zeros included."""
-    dialect = session.get_bind().dialect.name
-    series: dict[dt.date, Counter[str]] = {first_day + dt.timedelta(days=i): Counter() for i in range(days)}
+    series: dict[dt.date, Counter[str]] = {
+        scope.first_day + dt.timedelta(days=i): Counter() for i in range(scope.days)
+    }
 
-    created_day = _utc_day(dialect, Bug.created_at)
-    created = select(created_day, func.count()).where(Bug.created_at >= start, Bug.created_at < end)
-    if project_id is not None:
-        created = created.where(Bug.project_id == project_id)
-    for day, n in session.execute(created.group_by(created_day)):
-        series[_as_date(day)]["new"] += n
+    day = _utc_day(scope.dialect, Bug.created_at)
+    created = select(day, func.count()).where(Bug.created_at >= scope.start, Bug.created_at < scope.end)
+    if scope.project_id is not None:
+        created = created.where(Bug.project_id == scope.project_id)
+    for value, n in session.execute(created.group_by(day)):
+        series[_as_date(value)]["new"] += n
 
-    event_day = _utc_day(dialect, BugEvent.created_at)
-    events = select(event_day, BugEvent.to_status, func.count(distinct(BugEvent.bug_id)))
-    events = _status_changes(events, project_id, start, end).group_by(event_day, BugEvent.to_status)
-    for day, status, n in session.execute(events):
-        series[_as_date(day)]["fixed" if status == S.PENDING_REVIEW else "failed"] += n
+    day = _utc_day(scope.dialect, BugEvent.created_at)
+    events = _outcomes(select(day, BugEvent.to_status, func.count(distinct(BugEvent.bug_id))), scope)
+    for value, status, n in session.execute(events.group_by(day, BugEvent.to_status)):
+        series[_as_date(value)]["fixed" if status == S.PENDING_REVIEW else "failed"] += n
 
-    hour_day = _utc_day(dialect, BugHourlyCount.hour)
-    hourly = select(hour_day, func.sum(BugHourlyCount.count)).where(
-        BugHourlyCount.hour >= start, BugHourlyCount.hour < end
+    day = _utc_day(scope.dialect, BugHourlyCount.hour)
+    hourly = select(day, func.sum(BugHourlyCount.count)).where(
+        BugHourlyCount.hour >= scope.start, BugHourlyCount.hour < scope.end
     )
-    if project_id is not None:
-        hourly = hourly.join(Bug, Bug.id == BugHourlyCount.bug_id).where(Bug.project_id == project_id)
-    for day, n in session.execute(hourly.group_by(hour_day)):
-        series[_as_date(day)]["occurrences"] += int(n or 0)
+    if scope.project_id is not None:
+        hourly = hourly.join(Bug, Bug.id == BugHourlyCount.bug_id).where(Bug.project_id == scope.project_id)
+    for value, n in session.execute(hourly.group_by(day)):
+        series[_as_date(value)]["occurrences"] += int(n or 0)
 
     return [
-        DailyStats(date=day, new=c["new"], fixed=c["fixed"], failed=c["failed"], occurrences=c["occurrences"])
-        for day, c in series.items()
+        DailyStats(date=d, new=c["new"], fixed=c["fixed"], failed=c["failed"], occurrences=c["occurrences"])
+        for d, c in series.items()
     ]
 
 
-# Date arithmetic is where SQLite and PostgreSQL differ; these two helpers hold all of it. SQLite stores
-# UTCDateTime as naive UTC text ("2026-02-25 10:55:26.000000"); PostgreSQL as timestamptz, converted to UTC
-# explicitly so the session's TimeZone setting cannot move a bug to another day. Constants are inlined
-# (literal_column) so the grouped expression renders identically in SELECT and GROUP BY on PostgreSQL.
+# Date arithmetic is where SQLite and PostgreSQL differ; these helpers hold all of it. SQLite stores
+# UTCDateTime as naive UTC text ("2026-02-25 10:55:26.000000"); PostgreSQL as timestamptz, converted to
+# UTC explicitly so the session's TimeZone cannot move a bug to another day. Constants are inlined
+# (literal_column) so a grouped expression renders identically in SELECT and GROUP BY, as PostgreSQL requires.
 
 
 def _utc_day(dialect: str, column: Any) -> Any:
