@@ -1,4 +1,4 @@
-"""The batch writer's own guarantees: bounded statements per batch, per-report results, event-id idempotency."""
+"""The batch writer: bounded statements per batch, per-report results, event-id idempotency."""
 
 from __future__ import annotations
 

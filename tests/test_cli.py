@@ -1,0 +1,78 @@
+"""The commands a new user runs, as real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.conftest import free_port
+from tests.factories import report_payload
+
+
+def run(args: list[str], cwd, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "logcenter", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_token_create_prints_the_token_last_and_stores_only_its_hash(tmp_path):
+    url = f"sqlite:///{tmp_path / 'lc.db'}"
+    result = run(
+        ["token", "create", "--name", "agent-1", "--scope", "agent"], tmp_path, LOGCENTER_DATABASE_URL=url
+    )
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("lc_") and len(token) > 40
+    listed = run(["token", "list"], tmp_path, LOGCENTER_DATABASE_URL=url)
+    assert "agent\tagent-1" in listed.stdout and token not in listed.stdout
+    assert token not in (tmp_path / "lc.db").read_bytes().decode("latin-1")
+
+
+def test_token_create_rejects_unknown_scope(tmp_path):
+    result = run(["token", "create", "--name", "x", "--scope", "root"], tmp_path)
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_serve_on_the_sqlite_default_prints_where_and_an_admin_token(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logcenter", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LOGCENTER_")},
+    )
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        while not any("Uvicorn running" in line or "Application startup complete" in line for line in lines):
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
+            lines.append(proc.stdout.readline())
+        output = "".join(lines)
+        assert f"http://127.0.0.1:{port}" in output
+        assert str(tmp_path / "data" / "logcenter.db") in output
+        token = lines[lines.index(next(x for x in lines if "admin token" in x)) + 1].strip()
+        base = f"http://127.0.0.1:{port}"
+        assert (
+            httpx.post(base + "/api/v1/logs/report", json=report_payload()).json()["message"]
+            == "Log reported"
+        )
+        bugs = httpx.get(base + "/api/v1/bugs", headers={"Authorization": f"Bearer {token}"}).json()
+        assert bugs["total"] == 1
+        assert httpx.get(base + "/docs").status_code == 200
+        assert "/api/v1/logs/report" in httpx.get(base + "/openapi.json").json()["paths"]
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        proc.stdout.close()
