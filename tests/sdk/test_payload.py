@@ -15,6 +15,8 @@ import logcenter_sdk
 import pytest
 from logcenter_sdk import Report
 
+from tests.sdk.fake_server import FakeLogCenter
+
 ROOT = Path(__file__).resolve().parents[2]
 THIS_FILE = Path(__file__).resolve().relative_to(ROOT).as_posix()  # tests/sdk/test_payload.py
 GUIDE_FIELDS = {"project_id", "environment", "level", "source", "timestamp", "error", "context"}
@@ -262,7 +264,7 @@ def test_long_messages_and_traces_are_clipped_to_fit_the_server(reports: list[Re
     assert max(len(line) for line in trace) == 1_000
 
 
-def test_a_context_too_large_for_the_server_is_replaced_by_a_note(fake_server: Any) -> None:
+def test_a_context_too_large_for_the_server_is_replaced_by_a_note(fake_server: FakeLogCenter) -> None:
     logcenter_sdk.init(fake_server.url, "p", "test")
     assert logcenter_sdk.capture_exception(ValueError("x"), {"blob": "y" * 950_000})
     assert logcenter_sdk.flush(5)
@@ -271,7 +273,7 @@ def test_a_context_too_large_for_the_server_is_replaced_by_a_note(fake_server: A
     assert request.body["error"]["type"] == "ValueError"
 
 
-def test_before_send_can_scrub_a_report(fake_server: Any) -> None:
+def test_before_send_can_scrub_a_report(fake_server: FakeLogCenter) -> None:
     def scrub(report: Report) -> Report:
         report["context"].pop("password", None)
         return report
@@ -303,7 +305,9 @@ def test_init_refuses_options_the_server_would_reject(kwargs: dict[str, Any], me
 
 
 @pytest.mark.parametrize("suffix", ["", "/", "/api/v1/logs/report"])
-def test_the_url_is_the_servers_base_url_or_the_endpoint_itself(fake_server: Any, suffix: str) -> None:
+def test_the_url_is_the_servers_base_url_or_the_endpoint_itself(
+    fake_server: FakeLogCenter, suffix: str
+) -> None:
     logcenter_sdk.init(fake_server.url + suffix, "p", "dev")
     logcenter_sdk.capture_message("x")
     assert logcenter_sdk.flush(5)
