@@ -27,9 +27,9 @@ def test_legacy_statuses_are_mapped_by_the_migration(tmp_path):
     )
     insert_bug = (
         "INSERT INTO bugs (id, project_id, fingerprint, source, error_type, message, stack_trace, level,"
-        " environment, context, status, status_changed_at, occurrence_count, first_seen, last_seen, created_at,"
-        " updated_at) VALUES (:i, 1, :fp, 'runtime', 'E', 'm', '', 'ERROR', 'production', '{}', :status, :now,"
-        " 1, :now, :now, :now, :now)"
+        " environment, context, status, status_changed_at, occurrence_count, first_seen, last_seen,"
+        " created_at, updated_at) VALUES (:i, 1, :fp, 'runtime', 'E', 'm', '', 'ERROR', 'production',"
+        " '{}', :status, :now, 1, :now, :now, :now, :now)"
     )
     insert_event = (
         "INSERT INTO bug_events (bug_id, kind, from_status, to_status, actor, created_at)"
