@@ -7,6 +7,9 @@ from typing import Any
 
 _DIRECT_CAUSE = "\nThe above exception was the direct cause of the following exception:\n"
 _DURING_HANDLING = "\nDuring handling of the above exception, another exception occurred:\n"
+# sentry-python marks how exceptions are chained only inside exception groups.
+_FOLLOWED_BY = "\nThe exception above led to the following exception:\n"
+_CHAINS = {"__cause__": _DIRECT_CAUSE, "cause": _DIRECT_CAUSE, "__context__": _DURING_HANDLING}
 # Exception modules Python leaves out of a traceback's last line.
 _BUILTIN_MODULES = frozenset({"builtins", "__builtin__", "exceptions"})
 
@@ -47,11 +50,11 @@ def format_exceptions(values: list[dict[str, Any]]) -> str:
     blocks: list[str] = []
     for index, value in enumerate(values):
         if index:
-            # sentry-python and the JS SDK put the relation on the older exception: it was the newer one's
+            # When the SDK says, the older exception's mechanism tells whether it was the newer one's
             # `__cause__` (JS: `cause`) or its implicit `__context__`.
             mechanism = values[index - 1].get("mechanism")
             source = mechanism.get("source") if isinstance(mechanism, dict) else None
-            blocks.append(_DIRECT_CAUSE if source in ("__cause__", "cause") else _DURING_HANDLING)
+            blocks.append(_CHAINS.get(source, _FOLLOWED_BY) if isinstance(source, str) else _FOLLOWED_BY)
         frames = frames_of(value)
         head = ["Traceback (most recent call last):", *_frame_lines(frames)] if frames else []
         blocks.append("\n".join([*head, _exception_line(value)]))

@@ -1,0 +1,118 @@
+"""DSN key authentication for the Sentry endpoints (develop-docs `transport/authentication.mdx`).
+
+The public key arrives in `?sentry_key=` (JS SDKs, to avoid CORS preflights), in `X-Sentry-Auth: Sentry
+sentry_key=…, sentry_version=7` (sentry-python), in `Authorization` in the same form, or as the `dsn`
+envelope header (JS tunnels). Keys are checked against a short-lived in-process copy of each project's key,
+so the hot path does not query the database and a rotated key stops working within `ttl` seconds.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from logcenter.errors import Forbidden
+from logcenter.projects import service as projects_service
+
+# A DSN key is 32 hex digits here; anything far longer is not worth comparing.
+_MAX_KEY = 128
+
+
+@dataclass(slots=True, frozen=True)
+class ProjectKey:
+    pk: int
+    slug: str
+    ingest_key: str
+
+
+def key_from_request(request: Request) -> str | None:
+    """The key from the query string, `X-Sentry-Auth` or `Authorization`, in that order."""
+    key = request.query_params.get("sentry_key")
+    if key:
+        return key
+    for header in ("x-sentry-auth", "authorization"):
+        value = request.headers.get(header)
+        if value:
+            key = parse_auth_header(value).get("sentry_key")
+            if key:
+                return key
+    return None
+
+
+def parse_auth_header(value: str) -> dict[str, str]:
+    """`Sentry sentry_key=abc, sentry_version=7` → {"sentry_key": "abc", "sentry_version": "7"}."""
+    if value[:7].lower() == "sentry ":
+        value = value[7:]
+    fields: dict[str, str] = {}
+    for part in value.split(","):
+        name, sep, field_value = part.partition("=")
+        if sep:
+            fields[name.strip()] = field_value.strip()
+    return fields
+
+
+def key_from_dsn(dsn: object, *, project_id: int) -> str | None:
+    """The key in an envelope's `dsn` header; Forbidden if that DSN names another project."""
+    if not isinstance(dsn, str) or not dsn:
+        return None
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        raise Forbidden("The envelope's dsn header is not a URL") from None
+    if parts.path.rstrip("/").rsplit("/", 1)[-1] != str(project_id):
+        raise Forbidden(f"The envelope's dsn is for another project than {project_id}")
+    return parts.username or None
+
+
+class ProjectKeys:
+    """Project pk → its slug and DSN key, cached for `ttl` seconds.
+
+    Unknown pks are cached too, so made-up project ids in a flood of requests do not reach the database;
+    `max_entries` bounds the memory such a flood can take.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        ttl: float = 10.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._factory = session_factory
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[int, tuple[float, ProjectKey | None]] = {}
+
+    async def authenticate(self, project_id: int, key: str) -> ProjectKey:
+        """The project if `key` is its DSN key; else Forbidden, with one message for both failures."""
+        project = await self._get(project_id)
+        if project is None or len(key) > _MAX_KEY or not hmac.compare_digest(key, project.ingest_key):
+            raise Forbidden(f"Project {project_id} not found or sentry_key incorrect: check the DSN")
+        return project
+
+    async def _get(self, project_id: int) -> ProjectKey | None:
+        now = self._clock()
+        cached = self._entries.get(project_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        project = await run_in_threadpool(self._load, project_id)
+        # Re-inserting keeps the dict in refresh order, so the first entry is always the stalest.
+        self._entries.pop(project_id, None)
+        if len(self._entries) >= self._max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[project_id] = (now + self._ttl, project)
+        return project
+
+    def _load(self, project_id: int) -> ProjectKey | None:
+        with self._factory() as session:
+            project = projects_service.get_by_pk(session, project_id)
+            return None if project is None else ProjectKey(project.id, project.slug, project.ingest_key)
