@@ -1,0 +1,241 @@
+"""`POST /api/<id>/envelope/` and `POST /api/<id>/store/`: where the official Sentry SDKs send events.
+
+Plain `Request` handlers: the body is read as a stream through the decoder and the envelope parser, under
+caps, and nothing reaches the writer unless the key, the size and the quota checks all passed. The answer
+is `200 {"id": "<event_id>"}` only after the writer committed, as on the REST path.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from logcenter.db import utcnow
+from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarge, RateLimited, Unauthorized
+from logcenter.ingest.sentry import auth
+from logcenter.ingest.sentry.decoding import BodyDecoder
+from logcenter.ingest.sentry.envelope import EnvelopeParser
+from logcenter.ingest.sentry.event import event_id_of, to_report
+from logcenter.ingest.sentry.payload import parse_event
+from logcenter.ingest.sentry.quota import ProjectQuota
+
+router = APIRouter(tags=["sentry"])
+
+# Relay's limits (develop-docs `envelopes.mdx`), used when the settings do not override them.
+MAX_ENVELOPE_COMPRESSED_BYTES = 20 * 1024 * 1024
+MAX_ENVELOPE_BYTES = 100 * 1024 * 1024
+MAX_EVENT_BYTES = 1024 * 1024
+KEY_CACHE_SECONDS = 10.0
+
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": (
+        "Content-Type, X-Sentry-Auth, X-Requested-With, Origin, Accept, Authentication, Authorization, "
+        "Content-Encoding, sentry-trace, baggage"
+    ),
+    # Browser SDKs back off on these; without this line the browser hides them from the script.
+    "Access-Control-Expose-Headers": "X-Sentry-Rate-Limits, Retry-After",
+    "Access-Control-Max-Age": "3600",
+}
+# "The only accepted content-type is application/x-sentry-envelope, which is implied if it is missing", plus
+# the types browsers send without a CORS preflight.
+_ENVELOPE_CONTENT_TYPES = frozenset(
+    {
+        "",
+        "application/x-sentry-envelope",
+        "text/plain",
+        "multipart/form-data",
+        "application/x-www-form-urlencoded",
+    }
+)
+# Matched by hand rather than with `{project_id:int}`: Starlette's int converter fails with a 500 on ids
+# longer than Python's 4300-digit int limit. Project ids are INTEGER columns.
+_PROJECT_ID = re.compile(r"[0-9]{1,10}")
+_MAX_PROJECT_ID = 2**31 - 1
+
+
+@dataclass(slots=True)
+class _Sentry:
+    """Per-app state of the Sentry endpoints, created on first use from `app.state.settings`."""
+
+    keys: auth.ProjectKeys
+    quota: ProjectQuota
+    max_compressed: int
+    max_envelope: int
+    max_event: int
+    max_skew: timedelta
+
+
+@router.options("/api/{project_id}/envelope/", include_in_schema=False)
+@router.options("/api/{project_id}/store/", include_in_schema=False)
+async def preflight() -> Response:
+    return Response(status_code=204, headers=CORS)
+
+
+@router.post("/api/{project_id}/envelope/", summary="Sentry envelope endpoint (sentry-sdk, @sentry/*)")
+async def envelope(request: Request, project_id: str) -> Response:
+    with _cors_on_errors():
+        sentry = _state(request)
+        pk = _project_pk(project_id)
+        content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if content_type not in _ENVELOPE_CONTENT_TYPES:
+            raise LogCenterError(
+                f"Content-Type {content_type!r} is not an envelope: send application/x-sentry-envelope, "
+                "or POST a single JSON event to /store/",
+                status_code=415,
+            )
+        # A key in the URL or headers is checked before any of the body is read.
+        key = auth.key_from_request(request)
+        project = await sentry.keys.authenticate(pk, key) if key else None
+        decoder = _decoder(
+            request, max_compressed=sentry.max_compressed, max_decompressed=sentry.max_envelope
+        )
+        parser = EnvelopeParser(max_item_bytes=sentry.max_event)
+        checked: auth.ProjectKey | None = None
+        async for chunk in request.stream():
+            for data in decoder.feed(chunk):
+                parser.feed(data)
+            if checked is None and parser.headers is not None:
+                checked = await _check_envelope_dsn(sentry, pk, key, project, parser.headers)
+        decoder.finish()
+        parsed = parser.finish()
+        if checked is None:
+            checked = await _check_envelope_dsn(sentry, pk, key, project, parsed.headers)
+
+        event_id = event_id_of(parsed.headers.get("event_id"))
+        item = parsed.item("event")
+        if item is None:  # sessions, transactions, client reports...: accepted and dropped
+            return _answer(event_id)
+        event = parse_event(item.payload)
+        # "If the identifier mismatches between the Envelope and payload, the Envelope header takes
+        # precedence."
+        event_id = event_id or event_id_of(event.get("event_id")) or uuid.uuid4().hex
+        return await _ingest(request, sentry, checked, event, event_id)
+
+
+@router.post(
+    "/api/{project_id}/store/", summary="Sentry store endpoint (deprecated by Sentry, kept for old SDKs)"
+)
+async def store(request: Request, project_id: str) -> Response:
+    with _cors_on_errors():
+        sentry = _state(request)
+        pk = _project_pk(project_id)
+        key = auth.key_from_request(request)
+        if not key:
+            raise _missing_key()
+        project = await sentry.keys.authenticate(pk, key)
+        # A store body is one event, so the event cap bounds it compressed and decompressed.
+        decoder = _decoder(request, max_compressed=sentry.max_event, max_decompressed=sentry.max_event)
+        chunks = [data async for chunk in request.stream() for data in decoder.feed(chunk)]
+        decoder.finish()
+        event = parse_event(b"".join(chunks))
+        event_id = event_id_of(event.get("event_id")) or uuid.uuid4().hex
+        return await _ingest(request, sentry, project, event, event_id)
+
+
+async def _ingest(
+    request: Request, sentry: _Sentry, project: auth.ProjectKey, event: dict[str, Any], event_id: str
+) -> Response:
+    retry_after = sentry.quota.hit(project.pk)
+    if retry_after is not None:
+        raise RateLimited(
+            f"Project {project.slug!r} is over its quota of events per minute",
+            # Empty categories: the SDK pauses everything for this project, which is what the quota means.
+            headers={"Retry-After": str(retry_after), "X-Sentry-Rate-Limits": f"{retry_after}::project"},
+        )
+    report = to_report(
+        event,
+        project_pk=project.pk,
+        project_slug=project.slug,
+        event_id=event_id,
+        now=utcnow(),
+        max_skew=sentry.max_skew,
+    )
+    # A repeated event_id comes back as a duplicate: acknowledged the same way, counted once.
+    await request.app.state.writer.submit(report)
+    return _answer(event_id)
+
+
+async def _check_envelope_dsn(
+    sentry: _Sentry, pk: int, key: str | None, project: auth.ProjectKey | None, headers: dict[str, Any]
+) -> auth.ProjectKey:
+    """Authenticate by the envelope's `dsn` header when the request had no key; if both are given they must
+    agree ("otherwise rejects the request", envelopes.mdx)."""
+    dsn_key = auth.key_from_dsn(headers.get("dsn"), project_id=pk)
+    if project is not None:
+        if dsn_key is not None and dsn_key != key:
+            raise Forbidden("The envelope's dsn and the request's sentry_key name different keys")
+        return project
+    if dsn_key is None:
+        raise _missing_key()
+    return await sentry.keys.authenticate(pk, dsn_key)
+
+
+def _missing_key() -> Unauthorized:
+    return Unauthorized(
+        "Missing sentry_key: send the DSN's key in X-Sentry-Auth, ?sentry_key= or the envelope's dsn header"
+    )
+
+
+def _decoder(request: Request, *, max_compressed: int, max_decompressed: int) -> BodyDecoder:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_compressed:
+        raise PayloadTooLarge(f"Request body is {declared} bytes; the limit is {max_compressed}")
+    return BodyDecoder(
+        request.headers.get("content-encoding"),
+        max_compressed=max_compressed,
+        max_decompressed=max_decompressed,
+    )
+
+
+def _project_pk(value: str) -> int:
+    if not _PROJECT_ID.fullmatch(value):
+        raise NotFound(f"No Sentry endpoint for project id {value[:40]!r}: the DSN's project id is a number")
+    pk = int(value)
+    if pk > _MAX_PROJECT_ID:
+        raise Forbidden(f"Project {pk} not found or sentry_key incorrect: check the DSN")
+    return pk
+
+
+def _answer(event_id: str | None) -> Response:
+    body = {"id": event_id} if event_id else {}
+    return Response(orjson.dumps(body), media_type="application/json", headers=CORS)
+
+
+@contextmanager
+def _cors_on_errors() -> Iterator[None]:
+    """Error answers carry the CORS headers too: otherwise a browser SDK cannot read a 429's Retry-After."""
+    try:
+        yield
+    except LogCenterError as exc:
+        exc.headers = {**CORS, **exc.headers}
+        raise
+
+
+def _state(request: Request) -> _Sentry:
+    app_state = request.app.state
+    sentry: _Sentry | None = getattr(app_state, "sentry_ingest", None)
+    if sentry is None:
+        settings = getattr(app_state, "settings", None)
+        sentry = _Sentry(
+            keys=auth.ProjectKeys(app_state.session_factory, ttl=KEY_CACHE_SECONDS),
+            quota=ProjectQuota(getattr(settings, "project_quota_per_minute", 0)),
+            max_compressed=getattr(
+                settings, "sentry_max_envelope_compressed_bytes", MAX_ENVELOPE_COMPRESSED_BYTES
+            ),
+            max_envelope=getattr(settings, "sentry_max_envelope_bytes", MAX_ENVELOPE_BYTES),
+            max_event=getattr(settings, "sentry_max_event_bytes", MAX_EVENT_BYTES),
+            max_skew=timedelta(seconds=getattr(settings, "max_clock_skew_seconds", 60)),
+        )
+        # No await since the lookup: concurrent first requests cannot both get here.
+        app_state.sentry_ingest = sentry
+    return sentry
