@@ -83,7 +83,7 @@ class Bug(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     project: Mapped[Project] = relationship(lazy="raise")
@@ -119,7 +119,8 @@ class BugHourlyCount(Base):
     __tablename__ = "bug_hourly_counts"
 
     bug_id: Mapped[int] = mapped_column(ForeignKey("bugs.id", ondelete="CASCADE"), primary_key=True)
-    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    # Indexed on its own for range scans over all bugs (stats, charts); the primary key serves per-bug reads.
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True, index=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -109,8 +109,10 @@ def record_created(session: Session, bug_ids: Iterable[int], *, actor: str, now:
         session.execute(insert(BugEvent), rows)
 
 
-def record_note(session: Session, bug: Bug, *, kind: str, actor: str, note: str) -> BugEvent:
-    """A history row that does not change the status (PR linked, comment)."""
+def record_note(
+    session: Session, bug: Bug, *, kind: str, actor: str, note: str, now: datetime | None = None
+) -> BugEvent:
+    """A history row that does not change the status (PR linked, comment): from_status == to_status."""
     event = BugEvent(
         bug_id=bug.id,
         kind=kind,
@@ -118,7 +120,7 @@ def record_note(session: Session, bug: Bug, *, kind: str, actor: str, note: str)
         to_status=bug.status,
         actor=actor,
         note=note,
-        created_at=utcnow(),
+        created_at=now or utcnow(),
     )
     session.add(event)
     return event

@@ -89,6 +89,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("bugs", schema=None) as batch_op:
         batch_op.create_index("ix_bugs_last_seen", ["last_seen"], unique=False)
+        batch_op.create_index(batch_op.f("ix_bugs_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_bugs_lease_expires_at"), ["lease_expires_at"], unique=False)
         batch_op.create_index("ix_bugs_project_status", ["project_id", "status"], unique=False)
         batch_op.create_index("ix_bugs_status_last_seen", ["status", "last_seen"], unique=False)
@@ -122,6 +123,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("bug_id", "hour", name=op.f("pk_bug_hourly_counts")),
     )
+    with op.batch_alter_table("bug_hourly_counts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_bug_hourly_counts_hour"), ["hour"], unique=False)
+
     op.create_table(
         "bug_tag_values",
         sa.Column("bug_id", sa.Integer(), nullable=False),
@@ -207,6 +211,8 @@ def downgrade() -> None:
 
     op.drop_table("occurrences")
     op.drop_table("bug_tag_values")
+    with op.batch_alter_table("bug_hourly_counts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_bug_hourly_counts_hour"))
     op.drop_table("bug_hourly_counts")
     with op.batch_alter_table("bug_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bug_events_created_at"))
@@ -218,6 +224,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_bugs_project_status")
         batch_op.drop_index(batch_op.f("ix_bugs_lease_expires_at"))
         batch_op.drop_index("ix_bugs_last_seen")
+        batch_op.drop_index(batch_op.f("ix_bugs_created_at"))
 
     op.drop_table("bugs")
     op.drop_table("projects")

@@ -1,0 +1,37 @@
+# The list of commands. `make run` and `make test` are the two a new machine needs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: run test lint format bench clean
+
+$(BIN)/logcenter: pyproject.toml sdk/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]" -e ./sdk
+	touch $@
+
+## Start Log Center on its SQLite default (http://127.0.0.1:8002)
+run: $(BIN)/logcenter
+	$(BIN)/logcenter serve
+
+## Install everything and run the whole test suite (SQLite and PostgreSQL)
+test: $(BIN)/logcenter
+	$(BIN)/ruff check src tests sdk bench
+	$(BIN)/pytest
+
+lint: $(BIN)/logcenter
+	$(BIN)/ruff format --check src tests sdk bench
+	$(BIN)/ruff check src tests sdk bench
+	$(BIN)/mypy src
+
+format: $(BIN)/logcenter
+	$(BIN)/ruff format src tests sdk bench
+	$(BIN)/ruff check --fix src tests sdk bench
+
+## Ingest benchmark (see bench/README.md)
+bench: $(BIN)/logcenter
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
