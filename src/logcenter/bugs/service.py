@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from logcenter.bugs import workflow
 from logcenter.bugs.models import Bug, BugEvent, BugStatus, BugTagValue, Occurrence
 from logcenter.db import utcnow
-from logcenter.errors import NotFound, ValidationFailed
+from logcenter.errors import Conflict, NotFound, ValidationFailed
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
 
@@ -187,6 +187,11 @@ def change_status(
 
 def retry(session: Session, bug_id: int, *, actor: str, note: str | None = None) -> Bug:
     """FAILED → NEW: give the repair agent another go."""
+    # The workflow also allows FIXING/MERGED/DEPLOYED → NEW (release, regression), but none is a retry:
+    # "retry" on a bug being fixed would pull it from under its agent's lease.
+    current = session.scalar(select(Bug.status).where(Bug.id == bug_id).with_for_update())
+    if current is not None and current != BugStatus.FAILED:
+        raise Conflict(f"Bug {bug_id} cannot be retried: it is {current}, only a FAILED bug can be")
     return change_status(session, bug_id, status=BugStatus.NEW, actor=actor, note=note or "Retry requested")
 
 
