@@ -96,7 +96,10 @@ def test_messages_and_log_records_become_bugs_at_their_line(
     bugs = {b["line_number"]: b for b in list_bugs(live_server.url, admin_token, project_id="sdk_e2e")}
     assert set(bugs) == {message_line, log_line}
     assert (bugs[message_line]["error_type"], bugs[message_line]["level"]) == ("Message", "CRITICAL")
-    assert bugs[log_line]["message"] == "refund of order-7 took 12 s"
+    assert (bugs[log_line]["error_type"], bugs[log_line]["message"]) == (
+        "sdk_e2e.payments",
+        "refund of order-7 took 12 s",
+    )
     assert (bugs[log_line]["level"], bugs[log_line]["file_path"]) == ("WARNING", THIS_FILE)
     assert bugs[log_line]["context"] == {"logger": "sdk_e2e.payments"}
 

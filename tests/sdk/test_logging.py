@@ -57,7 +57,7 @@ def test_an_error_record_without_exception_is_a_message_from_its_line(
     log.error("stock for %s is negative", "sku-1")
     [report] = reports
     error = report["error"]
-    assert (error["type"], error["message"]) == ("Message", "stock for sku-1 is negative")
+    assert (error["type"], error["message"]) == ("shop.checkout", "stock for sku-1 is negative")
     assert (error["file_path"], error["line_number"]) == (THIS_FILE, logging_line)
     assert error["stack_trace"] == [
         f'  File "{ROOT / THIS_FILE}", line {logging_line}, in '

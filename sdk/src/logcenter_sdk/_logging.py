@@ -13,7 +13,8 @@ class LogCenterHandler(logging.Handler):
     """Reports records at or above its level (default ERROR) through the client set by ``init``.
 
     A record with exc_info (``log.exception(...)``) is reported as that exception; any other record as a
-    message, grouped by the line that logged it. Levels map onto Log Center's (WARNING, ERROR, CRITICAL...).
+    message whose type is the logger's name (as Log Center labels Sentry's log events), grouped by the line
+    that logged it. Levels map onto Log Center's (WARNING, ERROR, CRITICAL...).
     """
 
     def __init__(self, level: int | str = logging.ERROR) -> None:
@@ -44,6 +45,7 @@ class LogCenterHandler(logging.Handler):
                 line_number=record.lineno,
                 stack_trace=stack
                 or [f'  File "{record.pathname}", line {record.lineno}, in {record.funcName}'],
+                error_type=record.name,
             )
             client.capture_report(report)
         except Exception:
