@@ -78,6 +78,10 @@ def transition(
     if current == S.FIXING:
         bug.lease_owner = None
         bug.lease_expires_at = None
+    if target == S.MERGED:
+        # A new merge is a new fix: the release of an earlier fix that failed (a regression reopened the bug)
+        # does not contain this one, so reports from that release must not reopen the bug again.
+        bug.deployed_at = bug.deployed_version = bug.deployed_commit = None
     event = BugEvent(
         bug_id=bug.id,
         kind=kind,
