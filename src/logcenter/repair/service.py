@@ -11,7 +11,7 @@ from logcenter.bugs import workflow
 from logcenter.bugs.models import Bug, BugStatus
 from logcenter.bugs.service import get_bug
 from logcenter.db import utcnow
-from logcenter.errors import ValidationFailed
+from logcenter.errors import Conflict, ValidationFailed
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
 from logcenter.repair.schemas import RepairReportIn
@@ -114,6 +114,13 @@ def _outcome(report: RepairReportIn) -> BugStatus:
 def create_report(session: Session, bug_id: int, *, report: RepairReportIn, actor: str) -> RepairAttempt:
     """Record what a repair run did and move the bug to PENDING_REVIEW or FAILED accordingly."""
     bug = get_bug(session, bug_id, for_update=True)
+    # Only the run that holds the bug may report on it. The workflow alone would also let a report move
+    # PENDING_REVIEW → FAILED, and a late report from an agent whose lease expired would land on the bug
+    # that another agent has claimed since.
+    if bug.status != BugStatus.FIXING:
+        raise Conflict(f"Bug {bug_id} is {bug.status}, not FIXING: only a claimed bug takes a repair report")
+    if report.agent and bug.lease_owner and report.agent != bug.lease_owner:
+        raise Conflict(f"Bug {bug_id} is leased to {bug.lease_owner!r}, not {report.agent!r}")
     outcome = _outcome(report)
     if outcome == BugStatus.PENDING_REVIEW and not report.pr_url and not bug.pr_url:
         raise ValidationFailed(
