@@ -245,6 +245,16 @@ def test_awkward_exceptions_and_contexts_still_make_a_valid_report(reports: list
     assert "<too deep>" in json.dumps(ctx["loop"])
 
 
+class Frozen(Exception):
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("read-only")
+
+
+def test_an_exception_that_cannot_be_marked_is_still_reported(reports: list[Report]) -> None:
+    logcenter_sdk.capture_exception(Frozen("x"))
+    assert [r["error"]["type"] for r in reports] == ["Frozen"]
+
+
 def test_a_context_that_is_not_a_dict_is_replaced_by_an_empty_one(reports: list[Report]) -> None:
     logcenter_sdk.capture_exception(ValueError("x"), ["not", "a", "dict"])  # type: ignore[arg-type]
     assert reports[0]["context"] == {}

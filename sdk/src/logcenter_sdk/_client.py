@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import traceback
@@ -20,6 +19,17 @@ log = logging.getLogger("logcenter_sdk")
 # Set on an exception once it is reported, so that the framework integration, a logging handler and an
 # explicit capture_exception in the same request report it once between them.
 _CAPTURED = "__logcenter_captured__"
+
+
+def _first_capture(exc: BaseException) -> bool:
+    """Mark exc as reported; False if it already was."""
+    try:
+        if getattr(exc, _CAPTURED, False):
+            return False
+        setattr(exc, _CAPTURED, True)
+    except Exception:  # a read-only or odd __setattr__/__getattr__: report it, unmarked
+        pass
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +72,8 @@ class Client:
         level: str | int | None = None,
     ) -> bool:
         """Queue a report of exc; False if it was not queued (already reported, dropped, disabled)."""
-        if self._transport is None or getattr(exc, _CAPTURED, False):
+        if self._transport is None or not _first_capture(exc):
             return False
-        # Exceptions with a read-only __setattr__ cannot be marked; they are reported all the same.
-        with contextlib.suppress(Exception):
-            setattr(exc, _CAPTURED, True)
         try:
             report = _payload.exception_report(exc, self.options, level=self._level(level), context=context)
         except Exception:
