@@ -16,6 +16,7 @@ from logcenter.projects.schemas import (
     ProjectUpdate,
 )
 
+# Project ids may contain "/" (the guide's `project_id`, e.g. "team/app"), hence the `:path` parameters.
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
 
@@ -52,12 +53,12 @@ def create_project(body: ProjectCreate, request: Request, session: SessionDep, _
     return to_read(service.create(session, data=body), request)
 
 
-@router.get("/{project_id}", response_model=ProjectRead, summary="A project")
+@router.get("/{project_id:path}", response_model=ProjectRead, summary="A project")
 def get_project(project_id: str, request: Request, session: SessionDep, _: AgentOrAdmin) -> ProjectRead:
     return to_read(service.get_by_slug(session, project_id), request)
 
 
-@router.put("/{project_id}", response_model=ProjectRead, summary="Edit a project's configuration")
+@router.put("/{project_id:path}", response_model=ProjectRead, summary="Edit a project's configuration")
 def update_project(
     project_id: str, body: ProjectUpdate, request: Request, session: SessionDep, _: Admin
 ) -> ProjectRead:
@@ -65,7 +66,7 @@ def update_project(
 
 
 @router.post(
-    "/{project_id}/rotate-key", response_model=IngestKeyRotated, summary="Replace the ingest key (DSN)"
+    "/{project_id:path}/rotate-key", response_model=IngestKeyRotated, summary="Replace the ingest key (DSN)"
 )
 def rotate_key(project_id: str, request: Request, session: SessionDep, _: Admin) -> IngestKeyRotated:
     project = service.rotate_ingest_key(session, slug=project_id)
