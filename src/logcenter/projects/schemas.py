@@ -16,8 +16,10 @@ class ProjectFields(BaseModel):
     repo_url: Annotated[Line, StringConstraints(max_length=500)] | None = None
     local_path: Annotated[Line, StringConstraints(max_length=1000)] | None = None
     description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    # "" clears it (PUT). No leading "-": git refuses such names, and the agent must not pass an option.
     default_branch: (
-        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/\-]+$", max_length=200)] | None
+        Annotated[str, StringConstraints(pattern=r"^(?:[A-Za-z0-9._/][A-Za-z0-9._/\-]*)?$", max_length=200)]
+        | None
     ) = None
     test_command: Annotated[Line, StringConstraints(max_length=2000)] | None = None
 
