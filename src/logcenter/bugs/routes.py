@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from logcenter.auth.deps import AgentOrAdmin
 from logcenter.bugs import service, workflow
 from logcenter.bugs.models import Bug
 from logcenter.bugs.schemas import (
+    MAX_ID,
     BugDetail,
     BugEventRead,
     BugPage,
@@ -26,6 +27,8 @@ from logcenter.bugs.schemas import (
 from logcenter.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1/bugs", tags=["bugs"])
+
+BugId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def to_read(bug: Bug, slug: str) -> BugRead:
@@ -48,7 +51,7 @@ def list_bugs(
     since: Annotated[datetime | None, Query(description="Last seen at or after")] = None,
     until: Annotated[datetime | None, Query(description="Last seen at or before")] = None,
     sort: str = "-last_seen",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> BugPage:
     statuses = [workflow.parse_status(s) for raw in status or [] for s in raw.split(",") if s.strip()]
@@ -70,7 +73,7 @@ def list_bugs(
     "/{bug_id}", response_model=BugDetail, summary="A bug with its history, occurrences and repair reports"
 )
 def get_bug(
-    bug_id: int, session: SessionDep, _: AgentOrAdmin, occurrences: Annotated[int, Query(ge=0, le=100)] = 20
+    bug_id: BugId, session: SessionDep, _: AgentOrAdmin, occurrences: Annotated[int, Query(ge=0, le=100)] = 20
 ) -> BugDetail:
     d = service.get_details(session, bug_id, occurrences=occurrences)
     return BugDetail(
@@ -85,7 +88,7 @@ def get_bug(
 
 @router.put("/{bug_id}/status", response_model=BugRead, summary="Change status where the workflow allows it")
 def change_status(
-    bug_id: int, body: StatusChange, request: Request, session: SessionDep, who: AgentOrAdmin
+    bug_id: BugId, body: StatusChange, request: Request, session: SessionDep, who: AgentOrAdmin
 ) -> BugRead:
     bug = service.change_status(
         session,
@@ -103,19 +106,19 @@ def change_status(
 
 
 @router.post("/{bug_id}/retry", response_model=BugRead, summary="FAILED → NEW")
-def retry(bug_id: int, session: SessionDep, who: AgentOrAdmin, body: RetryIn | None = None) -> BugRead:
+def retry(bug_id: BugId, session: SessionDep, who: AgentOrAdmin, body: RetryIn | None = None) -> BugRead:
     bug = service.retry(session, bug_id, actor=who.name, note=body.note if body else None)
     return to_read(bug, service.project_slug(session, bug))
 
 
 @router.post("/{bug_id}/fail", response_model=BugRead, summary="Mark failed with a reason")
-def fail(bug_id: int, body: FailIn, session: SessionDep, who: AgentOrAdmin) -> BugRead:
+def fail(bug_id: BugId, body: FailIn, session: SessionDep, who: AgentOrAdmin) -> BugRead:
     bug = service.mark_failed(session, bug_id, actor=who.name, reason=body.reason)
     return to_read(bug, service.project_slug(session, bug))
 
 
 @router.put("/{bug_id}/pr-info", response_model=BugRead, summary="Link the pull request of the fix")
-def pr_info(bug_id: int, body: PrInfo, session: SessionDep, who: AgentOrAdmin) -> BugRead:
+def pr_info(bug_id: BugId, body: PrInfo, session: SessionDep, who: AgentOrAdmin) -> BugRead:
     bug = service.set_pr_info(
         session,
         bug_id,

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Note = Annotated[str, StringConstraints(max_length=10_000)]
+# Ids are 32-bit INTEGER columns: a bigger number is a 422, not a database "out of range" error (500).
+MAX_ID = 2**31 - 1
 
 
 class BugRead(BaseModel):

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 
 from logcenter.auth.deps import AgentOrAdmin
-from logcenter.bugs.routes import to_read
+from logcenter.bugs.routes import BugId, to_read
 from logcenter.bugs.schemas import RepairReportRead
 from logcenter.deps import SessionDep
 from logcenter.projects import service as projects_service
@@ -57,7 +57,7 @@ def release(body: ReleaseIn, session: SessionDep, _: AgentOrAdmin) -> LeaseResul
     summary="Report a repair run; moves the bug to PENDING_REVIEW or FAILED",
 )
 def create_report(
-    bug_id: int, body: RepairReportIn, session: SessionDep, who: AgentOrAdmin
+    bug_id: BugId, body: RepairReportIn, session: SessionDep, who: AgentOrAdmin
 ) -> RepairReportRead:
     return RepairReportRead.model_validate(
         service.create_report(session, bug_id, report=body, actor=who.name)
@@ -67,5 +67,5 @@ def create_report(
 @router.get(
     "/bugs/{bug_id}/repair-reports", response_model=list[RepairReportRead], summary="A bug's repair reports"
 )
-def list_reports(bug_id: int, session: SessionDep, _: AgentOrAdmin) -> list[RepairReportRead]:
+def list_reports(bug_id: BugId, session: SessionDep, _: AgentOrAdmin) -> list[RepairReportRead]:
     return [RepairReportRead.model_validate(r) for r in service.list_reports(session, bug_id)]

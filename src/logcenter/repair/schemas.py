@@ -4,10 +4,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from logcenter.bugs.schemas import BugRead
+from logcenter.bugs.schemas import MAX_ID, BugRead
 
 AgentName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@\-]+$", min_length=1, max_length=200)]
-BugIds = Annotated[list[int], Field(min_length=1, max_length=100)]
+BugIds = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1, max_length=100)]
 
 
 class ClaimIn(BaseModel):
