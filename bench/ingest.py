@@ -379,6 +379,11 @@ class LoadResult:
     def rate(self) -> float:
         return self.accepted / (self.duration_us / 1e6)
 
+    @property
+    def per_cpu_s(self) -> float:
+        """Accepted per CPU-second of the server's process tree (steadier on a shared machine)."""
+        return self.rate / self.cpu["server"] if self.cpu.get("server") else 0.0
+
 
 def run_wrk(
     url: str,
@@ -497,8 +502,14 @@ def stored_counts(db: str, url: str) -> tuple[int, int] | None:
     return int(row[0]), int(row[1])
 
 
+SERVER_ENV: dict[
+    str, str
+] = {}  # --server-env KEY=VALUE: extra LOGCENTER_* settings for the server under test
+
+
 def server_env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGCENTER_")}
+    env.update(SERVER_ENV)
     env["LOGCENTER_DATABASE_URL"] = url
     return env
 
@@ -584,9 +595,7 @@ class Bench:
 
         run.busy_before_pct = wait_until_quiet(self.args.quiet_wait)
         if run.busy_before_pct > 10:
-            log(
-                f"  WARNING: other processes keep {run.busy_before_pct:.0f}% CPU busy: expect low figures"
-            )
+            log(f"  WARNING: other processes keep {run.busy_before_pct:.0f}% CPU busy: expect low figures")
         if self.args.warmup > 0:
             warm = self.load(server, url, run.scenario, self.args.warmup, headers, phase("warm"))
             run.warmup_ok = warm.accepted
@@ -668,8 +677,14 @@ class Bench:
         server.wait_ready(lambda: one_report(server.base), timeout=self.args.ready_timeout)
         return server, url
 
+    def keep_log(self, server: Server) -> None:
+        if self.args.keep_logs:
+            RESULTS.mkdir(exist_ok=True)
+            shutil.copy(server.log_path, RESULTS / f"{self.stamp}-{server.name}.log")
+
     def finish(self, run: Run, server: Server, db: str, url: str) -> None:
         server.stop()
+        self.keep_log(server)
         assert server.rss is not None
         run.peak_rss_mb = server.rss.peak_mb
         if run.result is None:
@@ -841,6 +856,7 @@ class Bench:
             self.warm_and_measure(run, server, f"{server.base}{path}", headers, pool)
         finally:
             server.stop()
+            self.keep_log(server)
             assert server.rss is not None
             run.peak_rss_mb = server.rss.peak_mb
 
@@ -879,7 +895,7 @@ class Bench:
         rows = []
         head = (
             f"{'target':<9} {'scenario':<8} {'accepted/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'peak RSS':>9} "
-            f"{'ratio':>6} {'non-200':>8} {'durable':>8}  cores: server/wrk/pg/others"
+            f"{'ratio':>6} {'per CPU-s':>9} {'non-200':>8} {'durable':>8}  cores: server/wrk/pg/others"
         )
         print("\n" + head + "\n" + "-" * len(head))
         for r in self.runs:
@@ -896,10 +912,10 @@ class Bench:
             print(
                 f"{r.target:<9} {r.scenario:<8} {res.rate:>10,.0f} "
                 f"{res.p50_us / 1000:>7.1f} {res.p99_us / 1000:>7.1f} {r.peak_rss_mb:>6.0f} MB "
-                f"{f'{ratio:.2f}' if ratio else '-':>6} {res.non200:>8} {durable:>8}  "
+                f"{f'{ratio:.2f}' if ratio else '-':>6} {res.per_cpu_s:>9,.0f} {res.non200:>8} {durable:>8}  "
                 + "{server:.2f}/{wrk:.2f}/{postgres:.2f}/{others:.2f}".format(**res.cpu)
             )
-            rows.append({**asdict(r), "rate": res.rate, "ratio": ratio})
+            rows.append({**asdict(r), "rate": res.rate, "ratio": ratio, "per_cpu_s": res.per_cpu_s})
         for r in self.runs:
             if r.target == "sqlite" and r.result:
                 res = r.result
@@ -976,6 +992,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=120,
         help="seconds to wait before each run for other processes to leave the CPU idle (default 120)",
     )
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for the server under test, e.g. LOGCENTER_WRITER_MAX_BATCH=200 (repeatable)",
+    )
+    p.add_argument("--keep-logs", action="store_true", help="copy the server logs to bench/results/")
     p.add_argument("--no-bare", action="store_true", help="skip the bare endpoint")
     p.add_argument(
         "--bare-only", action="store_true", help="only the bare endpoint (to check the load generator)"
@@ -996,6 +1020,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    for item in args.server_env:
+        key, _, value = item.partition("=")
+        SERVER_ENV[key] = value
     scenarios = ["rest", "sentry"] if args.scenario == "both" else [args.scenario]
     ensure_tools(scenarios, args.profile, server=not args.bare_only)
     sys.path.insert(0, str(BENCH))

@@ -1,0 +1,206 @@
+"""The ingest writer alone: `service.store_batch` throughput and per-statement SQL time, without HTTP.
+
+    python bench/store_batch.py --db sqlite|postgres --batch 16 --reports 20000
+
+Builds REST reports like bench/wrk/report.lua (fresh context, 1,000 fingerprints), parses them with the real
+schema (`ReportIn.model_validate_json` + `to_report`), then stores them in batches of --batch exactly as the
+group-commit writer does (`session_scope` + `store_batch`, one transaction per batch) on a fresh database.
+Prints parse and store cost per report, and for each SQL statement its count and time inside the database
+driver (cursor execute); the remainder of the store time is Python (SQLAlchemy, the service code).
+With 16 connections the HTTP benchmark's batches hold at most 16 reports, hence the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+PG_DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
+PG_SCHEMA = "bench_store"
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sentry_envelopes import FILES, LINES, TYPES  # noqa: E402 - same grid as the load scripts
+
+
+def payloads(n: int, seed: int = 1) -> list[bytes]:
+    """n JSON bodies shaped like bench/wrk/report.lua's."""
+    rng = random.Random(seed)
+    funcs = ["get_user", "create_order", "charge_card", "search", "add_item", "refresh", "send", "export"]
+    out = []
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for seq in range(n):
+        k = rng.randrange(1000)
+        etype, file, line = TYPES[k % 10], FILES[(k // 10) % 10], LINES[k // 100]
+        bad = f"x{rng.randrange(1 << 24):x}"
+        msg = f"invalid literal for int() with base 10: '{bad}'"
+        body = {
+            "project_id": "bench_app",
+            "environment": "production" if seq % 4 else "staging",
+            "level": "ERROR",
+            "timestamp": now,
+            "version": f"1.4.{seq % 7}",
+            "commit_hash": f"{rng.randrange(1 << 28):07x}",
+            "repo_url": "https://git.example.com/team/bench_app.git",
+            "error": {
+                "type": etype,
+                "message": msg,
+                "file_path": file,
+                "line_number": line,
+                "stack_trace": [
+                    "Traceback (most recent call last):",
+                    '  File "apps/core/middleware.py", line 88, in __call__',
+                    "    response = self.get_response(request)",
+                    f'  File "{file}", line {line}, in {funcs[k % len(funcs)]}',
+                    "    value = int(request.GET['id'])",
+                    f"{etype}: {msg}",
+                ],
+            },
+            "context": {
+                "url": f"/api/x/{rng.randrange(1_000_000)}",
+                "method": "GET",
+                "user_id": f"u_{rng.randrange(50_000)}",
+                "request_id": f"req_{seq}_{rng.randrange(1 << 31):08x}",
+            },
+        }
+        out.append(orjson.dumps(body))
+    return out
+
+
+class StatementTimer:
+    """Time spent in the DB driver per SQL statement (SQLAlchemy cursor events)."""
+
+    def __init__(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        self.total: dict[str, float] = defaultdict(float)
+        self.count: dict[str, int] = defaultdict(int)
+        self.enabled = False
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def _after(self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if not self.enabled:
+            return
+        key = ("many " if many else "") + " ".join(statement.split())[:90]
+        self.total[key] += time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
+        self.count[key] += 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    p.add_argument("--batch", type=int, default=16, help="reports per transaction (default 16)")
+    p.add_argument("--reports", type=int, default=20_000, help="reports to store after warm-up")
+    p.add_argument("--warmup", type=int, default=5_000, help="reports stored first, not measured")
+    p.add_argument("--retention", type=int, default=100)
+    p.add_argument(
+        "--event-ids",
+        action="store_true",
+        help="give every report a Sentry event_id (the envelope path's duplicate check runs)",
+    )
+    p.add_argument("--profile", type=Path, help="write a cProfile of the measured stores to this file")
+    args = p.parse_args(argv)
+
+    from logcenter.db import create_db_engine, create_session_factory, session_scope
+    from logcenter.ingest import service
+    from logcenter.ingest.schemas import ReportIn, to_report
+    from logcenter.migrations import upgrade
+
+    with tempfile.TemporaryDirectory(prefix="logcenter-store-") as tmp:
+        if args.db == "sqlite":
+            url = f"sqlite:///{tmp}/store.db"
+        else:
+            import psycopg
+
+            with psycopg.connect(PG_DSN, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+                conn.execute(f"CREATE SCHEMA {PG_SCHEMA}")
+            url = f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{PG_SCHEMA}"
+        engine = create_db_engine(url, pool_size=2)
+        try:
+            upgrade(engine)
+            factory = create_session_factory(engine)
+            timer = StatementTimer(engine)
+
+            bodies = payloads(args.warmup + args.reports)
+            now = datetime.now(UTC)
+            t0 = time.perf_counter()
+            reports = [
+                to_report(ReportIn.model_validate_json(b), now=now, max_skew=timedelta(seconds=60))
+                for b in bodies
+            ]
+            parse_s = time.perf_counter() - t0
+            if args.event_ids:
+                for r in reports:
+                    r.event_id = uuid.uuid4().hex
+
+            def store(chunk: list[Any]) -> None:
+                with session_scope(factory) as session:
+                    service.store_batch(session, chunk, retention=args.retention)
+
+            for i in range(0, args.warmup, args.batch):
+                store(reports[i : min(i + args.batch, args.warmup)])
+            measured = reports[args.warmup :]
+            timer.enabled = True
+            profiler = None
+            if args.profile:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+            t0 = time.perf_counter()
+            batches = 0
+            for i in range(0, len(measured), args.batch):
+                store(measured[i : i + args.batch])
+                batches += 1
+            store_s = time.perf_counter() - t0
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
+        finally:
+            engine.dispose()
+            if args.db == "postgres":
+                import psycopg
+
+                with contextlib.suppress(Exception), psycopg.connect(PG_DSN, autocommit=True) as conn:
+                    conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+
+    n = len(measured)
+    sql_s = sum(timer.total.values())
+    print(
+        f"{args.db}: {n:,} reports{' with event ids' if args.event_ids else ''} in batches of {args.batch} "
+        f"({batches:,} transactions, after {args.warmup:,} unmeasured)"
+    )
+    print(f"  parse (ReportIn.model_validate_json + to_report): {1e6 * parse_s / len(bodies):7.1f} us/report")
+    print(
+        f"  store_batch + commit: {1e6 * store_s / n:7.1f} us/report, "
+        f"{1e3 * store_s / batches:6.2f} ms/batch "
+        f"-> {n / store_s:,.0f} reports/s for one writer thread"
+    )
+    print(
+        f"  of which in the DB driver: {1e6 * sql_s / n:7.1f} us/report ({100 * sql_s / store_s:.0f}%); "
+        f"Python (SQLAlchemy + service): {1e6 * (store_s - sql_s) / n:7.1f} us/report"
+    )
+    print("  per statement (driver time per batch, calls per batch):")
+    for key, total in sorted(timer.total.items(), key=lambda kv: -kv[1]):
+        print(f"    {1e3 * total / batches:6.3f} ms  {timer.count[key] / batches:4.1f}x  {key}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
