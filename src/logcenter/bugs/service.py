@@ -51,7 +51,13 @@ def _filtered(query: Select[Any], f: BugFilter) -> Select[Any]:
     if f.source:
         query = query.where(Bug.source == f.source.lower())
     if f.environment:
-        query = query.where(Bug.environment == f.environment)
+        # Every environment the bug was seen in, not only its latest report's (as Sentry filters events).
+        seen_in = (
+            select(BugTagValue.bug_id)
+            .where(BugTagValue.bug_id == Bug.id, BugTagValue.key == "environment")
+            .where(BugTagValue.value == f.environment)
+        )
+        query = query.where(or_(Bug.environment == f.environment, seen_in.exists()))
     if f.level:
         query = query.where(Bug.level == f.level.upper())
     if f.text:
