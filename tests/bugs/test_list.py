@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from logcenter.bugs.models import BugStatus
-from tests.bugs.helpers import committed_bug
+from tests.bugs.helpers import committed_bug, ingest
 
 S = BugStatus
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -244,3 +244,15 @@ def test_bad_pagination_is_422(client, admin_headers, param, value):
     response = client.get("/api/v1/bugs", headers=admin_headers, params={param: value})
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == [param]
+
+
+def test_environment_filter_matches_any_environment_the_bug_was_seen_in(client, admin_headers):
+    # Seen in staging once, then in production again: it still is a staging bug.
+    bug_id = ingest(client, environment="staging", timestamp="2024-03-01T10:00:00Z")["id"]
+    ingest(client, environment="production", timestamp="2024-03-01T11:00:00Z")
+    other = ingest(client, environment="production", error={"line_number": 7})["id"]
+    assert ids(client, admin_headers, environment="staging") == [bug_id]
+    assert id_set(client, admin_headers, environment="production") == {bug_id, other}
+    assert ids(client, admin_headers, environment="dev") == []
+    response = client.get("/api/v1/bugs", headers=admin_headers, params={"environment": "staging"})
+    assert response.json()["total"] == 1
