@@ -27,6 +27,8 @@ def parse_event(payload: bytes) -> dict[str, Any]:
     """Decode and repair an event; BadRequest if it is not a JSON object."""
     try:
         value = orjson.loads(payload)
+        # orjson yields no NaN, surrogates or big ints; a NUL can only come from a \u0000 escape.
+        needs_repair = b"\\u0000" in payload
     except orjson.JSONDecodeError as exc:
         # sentry-python writes with the stdlib's json (allow_nan=True, ensure_ascii=True): NaN from
         # set_extra() or a lone surrogate escape are valid there and rejected by orjson.
@@ -34,8 +36,18 @@ def parse_event(payload: bytes) -> dict[str, Any]:
             value = json.loads(payload, parse_constant=lambda _name: None)
         except (ValueError, RecursionError):
             raise BadRequest(f"Invalid event JSON: {exc}") from None
+        needs_repair = True
     if not isinstance(value, dict):
         raise BadRequest("Invalid event JSON: expected a JSON object")
+    if not needs_repair:
+        # The walk below costs more than the rest of the ingest path; serialising as the writer will is a
+        # much cheaper proof that the nesting is within orjson's limit.
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            needs_repair = True
+    if not needs_repair:
+        return value
     cleaned: dict[str, Any] = _clean(value, 0)
     return cleaned
 
