@@ -314,3 +314,10 @@ def test_payload_repair_nul_surrogates_nan_big_ints_and_depth():
 def test_invalid_event_json_is_400(raw):
     with pytest.raises(BadRequest, match="Invalid event JSON"):
         parse_event(raw)
+
+
+def test_payloads_orjson_reads_are_repaired_too():
+    assert parse_event(b'{"message":"a\\u0000b"}') == {"message": "a\ufffdb"}
+    deep = parse_event(b'{"extra":' + b'{"d":' * 300 + b"1" + b"}" * 301)
+    orjson.dumps(deep)
+    assert parse_event(b'{"message":"fine","n":1}') == {"message": "fine", "n": 1}
