@@ -41,13 +41,25 @@ def get_by_pk(session: Session, pk: int) -> Project | None:
 
 def create(session: Session, *, data: ProjectCreate) -> Project:
     """Create a project ahead of its first report (needed when ingest keys are required)."""
-    if session.scalar(select(Project.id).where(Project.slug == data.project_id)) is not None:
-        raise Conflict(f"Project {data.project_id!r} already exists")
     fields = data.model_dump(exclude={"project_id"}, exclude_none=True)
-    project = Project(slug=data.project_id, **{k: (v or None) for k, v in fields.items()})
-    session.add(project)
-    session.flush()
-    return project
+    now = utcnow()
+    # ON CONFLICT rather than look-then-insert: two concurrent creates on PostgreSQL would otherwise both
+    # pass the look and one would fail on the unique slug (500) instead of getting its 409.
+    pk = session.scalar(
+        upsert_insert(session, Project)
+        .values(
+            slug=data.project_id,
+            ingest_key=new_ingest_key(),
+            created_at=now,
+            updated_at=now,
+            **{k: (v or None) for k, v in fields.items()},
+        )
+        .on_conflict_do_nothing(index_elements=["slug"])
+        .returning(Project.id)
+    )
+    if pk is None:
+        raise Conflict(f"Project {data.project_id!r} already exists")
+    return session.get_one(Project, pk)
 
 
 def update_project(session: Session, *, slug: str, data: ProjectUpdate) -> Project:
