@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from logcenter.config import Settings
+from logcenter.main import create_app
 from tests.bugs.helpers import ingest
-from tests.factories import make_project
+from tests.factories import make_project, report_payload
 
 
 @pytest.fixture
@@ -248,3 +255,36 @@ def test_project_created_by_a_report_with_a_slash_in_its_id(client, admin_header
     assert get(client, admin_headers, "team/app")["ingest_key"] == rotated.json()["ingest_key"]
     response = client.get("/api/v1/projects/team/nope", headers=admin_headers)
     assert (response.status_code, response.json()) == (404, {"detail": "Project 'team/nope' not found"})
+
+
+def test_concurrent_creates_of_one_project(live_server, admin_headers):
+    start = threading.Barrier(8)
+
+    def create(_: int) -> tuple[int, dict]:
+        with httpx.Client(base_url=live_server.url, headers=admin_headers, timeout=60) as http:
+            start.wait()
+            response = http.post("/api/v1/projects", json={"project_id": "race", "name": "Race"})
+            return response.status_code, response.json()
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(create, range(8)))
+    assert sorted(code for code, _ in results) == [201] + [409] * 7
+    assert all(body == {"detail": "Project 'race' already exists"} for code, body in results if code == 409)
+
+
+def test_rotated_key_replaces_the_old_one_for_ingest(db, admin_headers, projects):
+    settings = Settings(
+        database_url=db.url, database_pool_size=2, lease_sweep_seconds=3600, ingest_require_key=True
+    )
+    with TestClient(create_app(settings)) as client:
+        old_key = projects["shop"].ingest_key
+        payload = report_payload(project_id="shop")
+        accepted = client.post("/api/v1/logs/report", json=payload, headers={"X-Logcenter-Key": old_key})
+        assert accepted.status_code == 200, accepted.text
+        new_key = client.post("/api/v1/projects/shop/rotate-key", headers=admin_headers).json()["ingest_key"]
+        refused = client.post("/api/v1/logs/report", json=payload, headers={"X-Logcenter-Key": old_key})
+        assert refused.status_code == 403
+        assert (
+            client.post("/api/v1/logs/report", json=payload, headers={"X-Logcenter-Key": new_key}).status_code
+            == 200
+        )
