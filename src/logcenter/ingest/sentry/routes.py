@@ -22,7 +22,7 @@ from logcenter.db import utcnow
 from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarge, RateLimited, Unauthorized
 from logcenter.ingest.sentry import auth
 from logcenter.ingest.sentry.decoding import BodyDecoder
-from logcenter.ingest.sentry.envelope import EnvelopeParser
+from logcenter.ingest.sentry.envelope import Envelope, EnvelopeParser
 from logcenter.ingest.sentry.event import event_id_of, to_report
 from logcenter.ingest.sentry.payload import parse_event
 from logcenter.ingest.sentry.quota import ProjectQuota
@@ -93,24 +93,7 @@ async def envelope(request: Request, project_id: str) -> Response:
                 "or POST a single JSON event to /store/",
                 status_code=415,
             )
-        # A key in the URL or headers is checked before any of the body is read.
-        key = auth.key_from_request(request)
-        project = await sentry.keys.authenticate(pk, key) if key else None
-        decoder = _decoder(
-            request, max_compressed=sentry.max_compressed, max_decompressed=sentry.max_envelope
-        )
-        parser = EnvelopeParser(max_item_bytes=sentry.max_event)
-        checked: auth.ProjectKey | None = None
-        async for chunk in request.stream():
-            for data in decoder.feed(chunk):
-                parser.feed(data)
-            if checked is None and parser.headers is not None:
-                checked = await _check_envelope_dsn(sentry, pk, key, project, parser.headers)
-        decoder.finish()
-        parsed = parser.finish()
-        if checked is None:
-            checked = await _check_envelope_dsn(sentry, pk, key, project, parsed.headers)
-
+        parsed, project = await _read_envelope(request, sentry, pk)
         event_id = event_id_of(parsed.headers.get("event_id"))
         item = parsed.item("event")
         if item is None:  # sessions, transactions, client reports...: accepted and dropped
@@ -119,7 +102,7 @@ async def envelope(request: Request, project_id: str) -> Response:
         # "If the identifier mismatches between the Envelope and payload, the Envelope header takes
         # precedence."
         event_id = event_id or event_id_of(event.get("event_id")) or uuid.uuid4().hex
-        return await _ingest(request, sentry, checked, event, event_id)
+        return await _ingest(request, sentry, project, event, event_id)
 
 
 @router.post(
@@ -163,6 +146,27 @@ async def _ingest(
     # A repeated event_id comes back as a duplicate: acknowledged the same way, counted once.
     await request.app.state.writer.submit(report)
     return _answer(event_id)
+
+
+async def _read_envelope(request: Request, sentry: _Sentry, pk: int) -> tuple[Envelope, auth.ProjectKey]:
+    """Stream the body through the decoder and the parser; authenticate as early as the key is known."""
+    # A key in the URL or headers is checked before any of the body is read, one in the envelope's `dsn`
+    # header as soon as its first line is in.
+    key = auth.key_from_request(request)
+    project = await sentry.keys.authenticate(pk, key) if key else None
+    decoder = _decoder(request, max_compressed=sentry.max_compressed, max_decompressed=sentry.max_envelope)
+    parser = EnvelopeParser(max_item_bytes=sentry.max_event)
+    checked: auth.ProjectKey | None = None
+    async for chunk in request.stream():
+        for data in decoder.feed(chunk):
+            parser.feed(data)
+        if checked is None and parser.headers is not None:
+            checked = await _check_envelope_dsn(sentry, pk, key, project, parser.headers)
+    decoder.finish()
+    parsed = parser.finish()
+    if checked is None:  # the header line ended at EOF
+        checked = await _check_envelope_dsn(sentry, pk, key, project, parsed.headers)
+    return parsed, checked
 
 
 async def _check_envelope_dsn(
