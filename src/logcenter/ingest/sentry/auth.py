@@ -71,6 +71,11 @@ def key_from_dsn(dsn: object, *, project_id: int) -> str | None:
     return parts.username or None
 
 
+def rejected(project_id: str) -> Forbidden:
+    """One answer for an unknown project and a wrong key, so that ids cannot be probed."""
+    return Forbidden(f"Project {project_id[:20]} not found or sentry_key incorrect: check the DSN")
+
+
 class ProjectKeys:
     """Project pk → its slug and DSN key, cached for `ttl` seconds.
 
@@ -96,7 +101,7 @@ class ProjectKeys:
         """The project if `key` is its DSN key; else Forbidden, with one message for both failures."""
         project = await self._get(project_id)
         if project is None or len(key) > _MAX_KEY or not hmac.compare_digest(key, project.ingest_key):
-            raise Forbidden(f"Project {project_id} not found or sentry_key incorrect: check the DSN")
+            raise rejected(str(project_id))
         return project
 
     async def _get(self, project_id: int) -> ProjectKey | None:
