@@ -8,6 +8,11 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/\-]*$", max_length=100)]
 Line = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
 
+# Where the repair agent may clone from. Git also understands transports such as "ext::<command>", which run
+# a command: those are never accepted. Local repositories only from an admin (the API), not from reports.
+REMOTE_REPO_PREFIXES = ("http://", "https://", "ssh://", "git@")
+LOCAL_REPO_PREFIXES = ("file://", "/")
+
 
 class ProjectFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -28,7 +33,7 @@ class ProjectFields(BaseModel):
     def _repo_url(cls, value: str | None) -> str | None:
         if not value:
             return value
-        if not (value.startswith(("http://", "https://", "ssh://", "git@", "file://", "/"))):
+        if not value.startswith((*REMOTE_REPO_PREFIXES, *LOCAL_REPO_PREFIXES)):
             raise ValueError("must be an http(s)://, ssh://, git@host:path, file:// URL or an absolute path")
         return value
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from logcenter.db import upsert_insert, utcnow
 from logcenter.errors import Conflict, NotFound
 from logcenter.projects.models import Project, new_ingest_key
-from logcenter.projects.schemas import ProjectCreate, ProjectUpdate
+from logcenter.projects.schemas import REMOTE_REPO_PREFIXES, ProjectCreate, ProjectUpdate
 
 
 @dataclass(slots=True, frozen=True)
@@ -93,6 +93,8 @@ def resolve_for_ingest(session: Session, slugs: Mapping[str, str | None]) -> dic
     `slugs` maps each slug to a repo_url a report carried; it is stored on projects that have none, and
     never overwrites a configured one.
     """
+    # Reports are unauthenticated by default: only a plain network remote may become a project's repo_url.
+    slugs = {s: (url if url and url.startswith(REMOTE_REPO_PREFIXES) else None) for s, url in slugs.items()}
     found = _load(session, slugs)
     missing = [s for s in slugs if s not in found]
     if missing:
