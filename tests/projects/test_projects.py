@@ -288,3 +288,15 @@ def test_rotated_key_replaces_the_old_one_for_ingest(db, admin_headers, projects
             client.post("/api/v1/logs/report", json=payload, headers={"X-Logcenter-Key": new_key}).status_code
             == 200
         )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ext::sh -c touch% /tmp/pwned", "file:///etc", "/srv/git/other", "fd::17", "acme/shop", "-u evil"],
+)
+def test_report_cannot_set_a_repo_url_git_would_run_or_read_locally(client, admin_headers, url):
+    # Reports need no token by default: they may fill in a network remote, nothing else.
+    ingest(client, project_id="fresh", repo_url=url)
+    assert get(client, admin_headers, "fresh")["repo_url"] is None
+    ingest(client, project_id="fresh", repo_url="git@git.example.com:acme/fresh.git")
+    assert get(client, admin_headers, "fresh")["repo_url"] == "git@git.example.com:acme/fresh.git"
