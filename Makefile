@@ -24,6 +24,7 @@ lint: $(BIN)/logcenter
 	$(BIN)/ruff format --check src tests sdk bench
 	$(BIN)/ruff check src tests sdk bench
 	$(BIN)/mypy src
+	$(BIN)/mypy --config-file sdk/pyproject.toml sdk/src/logcenter_sdk
 
 format: $(BIN)/logcenter
 	$(BIN)/ruff format src tests sdk bench

@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 from logcenter.config import Settings
 from logcenter.db import begin_write
 
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A session per request; writes take SQLite's write lock up front, and commit before the response."""
+    """A session per request; writes take SQLite's write lock up front and commit before the response."""
     with request.app.state.session_factory() as session:
-        if request.method not in _READ_METHODS:
+        if request.method not in READ_METHODS:
             begin_write(session)
         try:
             yield session
@@ -31,5 +31,7 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the session closes (and commits) when the endpoint returns, before the response is built,
+# so a failed commit becomes an error response instead of a 200 for data that was never stored.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

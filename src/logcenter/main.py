@@ -11,6 +11,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 
 from logcenter import __version__
 from logcenter.bugs.routes import router as bugs_router
@@ -111,6 +112,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         failure = to_failure(exc.errors())
         return JSONResponse(failure.body(), status_code=failure.status_code)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+        # A concurrent request changed the same rows first (e.g. created the same project): retryable.
+        log.warning("http.integrity_error", path=request.url.path, error=str(exc.orig)[:200])
+        return JSONResponse({"detail": "Conflicting concurrent change; retry the request"}, status_code=409)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

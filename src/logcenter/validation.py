@@ -37,6 +37,8 @@ def to_failure(errors: Iterable[Mapping[str, Any]]) -> ValidationFailed:
             message = "body is not valid JSON: " + str(error.get("ctx", {}).get("error", message))
         elif error.get("type") == "missing":
             message = "field required"
+        elif error.get("type") == "value_error":
+            message = str(error.get("ctx", {}).get("error", message))
         seen.setdefault(name, message)
     return ValidationFailed([{"field": f, "message": m} for f, m in seen.items()])
 

@@ -175,3 +175,12 @@ def test_browser_preflight_and_text_plain_beacons(client):
 
     beacon = client.post(REPORT, content=json.dumps(report_payload()), headers={"Content-Type": "text/plain"})
     assert beacon.status_code == 200 and beacon.headers["access-control-allow-origin"] == "*"
+
+
+def test_empty_optional_strings_mean_absent(client, session):
+    # The integration guide's Python client sends "repo_url": os.getenv("REPO_URL", "").
+    response = client.post(REPORT, json=report_payload(repo_url="", version="", commit_hash=""))
+    assert response.status_code == 200
+    occ = session.scalars(select(Occurrence)).one()
+    assert (occ.version, occ.commit_hash) == (None, None)
+    assert session.scalars(select(Project)).one().repo_url is None

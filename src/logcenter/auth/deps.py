@@ -6,12 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Request
+from sqlalchemy.exc import OperationalError
 
 from logcenter.auth import service
 from logcenter.auth.models import Scope
-from logcenter.deps import SessionDep
+from logcenter.db import session_scope
+from logcenter.deps import READ_METHODS, SessionDep
 from logcenter.errors import Forbidden, Unauthorized
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,16 @@ def bearer_token(request: Request) -> str | None:
     return value.strip()
 
 
+def touch_last_used(request: Request, token_id: int) -> None:
+    """Best effort, in its own short write transaction: a read request's transaction stays read-only (on
+    SQLite a read that turns into a write fails at once when another writer committed meanwhile)."""
+    try:
+        with session_scope(request.app.state.session_factory) as session:
+            service.touch(session, token_id=token_id)
+    except OperationalError:
+        log.warning("auth.touch_failed", token_id=token_id)
+
+
 def require(*scopes: Scope) -> Callable[..., Principal]:
     """A dependency that lets through tokens of these scopes (and admin tokens); 401 / 403 otherwise."""
     allowed = {Scope.ADMIN, *scopes}
@@ -45,6 +60,11 @@ def require(*scopes: Scope) -> Callable[..., Principal]:
         if row.scope not in allowed:
             needed = " or ".join(sorted(allowed))
             raise Forbidden(f"Token {row.name!r} has scope {row.scope!r}; this endpoint needs {needed}")
+        if service.needs_touch(row):
+            if request.method in READ_METHODS:
+                touch_last_used(request, row.id)
+            else:  # already a write transaction: a second writer would wait for our own lock
+                service.touch(session, token_id=row.id)
         return Principal(row.id, row.name, Scope(row.scope))
 
     return dependency

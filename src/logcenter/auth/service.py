@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from logcenter.auth.models import ApiToken, Scope
@@ -32,15 +32,20 @@ def create_token(
 
 
 def authenticate(session: Session, token: str) -> ApiToken | None:
-    """The live token matching `token`, or None."""
-    row = session.scalar(
+    """The live token matching `token`, or None. Reads only: see `needs_touch` / `touch`."""
+    return session.scalar(
         select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
     )
-    if row is not None:
-        now = utcnow()
-        if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
-            row.last_used_at = now
-    return row
+
+
+def needs_touch(row: ApiToken) -> bool:
+    """Whether `last_used_at` is stale enough to be worth a write (at most one a minute per token)."""
+    return row.last_used_at is None or utcnow() - row.last_used_at > _TOUCH_EVERY
+
+
+def touch(session: Session, *, token_id: int) -> None:
+    """Record that a token was used."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow()))
 
 
 def ensure_admin_token(session: Session, *, configured: str | None = None) -> str | None:

@@ -78,4 +78,3 @@ def _check_ingest_key(request: Request, project_slug: str) -> None:
             raise Unauthorized("Invalid or revoked token")
         if row.scope not in (Scope.INGEST, Scope.ADMIN):
             raise Forbidden(f"Token {row.name!r} may not report errors")
-        session.commit()

@@ -68,6 +68,12 @@ class ReportIn(BaseModel):
         | None
     ) = None
 
+    @field_validator("version", "commit_hash", "repo_url", mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value: object) -> object:
+        # The guide's own client sends os.getenv("REPO_URL", ""): an empty optional field means "not given".
+        return None if value == "" else value
+
     @field_validator("level")
     @classmethod
     def _level(cls, value: str) -> str:
