@@ -44,6 +44,20 @@ class Settings(BaseSettings):
         default=60, ge=0, description="Report timestamps further in the future are clamped to server time"
     )
 
+    # Sentry protocol: Relay's limits (develop-docs envelopes.mdx); 413 above them
+    sentry_max_envelope_compressed_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, description="413 above this request body size on /api/<id>/envelope/"
+    )
+    sentry_max_envelope_bytes: int = Field(
+        default=100 * 1024 * 1024, ge=1024, description="413 when an envelope decompresses to more than this"
+    )
+    sentry_max_event_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="413 above this event item size; also caps /store/ bodies"
+    )
+    project_quota_per_minute: int = Field(
+        default=0, ge=0, description="Sentry events per project per minute and per process (429); 0 = no quota"
+    )
+
     # Repair agent leases
     lease_seconds: int = Field(default=1800, ge=10, description="Default lease of a claimed bug")
     lease_sweep_seconds: int = Field(default=30, ge=1)
