@@ -23,6 +23,7 @@ from logcenter.db import session_scope
 from logcenter.errors import Unavailable
 from logcenter.ingest import service
 from logcenter.ingest.report import IngestResult, Report
+from logcenter.projects.service import IngestProject
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +53,8 @@ class GroupCommitWriter:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._store = store
         self._thread: threading.Thread | None = None
+        # Resolved project slugs, reused across batches; only this writer's thread touches it.
+        self._projects: dict[str, IngestProject] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="logcenter-ingest-writer", daemon=True)
@@ -102,6 +105,7 @@ class GroupCommitWriter:
             results: list[IngestResult | BaseException] = list(self._commit([p.report for p in batch]))
         except Exception:
             log.warning("ingest.batch_failed", size=len(batch), exc_info=True)
+            self._projects.clear()  # it may hold projects whose creation was rolled back
             results = [self._write_one(p.report) for p in batch]
         log.debug("ingest.batch", size=len(batch), ms=round((time.perf_counter() - started) * 1000, 2))
         _resolve(batch, results)
@@ -110,12 +114,13 @@ class GroupCommitWriter:
         try:
             return self._commit([report])[0]
         except Exception:
+            self._projects.clear()
             log.error("ingest.report_failed", project=report.project_slug, exc_info=True)
             return Unavailable("Could not store the report, retry later", headers={"Retry-After": "5"})
 
     def _commit(self, reports: list[Report]) -> list[IngestResult]:
         with session_scope(self._factory) as session:
-            return self._store(session, reports, retention=self._retention)
+            return self._store(session, reports, retention=self._retention, projects=self._projects)
 
 
 def _resolve(batch: list[_Pending], results: list[IngestResult | BaseException]) -> None:
