@@ -20,10 +20,12 @@ from logcenter.db import create_db_engine, create_session_factory, session_scope
 from logcenter.errors import LogCenterError
 from logcenter.ingest.routes import router as ingest_router
 from logcenter.ingest.schemas import ReportIn
+from logcenter.ingest.sentry.routes import router as sentry_router
 from logcenter.ingest.writer import GroupCommitWriter
 from logcenter.projects.routes import router as projects_router
 from logcenter.repair import service as repair_service
 from logcenter.repair.routes import router as repair_router
+from logcenter.stats.routes import router as stats_router
 from logcenter.validation import to_failure
 
 log = structlog.get_logger(__name__)
@@ -67,10 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = session_factory
     _install_error_handlers(app)
-    for router in (ingest_router, projects_router, bugs_router, repair_router):
+    for router in (ingest_router, sentry_router, projects_router, bugs_router, repair_router, stats_router):
         app.include_router(router)
-    for module in ("logcenter.stats.routes", "logcenter.ingest.sentry.routes"):
-        _include_optional(app, module)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     @app.get("/api/health", tags=["meta"], summary="Liveness")
@@ -78,16 +78,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     return app
-
-
-def _include_optional(app: FastAPI, module: str) -> None:
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError:
-        return
-    app.include_router(mod.router)
 
 
 def _sweep_leases(app: FastAPI, stop: threading.Event) -> None:
