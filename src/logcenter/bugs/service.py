@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -43,7 +43,10 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filtered(query: Select[Any], f: BugFilter) -> Select[Any]:
+Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
+
+
+def _filtered(query: Q, f: BugFilter) -> Q:
     if f.project:
         query = query.where(Project.slug == f.project)
     if f.statuses:
