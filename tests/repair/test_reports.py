@@ -251,3 +251,20 @@ def test_report_validation_names_the_field(client, session, agent_headers, body,
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == [field]
     assert detail(client, agent_headers, bug_id)["status"] == "FIXING"
+
+
+def test_a_failed_test_run_records_its_reason_on_the_report_too(client, agent_headers, session):
+    from tests.factories import make_bug, make_project
+
+    project = make_project(session, "reasons")
+    bug = make_bug(
+        session, project, status="FIXING", lease_owner="bot-1", pr_number=7, pr_url="https://f/pr/7"
+    )
+    session.commit()
+    body = {"agent": "bot-1", "test_passed": False, "test_output": "1 failed"}
+    report = client.post(f"/api/v1/bugs/{bug.id}/repair-reports", json=body, headers=agent_headers)
+    assert report.status_code == 201, report.text
+    assert report.json()["failure_reason"] == "Tests failed"
+    detail = client.get(f"/api/v1/bugs/{bug.id}", headers=agent_headers).json()
+    assert detail["failure_reason"] == "Tests failed" and detail["status"] == "FAILED"
+    assert detail["pr_number"] == 7  # a report without pr_number keeps the bug's

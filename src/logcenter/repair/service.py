@@ -130,14 +130,15 @@ def create_report(session: Session, bug_id: int, *, report: RepairReportIn, acto
     previous = session.scalar(
         select(func.count()).select_from(RepairAttempt).where(RepairAttempt.bug_id == bug_id)
     )
+    reason = report.failure_reason or ("Tests failed" if report.test_passed is False else None)
     attempt = RepairAttempt(
         bug_id=bug_id,
         attempt=report.attempt or (previous or 0) + 1,
         status=outcome,
         agent=agent,
-        **report.model_dump(exclude={"status", "agent", "attempt"}),
+        **report.model_dump(exclude={"status", "agent", "attempt", "failure_reason"}),
+        failure_reason=reason if outcome == BugStatus.FAILED else report.failure_reason,
     )
-    reason = report.failure_reason or ("Tests failed" if report.test_passed is False else None)
     note = (
         f"PR #{report.pr_number}: {report.pr_url}"
         if outcome == BugStatus.PENDING_REVIEW and report.pr_url
@@ -145,7 +146,9 @@ def create_report(session: Session, bug_id: int, *, report: RepairReportIn, acto
     )
     workflow.transition(session, bug, outcome, actor=agent, note=note, failure_reason=reason, kind="repair")
     if report.pr_url:
-        bug.pr_number, bug.pr_url = report.pr_number, report.pr_url
+        bug.pr_url = report.pr_url
+    if report.pr_number:
+        bug.pr_number = report.pr_number
     if report.branch_name:
         bug.branch_name = report.branch_name
     session.add(attempt)
