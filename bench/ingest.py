@@ -556,6 +556,7 @@ class Run:
     busy_before_pct: float = 0.0
     all_runs: list[LoadResult] = field(default_factory=list)
     measured_ok: int = 0  # accepted in all measured runs (for the durability check)
+    commit: str = ""  # the project's commit when this run's server started (others may commit meanwhile)
 
 
 @dataclass
@@ -689,6 +690,7 @@ class Bench:
     # -- server runs
 
     def start_logcenter(self, db: str, scenario: str) -> tuple[Server, str]:
+        self.runs[-1].commit = _git_head()
         rundir = self.workdir / f"{db}-{scenario}"
         rundir.mkdir()
         url = prepare_database(db, rundir)
@@ -949,6 +951,12 @@ class Bench:
             if len(r.all_runs) > 1:
                 runs = ", ".join(f"{x.rate:,.0f}/s (others {x.cpu.get('others', 0):.2f})" for x in r.all_runs)
                 print(f"{'':<19}(of {len(r.all_runs)} runs: {runs})")
+        commits = {r.commit for r in self.runs if r.commit}
+        if len(commits) > 1:
+            print(
+                "WARNING: the code changed during the benchmark; servers ran at: "
+                + ", ".join(f"{r.target}/{r.scenario} {r.commit}" for r in self.runs if r.commit)
+            )
         for r in self.runs:
             if r.target == "sqlite" and r.result:
                 res = r.result
