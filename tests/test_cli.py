@@ -76,3 +76,34 @@ def test_serve_on_the_sqlite_default_prints_where_and_an_admin_token(tmp_path):
         proc.terminate()
         proc.wait(15)
         proc.stdout.close()
+
+
+def test_serve_with_two_workers_shares_one_database(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logcenter", "serve", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LOGCENTER_")},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            assert time.monotonic() < deadline and proc.poll() is None
+            try:
+                first = httpx.post(base + "/api/v1/logs/report", json=report_payload())
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        # New connections are spread over both processes; every report lands on the one bug.
+        bodies = [httpx.post(base + "/api/v1/logs/report", json=report_payload()).json() for _ in range(20)]
+        assert first.json()["message"] == "Log reported"
+        assert {b["id"] for b in bodies} == {first.json()["id"]}
+        assert bodies[-1] == {"message": "Log deduplicated", "id": first.json()["id"], "status": "NEW"}
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=20)[0]
+    assert "Starting 2 worker processes" in output and "debug" not in output

@@ -3,30 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
-import structlog
-
 from logcenter.config import Settings, get_settings
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr)
-    # Alembic announces each migration it runs (useful) and each plugin it loads (noise).
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-    )
+from logcenter.logs import configure_logging
 
 
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
@@ -77,14 +58,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if token:
         print("Created the first admin token (shown only this once; keep it):", flush=True)
         print(f"  {token}", flush=True)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=args.access_log,
-        proxy_headers=True,
-    )
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "access_log": args.access_log,
+        "proxy_headers": True,
+    }
+    workers = args.workers or settings.workers
+    if workers > 1:
+        # Each worker process builds its app from the environment (create_app() reads the settings), with
+        # its own group-commit writer; concurrent writers agree through the database (see README).
+        print(f"Starting {workers} worker processes", flush=True)
+        uvicorn.run("logcenter.main:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    else:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
     return 0
 
 
@@ -142,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the server (migrates the database first)")
     serve.add_argument("--host", help="bind address (default 127.0.0.1, LOGCENTER_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8002, LOGCENTER_PORT)")
+    serve.add_argument("--workers", type=int, help="server processes (default 1, LOGCENTER_WORKERS)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(func=cmd_serve)
 
@@ -163,5 +152,5 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     return int(args.func(args, settings))

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     # HTTP
     host: str = "127.0.0.1"
     port: int = Field(default=8002, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64, description="Server processes, each with its own writer")
     public_url: str | None = Field(
         default=None,
         description="Base URL clients use to reach this server (for DSNs); defaults to host:port",
@@ -46,7 +47,7 @@ class Settings(BaseSettings):
 
     # Sentry protocol: Relay's limits (develop-docs envelopes.mdx); 413 above them
     sentry_max_envelope_compressed_bytes: int = Field(
-        default=20 * 1024 * 1024, ge=1024, description="413 above this request body size on /api/<id>/envelope/"
+        default=20 * 1024 * 1024, ge=1024, description="413 above this body size on /api/<id>/envelope/"
     )
     sentry_max_envelope_bytes: int = Field(
         default=100 * 1024 * 1024, ge=1024, description="413 when an envelope decompresses to more than this"
@@ -55,7 +56,7 @@ class Settings(BaseSettings):
         default=1024 * 1024, ge=1024, description="413 above this event item size; also caps /store/ bodies"
     )
     project_quota_per_minute: int = Field(
-        default=0, ge=0, description="Sentry events per project per minute and per process (429); 0 = no quota"
+        default=0, ge=0, description="Sentry events per project, minute and process (429); 0 = off"
     )
 
     # Repair agent leases

@@ -22,6 +22,7 @@ from logcenter.ingest.routes import router as ingest_router
 from logcenter.ingest.schemas import ReportIn
 from logcenter.ingest.sentry.routes import router as sentry_router
 from logcenter.ingest.writer import GroupCommitWriter
+from logcenter.logs import configure_logging
 from logcenter.projects.routes import router as projects_router
 from logcenter.repair import service as repair_service
 from logcenter.repair.routes import router as repair_router
@@ -32,7 +33,9 @@ log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    if settings is None:  # a worker process started by `logcenter serve --workers N`
+        settings = get_settings()
+        configure_logging(settings.log_level)
     engine = create_db_engine(settings.database_url, pool_size=settings.database_pool_size)
     session_factory = create_session_factory(engine)
 
