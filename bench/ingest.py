@@ -697,7 +697,7 @@ class Bench:
         port = free_port()
         server = Server(
             f"logcenter-{db}-{scenario}",
-            [sys.executable, "-m", "logcenter", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            self.logcenter_cmd(port),
             env=server_env(url),
             cwd=rundir,
             port=port,
@@ -899,7 +899,17 @@ class Bench:
 
     @property
     def uvicorn_args(self) -> list[str]:
-        return UVICORN_ARGS
+        return UVICORN_ARGS + (["--workers", str(self.args.workers)] if self.args.workers > 1 else [])
+
+    def logcenter_cmd(self, port: int) -> list[str]:
+        if self.args.workers == 1:
+            return [sys.executable, "-m", "logcenter", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        # An experiment `logcenter serve` has no option for: N uvicorn worker processes, each with its own
+        # group-commit writer, on the app factory (the database is already migrated by `db upgrade`).
+        return [
+            sys.executable, "-m", "uvicorn", "logcenter.main:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), *self.uvicorn_args,
+        ]  # fmt: skip
 
     # -- main
 
@@ -1046,6 +1056,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--max-pool", type=int, default=200_000, help="cap on pre-built envelopes per phase")
     p.add_argument(
         "--ready-timeout", type=float, default=90, help="seconds to wait for the server's first 200"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="experiment: N uvicorn worker processes (app factory) for the server and the bare app "
+        "(default 1: `logcenter serve`)",
     )
     p.add_argument(
         "--quiet-wait",
