@@ -90,7 +90,7 @@ class HotPath:
         """(project_id, event_id, bug_id) of stored occurrences with these event ids."""
         marks = ", ".join("?" * len(event_ids))
         sql = f"SELECT project_id, event_id, bug_id FROM occurrences WHERE event_id IN ({marks})"
-        return [tuple(r) for r in self._run(sql, tuple(event_ids))]  # type: ignore[misc]
+        return [tuple(r) for r in self._run(sql, tuple(event_ids)).fetchall()]  # type: ignore[misc]
 
     def statuses(self, bug_ids: set[int]) -> dict[int, str]:
         marks = ", ".join("?" * len(bug_ids))
@@ -107,7 +107,7 @@ class HotPath:
             "SELECT id, project_id, fingerprint, status, occurrence_count FROM bugs"
             f" WHERE fingerprint IN ({marks}) ORDER BY id" + (" FOR UPDATE" if self.postgres else "")
         )
-        return [tuple(r) for r in self._run(sql, tuple(fingerprints))]  # type: ignore[misc]
+        return [tuple(r) for r in self._run(sql, tuple(fingerprints)).fetchall()]  # type: ignore[misc]
 
     def insert_bugs(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int, str]]:
         """Insert new bugs; returns (id, project_id, fingerprint) of those that did not exist yet."""
@@ -117,7 +117,7 @@ class HotPath:
             " ON CONFLICT (project_id, fingerprint) DO NOTHING RETURNING id, project_id, fingerprint"
         )
         flat = tuple(v for row in rows for v in row)
-        return [tuple(r) for r in self._run(sql, flat)]  # type: ignore[misc]
+        return [tuple(r) for r in self._run(sql, flat).fetchall()]  # type: ignore[misc]
 
     def record_created(self, bug_ids: list[int], *, actor: str, now: datetime) -> None:
         at = self.ts(now)
