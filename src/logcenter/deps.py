@@ -9,22 +9,17 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from logcenter.config import Settings
-from logcenter.db import begin_write
+from logcenter.db import session_scope
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request; writes take SQLite's write lock up front and commit before the response."""
-    with request.app.state.session_factory() as session:
-        if request.method not in READ_METHODS:
-            begin_write(session)
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(
+        request.app.state.session_factory, write=request.method not in READ_METHODS
+    ) as session:
+        yield session
 
 
 def get_settings(request: Request) -> Settings:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
 import structlog
 from fastapi import Depends, Request
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from logcenter.auth import service
-from logcenter.auth.models import Scope
+from logcenter.auth.models import ApiToken, Scope
 from logcenter.db import session_scope
 from logcenter.deps import READ_METHODS, SessionDep
 from logcenter.errors import Forbidden, Unauthorized
@@ -46,20 +47,32 @@ def touch_last_used(request: Request, token_id: int) -> None:
         log.warning("auth.touch_failed", token_id=token_id)
 
 
+def authorize(
+    session: Session,
+    request: Request,
+    scopes: Iterable[Scope],
+    *,
+    missing: str = "Missing bearer token (Authorization: Bearer <token>)",
+) -> ApiToken:
+    """The request's live bearer token if it has one of `scopes` (admin always does); 401 / 403 otherwise."""
+    allowed = {Scope.ADMIN, *scopes}
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized(missing)
+    row = service.authenticate(session, token)
+    if row is None:
+        raise Unauthorized("Invalid or revoked token")
+    if row.scope not in allowed:
+        needed = " or ".join(sorted(allowed))
+        raise Forbidden(f"Token {row.name!r} has scope {row.scope!r}; this endpoint needs {needed}")
+    return row
+
+
 def require(*scopes: Scope) -> Callable[..., Principal]:
     """A dependency that lets through tokens of these scopes (and admin tokens); 401 / 403 otherwise."""
-    allowed = {Scope.ADMIN, *scopes}
 
     def dependency(request: Request, session: SessionDep) -> Principal:
-        token = bearer_token(request)
-        if token is None:
-            raise Unauthorized("Missing bearer token (Authorization: Bearer <token>)")
-        row = service.authenticate(session, token)
-        if row is None:
-            raise Unauthorized("Invalid or revoked token")
-        if row.scope not in allowed:
-            needed = " or ".join(sorted(allowed))
-            raise Forbidden(f"Token {row.name!r} has scope {row.scope!r}; this endpoint needs {needed}")
+        row = authorize(session, request, scopes)
         if service.needs_touch(row):
             if request.method in READ_METHODS:
                 touch_last_used(request, row.id)

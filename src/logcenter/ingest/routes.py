@@ -10,12 +10,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from logcenter.auth import service as auth_service
-from logcenter.auth.deps import bearer_token
+from logcenter.auth.deps import authorize
 from logcenter.auth.models import Scope
 from logcenter.config import Settings
 from logcenter.db import utcnow
-from logcenter.errors import Forbidden, Unauthorized
+from logcenter.errors import Forbidden
 from logcenter.ingest.body import read_capped
 from logcenter.ingest.schemas import ReportAccepted, ReportDeduplicated, ReportIn, to_report
 from logcenter.projects.models import Project
@@ -70,11 +69,5 @@ def _check_ingest_key(request: Request, project_slug: str) -> None:
             if expected is None or not hmac.compare_digest(key, expected):
                 raise Forbidden(f"Ingest key is not valid for project {project_slug!r}")
             return
-        token = bearer_token(request)
-        if token is None:
-            raise Unauthorized("This server requires an ingest key: send X-Logcenter-Key or a bearer token")
-        row = auth_service.authenticate(session, token)
-        if row is None:
-            raise Unauthorized("Invalid or revoked token")
-        if row.scope not in (Scope.INGEST, Scope.ADMIN):
-            raise Forbidden(f"Token {row.name!r} may not report errors")
+        missing = "This server requires an ingest key: send X-Logcenter-Key or a bearer token"
+        authorize(session, request, [Scope.INGEST], missing=missing)
