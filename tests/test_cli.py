@@ -25,6 +25,18 @@ def run(args: list[str], cwd, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def serve(cwd, *args: str) -> subprocess.Popen[str]:
+    """`logcenter serve` as a new user runs it: no LOGCENTER_* settings, so the SQLite default under cwd."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "logcenter", "serve", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LOGCENTER_")},
+    )
+
+
 def test_token_create_prints_the_token_last_and_stores_only_its_hash(tmp_path):
     url = f"sqlite:///{tmp_path / 'lc.db'}"
     result = run(
@@ -45,14 +57,7 @@ def test_token_create_rejects_unknown_scope(tmp_path):
 
 def test_serve_on_the_sqlite_default_prints_where_and_an_admin_token(tmp_path):
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "logcenter", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("LOGCENTER_")},
-    )
+    proc = serve(tmp_path, "--port", str(port))
     try:
         lines: list[str] = []
         deadline = time.monotonic() + 30
@@ -80,14 +85,7 @@ def test_serve_on_the_sqlite_default_prints_where_and_an_admin_token(tmp_path):
 
 def test_serve_with_two_workers_shares_one_database(tmp_path):
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "logcenter", "serve", "--port", str(port), "--workers", "2"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("LOGCENTER_")},
-    )
+    proc = serve(tmp_path, "--port", str(port), "--workers", "2")
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
