@@ -902,14 +902,8 @@ class Bench:
         return UVICORN_ARGS + (["--workers", str(self.args.workers)] if self.args.workers > 1 else [])
 
     def logcenter_cmd(self, port: int) -> list[str]:
-        if self.args.workers == 1:
-            return [sys.executable, "-m", "logcenter", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        # An experiment `logcenter serve` has no option for: N uvicorn worker processes, each with its own
-        # group-commit writer, on the app factory (the database is already migrated by `db upgrade`).
-        return [
-            sys.executable, "-m", "uvicorn", "logcenter.main:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), *self.uvicorn_args,
-        ]  # fmt: skip
+        cmd = [sys.executable, "-m", "logcenter", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        return cmd + (["--workers", str(self.args.workers)] if self.args.workers > 1 else [])
 
     # -- main
 
@@ -1061,8 +1055,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--workers",
         type=int,
         default=1,
-        help="experiment: N uvicorn worker processes (app factory) for the server and the bare app "
-        "(default 1: `logcenter serve`)",
+        help="server processes: `logcenter serve --workers N`, and uvicorn --workers N for the bare app "
+        "(default 1)",
     )
     p.add_argument(
         "--quiet-wait",
