@@ -116,7 +116,7 @@ def _duplicate_events(
     keyed = [(i, project_ids[i], r.event_id) for i, r in enumerate(reports) if r.event_id]
     if not keyed:
         return {}, {}
-    stored = {(p, e): b for p, e, b in sql.duplicate_events({e for _, _, e in keyed if e})}
+    stored = {(p, e): b for p, e, b in sql.duplicate_events({(p, e) for _, p, e in keyed if e})}
     first: dict[tuple[int, str | None], int] = {}
     in_db: dict[int, int] = {}
     in_batch: dict[int, int] = {}
@@ -135,7 +135,7 @@ def _load_bugs(sql: HotPath, groups: dict[tuple[int, str], _Group]) -> None:
     """Fill in the groups whose bug exists already."""
     if not groups:
         return
-    for bug_id, project_id, fingerprint, status, count in sql.lock_bugs({fp for _, fp in groups}):
+    for bug_id, project_id, fingerprint, status, count in sql.lock_bugs(set(groups)):
         group = groups.get((project_id, fingerprint))
         if group is not None:
             group.bug_id, group.status, group.previous_count = bug_id, status, count

@@ -86,28 +86,40 @@ class HotPath:
         if rows:
             self._run(sql, rows)
 
-    def duplicate_events(self, event_ids: set[str]) -> list[tuple[int, str, int]]:
-        """(project_id, event_id, bug_id) of stored occurrences with these event ids."""
-        marks = ", ".join("?" * len(event_ids))
-        sql = f"SELECT project_id, event_id, bug_id FROM occurrences WHERE event_id IN ({marks})"
-        return [tuple(r) for r in self._run(sql, tuple(event_ids)).fetchall()]  # type: ignore[misc]
+    def _per_project(self, column: str, keys: set[tuple[int, str]]) -> tuple[str, tuple[Any, ...]]:
+        """`(project_id = ? AND column IN (...)) OR ...`: the unique indexes lead with project_id, so each
+        term is an index lookup; filtering on `column` alone would scan the table."""
+        by_project: dict[int, list[str]] = {}
+        for project_id, value in keys:
+            by_project.setdefault(project_id, []).append(value)
+        terms, params = [], []
+        for project_id, values in sorted(by_project.items()):
+            terms.append(f"(project_id = ? AND {column} IN ({', '.join('?' * len(values))}))")
+            params += [project_id, *values]
+        return " OR ".join(terms), tuple(params)
+
+    def duplicate_events(self, keys: set[tuple[int, str]]) -> list[tuple[int, str, int]]:
+        """(project_id, event_id, bug_id) of stored occurrences with these (project_id, event_id)."""
+        where, params = self._per_project("event_id", keys)
+        sql = f"SELECT project_id, event_id, bug_id FROM occurrences WHERE {where}"
+        return [tuple(r) for r in self._run(sql, params).fetchall()]  # type: ignore[misc]
 
     def statuses(self, bug_ids: set[int]) -> dict[int, str]:
         marks = ", ".join("?" * len(bug_ids))
         return dict(self._run(f"SELECT id, status FROM bugs WHERE id IN ({marks})", tuple(bug_ids)).all())
 
-    def lock_bugs(self, fingerprints: set[str]) -> list[tuple[int, int, str, str, int]]:
+    def lock_bugs(self, keys: set[tuple[int, str]]) -> list[tuple[int, int, str, str, int]]:
         """(id, project_id, fingerprint, status, occurrence_count) of existing bugs, locked in id order.
 
         Row locks (PostgreSQL; SQLite's writer already holds the database lock) keep concurrent writers from
         changing a bug between this read and the regression check, and id order keeps them from deadlocking.
         """
-        marks = ", ".join("?" * len(fingerprints))
+        where, params = self._per_project("fingerprint", keys)
         sql = (
-            "SELECT id, project_id, fingerprint, status, occurrence_count FROM bugs"
-            f" WHERE fingerprint IN ({marks}) ORDER BY id" + (" FOR UPDATE" if self.postgres else "")
+            f"SELECT id, project_id, fingerprint, status, occurrence_count FROM bugs WHERE {where}"
+            " ORDER BY id" + (" FOR UPDATE" if self.postgres else "")
         )
-        return [tuple(r) for r in self._run(sql, tuple(fingerprints)).fetchall()]  # type: ignore[misc]
+        return [tuple(r) for r in self._run(sql, params).fetchall()]  # type: ignore[misc]
 
     def insert_bugs(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int, str]]:
         """Insert new bugs; returns (id, project_id, fingerprint) of those that did not exist yet."""
