@@ -154,7 +154,8 @@ class CpuWatch:
     def _snap(self) -> dict[str, int]:
         with open("/proc/stat") as f:
             vals = [int(x) for x in f.readline().split()[1:]]
-        snap = {"busy": sum(vals) - vals[3] - vals[4], "server": 0, "wrk": 0}
+        # busy: all but idle, iowait and steal (time the hypervisor gave our vCPUs away), which is kept apart.
+        snap = {"busy": sum(vals) - vals[3] - vals[4] - vals[7], "steal": vals[7], "server": 0, "wrk": 0}
         if self.server_pid:
             snap["server"] = sum(_jiffies(p) for p in process_tree(self.server_pid))
         # wrk has exited (and been reaped) by the end: its CPU is in our children's resource usage.
@@ -628,9 +629,8 @@ class Bench:
                 + (f", re-sent {res.repeats}" if res.repeats else "")
             )
             log(
-                "  CPU cores used: server {server}, wrk {wrk}, postgres {postgres}, others {others}".format(
-                    **res.cpu
-                )
+                "  CPU cores used: server {server}, wrk {wrk}, postgres {postgres}, others {others}, "
+                "hypervisor steal {steal}".format(**res.cpu)
             )
             if res.cpu.get("others", 0) > DISTURBED_CORES:
                 log("  WARNING: other processes used CPU during this run: its figures are disturbed")
