@@ -10,7 +10,7 @@ from logcenter.config import Settings, get_settings
 from logcenter.logs import configure_logging
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings):
     from logcenter.db import create_db_engine
 
     return create_db_engine(settings.database_url, pool_size=2)
@@ -70,9 +70,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # Each worker process builds its app from the environment (create_app() reads the settings), with
         # its own group-commit writer; concurrent writers agree through the database (see README).
         print(f"Starting {workers} worker processes", flush=True)
-        uvicorn.run("logcenter.main:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+        uvicorn.run("logcenter.main:create_app", factory=True, workers=workers, **options)
     else:
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings), **options)
     return 0
 
 

@@ -115,10 +115,12 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
 def upsert_insert(session: Session, table: Any) -> Any:
     """An INSERT with ON CONFLICT support for the session's backend (SQLite and PostgreSQL share the API)."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -23,7 +23,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 # scope="function": the session closes (and commits) when the endpoint returns, before the response is built,

@@ -102,7 +102,7 @@ class HotPath:
         """(project_id, event_id, bug_id) of stored occurrences with these (project_id, event_id)."""
         where, params = self._per_project("event_id", keys)
         sql = f"SELECT project_id, event_id, bug_id FROM occurrences WHERE {where}"
-        return [tuple(r) for r in self._run(sql, params).fetchall()]  # type: ignore[misc]
+        return [tuple(r) for r in self._run(sql, params).fetchall()]
 
     def statuses(self, bug_ids: set[int]) -> dict[int, str]:
         marks = ", ".join("?" * len(bug_ids))
@@ -119,7 +119,7 @@ class HotPath:
             f"SELECT id, project_id, fingerprint, status, occurrence_count FROM bugs WHERE {where}"
             " ORDER BY id" + (" FOR UPDATE" if self.postgres else "")
         )
-        return [tuple(r) for r in self._run(sql, params).fetchall()]  # type: ignore[misc]
+        return [tuple(r) for r in self._run(sql, params).fetchall()]
 
     def insert_bugs(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int, str]]:
         """Insert new bugs; returns (id, project_id, fingerprint) of those that did not exist yet."""
@@ -129,7 +129,7 @@ class HotPath:
             " ON CONFLICT (project_id, fingerprint) DO NOTHING RETURNING id, project_id, fingerprint"
         )
         flat = tuple(v for row in rows for v in row)
-        return [tuple(r) for r in self._run(sql, flat).fetchall()]  # type: ignore[misc]
+        return [tuple(r) for r in self._run(sql, flat).fetchall()]
 
     def record_created(self, bug_ids: list[int], *, actor: str, now: datetime) -> None:
         at = self.ts(now)

@@ -30,7 +30,7 @@ def run_migrations_online() -> None:
         _run(conn)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:
     # render_as_batch lets ALTER-style migrations work on SQLite, which cannot alter columns in place.
     context.configure(
         connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
