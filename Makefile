@@ -18,6 +18,8 @@ run: $(BIN)/logcenter
 ## Install everything and run the whole test suite (SQLite and PostgreSQL)
 test: $(BIN)/logcenter
 	$(BIN)/ruff check src tests sdk bench
+	$(BIN)/mypy src
+	$(BIN)/mypy --config-file sdk/pyproject.toml sdk/src/logcenter_sdk
 	$(BIN)/pytest
 
 lint: $(BIN)/logcenter
