@@ -6,6 +6,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Note = Annotated[str, StringConstraints(max_length=10_000)]
+# A pull request as the agent and the forge webhooks record it (also used by repair reports).
+PrNumber = Annotated[int, Field(ge=1, le=2**31 - 1)]
+PrUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=500)]
+BranchName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/\-]+$", max_length=200)]
 # Ids are 32-bit INTEGER columns: a bigger number is a 422, not a database "out of range" error (500).
 MAX_ID = 2**31 - 1
 
@@ -148,11 +152,9 @@ class FailIn(BaseModel):
 class PrInfo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    pr_number: Annotated[int, Field(ge=1, le=2**31 - 1)]
-    pr_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=500)]
-    branch_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/\-]+$", max_length=200)] | None = (
-        None
-    )
+    pr_number: PrNumber
+    pr_url: PrUrl
+    branch_name: BranchName | None = None
 
 
 class Message(BaseModel):

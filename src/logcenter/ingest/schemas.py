@@ -11,9 +11,8 @@ from logcenter.bugs.models import Level, Source
 from logcenter.errors import ValidationFailed
 from logcenter.ingest import fingerprint
 from logcenter.ingest.report import Report
+from logcenter.projects.schemas import Slug
 
-# Identifiers become part of fingerprints, URLs and filters: printable, no control characters, bounded.
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/\-]*$", max_length=100)]
 Token = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]+$", min_length=1)]
 FreeText = Annotated[str, StringConstraints(max_length=32_768)]
 
@@ -50,7 +49,7 @@ class ErrorIn(BaseModel):
 class ReportIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    project_id: Identifier
+    project_id: Slug
     environment: Annotated[Token, StringConstraints(max_length=64)]
     level: str
     source: str = Source.RUNTIME

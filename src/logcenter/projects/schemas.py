@@ -5,6 +5,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
+# A project id becomes part of fingerprints, URLs and filters: printable, no control characters, bounded.
+# The same type serves ingest, so every id a report may carry is one the projects API accepts.
 Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/\-]*$", max_length=100)]
 Line = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from logcenter.bugs.schemas import MAX_ID, BugRead
+from logcenter.bugs.schemas import MAX_ID, BranchName, BugRead, PrNumber, PrUrl
 
 AgentName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@\-]+$", min_length=1, max_length=200)]
 BugIds = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1, max_length=100)]
@@ -65,11 +65,9 @@ class RepairReportIn(BaseModel):
     diff: Text | None = None
     test_passed: bool | None = None
     test_output: Text | None = None
-    pr_number: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
-    pr_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=500)] | None = None
-    branch_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/\-]+$", max_length=200)] | None = (
-        None
-    )
+    pr_number: PrNumber | None = None
+    pr_url: PrUrl | None = None
+    branch_name: BranchName | None = None
     failure_reason: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     duration_seconds: Annotated[float, Field(ge=0)] | None = None
     durations: dict[Annotated[str, StringConstraints(max_length=50)], Annotated[float, Field(ge=0)]] = {}
