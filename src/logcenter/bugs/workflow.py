@@ -95,20 +95,22 @@ def transition(
     return event
 
 
+def created_event(bug_id: int, *, actor: str, now: datetime) -> dict[str, object]:
+    """The history row of a bug that ingest just created (its first state, NEW)."""
+    return {
+        "bug_id": bug_id,
+        "kind": "created",
+        "from_status": None,
+        "to_status": S.NEW.value,
+        "actor": actor,
+        "note": "First seen",
+        "created_at": now,
+    }
+
+
 def record_created(session: Session, bug_ids: Iterable[int], *, actor: str, now: datetime) -> None:
-    """History rows for bugs that ingest just created (their first state, NEW)."""
-    rows = [
-        {
-            "bug_id": i,
-            "kind": "created",
-            "from_status": None,
-            "to_status": S.NEW,
-            "actor": actor,
-            "note": "First seen",
-            "created_at": now,
-        }
-        for i in bug_ids
-    ]
+    """History rows for bugs created outside the ingest hot path (which inserts `created_event` rows)."""
+    rows = [created_event(i, actor=actor, now=now) for i in bug_ids]
     if rows:
         session.execute(insert(BugEvent), rows)
 

@@ -181,7 +181,7 @@ def _insert_new_bugs(
         group = groups[(project_id, fingerprint)]
         group.bug_id, group.created = bug_id, True
         created_ids.append(bug_id)
-    sql.record_created(created_ids, actor=ACTOR, now=now)
+    sql.insert_events([workflow.created_event(i, actor=ACTOR, now=now) for i in created_ids])
     lost = {k: g for k, g in groups.items() if not g.bug_id}
     if lost:  # another writer (a PostgreSQL replica) created these bugs since we looked: join them instead
         _load_bugs(sql, lost)
