@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import free_port
 from tests.factories import report_payload
@@ -105,3 +110,55 @@ def test_serve_with_two_workers_shares_one_database(tmp_path):
         proc.terminate()
         output = proc.communicate(timeout=20)[0]
     assert "Starting 2 worker processes" in output and "debug" not in output
+
+
+def test_serve_stops_under_load_without_losing_an_acknowledged_report(tmp_path):
+    port = free_port()
+    proc = serve(tmp_path, "--port", str(port), "--workers", "2")
+    base = f"http://127.0.0.1:{port}"
+    acknowledged = 0
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def load() -> None:
+        nonlocal acknowledged
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                try:
+                    answer = client.post(base + "/api/v1/logs/report", json=report_payload())
+                except httpx.TransportError:
+                    return  # the server has closed its socket
+                if answer.status_code == 200:
+                    with lock:
+                        acknowledged += 1
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert time.monotonic() < deadline and proc.poll() is None
+            try:
+                httpx.post(base + "/api/v1/logs/report", json=report_payload())
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        threads = [threading.Thread(target=load) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)  # while requests are in flight
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+        output = proc.communicate(timeout=60)[0]
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, output
+    with sqlite3.connect(tmp_path / "data" / "logcenter.db") as conn:
+        stored = conn.execute("SELECT SUM(occurrence_count) FROM bugs").fetchone()[0]
+    assert acknowledged > 50 and stored >= acknowledged + 1, (acknowledged, stored)
+    writer_pid = int(re.search(r"event='writer.started' pid=(\d+)", output)[1])  # type: ignore[index]
+    with pytest.raises(ProcessLookupError):  # the writer process ended with the server
+        os.kill(writer_pid, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -42,6 +43,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from logcenter.auth import service as auth_service
     from logcenter.db import create_session_factory, session_scope
+    from logcenter.ingest.channel import WriterProcess
     from logcenter.main import create_app
 
     settings = settings.model_copy(
@@ -66,13 +68,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "proxy_headers": True,
     }
     workers = args.workers or settings.workers
-    if workers > 1:
-        # Each worker process builds its app from the environment (create_app() reads the settings), with
-        # its own group-commit writer; concurrent writers agree through the database (see README).
-        print(f"Starting {workers} worker processes", flush=True)
-        uvicorn.run("logcenter.main:create_app", factory=True, workers=workers, **options)
-    else:
-        uvicorn.run(create_app(settings), **options)
+    # One writer process commits the reports of every HTTP worker (ingest/channel.py).
+    writer = WriterProcess(settings)
+    writer.start()
+    settings = settings.model_copy(update={"writer_socket": writer.path})
+    try:
+        if workers > 1:
+            # Each worker process builds its app from the environment (create_app() reads the settings).
+            print(f"Starting {workers} worker processes", flush=True)
+            os.environ["LOGCENTER_WRITER_SOCKET"] = writer.path
+            uvicorn.run("logcenter.main:create_app", factory=True, workers=workers, **options)
+        else:
+            uvicorn.run(create_app(settings), **options)
+    finally:
+        writer.stop()
     return 0
 
 

@@ -24,7 +24,9 @@ class Settings(BaseSettings):
     # HTTP
     host: str = "127.0.0.1"
     port: int = Field(default=8002, ge=1, le=65535)
-    workers: int = Field(default=1, ge=1, le=64, description="Server processes, each with its own writer")
+    workers: int = Field(
+        default=1, ge=1, le=64, description="HTTP worker processes (one writer process serves them all)"
+    )
     public_url: str | None = Field(
         default=None,
         description="Base URL clients use to reach this server (for DSNs); defaults to host:port",
@@ -41,6 +43,11 @@ class Settings(BaseSettings):
     )
     writer_max_batch: int = Field(default=500, ge=1)
     writer_queue_size: int = Field(default=20_000, ge=1)
+    writer_socket: str | None = Field(
+        default=None,
+        description="Internal, set by `logcenter serve`: the Unix socket of its writer process. Unset, each "
+        "process commits its own reports from a writer thread",
+    )
     max_clock_skew_seconds: int = Field(
         default=60, ge=0, description="Report timestamps further in the future are clamped to server time"
     )

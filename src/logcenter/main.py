@@ -18,10 +18,10 @@ from logcenter.bugs.routes import router as bugs_router
 from logcenter.config import Settings, get_settings
 from logcenter.db import create_db_engine, create_session_factory, session_scope
 from logcenter.errors import LogCenterError
-from logcenter.ingest.routes import router as ingest_router
-from logcenter.ingest.schemas import ReportIn
-from logcenter.ingest.sentry.routes import router as sentry_router
-from logcenter.ingest.writer import GroupCommitWriter
+from logcenter.ingest import routes as ingest_routes
+from logcenter.ingest.channel import RemoteWriter
+from logcenter.ingest.sentry import routes as sentry_routes
+from logcenter.ingest.writer import BatchCommitter, GroupCommitWriter
 from logcenter.logs import configure_logging
 from logcenter.projects.routes import router as projects_router
 from logcenter.repair import service as repair_service
@@ -41,14 +41,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        writer = GroupCommitWriter(
-            session_factory,
-            retention=settings.occurrence_retention,
-            max_batch=settings.writer_max_batch,
-            queue_size=settings.writer_queue_size,
-        )
+        writer: RemoteWriter | GroupCommitWriter
+        if settings.writer_socket:  # started by `logcenter serve`: its writer process commits for all workers
+            writer = RemoteWriter(settings.writer_socket)
+        else:
+            writer = GroupCommitWriter(
+                BatchCommitter(session_factory, retention=settings.occurrence_retention),
+                max_batch=settings.writer_max_batch,
+                queue_size=settings.writer_queue_size,
+            )
         app.state.writer = writer
-        writer.start()
+        await writer.start()
         stop = threading.Event()
         sweeper = threading.Thread(
             target=_sweep_leases, args=(app, stop), name="logcenter-lease-sweeper", daemon=True
@@ -58,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             stop.set()
-            writer.stop()
+            await writer.stop()
             sweeper.join(5)
             engine.dispose()
 
@@ -72,7 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = session_factory
     _install_error_handlers(app)
-    for router in (ingest_router, sentry_router, projects_router, bugs_router, repair_router, stats_router):
+    # The ingest hot path comes first and as plain Starlette routes (see ingest/routes.py).
+    app.router.routes[:0] = [*ingest_routes.routes, *sentry_routes.routes]
+    for router in (projects_router, bugs_router, repair_router, stats_router):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
@@ -119,20 +124,22 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, plus the report body, which the ingest route parses itself (speed, size caps)."""
+    """FastAPI's schema, plus the ingest routes, which are plain Starlette routes (see ingest/routes.py)."""
     if app.openapi_schema:
         return app.openapi_schema
     from fastapi.openapi.utils import get_openapi
 
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    report_schema = ReportIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    ref = "#/components/schemas/{model}"
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components.update(report_schema.pop("$defs", {}))
-    components["ReportIn"] = report_schema
-    operation = schema["paths"]["/api/v1/logs/report"]["post"]
-    operation["requestBody"] = {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReportIn"}}},
+    for model in ingest_routes.OPENAPI_MODELS:
+        model_schema = model.model_json_schema(ref_template=ref)
+        components.update(model_schema.pop("$defs", {}))
+        components[model.__name__] = model_schema
+    schema["paths"] = {
+        **ingest_routes.openapi_paths(ref),
+        **sentry_routes.openapi_paths(),
+        **schema["paths"],
     }
     app.openapi_schema = schema
     return schema

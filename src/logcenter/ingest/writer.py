@@ -1,9 +1,15 @@
-"""The group-commit writer: one thread per process turns many waiting requests into one transaction.
+"""The group-commit writer: many waiting requests become one transaction, acknowledged only after the commit.
 
-Requests put their report on a bounded queue and await a future. The thread takes everything queued (up to
-`max_batch`), stores it with `service.store_batch` in one transaction, commits, and only then resolves the
-futures: a 200 always means the report is durable, and throughput comes from amortising the commit.
-If a batch fails, its reports are retried one by one so that one bad report cannot fail its neighbours.
+`BatchCommitter` stores a list of reports in one transaction (retrying them one by one if the batch fails, so
+that one bad report cannot fail its neighbours). Two drivers feed it:
+
+- `GroupCommitWriter`, a thread inside the HTTP process: requests put their report on a bounded queue and
+  await a future; the thread takes everything queued (up to `max_batch`), commits, and only then resolves the
+  futures. Used when the app runs without a writer process (tests, `uvicorn logcenter.main:create_app`).
+- the writer process of `logcenter serve` (ingest/channel.py), which runs the committer for every HTTP worker,
+  so that SQLite's one write lock has one owner and the second core is used.
+
+Either way a 200 always means the report is durable, and throughput comes from amortising the commit.
 """
 
 from __future__ import annotations
@@ -27,7 +33,50 @@ from logcenter.projects.service import IngestProject
 
 log = structlog.get_logger(__name__)
 
+Outcome = IngestResult | Unavailable
+
 _STOP = object()
+
+
+class BatchCommitter:
+    """Stores batches of reports, one transaction each; the only thing in a process that writes reports."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        retention: int,
+        store: Callable[..., list[IngestResult]] = service.store_batch,
+    ) -> None:
+        self._factory = session_factory
+        self._retention = retention
+        self._store = store
+        # Resolved project slugs, reused across batches; only the committing thread touches it.
+        self._projects: dict[str, IngestProject] = {}
+
+    def write(self, reports: list[Report]) -> list[Outcome]:
+        """One outcome per report, in order: its result once committed, or why it could not be stored."""
+        started = time.perf_counter()
+        try:
+            outcomes: list[Outcome] = list(self._commit(reports))
+        except Exception:
+            log.warning("ingest.batch_failed", size=len(reports), exc_info=True)
+            self._projects.clear()  # it may hold projects whose creation was rolled back
+            outcomes = [self._write_one(report) for report in reports]
+        log.debug("ingest.batch", size=len(reports), ms=round((time.perf_counter() - started) * 1000, 2))
+        return outcomes
+
+    def _write_one(self, report: Report) -> Outcome:
+        try:
+            return self._commit([report])[0]
+        except Exception:
+            self._projects.clear()
+            log.error("ingest.report_failed", project=report.project_slug, exc_info=True)
+            return Unavailable("Could not store the report, retry later", headers={"Retry-After": "5"})
+
+    def _commit(self, reports: list[Report]) -> list[IngestResult]:
+        with session_scope(self._factory) as session:
+            return self._store(session, reports, retention=self._retention, projects=self._projects)
 
 
 @dataclass(slots=True)
@@ -38,34 +87,24 @@ class _Pending:
 
 
 class GroupCommitWriter:
-    def __init__(
-        self,
-        session_factory: sessionmaker[Session],
-        *,
-        retention: int,
-        max_batch: int = 500,
-        queue_size: int = 20_000,
-        store: Callable[..., list[IngestResult]] = service.store_batch,
-    ) -> None:
-        self._factory = session_factory
-        self._retention = retention
+    """The in-process writer: a thread that commits what the event loop queued."""
+
+    def __init__(self, committer: BatchCommitter, *, max_batch: int = 500, queue_size: int = 20_000) -> None:
+        self._committer = committer
         self._max_batch = max_batch
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
-        self._store = store
         self._thread: threading.Thread | None = None
-        # Resolved project slugs, reused across batches; only this writer's thread touches it.
-        self._projects: dict[str, IngestProject] = {}
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="logcenter-ingest-writer", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    async def stop(self, timeout: float = 30.0) -> None:
         """Finish everything already queued, then stop the thread."""
         if self._thread is None:
             return
         self._queue.put(_STOP)
-        self._thread.join(timeout)
+        await asyncio.to_thread(self._thread.join, timeout)
         self._thread = None
 
     async def submit(self, report: Report) -> IngestResult:
@@ -97,48 +136,26 @@ class GroupCommitWriter:
                 except queue.Empty:
                     break
             if batch:
-                self._write(batch)
-
-    def _write(self, batch: list[_Pending]) -> None:
-        started = time.perf_counter()
-        try:
-            results: list[IngestResult | BaseException] = list(self._commit([p.report for p in batch]))
-        except Exception:
-            log.warning("ingest.batch_failed", size=len(batch), exc_info=True)
-            self._projects.clear()  # it may hold projects whose creation was rolled back
-            results = [self._write_one(p.report) for p in batch]
-        log.debug("ingest.batch", size=len(batch), ms=round((time.perf_counter() - started) * 1000, 2))
-        _resolve(batch, results)
-
-    def _write_one(self, report: Report) -> IngestResult | BaseException:
-        try:
-            return self._commit([report])[0]
-        except Exception:
-            self._projects.clear()
-            log.error("ingest.report_failed", project=report.project_slug, exc_info=True)
-            return Unavailable("Could not store the report, retry later", headers={"Retry-After": "5"})
-
-    def _commit(self, reports: list[Report]) -> list[IngestResult]:
-        with session_scope(self._factory) as session:
-            return self._store(session, reports, retention=self._retention, projects=self._projects)
+                _resolve(batch, self._committer.write([p.report for p in batch]))
 
 
-def _resolve(batch: list[_Pending], results: list[IngestResult | BaseException]) -> None:
+def _resolve(batch: list[_Pending], outcomes: list[Outcome]) -> None:
     """Wake the waiting requests: one call into each event loop, not one per request."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[IngestResult], object]]] = {}
-    for pending, result in zip(batch, results, strict=True):
-        by_loop.setdefault(pending.loop, []).append((pending.future, result))
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[IngestResult], Outcome]]] = {}
+    for pending, outcome in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(pending.loop, []).append((pending.future, outcome))
     for loop, items in by_loop.items():
         # A loop closed while we were writing (shutdown) has nobody waiting any more.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_set_results, items)
+            loop.call_soon_threadsafe(settle, items)
 
 
-def _set_results(items: list[tuple[asyncio.Future[IngestResult], object]]) -> None:
-    for future, result in items:
+def settle(items: list[tuple[asyncio.Future[IngestResult], Outcome]]) -> None:
+    """Resolve each waiting request's future with its outcome (on the future's loop)."""
+    for future, outcome in items:
         if future.done():  # the client went away and the request was cancelled
             continue
-        if isinstance(result, BaseException):
-            future.set_exception(result)
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
         else:
-            future.set_result(result)  # type: ignore[arg-type]
+            future.set_result(outcome)

@@ -1,8 +1,9 @@
 """`POST /api/<id>/envelope/` and `POST /api/<id>/store/`: where the official Sentry SDKs send events.
 
-Plain `Request` handlers: the body is read as a stream through the decoder and the envelope parser, under
-caps, and nothing reaches the writer unless the key, the size and the quota checks all passed. The answer
-is `200 {"id": "<event_id>"}` only after the writer committed, as on the REST path.
+Plain Starlette routes, like the REST ingest route (see ingest/routes.py for why): the body is read as a
+stream through the decoder and the envelope parser, under caps, and nothing reaches the writer unless the
+key, the size and the quota checks all passed. The answer is `200 {"id": "<event_id>"}` only after the
+writer committed, as on the REST path.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from logcenter.db import utcnow
 from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarge, RateLimited, Unauthorized
@@ -26,7 +29,8 @@ from logcenter.ingest.sentry.event import event_id_of, to_report
 from logcenter.ingest.sentry.payload import parse_event
 from logcenter.ingest.sentry.quota import ProjectQuota
 
-router = APIRouter(tags=["sentry"])
+ENVELOPE_PATH = "/api/{project_id}/envelope/"
+STORE_PATH = "/api/{project_id}/store/"
 
 # Relay's limits (develop-docs `envelopes.mdx`), used when the settings do not override them.
 MAX_ENVELOPE_COMPRESSED_BYTES = 20 * 1024 * 1024
@@ -73,17 +77,14 @@ class _Sentry:
     max_skew: timedelta
 
 
-@router.options("/api/{project_id}/envelope/", include_in_schema=False)
-@router.options("/api/{project_id}/store/", include_in_schema=False)
-async def preflight() -> Response:
+async def preflight(_: Request) -> Response:
     return Response(status_code=204, headers=CORS)
 
 
-@router.post("/api/{project_id}/envelope/", summary="Sentry envelope endpoint (sentry-sdk, @sentry/*)")
-async def envelope(request: Request, project_id: str) -> Response:
+async def envelope(request: Request) -> Response:
     with _cors_on_errors():
         sentry = _state(request)
-        pk = _project_pk(project_id)
+        pk = _project_pk(request.path_params["project_id"])
         content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         if content_type not in _ENVELOPE_CONTENT_TYPES:
             raise LogCenterError(
@@ -103,13 +104,10 @@ async def envelope(request: Request, project_id: str) -> Response:
         return await _ingest(request, sentry, project, event, event_id)
 
 
-@router.post(
-    "/api/{project_id}/store/", summary="Sentry store endpoint (deprecated by Sentry, kept for old SDKs)"
-)
-async def store(request: Request, project_id: str) -> Response:
+async def store(request: Request) -> Response:
     with _cors_on_errors():
         sentry = _state(request)
-        pk = _project_pk(project_id)
+        pk = _project_pk(request.path_params["project_id"])
         key = auth.key_from_request(request)
         if not key:
             raise _missing_key()
@@ -121,6 +119,77 @@ async def store(request: Request, project_id: str) -> Response:
         event = parse_event(b"".join(chunks))
         event_id = event_id_of(event.get("event_id")) or uuid.uuid4().hex
         return await _ingest(request, sentry, project, event, event_id)
+
+
+routes: list[BaseRoute] = [
+    Route(ENVELOPE_PATH, envelope, methods=["POST"], name="sentry_envelope"),
+    Route(STORE_PATH, store, methods=["POST"], name="sentry_store"),
+    Route(ENVELOPE_PATH, preflight, methods=["OPTIONS"], include_in_schema=False),
+    Route(STORE_PATH, preflight, methods=["OPTIONS"], include_in_schema=False),
+]
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI operations of the routes above."""
+
+    def operation(summary: str, description: str, content_type: str, op_id: str) -> dict[str, Any]:
+        return {
+            "post": {
+                "tags": ["sentry"],
+                "summary": summary,
+                "description": description,
+                "operationId": op_id,
+                "parameters": [
+                    {
+                        "name": "project_id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The project's numeric id, as in its DSN",
+                        "schema": {"type": "integer"},
+                    },
+                    {
+                        "name": "sentry_key",
+                        "in": "query",
+                        "required": False,
+                        "description": "The DSN's key, when not sent in X-Sentry-Auth or the envelope's dsn",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {content_type: {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "Committed (or a repeated event_id, counted once)",
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "properties": {"id": {"type": "string"}}}
+                            }
+                        },
+                    },
+                    "401": {"description": "No key"},
+                    "403": {"description": "Wrong key for this project"},
+                    "413": {"description": "Over a size limit, compressed or decompressed"},
+                    "429": {"description": "Over the project's quota: Retry-After and X-Sentry-Rate-Limits"},
+                },
+            }
+        }
+
+    return {
+        ENVELOPE_PATH: operation(
+            "Sentry envelope endpoint (sentry-sdk, @sentry/*)",
+            "Where the official Sentry SDKs send events: an envelope, optionally gzip/deflate/br encoded.",
+            "application/x-sentry-envelope",
+            "sentry_envelope",
+        ),
+        STORE_PATH: operation(
+            "Sentry store endpoint (deprecated by Sentry, kept for old SDKs)",
+            "One JSON event, optionally compressed.",
+            "application/json",
+            "sentry_store",
+        ),
+    }
 
 
 async def _ingest(

@@ -1,0 +1,437 @@
+"""The writer process and its clients: one committer for every HTTP worker of `logcenter serve`.
+
+SQLite lets one connection write at a time, and a writer thread shares the HTTP process's GIL with the event
+loop. So `logcenter serve` starts one writer process that owns all report writes, and every HTTP worker
+forwards its reports there over a Unix socket:
+
+    HTTP worker ── frame [[seq, report fields], ...] ──►  writer process: BatchCommitter.write(...) → COMMIT
+                ◄── frame [[seq, outcome], ...] ──────────
+
+The writer process is single-threaded: it reads every frame that arrived, commits them as one batch, then
+answers; while it commits, new requests queue in the socket buffers and become the next batch. An HTTP worker
+answers a report's request only when the outcome of its committed batch has come back, so the "200 only after
+the commit" rule holds across the process boundary. If the writer process is gone, requests get a 503 with
+Retry-After (nothing was stored) and the worker reconnects on the next report; `logcenter serve` restarts it.
+
+Frames are a 4-byte big-endian length and a JSON array (orjson: a third of pickle's cost, and nothing on the
+socket can run code). The socket lives in a fresh directory only the server's user can open (mode 0700).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import multiprocessing.process
+import os
+import shutil
+import signal
+import struct
+import tempfile
+import threading
+from collections import deque
+from dataclasses import fields
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+import orjson
+import structlog
+
+from logcenter.config import Settings
+from logcenter.db import create_db_engine, create_session_factory
+from logcenter.errors import Unavailable
+from logcenter.ingest.report import IngestResult, Report
+from logcenter.ingest.writer import BatchCommitter, Outcome
+from logcenter.logs import configure_logging
+
+log = structlog.get_logger(__name__)
+
+_HEADER = struct.Struct("!I")
+MAX_FRAME = 1 << 30  # a frame holds at most a batch of reports, each already capped by the HTTP body limits
+
+
+def frame(parts: list[bytes]) -> bytes:
+    """One frame holding a JSON array of already-encoded elements."""
+    body = b"[" + b",".join(parts) + b"]"
+    return _HEADER.pack(len(body)) + body
+
+
+class FrameReader:
+    """Splits a byte stream into decoded frames."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[Any]:
+        self._buffer += data
+        frames = []
+        start = 0
+        size = len(self._buffer)
+        while size - start >= _HEADER.size:
+            (length,) = _HEADER.unpack_from(self._buffer, start)
+            if length > MAX_FRAME:
+                raise ValueError(f"frame of {length} bytes")
+            end = start + _HEADER.size + length
+            if end > size:
+                break
+            frames.append(orjson.loads(memoryview(self._buffer)[start + _HEADER.size : end]))
+            start = end
+        del self._buffer[:start]
+        return frames
+
+
+_REPORT_FIELDS = tuple(f.name for f in fields(Report))
+_TIMESTAMP = _REPORT_FIELDS.index("timestamp")
+
+
+def encode_report(seq: int, report: Report) -> bytes:
+    return orjson.dumps(
+        [seq, [getattr(report, name) for name in _REPORT_FIELDS]], option=orjson.OPT_NON_STR_KEYS
+    )
+
+
+def decode_report(values: list[Any]) -> Report:
+    values[_TIMESTAMP] = datetime.fromisoformat(values[_TIMESTAMP])
+    return Report(*values)
+
+
+def encode_outcome(seq: int, outcome: Outcome) -> bytes:
+    if isinstance(outcome, Unavailable):
+        return orjson.dumps([seq, None, outcome.message, outcome.headers])
+    return orjson.dumps([seq, outcome.bug_id, outcome.created, outcome.status, outcome.duplicate])
+
+
+def decode_outcome(item: list[Any]) -> IngestResult | Unavailable:
+    if item[1] is None:
+        return Unavailable(item[2], headers=item[3])
+    return IngestResult(item[1], created=item[2], status=item[3], duplicate=item[4])
+
+
+# --- the writer process's side ---------------------------------------------------------------------------
+
+
+class WriterServer:
+    """Accepts HTTP workers' connections and commits their reports in batches, on one thread."""
+
+    def __init__(self, committer: BatchCommitter, *, max_batch: int, queue_size: int) -> None:
+        self._committer = committer
+        self._max_batch = max_batch
+        self._queue_size = queue_size
+        self._pending: deque[tuple[_WorkerConnection, int, Report]] = deque()
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def listen(self, path: str) -> asyncio.Server:
+        self._loop = asyncio.get_running_loop()
+        return await self._loop.create_unix_server(lambda: _WorkerConnection(self), path=path)
+
+    def add(self, connection: _WorkerConnection, items: list[list[Any]]) -> None:
+        room = max(self._queue_size - len(self._pending), 0)
+        if room < len(items):  # the database cannot keep up: shed load rather than queue without bound
+            full = Unavailable("Ingest queue is full, retry later", headers={"Retry-After": "1"})
+            connection.send([encode_outcome(seq, full) for seq, _ in items[room:]])
+            items = items[:room]
+        self._pending.extend((connection, seq, decode_report(values)) for seq, values in items)
+        if not self._scheduled:
+            # Runs after the loop has read every socket that is ready now: all of them join this batch.
+            self._scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._commit)
+
+    def _commit(self) -> None:
+        self._scheduled = False
+        take = min(len(self._pending), self._max_batch)
+        batch = [self._pending.popleft() for _ in range(take)]
+        if self._pending:
+            self._scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._commit)
+        outcomes = self._committer.write([report for _, _, report in batch])
+        replies: dict[_WorkerConnection, list[bytes]] = {}
+        for (connection, seq, _), outcome in zip(batch, outcomes, strict=True):
+            replies.setdefault(connection, []).append(encode_outcome(seq, outcome))
+        for connection, parts in replies.items():
+            connection.send(parts)
+
+    def drain(self) -> None:
+        """Commit everything received (at shutdown)."""
+        while self._pending:
+            self._commit()
+
+
+class _WorkerConnection(asyncio.Protocol):
+    def __init__(self, server: WriterServer) -> None:
+        self._server = server
+        self._reader = FrameReader()
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self._reader.feed(data)
+        except Exception:
+            log.error("writer.bad_frame", exc_info=True)
+            if self._transport is not None:
+                self._transport.close()
+            return
+        for items in frames:
+            self._server.add(self, items)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # Reports already received are still committed; their worker no longer waits for the answer.
+        self._transport = None
+
+    def send(self, parts: list[bytes]) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(frame(parts))
+
+
+# --- the HTTP worker's side -------------------------------------------------------------------------------
+
+
+def _unreachable() -> Unavailable:
+    return Unavailable("Ingest writer is not reachable, retry later", headers={"Retry-After": "5"})
+
+
+class RemoteWriter:
+    """`submit(report)` for an HTTP worker: forwards to the writer process and waits for its commit."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._protocol: _WriterLink | None = None
+        self._connecting: asyncio.Lock | None = None
+
+    async def start(self) -> None:
+        with contextlib.suppress(Unavailable):
+            await self._link()
+
+    async def stop(self) -> None:
+        if self._protocol is not None:
+            self._protocol.close()
+            self._protocol = None
+
+    async def submit(self, report: Report) -> IngestResult:
+        link = await self._link()
+        return await link.submit(report)
+
+    async def _link(self) -> _WriterLink:
+        link = self._protocol
+        if link is not None and link.open:
+            return link
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._protocol is not None and self._protocol.open:
+                return self._protocol
+            loop = asyncio.get_running_loop()
+            try:
+                _, protocol = await loop.create_unix_connection(_WriterLink, self._path)
+            except OSError:
+                log.warning("writer.unreachable", path=self._path)
+                raise _unreachable() from None
+            self._protocol = protocol
+            return protocol
+
+
+class _WriterLink(asyncio.Protocol):
+    """One HTTP worker's connection to the writer process."""
+
+    def __init__(self) -> None:
+        self._reader = FrameReader()
+        self._transport: asyncio.Transport | None = None
+        self._waiting: dict[int, asyncio.Future[IngestResult]] = {}
+        self._outbox: list[bytes] = []
+        self._seq = 0
+        self.open = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        self.open = True
+
+    def submit(self, report: Report) -> asyncio.Future[IngestResult]:
+        if not self.open:
+            raise _unreachable()
+        self._seq += 1
+        encoded = encode_report(self._seq, report)  # raises here, for this request only, if it cannot
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[IngestResult] = loop.create_future()
+        self._waiting[self._seq] = future
+        if not self._outbox:
+            loop.call_soon(self._flush)  # one frame for all the reports of this loop iteration
+        self._outbox.append(encoded)
+        return future
+
+    def _flush(self) -> None:
+        parts, self._outbox = self._outbox, []
+        if parts and self._transport is not None and self.open:
+            self._transport.write(frame(parts))
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self._reader.feed(data)
+        except Exception:
+            log.error("writer.bad_reply", exc_info=True)
+            self.close()
+            return
+        for items in frames:
+            for item in items:
+                future = self._waiting.pop(item[0], None)
+                if future is None or future.done():  # cancelled: the client went away
+                    continue
+                outcome = decode_outcome(item)
+                if isinstance(outcome, Unavailable):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open = False
+        self._transport = None
+        if self._waiting:
+            # The writer process died or restarted: these reports may or may not have been committed, but
+            # none was acknowledged; clients retry (a retried Sentry event is deduplicated by its event_id).
+            log.error("writer.connection_lost", waiting=len(self._waiting))
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(_unreachable())
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+# --- the writer process -----------------------------------------------------------------------------------
+
+
+def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Connection) -> None:
+    """The writer process: serve `path` until the lifeline closes (the parent stopped or died), then drain.
+
+    Signals are ignored: Ctrl-C or a service manager's SIGTERM reach the whole process group at once, and the
+    HTTP workers still need the writer to answer the requests they finish during their graceful shutdown.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    configure_logging(settings.log_level)
+    engine = create_db_engine(settings.database_url, pool_size=1)
+    committer = BatchCommitter(create_session_factory(engine), retention=settings.occurrence_retention)
+    try:
+        asyncio.run(_serve(committer, settings, path, lifeline, ready))
+    finally:
+        engine.dispose()
+
+
+async def _serve(
+    committer: BatchCommitter, settings: Settings, path: str, lifeline: Connection, ready: Connection
+) -> None:
+    writer = WriterServer(
+        committer, max_batch=settings.writer_max_batch, queue_size=settings.writer_queue_size
+    )
+    server = await writer.listen(path)
+    ready.send(os.getpid())
+    ready.close()
+    loop = asyncio.get_running_loop()
+    closed = loop.create_future()
+
+    def lifeline_closed() -> None:  # EOF: the parent closed its end, or died
+        if not closed.done():
+            closed.set_result(None)
+
+    loop.add_reader(lifeline.fileno(), lifeline_closed)
+    log.info("writer.started", pid=os.getpid(), database=_safe_url(settings.database_url))
+    await closed
+    loop.remove_reader(lifeline.fileno())
+    server.close()
+    writer.drain()
+    await asyncio.sleep(0.1)  # let the last answers leave the socket buffers
+    log.info("writer.stopped")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class WriterProcess:
+    """`logcenter serve`'s handle on the writer process: start it, restart it if it dies, stop it last."""
+
+    def __init__(self, settings: Settings, *, start_timeout: float = 60.0) -> None:
+        self._settings = settings
+        self._start_timeout = start_timeout
+        self._dir = tempfile.mkdtemp(prefix="logcenter-")  # mode 0700: only this user can reach the socket
+        self.path = os.path.join(self._dir, "writer.sock")
+        self._context = multiprocessing.get_context("spawn")
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._lifeline: Connection | None = None
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        self._spawn()
+        self._watcher = threading.Thread(target=self._watch, name="logcenter-writer-watch", daemon=True)
+        self._watcher.start()
+
+    def _spawn(self) -> None:
+        ready_recv, ready_send = self._context.Pipe(duplex=False)
+        life_recv, life_send = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=writer_main,
+            args=(self._settings, self.path, life_recv, ready_send),
+            name="logcenter-writer",
+        )
+        process.start()
+        life_recv.close()
+        ready_send.close()
+        self._process, self._lifeline = process, life_send
+        try:
+            if not ready_recv.poll(self._start_timeout):
+                raise RuntimeError("the writer process did not start in time")
+            ready_recv.recv()
+        except (EOFError, RuntimeError) as exc:
+            life_send.close()
+            process.kill()
+            process.join()
+            raise RuntimeError(f"the writer process failed to start (exit code {process.exitcode})") from exc
+        finally:
+            ready_recv.close()
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            process = self._process
+            assert process is not None
+            process.join()
+            if self._stopping.is_set():
+                return
+            log.error("writer.died", exit_code=process.exitcode)
+            if self._lifeline is not None:
+                self._lifeline.close()
+            while not self._stopping.wait(1.0):
+                try:
+                    self._spawn()
+                    log.info("writer.restarted")
+                    break
+                except RuntimeError:
+                    log.error("writer.restart_failed", exc_info=True)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """After the HTTP workers stopped: commit what is queued and end the process."""
+        self._stopping.set()
+        if self._lifeline is not None:
+            self._lifeline.close()
+        if self._process is not None:
+            self._process.join(timeout)
+            if self._process.is_alive():
+                log.error("writer.stop_timeout")
+                self._process.kill()
+                self._process.join()
+        if self._watcher is not None:
+            self._watcher.join(5)
+        shutil.rmtree(self._dir, ignore_errors=True)

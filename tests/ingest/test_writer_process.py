@@ -1,0 +1,202 @@
+"""The writer process of `logcenter serve`: HTTP workers forward reports to it; 200 after its commit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from logcenter.bugs.models import Bug
+from logcenter.config import Settings
+from logcenter.db import create_db_engine, create_session_factory
+from logcenter.errors import Unavailable
+from logcenter.ingest.channel import (
+    FrameReader,
+    WriterProcess,
+    WriterServer,
+    decode_outcome,
+    decode_report,
+    encode_outcome,
+    encode_report,
+    frame,
+)
+from logcenter.ingest.report import IngestResult, Report
+from logcenter.ingest.writer import BatchCommitter
+from logcenter.main import create_app
+from tests.conftest import run_live_server
+from tests.factories import make_project, report_payload
+from tests.ingest.test_concurrency import _assert_one_bug, _post_many
+from tests.sentry.helpers import auth, envelope, event
+
+REPORT = "/api/v1/logs/report"
+
+
+@pytest.fixture
+def writer(settings: Settings) -> Iterator[WriterProcess]:
+    process = WriterProcess(settings)
+    process.start()
+    yield process
+    process.stop()
+
+
+def _worker_url(settings: Settings, writer: WriterProcess) -> Iterator[str]:
+    """An HTTP worker as `logcenter serve` builds it: the real app, reports forwarded to the writer."""
+    app = create_app(settings.model_copy(update={"writer_socket": writer.path}))
+    for url, _ in run_live_server(app):
+        yield url
+
+
+@pytest.fixture
+def worker(settings: Settings, writer: WriterProcess) -> Iterator[str]:
+    yield from _worker_url(settings, writer)
+
+
+def _count(db) -> int:
+    with db.factory() as session:
+        return int(session.scalar(select(func.coalesce(func.sum(Bug.occurrence_count), 0))))
+
+
+def test_a_report_is_committed_by_the_writer_process_before_the_answer(worker, writer, db):
+    first = httpx.post(worker + REPORT, json=report_payload())
+    again = httpx.post(worker + REPORT, json=report_payload())
+    assert first.status_code == 200 and first.json()["message"] == "Log reported"
+    assert again.json() == {"message": "Log deduplicated", "id": first.json()["id"], "status": "NEW"}
+    assert writer.pid != os.getpid()
+    with db.factory() as session:
+        bug = session.get(Bug, first.json()["id"])
+        assert bug is not None and bug.occurrence_count == 2
+        assert bug.error_type == report_payload()["error"]["type"]
+
+
+def test_sentry_events_go_through_the_writer_process_and_repeats_count_once(worker, db):
+    with db.factory() as session:
+        project = make_project(session, "shop")
+        session.commit()
+        pk, key = project.id, project.ingest_key
+    sent = event()
+    url = f"{worker}/api/{pk}/envelope/"
+    answers = [httpx.post(url, content=envelope(sent), headers=auth(key)) for _ in range(2)]
+    assert [a.json() for a in answers] == [{"id": sent["event_id"]}] * 2
+    assert _count(db) == 1
+
+
+def test_two_http_workers_share_one_writer_and_make_one_bug(settings, writer, worker, session):
+    for other in _worker_url(settings, writer):
+        responses = asyncio.run(_post_many([worker, other], 80))
+    _assert_one_bug(session, responses, 80)
+
+
+def test_without_the_writer_reports_get_503_and_nothing_is_stored_until_it_is_back(worker, writer, db):
+    assert httpx.post(worker + REPORT, json=report_payload()).status_code == 200
+    os.kill(writer.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    codes = []
+    while True:  # the supervisor restarts the writer within about a second
+        answer = httpx.post(worker + REPORT, json=report_payload(), timeout=10)
+        codes.append(answer.status_code)
+        if answer.status_code == 200:
+            break
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"] == "5"
+        assert answer.json() == {"detail": "Ingest writer is not reachable, retry later"}
+        assert time.monotonic() < deadline, "the writer process was not restarted"
+        time.sleep(0.05)
+    assert codes[0] == 503  # the dead writer is noticed on the next report
+    assert _count(db) == 2  # the first report and the one answered 200 after the restart
+
+
+def test_stop_commits_what_was_received_and_ends_the_process(settings, db):
+    process = WriterProcess(settings)
+    process.start()
+    pid = process.pid
+    try:
+        for url in _worker_url(settings, process):
+            responses = asyncio.run(_post_many([url], 30))
+    finally:
+        process.stop()
+    assert [r.status_code for r in responses] == [200] * 30
+    assert _count(db) == 30
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not os.path.exists(process.path)
+
+
+def test_a_full_queue_answers_503_at_once_for_what_does_not_fit(settings, db):
+    engine = create_db_engine(settings.database_url, pool_size=1)
+    committer = BatchCommitter(create_session_factory(engine), retention=100)
+    server = WriterServer(committer, max_batch=100, queue_size=2)
+
+    class Connection:  # what the writer sends back to one HTTP worker
+        def __init__(self) -> None:
+            self.sent: list[bytes] = []
+
+        def send(self, parts: list[bytes]) -> None:
+            self.sent.append(frame(parts))
+
+    async def offer() -> list:
+        server._loop = asyncio.get_running_loop()
+        connection = Connection()
+        items = FrameReader().feed(frame([encode_report(seq, _report(seq)) for seq in range(5)]))[0]
+        server.add(connection, items)  # type: ignore[arg-type]
+        refused = [decode_outcome(x) for f in connection.sent for x in FrameReader().feed(f)[0]]
+        await asyncio.sleep(0.05)  # the batch of the two that fit is committed
+        stored = [decode_outcome(x) for f in connection.sent[1:] for x in FrameReader().feed(f)[0]]
+        return [refused, stored]
+
+    try:
+        refused, stored = asyncio.run(offer())
+    finally:
+        engine.dispose()
+    assert [type(o) for o in refused] == [Unavailable] * 3
+    assert refused[0].message == "Ingest queue is full, retry later"
+    assert refused[0].headers == {"Retry-After": "1"}
+    assert [type(o) for o in stored] == [IngestResult] * 2
+    assert _count(db) == 2
+
+
+def _report(seq: int, *, project_pk: int | None = None, event_id: str | None = None) -> Report:
+    return Report(
+        project_slug="shop",
+        source="runtime",
+        environment="production",
+        level="ERROR",
+        error_type="KeyError",
+        message=f"'é{seq}' \u2603",
+        stack_trace="Traceback ...",
+        timestamp=datetime(2026, 11, 22, 5, 40, 1, 123456, tzinfo=UTC),
+        fingerprint=f"{seq:032x}",
+        file_path="app/views.py",
+        line_number=seq + 1,
+        version="1.2.3",
+        commit_hash=None,
+        repo_url=None,
+        context={"user": {"id": 7, "tags": ["a", None]}, "ratio": 0.5},
+        data={"tags": {"region": "eu"}},
+        event_id=event_id,
+        project_pk=project_pk,
+    )
+
+
+def test_reports_and_outcomes_cross_the_socket_unchanged():
+    report = _report(1, project_pk=3, event_id="ab" * 16)
+    decoded = FrameReader().feed(frame([encode_report(9, report)]))[0]
+    assert decoded[0][0] == 9 and decode_report(decoded[0][1]) == report
+    result = IngestResult(5, created=False, status="MERGED", duplicate=True)
+    failure = Unavailable("Could not store the report, retry later", headers={"Retry-After": "5"})
+    wire = frame([encode_outcome(1, result), encode_outcome(2, failure)])
+    reader = FrameReader()
+    assert reader.feed(wire[:3]) == [] and reader.feed(wire[3:7]) == []  # frames may arrive in pieces
+    back = reader.feed(wire[7:])[0]
+    assert decode_outcome(back[0]) == result
+    error = decode_outcome(back[1])
+    assert isinstance(error, Unavailable) and (error.message, error.headers) == (
+        failure.message,
+        failure.headers,
+    )
