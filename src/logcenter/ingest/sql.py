@@ -2,17 +2,32 @@
 
 Why not SQLAlchemy Core here, as everywhere else: building, caching and binding Core statements cost about
 4 ms per batch and 150 µs per report (bench/README.md), more than the database work itself. These statements
-are plain SQL that SQLite and PostgreSQL both accept (`ON CONFLICT ... DO UPDATE`, `RETURNING`); only the
-parameter marker and how datetimes are passed differ. Values are always bound parameters, never formatted in.
-Datetimes on SQLite use SQLAlchemy's own storage format, so the ORM reads these rows like any other.
+are plain SQL that SQLite and PostgreSQL both accept (`ON CONFLICT ... DO UPDATE`, `RETURNING`, `UPDATE ...
+FROM`, window functions), written with `?` markers; only the marker, the casts of a bare VALUES list and how
+datetimes are passed differ. Values are always bound parameters, never formatted in. Datetimes on SQLite use
+SQLAlchemy's own storage format, so the ORM reads these rows like any other.
+
+Each statement takes a table's rows for the whole batch (`{rows}`, a VALUES list):
+- PostgreSQL runs it once, with all the rows in one VALUES list: one execution instead of one per row. The
+  statements go through psycopg's RawCursor with PostgreSQL's own `$1` markers: psycopg parses `%s` queries
+  in Python, and does not cache that for more than 50 parameters, which then costs more than executemany
+  (pipelined by psycopg, one round trip too) saves. A multi-row upsert must not meet the same key twice
+  ("ON CONFLICT DO UPDATE command cannot affect row a second time"), so the caller (service.py) sends one
+  row per key: per bug, per (bug, hour), per (bug, tag key, value).
+- SQLite runs it per row (executemany): there is no round trip to save, and a statement compiled once and
+  rebound per row beats a long one compiled per batch (measured: bench/store_batch.py). New bugs (RETURNING)
+  and the prune are one statement on both.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+import functools
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 import orjson
+import psycopg
 from sqlalchemy.engine import Connection
 
 LATEST_FIELDS = ("message", "stack_trace", "level", "environment", "version", "commit_hash", "context")
@@ -20,38 +35,97 @@ NEW_BUG_COLUMNS = (
     "project_id", "fingerprint", "source", "error_type", "file_path", "line_number", *LATEST_FIELDS,
     "status", "status_changed_at", "occurrence_count", "first_seen", "last_seen", "created_at", "updated_at",
 )  # fmt: skip
-
-_UPDATE_BUG = (
-    "UPDATE bugs SET occurrence_count = occurrence_count + ?,"
-    " first_seen = CASE WHEN first_seen > ? THEN ? ELSE first_seen END,"
-    # Every SET sees the row as it was, so these compare against the old last_seen: the latest report wins.
-    + "".join(f" {f} = CASE WHEN last_seen <= ? THEN ? ELSE {f} END," for f in LATEST_FIELDS)
-    + " last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END, updated_at = ? WHERE id = ?"
-)
-_INSERT_OCCURRENCE = (
-    "INSERT INTO occurrences (bug_id, project_id, event_id, timestamp, received_at, environment, level,"
-    " version, commit_hash, message, stack_trace, context, data)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 EVENT_COLUMNS = ("bug_id", "kind", "from_status", "to_status", "actor", "note", "created_at")
-_INSERT_EVENT = (
-    f"INSERT INTO bug_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+
+# Bound parameters per statement: SQLite's limit (32,766 since 3.32), which is also within PostgreSQL's
+# (65,535). Larger batches are sent in chunks of rows, a statement each.
+MAX_PARAMS = 32_766
+_ZERO = timedelta(0)
+
+
+class _Rows(NamedTuple):
+    """A statement over rows of `width` values: `{rows}` in `sql` stands for their VALUES list.
+
+    `casts` are the columns' PostgreSQL types, for a VALUES list that is not an INSERT's: nothing else types
+    it, and untyped parameters would be text (`timestamptz > text` fails). `one_row`, if set, is the
+    statement to run per row on SQLite instead of `sql` with a one-row VALUES list.
+    """
+
+    sql: str
+    width: int
+    casts: tuple[str, ...] = ()
+    one_row: str = ""
+
+
+@functools.lru_cache(maxsize=512)
+def _text(stmt: _Rows, rows: int, postgres: bool) -> str:
+    """`stmt` with a VALUES list of this many rows (`?` markers)."""
+    marks = [f"?::{t}" for t in stmt.casts] if postgres and stmt.casts else ["?"] * stmt.width
+    return stmt.sql.replace("{rows}", ", ".join(["(" + ", ".join(marks) + ")"] * rows))
+
+
+@functools.lru_cache(maxsize=512)
+def _numbered(sql: str) -> str:
+    """`?` markers as PostgreSQL's `$1`, `$2`, ..."""
+    parts = sql.split("?")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+# Each bug once, with the batch's count and first/last report time, the values of its latest report, now.
+_BUG_UPDATE_COLUMNS = ("n", "first_seen", "last_seen", *LATEST_FIELDS, "updated_at", "id")
+_BUG_UPDATE_SET = (
+    "occurrence_count = bugs.occurrence_count + {n},"
+    " first_seen = CASE WHEN bugs.first_seen > {first_seen} THEN {first_seen} ELSE bugs.first_seen END,"
+    # Every SET sees the row as it was, so these compare against the old last_seen: the latest report wins.
+    + "".join(f" {f} = CASE WHEN bugs.last_seen <= {{last_seen}} THEN {{{f}}} ELSE bugs.{f} END,"
+              for f in LATEST_FIELDS)
+    + " last_seen = CASE WHEN bugs.last_seen < {last_seen} THEN {last_seen} ELSE bugs.last_seen END,"
+    " updated_at = {updated_at}"
+)  # fmt: skip
+_UPDATE_BUGS = _Rows(
+    f"WITH v ({', '.join(_BUG_UPDATE_COLUMNS)}) AS (VALUES {{rows}}) UPDATE bugs SET "
+    + _BUG_UPDATE_SET.format_map({c: f"v.{c}" for c in _BUG_UPDATE_COLUMNS})
+    + " FROM v WHERE bugs.id = v.id",
+    len(_BUG_UPDATE_COLUMNS),
+    ("int", "timestamptz", "timestamptz", *["text"] * len(LATEST_FIELDS), "timestamptz", "int"),
+    # Per row (SQLite), a plain UPDATE costs less than joining a one-row VALUES list. `?N` is the Nth value.
+    one_row="UPDATE bugs SET "
+    + _BUG_UPDATE_SET.format_map({c: f"?{i}" for i, c in enumerate(_BUG_UPDATE_COLUMNS, 1)})
+    + f" WHERE id = ?{len(_BUG_UPDATE_COLUMNS)}",
 )
-_UPSERT_HOURLY = (
-    "INSERT INTO bug_hourly_counts (bug_id, hour, count) VALUES (?, ?, ?)"
-    " ON CONFLICT (bug_id, hour) DO UPDATE SET count = bug_hourly_counts.count + excluded.count"
+_INSERT_BUGS = _Rows(
+    f"INSERT INTO bugs ({', '.join(NEW_BUG_COLUMNS)}) VALUES {{rows}}"
+    " ON CONFLICT (project_id, fingerprint) DO NOTHING RETURNING id, project_id, fingerprint",
+    len(NEW_BUG_COLUMNS),
 )
-_UPSERT_TAG = (
-    "INSERT INTO bug_tag_values (bug_id, key, value, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_OCCURRENCES = _Rows(
+    "INSERT INTO occurrences (bug_id, project_id, event_id, timestamp, received_at, environment, level,"
+    " version, commit_hash, message, stack_trace, context, data) VALUES {rows}",
+    13,
+)
+_INSERT_EVENTS = _Rows(
+    f"INSERT INTO bug_events ({', '.join(EVENT_COLUMNS)}) VALUES {{rows}}", len(EVENT_COLUMNS)
+)
+_UPSERT_HOURLY = _Rows(
+    "INSERT INTO bug_hourly_counts (bug_id, hour, count) VALUES {rows}"
+    " ON CONFLICT (bug_id, hour) DO UPDATE SET count = bug_hourly_counts.count + excluded.count",
+    3,
+)
+_UPSERT_TAGS = _Rows(
+    "INSERT INTO bug_tag_values (bug_id, key, value, count, first_seen, last_seen) VALUES {rows}"
     " ON CONFLICT (bug_id, key, value) DO UPDATE SET count = bug_tag_values.count + excluded.count,"
     " first_seen = CASE WHEN bug_tag_values.first_seen > excluded.first_seen"
     " THEN excluded.first_seen ELSE bug_tag_values.first_seen END,"
     " last_seen = CASE WHEN bug_tag_values.last_seen < excluded.last_seen"
-    " THEN excluded.last_seen ELSE bug_tag_values.last_seen END"
+    " THEN excluded.last_seen ELSE bug_tag_values.last_seen END",
+    6,
 )
+# All but the newest `keep` occurrences of each of these bugs: per bug, the id of its keep-th newest
+# occurrence (a short backward scan of the (bug_id, id) index), then the older ones by that index.
 _PRUNE = (
-    "DELETE FROM occurrences WHERE bug_id = ? AND id < ("
-    "SELECT id FROM occurrences WHERE bug_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)"
+    "DELETE FROM occurrences WHERE id IN (SELECT o.id FROM (SELECT b.column1 AS bug_id, (SELECT id FROM"
+    " occurrences WHERE bug_id = b.column1 ORDER BY id DESC LIMIT 1 OFFSET ?) AS oldest FROM (VALUES {ids})"
+    " AS b) AS c JOIN occurrences AS o ON o.bug_id = c.bug_id AND o.id < c.oldest)"
 )
 
 
@@ -67,23 +141,49 @@ class HotPath:
         self.postgres = conn.dialect.name == "postgresql"
 
     def ts(self, value: datetime) -> Any:
-        if value.tzinfo is not UTC:
+        # A zero offset needs no conversion, whatever the tzinfo (datetime.UTC, pydantic's own UTC):
+        # astimezone would only swap it. A naive value still goes through astimezone (local time), as before.
+        if value.tzinfo is not UTC and value.utcoffset() != _ZERO:
             value = value.astimezone(UTC)
         if self.postgres:
             return value
         # SQLAlchemy's SQLite storage format ("%Y-%m-%d %H:%M:%S.%f") at a fraction of strftime's cost: this
-        # runs ~6 times per report.
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.postgres else sql
+        # runs ~6 times per report. The first 26 characters leave out the "+00:00" (cheaper than replace()).
+        return value.isoformat(" ", "microseconds")[:26]
 
     def _run(self, sql: str, params: Any) -> Any:
-        return self.conn.exec_driver_sql(self._sql(sql), params)
+        """Execute `sql` (`?` markers) with `params`, a tuple, or a list of tuples for executemany."""
+        if not self.postgres:
+            return self.conn.exec_driver_sql(sql, params)
+        # Still through SQLAlchemy (its events, its exceptions), but on a cursor that sends the query as is.
+        driver: Any = self.conn.connection.driver_connection
+        factory = driver.cursor_factory
+        driver.cursor_factory = psycopg.RawCursor
+        try:
+            return self.conn.exec_driver_sql(_numbered(sql), params)
+        finally:
+            driver.cursor_factory = factory
 
-    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self._run(sql, rows)
+    def _values(self, stmt: _Rows, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Run `stmt` with all `rows` in its VALUES list (a statement per chunk of MAX_PARAMS); returns what
+        its RETURNING clause returned."""
+        out: list[tuple[Any, ...]] = []
+        per = MAX_PARAMS // stmt.width
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            result = self._run(_text(stmt, len(chunk), self.postgres), tuple(v for row in chunk for v in row))
+            if result.returns_rows:
+                out += [tuple(r) for r in result.fetchall()]
+        return out
+
+    def _put(self, stmt: _Rows, rows: list[tuple[Any, ...]]) -> None:
+        """Store `rows`: in one statement on PostgreSQL, per row (executemany) on SQLite."""
+        if not rows:
+            return
+        if self.postgres:
+            self._values(stmt, rows)
+        else:
+            self._run(stmt.one_row or _text(stmt, 1, False), rows)
 
     def _per_project(self, column: str, keys: set[tuple[int, str]]) -> tuple[str, tuple[Any, ...]]:
         """`(project_id = ? AND column IN (...)) OR ...`: the unique indexes lead with project_id, so each
@@ -112,48 +212,48 @@ class HotPath:
 
         Row locks (PostgreSQL; SQLite's writer already holds the database lock) keep concurrent writers from
         changing a bug between this read and the regression check, and id order keeps them from deadlocking.
+        NO KEY: the key is not changed, and a plain FOR UPDATE would block other transactions' foreign-key
+        checks against these bugs (occurrences, history rows, ... being inserted for them).
         """
         where, params = self._per_project("fingerprint", keys)
         sql = (
             f"SELECT id, project_id, fingerprint, status, occurrence_count FROM bugs WHERE {where}"
-            " ORDER BY id" + (" FOR UPDATE" if self.postgres else "")
+            " ORDER BY id" + (" FOR NO KEY UPDATE" if self.postgres else "")
         )
         return [tuple(r) for r in self._run(sql, params).fetchall()]
 
     def insert_bugs(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int, str]]:
         """Insert new bugs; returns (id, project_id, fingerprint) of those that did not exist yet."""
-        one = "(" + ", ".join("?" * len(NEW_BUG_COLUMNS)) + ")"
-        sql = (
-            f"INSERT INTO bugs ({', '.join(NEW_BUG_COLUMNS)}) VALUES {', '.join([one] * len(rows))}"
-            " ON CONFLICT (project_id, fingerprint) DO NOTHING RETURNING id, project_id, fingerprint"
-        )
-        flat = tuple(v for row in rows for v in row)
-        return [tuple(r) for r in self._run(sql, flat).fetchall()]
+        return self._values(_INSERT_BUGS, rows)
 
     def insert_events(self, rows: list[dict[str, Any]]) -> None:
         """History rows as bugs.workflow builds them."""
-        self._many(
-            _INSERT_EVENT,
+        self._put(
+            _INSERT_EVENTS,
             [tuple(self.ts(r[c]) if c == "created_at" else r[c] for c in EVENT_COLUMNS) for r in rows],
         )
 
     def update_bugs(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows of (count, first_seen, last_seen, {latest field values}, now, bug id)."""
-        params = []
-        for n, first, last, latest, now, bug_id in rows:
-            pairs = tuple(v for value in latest for v in (last, value))
-            params.append((n, first, first, *pairs, last, last, now, bug_id))
-        self._many(_UPDATE_BUG, params)
+        """Rows of (count, first_seen, last_seen, {latest field values}, now, bug id), one per bug."""
+        self._put(
+            _UPDATE_BUGS,
+            [(n, first, last, *latest, now, bug_id) for n, first, last, latest, now, bug_id in rows],
+        )
 
     def insert_occurrences(self, rows: list[tuple[Any, ...]]) -> None:
-        self._many(_INSERT_OCCURRENCE, rows)
+        self._put(_INSERT_OCCURRENCES, rows)
 
     def upsert_hourly(self, rows: list[tuple[int, Any, int]]) -> None:
-        self._many(_UPSERT_HOURLY, rows)
+        """Rows of (bug id, hour, count), one per (bug id, hour)."""
+        self._put(_UPSERT_HOURLY, rows)
 
     def upsert_tags(self, rows: list[tuple[Any, ...]]) -> None:
-        self._many(_UPSERT_TAG, rows)
+        """Rows of (bug id, key, value, count, first_seen, last_seen), one per (bug id, key, value)."""
+        self._put(_UPSERT_TAGS, rows)
 
     def prune(self, bug_ids: list[int], *, keep: int) -> None:
         """Delete all but the newest `keep` occurrences of these bugs."""
-        self._many(_PRUNE, [(b, b, keep - 1) for b in bug_ids])
+        per = MAX_PARAMS - 1
+        for start in range(0, len(bug_ids), per):
+            ids = bug_ids[start : start + per]
+            self._run(_PRUNE.format(ids=", ".join(["(?)"] * len(ids))), (keep - 1, *ids))
