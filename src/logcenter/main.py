@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             target=_sweep_leases, args=(app, stop), name="logcenter-lease-sweeper", daemon=True
         )
         sweeper.start()
+        gc.freeze()  # everything built so far lives as long as the process: keep it out of GC passes
         try:
             yield
         finally:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import multiprocessing.process
 import os
@@ -30,6 +31,7 @@ import struct
 import tempfile
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -318,8 +320,10 @@ def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Conn
     configure_logging(settings.log_level)
     engine = create_db_engine(settings.database_url, pool_size=1)
     committer = BatchCommitter(create_session_factory(engine), retention=settings.occurrence_retention)
+    gc.freeze()  # imports and engine: long-lived, no need to scan them in every collection
     try:
-        asyncio.run(_serve(committer, settings, path, lifeline, ready))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(_serve(committer, settings, path, lifeline, ready))
     finally:
         engine.dispose()
 
@@ -348,6 +352,15 @@ async def _serve(
     writer.drain()
     await asyncio.sleep(0.1)  # let the last answers leave the socket buffers
     log.info("writer.stopped")
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (it comes with uvicorn[standard], as for the HTTP workers)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def _safe_url(url: str) -> str:
