@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import structlog
 from sqlalchemy import DateTime, Engine, MetaData, Text, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -24,6 +26,8 @@ NAMING_CONVENTION = {
 
 # Execution option that makes a SQLite transaction take the write lock at BEGIN. Writers need it: a deferred
 # transaction that reads and then writes can fail with "database is locked" instead of waiting for the lock.
+log = structlog.get_logger(__name__)
+
 IMMEDIATE = {"logcenter_immediate": True}
 
 
@@ -110,6 +114,64 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
+
+
+class WalCheckpointer:
+    """SQLite: run WAL checkpoints on a thread of their own, in parallel with the one writer's commits.
+
+    By default SQLite checkpoints inside the COMMIT that pushes the WAL past 1,000 pages: copying pages to the
+    database file and two fsyncs, while every request of that batch waits. The ingest writer process turns
+    that off on its connection (`PRAGMA wal_autocheckpoint=0`) and starts this thread, which copies the WAL
+    into the database every `interval` seconds (PASSIVE: it never blocks the writer; sqlite3 releases the GIL
+    meanwhile, so it runs on another core). The writer calls `settle()` between batches: when the WAL has
+    grown past `max_pages`, it checkpoints what is left itself, so that its next transaction can start the WAL
+    over from the beginning instead of growing it without bound.
+    """
+
+    def __init__(self, engine: Engine, *, interval: float = 0.05, max_pages: int = 4000) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._max_pages = max_pages
+        self._wal_pages = 0  # frames in the WAL at the last checkpoint
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="logcenter-wal-checkpoint", daemon=True)
+
+    @staticmethod
+    def disable_autocheckpoint(engine: Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def settle(self) -> None:
+        """Between two of the writer's transactions: checkpoint in line if the WAL grew too long."""
+        if self._wal_pages > self._max_pages:
+            with self._engine.connect() as connection:  # outside any transaction: raw DBAPI connection
+                self._checkpoint(connection.connection.driver_connection)
+            self._wal_pages = 0  # all copied: the next write transaction starts the WAL over
+
+    def _run(self) -> None:
+        raw = self._engine.raw_connection()
+        try:
+            while not self._stop.wait(self._interval):
+                try:
+                    self._wal_pages = self._checkpoint(raw.driver_connection)
+                except Exception:  # a locked database, a full disk: the writer's own settle() still runs
+                    log.warning("db.checkpoint_failed", exc_info=True)
+        finally:
+            raw.close()
+
+    @staticmethod
+    def _checkpoint(dbapi_connection: Any) -> int:
+        """Copy what can be copied now; returns the WAL's length in pages."""
+        _busy, wal_pages, _copied = dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return max(int(wal_pages), 0)
 
 
 def upsert_insert(session: Session, table: Any) -> Any:

@@ -41,7 +41,7 @@ import orjson
 import structlog
 
 from logcenter.config import Settings
-from logcenter.db import create_db_engine, create_session_factory
+from logcenter.db import WalCheckpointer, create_db_engine, create_session_factory
 from logcenter.errors import Unavailable
 from logcenter.ingest.report import IngestResult, Report
 from logcenter.ingest.writer import BatchCommitter, Outcome
@@ -116,10 +116,18 @@ def decode_outcome(item: list[Any]) -> IngestResult | Unavailable:
 class WriterServer:
     """Accepts HTTP workers' connections and commits their reports in batches, on one thread."""
 
-    def __init__(self, committer: BatchCommitter, *, max_batch: int, queue_size: int) -> None:
+    def __init__(
+        self,
+        committer: BatchCommitter,
+        *,
+        max_batch: int,
+        queue_size: int,
+        after_batch: Callable[[], None] | None = None,
+    ) -> None:
         self._committer = committer
         self._max_batch = max_batch
         self._queue_size = queue_size
+        self._after_batch = after_batch  # runs once the batch's answers are on their way
         self._pending: deque[tuple[_WorkerConnection, int, Report]] = deque()
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -155,6 +163,8 @@ class WriterServer:
             replies.setdefault(connection, []).append(encode_outcome(seq, outcome))
         for connection, parts in replies.items():
             connection.send(parts)
+        if self._after_batch is not None:
+            self._after_batch()
 
     def drain(self) -> None:
         """Commit everything received (at shutdown)."""
@@ -318,21 +328,36 @@ def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Conn
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure_logging(settings.log_level)
-    engine = create_db_engine(settings.database_url, pool_size=1)
+    engine = create_db_engine(settings.database_url, pool_size=2)
+    checkpointer = None
+    if engine.dialect.name == "sqlite":
+        WalCheckpointer.disable_autocheckpoint(engine)
+        checkpointer = WalCheckpointer(engine)
+        checkpointer.start()
     committer = BatchCommitter(create_session_factory(engine), retention=settings.occurrence_retention)
     gc.freeze()  # imports and engine: long-lived, no need to scan them in every collection
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(_serve(committer, settings, path, lifeline, ready))
+            runner.run(_serve(committer, settings, path, lifeline, ready, checkpointer))
     finally:
+        if checkpointer is not None:
+            checkpointer.stop()
         engine.dispose()
 
 
 async def _serve(
-    committer: BatchCommitter, settings: Settings, path: str, lifeline: Connection, ready: Connection
+    committer: BatchCommitter,
+    settings: Settings,
+    path: str,
+    lifeline: Connection,
+    ready: Connection,
+    checkpointer: WalCheckpointer | None,
 ) -> None:
     writer = WriterServer(
-        committer, max_batch=settings.writer_max_batch, queue_size=settings.writer_queue_size
+        committer,
+        max_batch=settings.writer_max_batch,
+        queue_size=settings.writer_queue_size,
+        after_batch=checkpointer.settle if checkpointer is not None else None,
     )
     server = await writer.listen(path)
     ready.send(os.getpid())

@@ -139,8 +139,16 @@ class HotPath:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
+        self._ts: dict[datetime, Any] = {}
 
     def ts(self, value: datetime) -> Any:
+        """A datetime as the driver takes it; the same few values recur many times in one batch."""
+        stored = self._ts.get(value)
+        if stored is None:
+            stored = self._ts[value] = self._convert(value)
+        return stored
+
+    def _convert(self, value: datetime) -> Any:
         # A zero offset needs no conversion, whatever the tzinfo (datetime.UTC, pydantic's own UTC):
         # astimezone would only swap it. A naive value still goes through astimezone (local time), as before.
         if value.tzinfo is not UTC and value.utcoffset() != _ZERO:
