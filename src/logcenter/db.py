@@ -128,7 +128,7 @@ class WalCheckpointer:
     over from the beginning instead of growing it without bound.
     """
 
-    def __init__(self, engine: Engine, *, interval: float = 0.05, max_pages: int = 4000) -> None:
+    def __init__(self, engine: Engine, *, interval: float = 0.05, max_pages: int = 1000) -> None:
         self._engine = engine
         self._interval = interval
         self._max_pages = max_pages
@@ -170,7 +170,7 @@ class WalCheckpointer:
     @staticmethod
     def _checkpoint(dbapi_connection: Any) -> int:
         """Copy what can be copied now; returns the WAL's length in pages."""
-        _busy, wal_pages, _copied = dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        _busy, wal_pages, _copied = dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
         return max(int(wal_pages), 0)
 
 
