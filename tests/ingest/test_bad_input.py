@@ -49,6 +49,7 @@ CASES = [
     (report_payload(error={"stack_trace": {"frames": []}}), "error.stack_trace"),
     (report_payload(error={"stack_trace": [1, 2]}), "error.stack_trace"),
     (report_payload(context=["not", "an", "object"]), "context"),
+    (report_payload(context={"order_id": 2**70}), "context"),  # no JSON column holds it
     (report_payload(timestamp="yesterday"), "timestamp"),
     (report_payload(project_id="../../etc/passwd"), "project_id"),
     (report_payload(project_id="x" * 101), "project_id"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -200,3 +201,13 @@ def test_reports_and_outcomes_cross_the_socket_unchanged():
         failure.message,
         failure.headers,
     )
+
+
+def test_garbage_on_the_socket_drops_that_connection_only(worker, writer, db):
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(writer.path)
+        raw.sendall(frame([b'{"not": "a report"}']))
+        raw.settimeout(10)
+        assert raw.recv(100) == b""  # the writer closed it
+    assert httpx.post(worker + REPORT, json=report_payload()).status_code == 200
+    assert _count(db) == 1

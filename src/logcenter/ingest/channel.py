@@ -151,6 +151,8 @@ class WriterServer:
 
     def _commit(self) -> None:
         self._scheduled = False
+        if not self._pending:  # drain() got there first
+            return
         take = min(len(self._pending), self._max_batch)
         batch = [self._pending.popleft() for _ in range(take)]
         if self._pending:
@@ -183,14 +185,12 @@ class _WorkerConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            frames = self._reader.feed(data)
-        except Exception:
+            for items in self._reader.feed(data):
+                self._server.add(self, items)
+        except Exception:  # not our protocol: drop the connection (the worker answers its requests 503)
             log.error("writer.bad_frame", exc_info=True)
             if self._transport is not None:
                 self._transport.close()
-            return
-        for items in frames:
-            self._server.add(self, items)
 
     def connection_lost(self, exc: Exception | None) -> None:
         # Reports already received are still committed; their worker no longer waits for the answer.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
 from logcenter.bugs.models import Level, Source
@@ -72,6 +73,17 @@ class ReportIn(BaseModel):
     def _empty_is_absent(cls, value: object) -> object:
         # The guide's own client sends os.getenv("REPO_URL", ""): an empty optional field means "not given".
         return None if value == "" else value
+
+    @field_validator("context")
+    @classmethod
+    def _storable(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        # Stored as JSON text: integers past 64 bits or nesting past 254 levels would fail the write.
+        if value is not None:
+            try:
+                orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+            except orjson.JSONEncodeError as exc:
+                raise ValueError(f"cannot be stored as JSON: {exc}") from None
+        return value
 
     @field_validator("level")
     @classmethod
