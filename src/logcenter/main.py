@@ -58,7 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             target=_sweep_leases, args=(app, stop), name="logcenter-lease-sweeper", daemon=True
         )
         sweeper.start()
-        gc.freeze()  # everything built so far lives as long as the process: keep it out of GC passes
+        if settings.writer_socket:  # a worker of `logcenter serve`: this process only serves this app
+            gc.freeze()  # what start-up built lives as long as the process: keep it out of GC passes
         try:
             yield
         finally:
