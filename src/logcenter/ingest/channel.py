@@ -7,11 +7,14 @@ forwards its reports there over a Unix socket:
     HTTP worker ── frame [[seq, report fields], ...] ──►  writer process: BatchCommitter.write(...) → COMMIT
                 ◄── frame [[seq, outcome], ...] ──────────
 
-The writer process is single-threaded: it reads every frame that arrived, commits them as one batch, then
-answers; while it commits, new requests queue in the socket buffers and become the next batch. An HTTP worker
-answers a report's request only when the outcome of its committed batch has come back, so the "200 only after
-the commit" rule holds across the process boundary. If the writer process is gone, requests get a 503 with
-Retry-After (nothing was stored) and the worker reconnects on the next report; `logcenter serve` restarts it.
+The writer process commits on one thread: it reads every frame that arrived, commits them as one batch, then
+answers; while it commits, new requests queue in the socket buffers and become the next batch (on SQLite a
+second thread copies the WAL into the database meanwhile: db.WalCheckpointer). An HTTP worker answers a
+report's request only when the outcome of its committed batch has come back, so the "200 only after the
+commit" rule holds across the process boundary. If the writer process is gone, requests get a 503 with
+Retry-After and the worker reconnects on the next report; `logcenter serve` restarts it. Nothing answered 503
+was acknowledged; a report in flight when the writer died may still have been stored (clients retry; a
+retried Sentry event is recognised by its event_id).
 
 Frames are a 4-byte big-endian length and a JSON array (orjson: a third of pickle's cost, and nothing on the
 socket can run code). The socket lives in a fresh directory only the server's user can open (mode 0700).
