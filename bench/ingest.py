@@ -473,16 +473,7 @@ def prepare_database(db: str, workdir: Path) -> str:
             conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
             conn.execute(f"CREATE SCHEMA {PG_SCHEMA}")
         url = PG_URL
-    out = subprocess.run(
-        [sys.executable, "-m", "logcenter", "db", "upgrade"],
-        env=server_env(url),
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"logcenter db upgrade failed:\n{out.stdout}\n{out.stderr}")
+    logcenter(["db", "upgrade"], url, workdir, timeout=300)
     return url
 
 
@@ -526,14 +517,14 @@ def server_env(url: str) -> dict[str, str]:
     return env
 
 
-def logcenter(args: list[str], url: str, cwd: Path) -> str:
+def logcenter(args: list[str], url: str, cwd: Path, *, timeout: float = 120) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "logcenter", *args],
         env=server_env(url),
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     if out.returncode != 0:
         raise RuntimeError(f"logcenter {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")

@@ -42,6 +42,17 @@ def serve(cwd, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def first_report(proc: subprocess.Popen[str], base: str) -> httpx.Response:
+    """Post a report as soon as the server accepts connections (30 s at most)."""
+    deadline = time.monotonic() + 30
+    while True:
+        assert time.monotonic() < deadline and proc.poll() is None
+        try:
+            return httpx.post(base + "/api/v1/logs/report", json=report_payload())
+        except httpx.TransportError:
+            time.sleep(0.2)
+
+
 def test_token_create_prints_the_token_last_and_stores_only_its_hash(tmp_path):
     url = f"sqlite:///{tmp_path / 'lc.db'}"
     result = run(
@@ -93,14 +104,7 @@ def test_serve_with_two_workers_shares_one_database(tmp_path):
     proc = serve(tmp_path, "--port", str(port), "--workers", "2")
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            assert time.monotonic() < deadline and proc.poll() is None
-            try:
-                first = httpx.post(base + "/api/v1/logs/report", json=report_payload())
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        first = first_report(proc, base)
         # New connections are spread over both processes; every report lands on the one bug.
         bodies = [httpx.post(base + "/api/v1/logs/report", json=report_payload()).json() for _ in range(20)]
         assert first.json()["message"] == "Log reported"
@@ -133,14 +137,7 @@ def test_serve_stops_under_load_without_losing_an_acknowledged_report(tmp_path):
                         acknowledged += 1
 
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert time.monotonic() < deadline and proc.poll() is None
-            try:
-                httpx.post(base + "/api/v1/logs/report", json=report_payload())
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        first_report(proc, base)
         threads = [threading.Thread(target=load) for _ in range(8)]
         for thread in threads:
             thread.start()
