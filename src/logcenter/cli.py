@@ -43,7 +43,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from logcenter.auth import service as auth_service
     from logcenter.db import create_session_factory, session_scope
-    from logcenter.ingest.channel import WriterProcess
+    from logcenter.ingest.writer_process import WriterProcess
     from logcenter.main import create_app
 
     settings = settings.model_copy(
@@ -68,7 +68,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "proxy_headers": True,
     }
     workers = args.workers or settings.workers
-    # One writer process commits the reports of every HTTP worker (ingest/channel.py).
+    # One writer process commits the reports of every HTTP worker (ingest/writer_process.py).
     writer = WriterProcess(settings)
     writer.start()
     settings = settings.model_copy(update={"writer_socket": writer.path})

@@ -20,7 +20,6 @@ from logcenter.db import create_db_engine, create_session_factory
 from logcenter.errors import Unavailable
 from logcenter.ingest.channel import (
     FrameReader,
-    WriterProcess,
     WriterServer,
     decode_outcome,
     decode_report,
@@ -30,6 +29,7 @@ from logcenter.ingest.channel import (
 )
 from logcenter.ingest.report import IngestResult, Report
 from logcenter.ingest.writer import BatchCommitter
+from logcenter.ingest.writer_process import WriterProcess
 from logcenter.main import create_app
 from tests.conftest import run_live_server
 from tests.factories import make_project, report_payload

@@ -1,4 +1,4 @@
-"""The writer process and its clients: one committer for every HTTP worker of `logcenter serve`.
+"""The socket between HTTP workers and the writer process of `logcenter serve` (ingest/writer_process.py).
 
 SQLite lets one connection write at a time, and a writer thread shares the HTTP process's GIL with the event
 loop. So `logcenter serve` starts one writer process that owns all report writes, and every HTTP worker
@@ -24,31 +24,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
-import multiprocessing
-import multiprocessing.process
-import os
-import shutil
-import signal
 import struct
-import tempfile
-import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime
-from multiprocessing.connection import Connection
 from typing import Any
 
 import orjson
 import structlog
 
-from logcenter.config import Settings
-from logcenter.db import WalCheckpointer, create_db_engine, create_session_factory
 from logcenter.errors import Unavailable
 from logcenter.ingest.report import IngestResult, Report
 from logcenter.ingest.writer import BatchCommitter, Outcome
-from logcenter.logs import configure_logging
 
 log = structlog.get_logger(__name__)
 
@@ -317,162 +305,3 @@ class _WriterLink(asyncio.Protocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
-
-
-# --- the writer process -----------------------------------------------------------------------------------
-
-
-def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Connection) -> None:
-    """The writer process: serve `path` until the lifeline closes (the parent stopped or died), then drain.
-
-    Signals are ignored: Ctrl-C or a service manager's SIGTERM reach the whole process group at once, and the
-    HTTP workers still need the writer to answer the requests they finish during their graceful shutdown.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    configure_logging(settings.log_level)
-    engine = create_db_engine(settings.database_url, pool_size=2)
-    checkpointer = None
-    if engine.dialect.name == "sqlite":
-        WalCheckpointer.disable_autocheckpoint(engine)
-        checkpointer = WalCheckpointer(engine)
-        checkpointer.start()
-    committer = BatchCommitter(create_session_factory(engine), retention=settings.occurrence_retention)
-    gc.freeze()  # imports and engine: long-lived, no need to scan them in every collection
-    try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(_serve(committer, settings, path, lifeline, ready, checkpointer))
-    finally:
-        if checkpointer is not None:
-            checkpointer.stop()
-        engine.dispose()
-
-
-async def _serve(
-    committer: BatchCommitter,
-    settings: Settings,
-    path: str,
-    lifeline: Connection,
-    ready: Connection,
-    checkpointer: WalCheckpointer | None,
-) -> None:
-    writer = WriterServer(
-        committer,
-        max_batch=settings.writer_max_batch,
-        queue_size=settings.writer_queue_size,
-        after_batch=checkpointer.settle if checkpointer is not None else None,
-    )
-    server = await writer.listen(path)
-    ready.send(os.getpid())
-    ready.close()
-    loop = asyncio.get_running_loop()
-    closed = loop.create_future()
-
-    def lifeline_closed() -> None:  # EOF: the parent closed its end, or died
-        if not closed.done():
-            closed.set_result(None)
-
-    loop.add_reader(lifeline.fileno(), lifeline_closed)
-    log.info("writer.started", pid=os.getpid(), database=_safe_url(settings.database_url))
-    await closed
-    loop.remove_reader(lifeline.fileno())
-    server.close()
-    writer.drain()
-    await asyncio.sleep(0.1)  # let the last answers leave the socket buffers
-    log.info("writer.stopped")
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed (it comes with uvicorn[standard], as for the HTTP workers)."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-class WriterProcess:
-    """`logcenter serve`'s handle on the writer process: start it, restart it if it dies, stop it last."""
-
-    def __init__(self, settings: Settings, *, start_timeout: float = 60.0) -> None:
-        self._settings = settings
-        self._start_timeout = start_timeout
-        self._dir = tempfile.mkdtemp(prefix="logcenter-")  # mode 0700: only this user can reach the socket
-        self.path = os.path.join(self._dir, "writer.sock")
-        self._context = multiprocessing.get_context("spawn")
-        self._process: multiprocessing.process.BaseProcess | None = None
-        self._lifeline: Connection | None = None
-        self._stopping = threading.Event()
-        self._watcher: threading.Thread | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    def start(self) -> None:
-        self._spawn()
-        self._watcher = threading.Thread(target=self._watch, name="logcenter-writer-watch", daemon=True)
-        self._watcher.start()
-
-    def _spawn(self) -> None:
-        ready_recv, ready_send = self._context.Pipe(duplex=False)
-        life_recv, life_send = self._context.Pipe(duplex=False)
-        process = self._context.Process(
-            target=writer_main,
-            args=(self._settings, self.path, life_recv, ready_send),
-            name="logcenter-writer",
-        )
-        process.start()
-        life_recv.close()
-        ready_send.close()
-        self._process, self._lifeline = process, life_send
-        try:
-            if not ready_recv.poll(self._start_timeout):
-                raise RuntimeError("the writer process did not start in time")
-            ready_recv.recv()
-        except (EOFError, RuntimeError) as exc:
-            life_send.close()
-            process.kill()
-            process.join()
-            raise RuntimeError(f"the writer process failed to start (exit code {process.exitcode})") from exc
-        finally:
-            ready_recv.close()
-
-    def _watch(self) -> None:
-        while not self._stopping.is_set():
-            process = self._process
-            assert process is not None
-            process.join()
-            if self._stopping.is_set():
-                return
-            log.error("writer.died", exit_code=process.exitcode)
-            if self._lifeline is not None:
-                self._lifeline.close()
-            while not self._stopping.wait(1.0):
-                try:
-                    self._spawn()
-                    log.info("writer.restarted")
-                    break
-                except RuntimeError:
-                    log.error("writer.restart_failed", exc_info=True)
-
-    def stop(self, timeout: float = 60.0) -> None:
-        """After the HTTP workers stopped: commit what is queued and end the process."""
-        self._stopping.set()
-        if self._lifeline is not None:
-            self._lifeline.close()
-        if self._process is not None:
-            self._process.join(timeout)
-            if self._process.is_alive():
-                log.error("writer.stop_timeout")
-                self._process.kill()
-                self._process.join()
-        if self._watcher is not None:
-            self._watcher.join(5)
-        shutil.rmtree(self._dir, ignore_errors=True)

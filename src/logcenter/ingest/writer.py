@@ -6,8 +6,9 @@ that one bad report cannot fail its neighbours). Two drivers feed it:
 - `GroupCommitWriter`, a thread inside the HTTP process: requests put their report on a bounded queue and
   await a future; the thread takes everything queued (up to `max_batch`), commits, and only then resolves the
   futures. Used when the app runs without a writer process (tests, `uvicorn logcenter.main:create_app`).
-- the writer process of `logcenter serve` (ingest/channel.py), which runs the committer for every HTTP worker,
-  so that SQLite's one write lock has one owner and the second core is used.
+- the writer process of `logcenter serve` (ingest/writer_process.py, fed through ingest/channel.py), which
+  runs the committer for every HTTP worker, so that SQLite's one write lock has one owner and the second core
+  is used.
 
 Either way a 200 always means the report is durable, and throughput comes from amortising the commit.
 """
