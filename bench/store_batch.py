@@ -1,12 +1,15 @@
-"""The ingest writer alone: `service.store_batch` throughput and per-statement SQL time, without HTTP.
+"""The ingest writer alone: `BatchCommitter` throughput (store and count) and per-statement SQL time, no HTTP.
 
     python bench/store_batch.py --db sqlite|postgres --batch 16 --reports 20000
 
 Builds REST reports like bench/wrk/report.lua (fresh context, 1,000 fingerprints), parses them with the real
 schema (`ReportIn.model_validate_json` + `to_report`), then stores them in batches of --batch exactly as the
-group-commit writer does (`session_scope` + `store_batch`, one transaction per batch) on a fresh database.
+writer process does under load (`BatchCommitter`: a transaction per batch, and every --count-interval seconds
+one that counts the backlog) on a fresh database.
 Prints parse and store cost per report, and for each SQL statement its count and time inside the database
 driver (cursor execute); the remainder of the store time is Python (SQLAlchemy, the service code).
+On SQLite it checkpoints the WAL on a thread as the writer process does (`db.WalCheckpointer`), so COMMIT
+is only the WAL write, and it then counts the WAL frames (pages) that 200 more batches write.
 With 16 connections the HTTP benchmark's batches hold at most 16 reports, hence the default.
 """
 
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import random
 import sys
 import tempfile
@@ -126,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=5_000, help="reports stored first, not measured")
     p.add_argument("--retention", type=int, default=100)
     p.add_argument(
+        "--count-interval",
+        type=float,
+        default=1.0,
+        help="seconds between counts of the backlog, as LOGCENTER_COUNT_INTERVAL (default 1)",
+    )
+    p.add_argument(
         "--event-ids",
         action="store_true",
         help="give every report a Sentry event_id (the envelope path's duplicate check runs)",
@@ -140,11 +148,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--profile", type=Path, help="write a cProfile of the measured stores to this file")
     args = p.parse_args(argv)
 
-    from logcenter.db import create_db_engine, create_session_factory, session_scope
-    from logcenter.ingest import service
+    from logcenter.db import WalCheckpointer, create_db_engine, create_session_factory
+    from logcenter.logs import configure_logging
+    from logcenter.ingest.writer import BatchCommitter
     from logcenter.ingest.schemas import ReportIn, to_report
     from logcenter.migrations import upgrade
 
+    configure_logging("warning")  # no per-batch debug lines (the server logs at info), no migration lines
     with tempfile.TemporaryDirectory(prefix="logcenter-store-") as tmp:
         if args.db == "sqlite":
             url = f"sqlite:///{tmp}/store.db"
@@ -156,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 conn.execute(f"CREATE SCHEMA {PG_SCHEMA}")
             url = f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{PG_SCHEMA}"
         engine = create_db_engine(url, pool_size=2)
+        checkpointer = None
+        if args.db == "sqlite":
+            WalCheckpointer.disable_autocheckpoint(engine)
+            checkpointer = WalCheckpointer(engine)
         if args.sqlite_pragma and args.db == "sqlite":
             from sqlalchemy import event
 
@@ -166,11 +180,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             upgrade(engine)
+            if checkpointer:
+                checkpointer.start()
             factory = create_session_factory(engine)
             timer = StatementTimer(engine)
             timer.watch_commits(factory)
 
-            bodies = payloads(args.warmup + args.reports)
+            frame_batches = 200 if checkpointer else 0
+            bodies = payloads(args.warmup + args.reports + frame_batches * args.batch)
             now = datetime.now(UTC)
             t0 = time.perf_counter()
             reports = [
@@ -182,18 +199,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for r in reports:
                     r.event_id = uuid.uuid4().hex
 
-            # The writer keeps resolved projects across batches: pass a cache too when store_batch takes one.
-            extra: dict[str, Any] = {}
-            if "projects" in inspect.signature(service.store_batch).parameters:
-                extra["projects"] = {}
+            # Exactly what the writer does per batch: store it, and count the backlog every --count-interval s.
+            committer = BatchCommitter(factory, retention=args.retention, count_interval=args.count_interval)
 
             def store(chunk: list[Any]) -> None:
-                with session_scope(factory) as session:
-                    service.store_batch(session, chunk, retention=args.retention, **extra)
+                committer.write(chunk)
+                committer.count(if_due=True)
+                if checkpointer:
+                    checkpointer.settle()
 
             for i in range(0, args.warmup, args.batch):
                 store(reports[i : min(i + args.batch, args.warmup)])
-            measured = reports[args.warmup :]
+            measured = reports[args.warmup : args.warmup + args.reports]
             timer.enabled = True
             profiler = None
             if args.profile:
@@ -206,10 +223,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             for i in range(0, len(measured), args.batch):
                 store(measured[i : i + args.batch])
                 batches += 1
+            committer.count()
             store_s = time.perf_counter() - t0
             if profiler:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
+            timer.enabled = False
+            frames = 0.0
+            if checkpointer:
+                checkpointer.stop()
+                with engine.connect() as conn:
+                    conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                rest = reports[args.warmup + args.reports :]
+                for i in range(0, len(rest), args.batch):
+                    store(rest[i : i + args.batch])
+                committer.count()
+                with engine.connect() as conn:
+                    page_size = conn.connection.driver_connection.execute("PRAGMA page_size").fetchone()[0]
+                wal = Path(f"{tmp}/store.db-wal").stat().st_size
+                frames = max(0, wal - 32) / (24 + page_size) / frame_batches
         finally:
             engine.dispose()
             if args.db == "postgres":
@@ -235,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"COMMIT {1e3 * timer.commit_s / batches:.2f} ms/batch); "
         f"Python (SQLAlchemy + service): {1e6 * (store_s - sql_s) / n:7.1f} us/report"
     )
+    if frames:
+        print(f"  WAL: {frames:.1f} pages written per batch ({frames / args.batch:.1f} per report)")
     print("  per statement (driver time per batch, calls per batch):")
     for key, total in sorted(timer.total.items(), key=lambda kv: -kv[1]):
         print(f"    {1e3 * total / batches:6.3f} ms  {timer.count[key] / batches:4.1f}x  {key}")

@@ -122,7 +122,7 @@ def session(db: Database) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(db: Database) -> Settings:
-    return Settings(database_url=db.url, database_pool_size=5, lease_sweep_seconds=3600)
+    return Settings(database_url=db.url, database_pool_size=5, lease_sweep_seconds=3600, count_interval=0)
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ def _write(path: Path, *, checkpoint: bool) -> tuple[int, int]:
                 for i in range(8)
             ]
             assert all(isinstance(o, IngestResult) for o in committer.write(reports))
+            committer.count()
             if checkpointer:
                 checkpointer.settle()
     finally:

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     occurrence_retention: int = Field(
         default=100, ge=1, description="Full occurrences kept per bug; older ones are pruned but stay counted"
     )
+    count_interval: float = Field(
+        default=1.0,
+        ge=0,
+        description="Under load, how often (seconds) the ingest writer adds stored reports to their bugs' "
+        "counters and prunes old occurrences; when no report is waiting, it does so before answering",
+    )
     writer_max_batch: int = Field(default=500, ge=1)
     writer_queue_size: int = Field(default=20_000, ge=1)
     writer_socket: str | None = Field(

@@ -186,6 +186,18 @@ class WalCheckpointer:
         return max(int(wal_pages), 0)
 
 
+def sqlite_cache_size(engine: Engine, mib: int) -> None:
+    """SQLite: a page cache of `mib` MiB per connection of `engine` (SQLite's default is 2 MiB).
+
+    For the ingest writer: pruning deletes each bug's oldest occurrences, spread over the whole table, and
+    with the default cache every one of their pages is read back from the OS (bench/README.md).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _cache_size(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA cache_size=-{int(mib) * 1024}")
+
+
 def upsert_insert(session: Session, table: Any) -> Any:
     """An INSERT with ON CONFLICT support for the session's backend (SQLite and PostgreSQL share the API)."""
     if session.get_bind().dialect.name == "postgresql":

@@ -47,7 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             writer = RemoteWriter(settings.writer_socket)
         else:
             writer = GroupCommitWriter(
-                BatchCommitter(session_factory, retention=settings.occurrence_retention),
+                BatchCommitter(
+                    session_factory,
+                    retention=settings.occurrence_retention,
+                    count_interval=settings.count_interval,
+                ),
                 max_batch=settings.writer_max_batch,
                 queue_size=settings.writer_queue_size,
             )

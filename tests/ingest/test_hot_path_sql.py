@@ -29,6 +29,7 @@ def store(db, batch: list[Report], *, retention: int = 100):
     with db.factory() as session:
         begin_write(session)
         results = service.store_batch(session, batch, retention=retention, now=NOW)
+        service.count_pending(session, retention=retention, now=NOW)
         session.commit()
     return results
 

@@ -151,3 +151,18 @@ class BugEvent(Base):
     actor: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class UncountedOccurrence(Base):
+    """An occurrence stored by the ingest writer and not yet added to its bug's counters.
+
+    The ingest writer commits each report as an occurrence at once, and adds batches of them to the counters
+    (count, first/last seen, latest values, hourly counts, tag values) and prunes old occurrences later
+    (`ingest.service.count_pending`). This table is that backlog, kept in the database so a crash loses none.
+    """
+
+    __tablename__ = "uncounted_occurrences"
+
+    occurrence_id: Mapped[int] = mapped_column(
+        ForeignKey("occurrences.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )

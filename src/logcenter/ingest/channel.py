@@ -121,6 +121,7 @@ class WriterServer:
         self._after_batch = after_batch  # runs once the batch's answers are on their way
         self._pending: deque[tuple[_WorkerConnection, int, Report]] = deque()
         self._scheduled = False
+        self._count_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def listen(self, path: str) -> asyncio.Server:
@@ -156,13 +157,36 @@ class WriterServer:
             replies.setdefault(connection, []).append(encode_outcome(seq, outcome))
         for connection, parts in replies.items():
             connection.send(parts)
+        self._committer.count(if_due=True)
         if self._after_batch is not None:
             self._after_batch()
+        self._count_later()
+
+    def _count_later(self) -> None:
+        """When no report comes for a while, count what the last ones left (BatchCommitter.count_delay)."""
+        if self._count_timer is not None:
+            self._count_timer.cancel()
+            self._count_timer = None
+        delay = self._committer.count_delay()
+        if delay is not None and not self._pending:
+            assert self._loop is not None
+            self._count_timer = self._loop.call_later(delay, self._count_idle)
+
+    def _count_idle(self) -> None:
+        self._count_timer = None
+        if not self._pending:  # else the next batch counts when due
+            self._committer.count(if_due=True)  # one transaction, then the next one later if there is more
+            if self._after_batch is not None:
+                self._after_batch()
+            self._count_later()
 
     def drain(self) -> None:
-        """Commit everything received (at shutdown)."""
+        """Commit and count everything received (at shutdown)."""
         while self._pending:
             self._commit()
+        if self._count_timer is not None:
+            self._count_timer.cancel()
+        self._committer.count()
 
 
 class _WorkerConnection(asyncio.Protocol):

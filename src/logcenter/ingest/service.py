@@ -1,9 +1,20 @@
-"""Store a batch of reports in one transaction: the write half of the ingest hot path.
+"""The write half of the ingest hot path, in two steps that each run in their own transactions.
 
-Called by the group-commit writer (ingest/writer.py), which owns the transaction. Per batch, a fixed number
-of statements regardless of its size (ingest/sql.py): select the batch's bugs, insert the new ones, bump
-counters, insert occurrences, upsert hourly counts and tag values, prune old occurrences. Only regressions,
-which are rare, go through the ORM and the workflow.
+- `store_batch` stores a batch of reports: select the batch's bugs, insert the new ones, insert the
+  occurrences and put them on the backlog of uncounted occurrences, reopen regressions. When it has
+  committed, every report is durable and has its bug; the request can be answered. A bug it creates is
+  counted at once (rare, and a new bug should not show zero occurrences).
+- `count_pending` takes the backlog and adds it to the bugs: occurrence count, first and last seen, the
+  latest report's values, hourly counts and tag values; then prunes occurrences past the retention.
+
+Called by the group-commit writer (ingest/writer.py), which owns the transactions and counts every
+`count_interval` seconds (default 1; 0 counts each batch before answering it). Counting a second's reports
+at once touches each bug, hour and tag value once per second rather than once per report, and deletes old
+occurrences that lie together, where counting each batch rewrote ~10 database pages per report
+(bench/README.md). The backlog is a table: what a crash leaves uncounted is counted when the writer starts.
+
+Each step is a fixed number of statements whatever the batch size (ingest/sql.py). Only regressions, which
+are rare, go through the ORM and the workflow.
 """
 
 from __future__ import annotations
@@ -39,7 +50,6 @@ class _Group:
     bug_id: int = 0
     created: bool = False
     status: str = BugStatus.NEW
-    previous_count: int = 0
 
 
 def store_batch(
@@ -51,7 +61,8 @@ def store_batch(
     now: datetime | None = None,
     projects: dict[str, IngestProject] | None = None,
 ) -> list[IngestResult]:
-    """Count, store and group `reports`; returns one result per report, in order. The caller commits.
+    """Store and group `reports`; returns one result per report, in order. The caller commits, and counts
+    them later (`count_pending`), except those of bugs this batch creates: a new bug is whole at once.
 
     `projects` is the writer's cache of resolved project slugs; it must be dropped when a batch fails.
     """
@@ -69,13 +80,11 @@ def store_batch(
 
     _load_bugs(sql, groups)
     _insert_new_bugs(sql, reports, groups, now)
-    _update_existing_bugs(sql, reports, groups, now)
     _insert_occurrences(sql, reports, groups, project_ids, now)
-    _upsert_counts(sql, reports, groups)
+    new_bugs = [g.bug_id for g in groups.values() if g.created]
+    if new_bugs:
+        _count(sql, sql.take_uncounted_of(new_bugs), retention=retention, now=now)
     _reopen_regressions(session, reports, groups, ancestry, now)
-    sql.prune(
-        [g.bug_id for g in groups.values() if g.previous_count + len(g.indexes) > retention], keep=retention
-    )
 
     by_index: dict[int, _Group] = {i: g for g in groups.values() for i in g.indexes}
     stored_status = sql.statuses(set(dup_in_db.values())) if dup_in_db else {}
@@ -135,16 +144,10 @@ def _load_bugs(sql: HotPath, groups: dict[tuple[int, str], _Group]) -> None:
     """Fill in the groups whose bug exists already."""
     if not groups:
         return
-    for bug_id, project_id, fingerprint, status, count in sql.lock_bugs(set(groups)):
+    for bug_id, project_id, fingerprint, status in sql.lock_bugs(set(groups)):
         group = groups.get((project_id, fingerprint))
         if group is not None:
-            group.bug_id, group.status, group.previous_count = bug_id, status, count
-
-
-def _span(reports: list[Report], indexes: list[int]) -> tuple[datetime, datetime, Report]:
-    stamps = [reports[i].timestamp for i in indexes]
-    latest = max(indexes, key=lambda i: reports[i].timestamp)
-    return min(stamps), max(stamps), reports[latest]
+            group.bug_id, group.status = bug_id, status
 
 
 def _latest_values(report: Report) -> tuple[Any, ...]:
@@ -169,12 +172,14 @@ def _insert_new_bugs(
     at = sql.ts(now)
     rows = []
     for g in new:
-        first_seen, last_seen, latest = _span(reports, g.indexes)
+        stamps = [reports[i].timestamp for i in g.indexes]
+        latest = reports[max(g.indexes, key=lambda i: reports[i].timestamp)]
         first = reports[g.indexes[0]]
+        # Counted from zero by store_batch once its occurrences are in.
         rows.append((
             g.project_id, g.fingerprint, first.source, first.error_type, first.file_path, first.line_number,
-            *_latest_values(latest), BugStatus.NEW.value, at, len(g.indexes), sql.ts(first_seen),
-            sql.ts(last_seen), at, at,
+            *_latest_values(latest), BugStatus.NEW.value, at, 0, sql.ts(min(stamps)), sql.ts(max(stamps)),
+            at, at,
         ))  # fmt: skip
     created_ids = []
     for bug_id, project_id, fingerprint in sql.insert_bugs(rows):
@@ -185,20 +190,6 @@ def _insert_new_bugs(
     lost = {k: g for k, g in groups.items() if not g.bug_id}
     if lost:  # another writer (a PostgreSQL replica) created these bugs since we looked: join them instead
         _load_bugs(sql, lost)
-
-
-def _update_existing_bugs(
-    sql: HotPath, reports: list[Report], groups: dict[tuple[int, str], _Group], now: datetime
-) -> None:
-    at = sql.ts(now)
-    rows = []
-    for g in groups.values():
-        if g.created:
-            continue
-        first_seen, last_seen, latest = _span(reports, g.indexes)
-        rows.append((len(g.indexes), sql.ts(first_seen), sql.ts(last_seen), _latest_values(latest), at,
-                     g.bug_id))  # fmt: skip
-    sql.update_bugs(rows)
 
 
 def _insert_occurrences(
@@ -216,24 +207,6 @@ def _insert_occurrences(
         for i in g.indexes
         for r in (reports[i],)
     ])  # fmt: skip
-
-
-def _upsert_counts(sql: HotPath, reports: list[Report], groups: dict[tuple[int, str], _Group]) -> None:
-    hourly: dict[tuple[int, datetime], int] = defaultdict(int)
-    tags: dict[tuple[int, str, str], list[Any]] = {}
-    for g in groups.values():
-        for i in g.indexes:
-            r = reports[i]
-            hourly[(g.bug_id, r.timestamp.replace(minute=0, second=0, microsecond=0))] += 1
-            for key in TAGS_KEYS:
-                value = getattr(r, key)
-                if value:
-                    entry = tags.setdefault((g.bug_id, key, value), [0, r.timestamp, r.timestamp])
-                    entry[0] += 1
-                    entry[1] = min(entry[1], r.timestamp)
-                    entry[2] = max(entry[2], r.timestamp)
-    sql.upsert_hourly([(b, sql.ts(h), n) for (b, h), n in hourly.items()])
-    sql.upsert_tags([(b, k, v, n, sql.ts(fs), sql.ts(ls)) for (b, k, v), (n, fs, ls) in tags.items()])
 
 
 def _reopen_regressions(
@@ -272,3 +245,63 @@ def _reopen_regressions(
         workflow.transition(session, bug, BugStatus.NEW, actor=ACTOR, note=note, kind="regression", now=now)
         g.status = BugStatus.NEW
     session.flush()
+
+
+@dataclass(slots=True)
+class _Tally:
+    """One bug's share of the occurrences being counted."""
+
+    first: datetime
+    # (timestamp, id) of the latest occurrence, the later stored on a tie: the bug shows its values
+    latest: tuple[datetime, int]
+    n: int = 0
+
+
+def count_pending(
+    session: Session, *, retention: int, limit: int = 20_000, now: datetime | None = None
+) -> int:
+    """Add up to `limit` uncounted occurrences (the oldest) to their bugs, and prune those bugs' occurrences
+    past the newest `retention`. Returns how many were counted; the caller commits."""
+    sql = HotPath(session.connection())
+    ids = sql.take_uncounted(limit)
+    _count(sql, ids, retention=retention, now=now or utcnow())
+    return len(ids)
+
+
+def _count(sql: HotPath, ids: list[int], *, retention: int, now: datetime) -> None:
+    """Add these occurrences, just taken off the backlog, to their bugs; prune those bugs."""
+    if not ids:
+        return
+    tallies: dict[int, _Tally] = {}
+    hourly: dict[tuple[int, datetime], int] = defaultdict(int)
+    tags: dict[tuple[int, str, str], list[Any]] = {}
+    for occurrence_id, bug_id, at, environment, version in sql.occurrence_facts(ids):
+        tally = tallies.get(bug_id)
+        if tally is None:
+            tally = tallies[bug_id] = _Tally(at, (at, occurrence_id))
+        tally.n += 1
+        tally.first = min(tally.first, at)
+        tally.latest = max(tally.latest, (at, occurrence_id))
+        hourly[(bug_id, at.replace(minute=0, second=0, microsecond=0))] += 1
+        for key, value in zip(TAGS_KEYS, (environment, version), strict=True):
+            if value:
+                entry = tags.setdefault((bug_id, key, value), [0, at, at])
+                entry[0] += 1
+                entry[1] = min(entry[1], at)
+                entry[2] = max(entry[2], at)
+
+    # A bug deleted since its occurrences were stored took them (and their backlog rows) with it.
+    counts = sql.lock_counts(list(tallies))
+    bugs = sorted(b for b in tallies if b in counts)
+    latest = sql.latest_values([tallies[b].latest[1] for b in bugs])
+    stamp = sql.ts(now)
+    sql.update_bugs([
+        (t.n, sql.ts(t.first), sql.ts(t.latest[0]), latest[t.latest[1]], stamp, b)
+        for b in bugs
+        for t in (tallies[b],)
+    ])  # fmt: skip
+    sql.upsert_hourly([(b, sql.ts(h), n) for (b, h), n in hourly.items() if b in counts])
+    sql.upsert_tags([
+        (b, k, v, n, sql.ts(fs), sql.ts(ls)) for (b, k, v), (n, fs, ls) in tags.items() if b in counts
+    ])  # fmt: skip
+    sql.prune([b for b in bugs if counts[b] + tallies[b].n > retention], keep=retention)

@@ -103,6 +103,29 @@ _INSERT_OCCURRENCES = _Rows(
     " version, commit_hash, message, stack_trace, context, data) VALUES {rows}",
     13,
 )
+# PostgreSQL: the new occurrences and their backlog rows in one statement.
+_INSERT_OCCURRENCES_UNCOUNTED = _Rows(
+    f"WITH o AS ({_INSERT_OCCURRENCES.sql} RETURNING id)"
+    " INSERT INTO uncounted_occurrences (occurrence_id) SELECT id FROM o",
+    13,
+)
+# SQLite: the writer holds the database lock, so every occurrence past the largest id seen before its insert
+# is its own (a rowid table hands out max(id) + 1, and pruning never deletes a bug's newest occurrence).
+_LAST_OCCURRENCE = "SELECT max(id) FROM occurrences"
+_MARK_UNCOUNTED = "INSERT INTO uncounted_occurrences (occurrence_id) SELECT id FROM occurrences WHERE id > ?"
+# The oldest part of the backlog, taken out of it. SKIP LOCKED: concurrent counters (PostgreSQL, several
+# writer processes) each take rows nobody else is counting, and never wait for each other.
+_TAKE_UNCOUNTED = (
+    "DELETE FROM uncounted_occurrences WHERE occurrence_id IN (SELECT occurrence_id"
+    " FROM uncounted_occurrences ORDER BY occurrence_id LIMIT ?{lock}) RETURNING occurrence_id"
+)
+_TAKE_UNCOUNTED_OF = (
+    "DELETE FROM uncounted_occurrences WHERE occurrence_id IN (SELECT id FROM occurrences"
+    " WHERE bug_id IN ({ids})) RETURNING occurrence_id"
+)
+# What the counters need of each occurrence, and the latest report's values for its bug.
+_FACTS = "SELECT id, bug_id, timestamp, environment, version FROM occurrences WHERE id IN ({ids})"
+_LATEST = f"SELECT id, {', '.join(LATEST_FIELDS)} FROM occurrences WHERE id IN ({{ids}})"
 _INSERT_EVENTS = _Rows(
     f"INSERT INTO bug_events ({', '.join(EVENT_COLUMNS)}) VALUES {{rows}}", len(EVENT_COLUMNS)
 )
@@ -121,11 +144,14 @@ _UPSERT_TAGS = _Rows(
     6,
 )
 # All but the newest `keep` occurrences of each of these bugs: per bug, the id of its keep-th newest
-# occurrence (a short backward scan of the (bug_id, id) index), then the older ones by that index.
+# occurrence (a short backward scan of the (bug_id, id) index), then the older ones by that index. Run for
+# all the bugs of a second's reports at once, the rows it deletes are the table's oldest, close together.
 _PRUNE = (
     "DELETE FROM occurrences WHERE id IN (SELECT o.id FROM (SELECT b.column1 AS bug_id, (SELECT id FROM"
     " occurrences WHERE bug_id = b.column1 ORDER BY id DESC LIMIT 1 OFFSET ?) AS oldest FROM (VALUES {ids})"
-    " AS b) AS c JOIN occurrences AS o ON o.bug_id = c.bug_id AND o.id < c.oldest)"
+    " AS b) AS c JOIN occurrences AS o ON o.bug_id = c.bug_id AND o.id < c.oldest"
+    # Never one that is not counted yet: another writer's (PostgreSQL), committed after this counter began.
+    " WHERE o.id NOT IN (SELECT occurrence_id FROM uncounted_occurrences))"
 )
 
 
@@ -215,8 +241,8 @@ class HotPath:
         marks = ", ".join("?" * len(bug_ids))
         return dict(self._run(f"SELECT id, status FROM bugs WHERE id IN ({marks})", tuple(bug_ids)).all())
 
-    def lock_bugs(self, keys: set[tuple[int, str]]) -> list[tuple[int, int, str, str, int]]:
-        """(id, project_id, fingerprint, status, occurrence_count) of existing bugs, locked in id order.
+    def lock_bugs(self, keys: set[tuple[int, str]]) -> list[tuple[int, int, str, str]]:
+        """(id, project_id, fingerprint, status) of existing bugs, locked in id order.
 
         Row locks (PostgreSQL; SQLite's writer already holds the database lock) keep concurrent writers from
         changing a bug between this read and the regression check, and id order keeps them from deadlocking.
@@ -224,9 +250,8 @@ class HotPath:
         checks against these bugs (occurrences, history rows, ... being inserted for them).
         """
         where, params = self._per_project("fingerprint", keys)
-        sql = (
-            f"SELECT id, project_id, fingerprint, status, occurrence_count FROM bugs WHERE {where}"
-            " ORDER BY id" + (" FOR NO KEY UPDATE" if self.postgres else "")
+        sql = f"SELECT id, project_id, fingerprint, status FROM bugs WHERE {where} ORDER BY id" + (
+            " FOR NO KEY UPDATE" if self.postgres else ""
         )
         return [tuple(r) for r in self._run(sql, params).fetchall()]
 
@@ -249,7 +274,51 @@ class HotPath:
         )
 
     def insert_occurrences(self, rows: list[tuple[Any, ...]]) -> None:
+        """Store occurrences and put them on the backlog of those not counted yet (`take_uncounted`)."""
+        if not rows:
+            return
+        if self.postgres:
+            self._values(_INSERT_OCCURRENCES_UNCOUNTED, rows)
+            return
+        before = self._run(_LAST_OCCURRENCE, ()).scalar()
         self._put(_INSERT_OCCURRENCES, rows)
+        self._run(_MARK_UNCOUNTED, (before or 0,))
+
+    def take_uncounted(self, limit: int) -> list[int]:
+        """Take up to `limit` of the oldest uncounted occurrences off the backlog; returns their ids."""
+        sql = _TAKE_UNCOUNTED.format(lock=" FOR UPDATE SKIP LOCKED" if self.postgres else "")
+        return [r[0] for r in self._run(sql, (limit,)).fetchall()]
+
+    def take_uncounted_of(self, bug_ids: Sequence[int]) -> list[int]:
+        """Take these bugs' uncounted occurrences off the backlog; returns their ids."""
+        return [r[0] for r in self._by_ids(_TAKE_UNCOUNTED_OF, bug_ids)]
+
+    def occurrence_facts(self, ids: Sequence[int]) -> list[tuple[int, int, datetime, str, str | None]]:
+        """(id, bug_id, timestamp, environment, version) of these occurrences."""
+        return [(i, b, self.from_db(t), e, v) for i, b, t, e, v in self._by_ids(_FACTS, ids)]
+
+    def latest_values(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        """These occurrences' values of LATEST_FIELDS (context as stored JSON), by id."""
+        return {row[0]: tuple(row[1:]) for row in self._by_ids(_LATEST, ids)}
+
+    def lock_counts(self, bug_ids: Sequence[int]) -> dict[int, int]:
+        """Occurrence count of these bugs, locked in id order like `lock_bugs`, so the two never deadlock."""
+        lock = " FOR NO KEY UPDATE" if self.postgres else ""
+        sql = "SELECT id, occurrence_count FROM bugs WHERE id IN ({ids}) ORDER BY id" + lock
+        return dict(self._by_ids(sql, sorted(bug_ids)))
+
+    def _by_ids(self, sql: str, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        for start in range(0, len(ids), MAX_PARAMS):
+            chunk = ids[start : start + MAX_PARAMS]
+            out += [tuple(r) for r in self._run(sql.format(ids=", ".join("?" * len(chunk))), tuple(chunk))]
+        return out
+
+    def from_db(self, value: Any) -> datetime:
+        """A datetime read with the driver (SQLite: text in SQLAlchemy's format, UTC)."""
+        if self.postgres:
+            return value
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
     def upsert_hourly(self, rows: list[tuple[int, Any, int]]) -> None:
         """Rows of (bug id, hour, count), one per (bug id, hour)."""

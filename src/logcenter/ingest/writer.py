@@ -40,17 +40,31 @@ _STOP = object()
 
 
 class BatchCommitter:
-    """Stores batches of reports, one transaction each; the only thing in a process that writes reports."""
+    """Stores batches of reports, one transaction each, and counts them; the only thing in a process that
+    writes reports.
+
+    Its driver calls `write` for each batch, answers the batch's requests, then calls `count(if_due=True)`;
+    when no report comes, it calls `count()` once `count_delay()` has passed. So the bugs' counters are at
+    most `count_interval` seconds behind their stored reports (ingest/service.py). With `count_interval` 0,
+    `write` counts each batch itself before it returns.
+    """
 
     def __init__(
         self,
         session_factory: sessionmaker[Session],
         *,
         retention: int,
+        count_interval: float = 1.0,
+        count_limit: int = 1_000,
         store: Callable[..., list[IngestResult]] = service.store_batch,
     ) -> None:
         self._factory = session_factory
         self._retention = retention
+        self._count_interval = count_interval
+        self._count_limit = count_limit
+        self._counted_at = 0.0
+        self._uncounted = True  # a backlog may be left by an earlier process
+        self._more = False  # the last count stopped at count_limit: the backlog was not empty
         self._store = store
         # Resolved project slugs, reused across batches; only the committing thread touches it.
         self._projects: dict[str, IngestProject] = {}
@@ -65,7 +79,50 @@ class BatchCommitter:
             self._projects.clear()  # it may hold projects whose creation was rolled back
             outcomes = [self._write_one(report) for report in reports]
         log.debug("ingest.batch", size=len(reports), ms=round((time.perf_counter() - started) * 1000, 2))
+        self._uncounted = True
+        if not self._count_interval:
+            self.count()
         return outcomes
+
+    def count_delay(self) -> float | None:
+        """Seconds until the backlog is due to be counted; None if nothing was stored since the last count."""
+        if self._more:
+            return 0.0
+        if not self._uncounted:
+            return None
+        return max(0.0, self._counted_at + self._count_interval - time.monotonic())
+
+    def count(self, *, if_due: bool = False) -> int:
+        """Add stored reports to their bugs' counters, in transactions of up to `count_limit` reports.
+
+        Without `if_due`: the whole backlog. With it (between batches, under load): one transaction, if the
+        backlog is due: reports were stored since the last count began `count_interval` seconds ago, or the
+        last transaction stopped at `count_limit`. So a batch never waits behind more than one of them
+        (SQLite has one writer at a time). Returns how many were counted. A failure is logged, and what was
+        not counted is counted next time.
+        """
+        started = time.monotonic()
+        waiting = not self._uncounted or started - self._counted_at < self._count_interval
+        if if_due and not self._more and waiting:
+            return 0
+        if not self._more:  # a new round: the next one is due count_interval from now
+            self._counted_at = started
+        self._uncounted = False
+        counted = 0
+        try:
+            while True:
+                with session_scope(self._factory) as session:
+                    n = service.count_pending(session, retention=self._retention, limit=self._count_limit)
+                counted += n
+                self._more = n == self._count_limit
+                if if_due or not self._more:
+                    break
+        except Exception:
+            self._uncounted, self._more = True, False  # try again at the next interval
+            log.warning("ingest.count_failed", exc_info=True)
+        if counted:
+            log.debug("ingest.count", reports=counted, ms=round((time.monotonic() - started) * 1000, 2))
+        return counted
 
     def _write_one(self, report: Report) -> Outcome:
         try:
@@ -97,6 +154,7 @@ class GroupCommitWriter:
         self._thread: threading.Thread | None = None
 
     async def start(self) -> None:
+        await asyncio.to_thread(self._committer.count)  # what an earlier process stored and did not count
         self._thread = threading.Thread(target=self._run, name="logcenter-ingest-writer", daemon=True)
         self._thread.start()
 
@@ -124,7 +182,11 @@ class GroupCommitWriter:
         stopping = False
         while not stopping:
             batch: list[_Pending] = []
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=self._committer.count_delay())
+            except queue.Empty:  # no report for a while: count what the last ones left (a transaction)
+                self._committer.count(if_due=True)
+                continue
             while True:
                 if item is _STOP:
                     stopping = True
@@ -138,6 +200,8 @@ class GroupCommitWriter:
                     break
             if batch:
                 _resolve(batch, self._committer.write([p.report for p in batch]))
+                self._committer.count(if_due=True)
+        self._committer.count()
 
 
 def _resolve(batch: list[_Pending], outcomes: list[Outcome]) -> None:

@@ -22,12 +22,14 @@ from multiprocessing.connection import Connection
 import structlog
 
 from logcenter.config import Settings
-from logcenter.db import WalCheckpointer, create_db_engine, create_session_factory
+from logcenter.db import WalCheckpointer, create_db_engine, create_session_factory, sqlite_cache_size
 from logcenter.ingest.channel import WriterServer
 from logcenter.ingest.writer import BatchCommitter
 from logcenter.logs import configure_logging
 
 log = structlog.get_logger(__name__)
+
+WRITER_CACHE_MIB = 64  # SQLite page cache of the writer's connections (db.sqlite_cache_size)
 
 
 def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Connection) -> None:
@@ -43,9 +45,15 @@ def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Conn
     checkpointer = None
     if engine.dialect.name == "sqlite":
         WalCheckpointer.disable_autocheckpoint(engine)
+        sqlite_cache_size(engine, WRITER_CACHE_MIB)
         checkpointer = WalCheckpointer(engine)
         checkpointer.start()
-    committer = BatchCommitter(create_session_factory(engine), retention=settings.occurrence_retention)
+    committer = BatchCommitter(
+        create_session_factory(engine),
+        retention=settings.occurrence_retention,
+        count_interval=settings.count_interval,
+    )
+    committer.count()  # what an earlier writer stored and did not count (it was killed)
     gc.freeze()  # imports and engine: long-lived, no need to scan them in every collection
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
