@@ -242,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     page_size = conn.connection.driver_connection.execute("PRAGMA page_size").fetchone()[0]
                 wal = Path(f"{tmp}/store.db-wal").stat().st_size
                 frames = max(0, wal - 32) / (24 + page_size) / frame_batches
+            committer.close()
         finally:
             engine.dispose()
             if args.db == "postgres":

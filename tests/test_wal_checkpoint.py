@@ -47,6 +47,7 @@ def _write(path: Path, *, checkpoint: bool) -> tuple[int, int]:
             if checkpointer:
                 checkpointer.settle()
     finally:
+        committer.close()
         if checkpointer:
             checkpointer.stop()
     with factory() as session:

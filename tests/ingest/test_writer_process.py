@@ -154,6 +154,7 @@ def test_a_full_queue_answers_503_at_once_for_what_does_not_fit(settings, db):
     try:
         refused, stored = asyncio.run(offer())
     finally:
+        committer.close()
         engine.dispose()
     assert [type(o) for o in refused] == [Unavailable] * 3
     assert refused[0].message == "Ingest queue is full, retry later"

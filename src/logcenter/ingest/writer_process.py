@@ -59,6 +59,7 @@ def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Conn
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(_serve(committer, settings, path, lifeline, ready, checkpointer))
     finally:
+        committer.close()
         if checkpointer is not None:
             checkpointer.stop()
         engine.dispose()
