@@ -44,8 +44,8 @@ class Settings(BaseSettings):
     count_interval: float = Field(
         default=1.0,
         ge=0,
-        description="Under load, how often (seconds) the ingest writer adds stored reports to their bugs' "
-        "counters and prunes old occurrences; when no report is waiting, it does so before answering",
+        description="How often (seconds) the ingest writer adds stored reports to their bugs' counters and "
+        "prunes old occurrences: counters lag reports by up to this; 0 counts each batch before answering",
     )
     writer_max_batch: int = Field(default=500, ge=1)
     writer_queue_size: int = Field(default=20_000, ge=1)

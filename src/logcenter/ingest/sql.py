@@ -316,8 +316,8 @@ class HotPath:
 
     def from_db(self, value: Any) -> datetime:
         """A datetime read with the driver (SQLite: text in SQLAlchemy's format, UTC)."""
-        if self.postgres:
-            return value
+        if self.postgres:  # in the session's time zone, which may be +05:30: hours are UTC hours
+            return value.astimezone(UTC)
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
     def upsert_hourly(self, rows: list[tuple[int, Any, int]]) -> None:
