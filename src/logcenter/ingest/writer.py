@@ -55,7 +55,7 @@ class BatchCommitter:
         *,
         retention: int,
         count_interval: float = 1.0,
-        count_limit: int = 1_000,
+        count_limit: int = 500,
         store: Callable[..., list[IngestResult]] = service.store_batch,
     ) -> None:
         self._factory = session_factory
