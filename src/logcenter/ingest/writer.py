@@ -44,9 +44,10 @@ class BatchCommitter:
     writes reports.
 
     Its driver calls `write` for each batch, answers the batch's requests, then calls `count(if_due=True)`;
-    when no report comes, it calls `count()` once `count_delay()` has passed. So the bugs' counters are at
-    most `count_interval` seconds behind their stored reports (ingest/service.py). With `count_interval` 0,
-    `write` counts each batch itself before it returns.
+    when no report comes, it calls `count(if_due=True)` again once `count_delay()` has passed. So the bugs'
+    counters are about `count_interval` seconds behind their stored reports at most (ingest/service.py), the
+    start-up count takes what a killed process left, and with `count_interval` 0 `write` counts each batch
+    itself before it returns.
     """
 
     def __init__(
@@ -62,8 +63,8 @@ class BatchCommitter:
         self._retention = retention
         self._count_interval = count_interval
         if count_limit is None:
-            # A batch may wait behind one counting transaction: ~20 ms of them (bench/README.md). PostgreSQL
-            # upserts a row in about four times SQLite's time.
+            # A batch may wait behind one counting transaction: ~15-20 ms of them (bench/README.md).
+            # PostgreSQL upserts a row in about four times SQLite's time.
             postgres = session_factory.kw["bind"].dialect.name == "postgresql"
             count_limit = 200 if postgres else 500
         self._count_limit = count_limit
