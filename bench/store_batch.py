@@ -149,12 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from logcenter.db import WalCheckpointer, create_db_engine, create_session_factory
-    from logcenter.logs import configure_logging
-    from logcenter.ingest.writer import BatchCommitter
     from logcenter.ingest.schemas import ReportIn, to_report
+    from logcenter.ingest.writer import BatchCommitter
+    from logcenter.logs import configure_logging
     from logcenter.migrations import upgrade
 
-    configure_logging("warning")  # no per-batch debug lines (the server logs at info), no migration lines
+    configure_logging("warning")  # no per-batch debug lines (the server logs at info)
     with tempfile.TemporaryDirectory(prefix="logcenter-store-") as tmp:
         if args.db == "sqlite":
             url = f"sqlite:///{tmp}/store.db"
@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for r in reports:
                     r.event_id = uuid.uuid4().hex
 
-            # Exactly what the writer does per batch: store it, and count the backlog every --count-interval s.
+            # What the writer does per batch: store it, and count the backlog every --count-interval seconds.
             committer = BatchCommitter(factory, retention=args.retention, count_interval=args.count_interval)
 
             def store(chunk: list[Any]) -> None:
