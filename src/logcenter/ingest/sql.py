@@ -238,8 +238,7 @@ class HotPath:
         return [tuple(r) for r in self._run(sql, params).fetchall()]
 
     def statuses(self, bug_ids: set[int]) -> dict[int, str]:
-        marks = ", ".join("?" * len(bug_ids))
-        return dict(self._run(f"SELECT id, status FROM bugs WHERE id IN ({marks})", tuple(bug_ids)).all())
+        return dict(self._by_ids("SELECT id, status FROM bugs WHERE id IN ({ids})", sorted(bug_ids)))
 
     def lock_bugs(self, keys: set[tuple[int, str]]) -> list[tuple[int, int, str, str]]:
         """(id, project_id, fingerprint, status) of existing bugs, locked in id order.
