@@ -1,17 +1,21 @@
-"""The request half of REST ingest, in process: CPU per request of the real app vs the bare app, no network.
+"""The request half of ingest, in process: CPU per request of the real app vs the bare app, no network.
 
-    python bench/http_path.py [--requests 20000]
+    python bench/http_path.py [--scenario rest|sentry|both] [--requests 20000]
 
-Drives both ASGI apps directly (no sockets, no uvicorn) with the REST scenario's bodies. The real app gets a
-stub writer that answers at once, so the figure is what one report costs the event loop before and after the
-group-commit writer: routing, body reading, validation, fingerprint, response. In the HTTP benchmark this half
-shares one GIL with the writer thread.
+Drives both ASGI apps directly (no sockets, no uvicorn) with the load scenarios' bodies: the REST reports, or
+real gzip'd sentry-python envelopes for POST /api/<id>/envelope/ (bench/sentry_envelopes.py, ~6.4 KB raw).
+The real app gets a stub writer that answers at once, so the figure is what one report costs the HTTP worker
+before and after the writer process: routing, body reading (and gunzip), validation or event parsing, the
+mapping to a Report, fingerprint, response. The Sentry scenario creates its project in a throwaway SQLite
+database migrated as `serve` does, so the DSN key is checked through the real (cached) lookup.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import random
 import sys
 import tempfile
 import time
@@ -23,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from store_batch import payloads  # noqa: E402
 
+Request = tuple[str, list[tuple[bytes, bytes]], bytes]  # path, headers, body
+
 
 class StubWriter:
     async def submit(self, report: Any) -> Any:
@@ -31,23 +37,21 @@ class StubWriter:
         return IngestResult(1, created=False, status="NEW")
 
 
-async def per_request_us(app: Any, bodies: list[bytes], n: int) -> float:
-    path = b"/api/v1/logs/report"
-
-    async def one(body: bytes) -> int:
+async def per_request_us(app: Any, requests: list[Request], n: int) -> float:
+    async def one(path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
             "method": "POST",
             "scheme": "http",
-            "path": path.decode(),
-            "raw_path": path,
+            "path": path,
+            "raw_path": path.encode(),
             "query_string": b"",
             "root_path": "",
             "headers": [
                 (b"host", b"127.0.0.1"),
-                (b"content-type", b"application/json"),
+                *headers,
                 (b"content-length", str(len(body)).encode()),
             ],
             "client": ("127.0.0.1", 40000),
@@ -65,19 +69,65 @@ async def per_request_us(app: Any, bodies: list[bytes], n: int) -> float:
         await app(scope, receive, send)
         return int(sent[0]["status"])
 
-    for body in bodies[:500]:
-        status = await one(body)
+    for request in requests[:500]:
+        status = await one(*request)
         if status != 200:
-            raise RuntimeError(f"warm-up request answered {status}")
+            raise RuntimeError(f"warm-up request to {request[0]} answered {status}")
     t0 = time.perf_counter()
     for i in range(n):
-        await one(bodies[i % len(bodies)])
+        await one(*requests[i % len(requests)])
     return (time.perf_counter() - t0) / n * 1e6
+
+
+def rest_requests() -> list[Request]:
+    headers = [(b"content-type", b"application/json")]
+    return [("/api/v1/logs/report", headers, body) for body in payloads(2_000)]
+
+
+def sentry_requests(app: Any, count: int) -> list[Request]:
+    """`count` gzip'd envelopes for a project created in the app's database, with its DSN key."""
+    import sentry_sdk
+
+    from logcenter.migrations import upgrade
+    from logcenter.projects import service as projects_service
+    from logcenter.projects.schemas import ProjectCreate
+
+    upgrade(app.state.engine)
+    with app.state.session_factory() as session:
+        project = projects_service.create(session, data=ProjectCreate(project_id="bench_app"))
+        session.commit()
+        pk, key = project.id, project.ingest_key
+    # sentry_sdk.init() instruments every Starlette and FastAPI app of its process for good (the bare app
+    # then cost 3x as much): the events are captured and encoded in a child process.
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        bodies = pool.apply(_envelopes, (key, count))
+    client = f"sentry.python/{sentry_sdk.VERSION}"
+    headers = [
+        (b"x-sentry-auth", f"Sentry sentry_key={key}, sentry_version=7, sentry_client={client}".encode()),
+        (b"user-agent", client.encode()),
+        (b"content-type", b"application/x-sentry-envelope"),
+        (b"content-encoding", b"gzip"),
+    ]
+    return [(f"/api/{pk}/envelope/", headers, body) for body in bodies]
+
+
+def _envelopes(key: str, count: int) -> list[bytes]:
+    from sentry_envelopes import _fresh_event, capture_templates, encode
+
+    with tempfile.TemporaryDirectory(prefix="logcenter-http-") as tmp:
+        templates = capture_templates(Path(tmp))
+    rng = random.Random(1)
+    return [
+        encode(*_fresh_event(templates[rng.randrange(len(templates))], rng, key, seq), "gzip")
+        for seq in range(count)
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scenario", choices=["rest", "sentry", "both"], default="both")
     p.add_argument("--requests", type=int, default=20_000)
+    p.add_argument("--envelopes", type=int, default=1_000, help="distinct envelopes, sent in turn")
     args = p.parse_args(argv)
 
     import bare_app
@@ -85,15 +135,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from logcenter.config import Settings
     from logcenter.main import create_app
 
-    bodies = payloads(2_000)
+    scenarios = ["rest", "sentry"] if args.scenario == "both" else [args.scenario]
     with tempfile.TemporaryDirectory(prefix="logcenter-http-") as tmp:
-        app = create_app(Settings(database_url=f"sqlite:///{tmp}/unused.db"))
+        app = create_app(Settings(database_url=f"sqlite:///{tmp}/bench.db"))
         app.state.writer = StubWriter()
-        bare = asyncio.run(per_request_us(bare_app.app, bodies, args.requests))
-        real = asyncio.run(per_request_us(app, bodies, args.requests))
+        for scenario in scenarios:
+            requests = rest_requests() if scenario == "rest" else sentry_requests(app, args.envelopes)
+            bare = asyncio.run(per_request_us(bare_app.app, requests, args.requests))
+            real = asyncio.run(per_request_us(app, requests, args.requests))
+            print(f"{scenario:6} bare app:                 {bare:6.1f} us/request")
+            print(f"{scenario:6} logcenter, stub writer:   {real:6.1f} us/request ({real / bare:.2f}x bare)")
         app.state.engine.dispose()
-    print(f"bare app:                         {bare:6.1f} us/request")
-    print(f"logcenter REST route, stub writer: {real:6.1f} us/request ({real / bare:.2f}x bare)")
     return 0
 
 
