@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from logcenter.bugs.models import Bug, BugHourlyCount, BugTagValue, Occurrence, UncountedOccurrence
 from logcenter.config import Settings
 from logcenter.db import begin_write, create_db_engine, create_session_factory, session_scope
-from logcenter.ingest import service
+from logcenter.ingest import counting
 from logcenter.ingest import writer as writer_module
 from logcenter.ingest.channel import RemoteWriter
 from logcenter.ingest.report import IngestResult, Report
@@ -233,34 +233,39 @@ def clock(monkeypatch) -> Clock:
     return fake
 
 
-def test_count_if_due_waits_for_the_interval_then_counts_a_limit_at_a_time(db, clock):
+def test_count_if_due_waits_for_the_interval_then_counts_whole_bugs_a_limit_at_a_time(db, clock):
     committer = BatchCommitter(db.factory, retention=100, count_interval=10, count_limit=5)
-    bug_id = bug_of(committer.write([report(0)]))
+    lines = (1, 2, 3, 4)
+    bugs = [bug_of(committer.write([report(0, line=line)])) for line in lines]
     # A new committer counts at once what an earlier process may have left; this round starts the interval.
     assert committer.count(if_due=True) == 0
 
-    committer.write([report(m) for m in range(1, 13)])
+    # 2, 3, 4 and 3 reports of the four bugs, in that order of first arrival.
+    sizes = dict(zip(lines, (2, 3, 4, 3), strict=True))
+    committer.write([report(m, line=line) for line in lines for m in range(1, 1 + sizes[line])])
     assert committer.count(if_due=True) == 0  # not due: the last round began 0 s ago
     assert committer.count_delay() == 10
     clock.now += 9.9
     assert committer.count(if_due=True) == 0
     assert committer.count_delay() == pytest.approx(0.1)
-    assert count_of(db, bug_id) == 1 and backlog(db) == 12
+    assert [count_of(db, b) for b in bugs] == [1, 1, 1, 1] and backlog(db) == 12
 
     clock.now += 0.1
-    assert committer.count(if_due=True) == 5
+    assert committer.count(if_due=True) == 5  # the first two bugs: the third would pass the limit
+    assert [count_of(db, b) for b in bugs] == [3, 4, 1, 1] and backlog(db) == 7
     assert committer.count_delay() == 0  # it stopped at the limit: the rest is due at once
-    assert committer.count(if_due=True) == 5  # no new interval to wait for
-    assert committer.count(if_due=True) == 2
-    assert count_of(db, bug_id) == 13 and backlog(db) == 0
+    assert committer.count(if_due=True) == 4  # no new interval to wait for
+    assert committer.count(if_due=True) == 3
+    assert [count_of(db, b) for b in bugs] == [3, 4, 5, 4] and backlog(db) == 0
     assert committer.count_delay() is None
     assert committer.count(if_due=True) == 0
 
-    # count() (start-up, shutdown, idle) takes the whole backlog, due or not, a limit per transaction.
-    committer.write([report(m) for m in range(13, 25)])
+    # count() (start-up, shutdown, idle) takes all there is, due or not, a limit per transaction; a bug is
+    # counted whole even past the limit (its counters are one row each, however many reports).
+    committer.write([report(m, line=1) for m in range(10, 22)])
     assert committer.count(if_due=True) == 0
     assert committer.count() == 12
-    assert count_of(db, bug_id) == 25 and backlog(db) == 0
+    assert count_of(db, bugs[0]) == 15 and backlog(db) == 0
 
 
 # --- the writers: a crash's backlog, idle time --------------------------------------------------------------
@@ -349,23 +354,26 @@ def test_prune_never_deletes_an_occurrence_that_is_not_counted_yet(db):
     assert seen.hourly == {at(0): 9}
 
 
-def test_counting_the_backlog_in_parts_while_pruning_loses_no_report(db, clock):
+def test_pruning_in_parts_after_counting_loses_no_report(db, clock):
     committer = BatchCommitter(db.factory, retention=3, count_interval=LONG, count_limit=4)
     bug_id = bug_of(committer.write([report(0)]))
     assert committer.count() == 0  # the round starts now
     clock.now += LONG
     committer.write([report(m, version=f"1.{m % 2}") for m in range(1, 11)])
 
-    assert committer.count(if_due=True) == 4
-    # The prune after the first part kept the three newest and the six still waiting.
-    assert stored_minutes(db, bug_id) == [5, 6, 7, 8, 9, 10]
-    assert committer.count(if_due=True) == 4
-    assert committer.count(if_due=True) == 2
-    assert stored_minutes(db, bug_id) == [8, 9, 10]
+    assert committer.count(if_due=True) == 10  # one bug: counted whole, pruned a limit at a time
     seen = counters(db, bug_id)
     assert (seen.count, seen.last_seen, seen.context) == (11, at(10), {"minute": 10})
     assert seen.hourly == {at(0): 11}
     assert seen.tags == {("environment", "production"): 11, ("version", "1.0"): 6, ("version", "1.1"): 5}
+    assert stored_minutes(db, bug_id) == list(range(11))
+    assert committer.count_delay() == 0
+    assert committer.count(if_due=True) == 0
+    assert stored_minutes(db, bug_id) == [4, 5, 6, 7, 8, 9, 10]  # the oldest four
+    while committer.count_delay() == 0:
+        committer.count(if_due=True)
+    assert stored_minutes(db, bug_id) == [8, 9, 10]
+    assert counters(db, bug_id) == seen
 
 
 # --- PostgreSQL: counters in several transactions at once ---------------------------------------------------
@@ -399,7 +407,7 @@ def test_a_counter_does_not_wait_for_the_reports_another_is_counting(db):
 
     def slow() -> None:  # takes the 7 of the first bug and holds its transaction until the other is done
         with session_scope(db.factory) as s:
-            seen["slow"] = service.count_pending(s, retention=5, limit=7)
+            seen["slow"] = counting.count_pending(s, retention=5, limit=7)
             taken.set()
             seen["fast was done first"] = done.wait(5)
 
@@ -408,7 +416,7 @@ def test_a_counter_does_not_wait_for_the_reports_another_is_counting(db):
         counted = []
         while counted[-1:] != [0]:
             with session_scope(db.factory) as s:
-                counted.append(service.count_pending(s, retention=5, limit=10))
+                counted.append(counting.count_pending(s, retention=5, limit=10))
         seen["fast"] = counted
         done.set()
 
@@ -437,7 +445,7 @@ def test_concurrent_counters_never_count_a_report_twice(db):
             start.wait(10)
             while True:
                 with session_scope(db.factory) as s:
-                    n = service.count_pending(s, retention=10, limit=3)
+                    n = counting.count_pending(s, retention=10, limit=3)
                 counted.append(n)
                 if not n:
                     return

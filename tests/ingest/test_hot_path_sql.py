@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Occurrence
 from logcenter.db import begin_write
-from logcenter.ingest import service, sql
+from logcenter.ingest import counting, service, sql
 from logcenter.ingest.report import Report
 from logcenter.ingest.schemas import ReportIn, to_report
 from tests.factories import report_payload
@@ -29,7 +29,7 @@ def store(db, batch: list[Report], *, retention: int = 100):
     with db.factory() as session:
         begin_write(session)
         results = service.store_batch(session, batch, retention=retention, now=NOW)
-        service.count_pending(session, retention=retention, now=NOW)
+        counting.count_pending(session, retention=retention, now=NOW)
         session.commit()
     return results
 

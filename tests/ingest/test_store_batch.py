@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select
 
 from logcenter.bugs.models import Bug, Occurrence
 from logcenter.db import begin_write
-from logcenter.ingest import service
+from logcenter.ingest import counting, service
 from logcenter.ingest.report import Report
 from logcenter.ingest.schemas import ReportIn, to_report
 from tests.factories import report_payload
@@ -63,7 +63,7 @@ def test_repeated_event_id_is_acknowledged_but_counted_once(db, repeat_in_same_b
         else:
             results = service.store_batch(session, [one], retention=100, now=NOW)
             results += service.store_batch(session, [one], retention=100, now=NOW)
-        service.count_pending(session, retention=100)
+        counting.count_pending(session, retention=100)
         session.commit()
         assert [r.duplicate for r in results] == [False, True]
         assert results[0].bug_id == results[1].bug_id and results[1].status == "NEW"

@@ -1,20 +1,14 @@
-"""The write half of the ingest hot path, in two steps that each run in their own transactions.
+"""The write half of the ingest hot path: `store_batch` stores a batch of reports in one transaction.
 
-- `store_batch` stores a batch of reports: select the batch's bugs, insert the new ones, insert the
-  occurrences and put them on the backlog of uncounted occurrences, reopen regressions. When it has
-  committed, every report is durable and has its bug; the request can be answered. A bug it creates is
-  counted at once (rare, and a new bug should not show zero occurrences).
-- `count_pending` takes the backlog and adds it to the bugs: occurrence count, first and last seen, the
-  latest report's values, hourly counts and tag values; then prunes occurrences past the retention.
+It selects the batch's bugs, inserts the new ones, inserts the occurrences and puts them on the backlog of
+uncounted occurrences, and reopens regressions. When it has committed, every report is durable and has its
+bug; the request can be answered. Adding the reports to their bugs' counters comes later, in transactions of
+its own (ingest/counting.py), except for the bugs the batch created: a new bug should not show zero
+occurrences, and there are few of them.
 
-Called by the group-commit writer (ingest/writer.py), which owns the transactions and counts every
-`count_interval` seconds (default 1; 0 counts each batch before answering it). Counting a second's reports
-at once touches each bug, hour and tag value once per second rather than once per report, and deletes old
-occurrences that lie together, where counting each batch rewrote ~10 database pages per report
-(bench/README.md). The backlog is a table: what a crash leaves uncounted is counted when the writer starts.
-
-Each step is a fixed number of statements whatever the batch size (ingest/sql.py). Only regressions, which
-are rare, go through the ORM and the workflow.
+Called by the group-commit writer (ingest/writer.py), which owns the transactions. Each step is a fixed
+number of statements whatever the batch size (ingest/sql.py). Only regressions, which are rare, go through
+the ORM and the workflow.
 """
 
 from __future__ import annotations
@@ -22,7 +16,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -30,13 +23,14 @@ from logcenter.bugs import workflow
 from logcenter.bugs.models import Bug, BugStatus
 from logcenter.bugs.regression import Ancestry, is_regression
 from logcenter.db import utcnow
+from logcenter.ingest import counting
+from logcenter.ingest.counting import Tally, latest_values
 from logcenter.ingest.report import IngestResult, Report
-from logcenter.ingest.sql import LATEST_FIELDS, HotPath, dumps
+from logcenter.ingest.sql import HotPath, dumps
 from logcenter.projects import service as projects_service
 from logcenter.projects.service import IngestProject
 
 ACTOR = "ingest"
-TAGS_KEYS = ("environment", "version")
 FIXED = (BugStatus.DEPLOYED, BugStatus.MERGED)
 
 
@@ -60,10 +54,13 @@ def store_batch(
     ancestry: Ancestry | None = None,
     now: datetime | None = None,
     projects: dict[str, IngestProject] | None = None,
+    tally: Tally | None = None,
 ) -> list[IngestResult]:
     """Store and group `reports`; returns one result per report, in order. The caller commits, and counts
-    them later (`count_pending`), except those of bugs this batch creates: a new bug is whole at once.
+    them later, except those of bugs this batch creates: a new bug is whole at once.
 
+    The writer passes its `tally` to count them from memory (ingest/counting.py), and merges it into its
+    own once this has committed; without one, they are read back from the backlog (`count_pending`).
     `projects` is the writer's cache of resolved project slugs; it must be dropped when a batch fails.
     """
     now = now or utcnow()
@@ -80,10 +77,13 @@ def store_batch(
 
     _load_bugs(sql, groups)
     _insert_new_bugs(sql, reports, groups, now)
-    _insert_occurrences(sql, reports, groups, project_ids, now)
+    stored = _insert_occurrences(sql, reports, groups, project_ids, now)
     new_bugs = [g.bug_id for g in groups.values() if g.created]
     if new_bugs:
-        _count(sql, sql.take_uncounted_of(new_bugs), retention=retention, now=now)
+        over = counting.apply(sql, stored.take_bugs(new_bugs), retention=retention, now=now)
+        sql.prune(list(over), keep=retention)
+    if tally is not None:
+        tally.merge(stored)
     _reopen_regressions(session, reports, groups, ancestry, now)
 
     by_index: dict[int, _Group] = {i: g for g in groups.values() for i in g.indexes}
@@ -150,19 +150,6 @@ def _load_bugs(sql: HotPath, groups: dict[tuple[int, str], _Group]) -> None:
             group.bug_id, group.status = bug_id, status
 
 
-def _latest_values(report: Report) -> tuple[Any, ...]:
-    values = {
-        "message": report.message,
-        "stack_trace": report.stack_trace,
-        "level": report.level,
-        "environment": report.environment,
-        "version": report.version,
-        "commit_hash": report.commit_hash,
-        "context": dumps(report.context),
-    }
-    return tuple(values[f] for f in LATEST_FIELDS)
-
-
 def _insert_new_bugs(
     sql: HotPath, reports: list[Report], groups: dict[tuple[int, str], _Group], now: datetime
 ) -> None:
@@ -178,7 +165,7 @@ def _insert_new_bugs(
         # Counted from zero by store_batch once its occurrences are in.
         rows.append((
             g.project_id, g.fingerprint, first.source, first.error_type, first.file_path, first.line_number,
-            *_latest_values(latest), BugStatus.NEW.value, at, 0, sql.ts(min(stamps)), sql.ts(max(stamps)),
+            *latest_values(latest), BugStatus.NEW.value, at, 0, sql.ts(min(stamps)), sql.ts(max(stamps)),
             at, at,
         ))  # fmt: skip
     created_ids = []
@@ -198,15 +185,27 @@ def _insert_occurrences(
     groups: dict[tuple[int, str], _Group],
     project_ids: list[int],
     now: datetime,
-) -> None:
+) -> Tally:
+    """Insert the groups' occurrences; returns their tally, to count them."""
     at = sql.ts(now)
-    sql.insert_occurrences([
+    ids = sql.insert_occurrences([
         (g.bug_id, project_ids[i], r.event_id, sql.ts(r.timestamp), at, r.environment, r.level, r.version,
          r.commit_hash, r.message, r.stack_trace, dumps(r.context), dumps(r.data))
         for g in groups.values()
         for i in g.indexes
         for r in (reports[i],)
     ])  # fmt: skip
+    tally = Tally()
+    for g in groups.values():
+        for i in g.indexes:
+            r = reports[i]
+            tally.add(g.bug_id, r.timestamp, r.environment, r.version, r)
+    by_bug: dict[int, list[int]] = defaultdict(list)
+    for occurrence_id, bug_id in ids:
+        by_bug[bug_id].append(occurrence_id)
+    for bug_id, occurrence_ids in by_bug.items():
+        tally.add_ids(bug_id, occurrence_ids)
+    return tally
 
 
 def _reopen_regressions(
@@ -245,63 +244,3 @@ def _reopen_regressions(
         workflow.transition(session, bug, BugStatus.NEW, actor=ACTOR, note=note, kind="regression", now=now)
         g.status = BugStatus.NEW
     session.flush()
-
-
-@dataclass(slots=True)
-class _Tally:
-    """One bug's share of the occurrences being counted."""
-
-    first: datetime
-    # (timestamp, id) of the latest occurrence, the later stored on a tie: the bug shows its values
-    latest: tuple[datetime, int]
-    n: int = 0
-
-
-def count_pending(
-    session: Session, *, retention: int, limit: int = 20_000, now: datetime | None = None
-) -> int:
-    """Add up to `limit` uncounted occurrences (the oldest) to their bugs, and prune those bugs' occurrences
-    past the newest `retention`. Returns how many were counted; the caller commits."""
-    sql = HotPath(session.connection())
-    ids = sql.take_uncounted(limit)
-    _count(sql, ids, retention=retention, now=now or utcnow())
-    return len(ids)
-
-
-def _count(sql: HotPath, ids: list[int], *, retention: int, now: datetime) -> None:
-    """Add these occurrences, just taken off the backlog, to their bugs; prune those bugs."""
-    if not ids:
-        return
-    tallies: dict[int, _Tally] = {}
-    hourly: dict[tuple[int, datetime], int] = defaultdict(int)
-    tags: dict[tuple[int, str, str], list[Any]] = {}
-    for occurrence_id, bug_id, at, environment, version in sql.occurrence_facts(ids):
-        tally = tallies.get(bug_id)
-        if tally is None:
-            tally = tallies[bug_id] = _Tally(at, (at, occurrence_id))
-        tally.n += 1
-        tally.first = min(tally.first, at)
-        tally.latest = max(tally.latest, (at, occurrence_id))
-        hourly[(bug_id, at.replace(minute=0, second=0, microsecond=0))] += 1
-        for key, value in zip(TAGS_KEYS, (environment, version), strict=True):
-            if value:
-                entry = tags.setdefault((bug_id, key, value), [0, at, at])
-                entry[0] += 1
-                entry[1] = min(entry[1], at)
-                entry[2] = max(entry[2], at)
-
-    # A bug deleted since its occurrences were stored took them (and their backlog rows) with it.
-    counts = sql.lock_counts(list(tallies))
-    bugs = sorted(b for b in tallies if b in counts)
-    latest = sql.latest_values([tallies[b].latest[1] for b in bugs])
-    stamp = sql.ts(now)
-    sql.update_bugs([
-        (t.n, sql.ts(t.first), sql.ts(t.latest[0]), latest[t.latest[1]], stamp, b)
-        for b in bugs
-        for t in (tallies[b],)
-    ])  # fmt: skip
-    sql.upsert_hourly([(b, sql.ts(h), n) for (b, h), n in hourly.items() if b in counts])
-    sql.upsert_tags([
-        (b, k, v, n, sql.ts(fs), sql.ts(ls)) for (b, k, v), (n, fs, ls) in tags.items() if b in counts
-    ])  # fmt: skip
-    sql.prune([b for b in bugs if counts[b] + tallies[b].n > retention], keep=retention)

@@ -105,8 +105,8 @@ _INSERT_OCCURRENCES = _Rows(
 )
 # PostgreSQL: the new occurrences and their backlog rows in one statement.
 _INSERT_OCCURRENCES_UNCOUNTED = _Rows(
-    f"WITH o AS ({_INSERT_OCCURRENCES.sql} RETURNING id)"
-    " INSERT INTO uncounted_occurrences (occurrence_id) SELECT id FROM o",
+    f"WITH o AS ({_INSERT_OCCURRENCES.sql} RETURNING id, bug_id),"
+    " u AS (INSERT INTO uncounted_occurrences (occurrence_id) SELECT id FROM o) SELECT id, bug_id FROM o",
     13,
 )
 # SQLite: the writer holds the database lock, so every occurrence past the largest id seen before its insert
@@ -119,9 +119,8 @@ _TAKE_UNCOUNTED = (
     "DELETE FROM uncounted_occurrences WHERE occurrence_id IN (SELECT occurrence_id"
     " FROM uncounted_occurrences ORDER BY occurrence_id LIMIT ?{lock}) RETURNING occurrence_id"
 )
-_TAKE_UNCOUNTED_OF = (
-    "DELETE FROM uncounted_occurrences WHERE occurrence_id IN (SELECT id FROM occurrences"
-    " WHERE bug_id IN ({ids})) RETURNING occurrence_id"
+_TAKE_UNCOUNTED_IDS = (
+    "DELETE FROM uncounted_occurrences WHERE occurrence_id IN ({ids}) RETURNING occurrence_id"
 )
 # What the counters need of each occurrence, and the latest report's values for its bug.
 _FACTS = "SELECT id, bug_id, timestamp, environment, version FROM occurrences WHERE id IN ({ids})"
@@ -151,7 +150,7 @@ _PRUNE = (
     " occurrences WHERE bug_id = b.column1 ORDER BY id DESC LIMIT 1 OFFSET ?) AS oldest FROM (VALUES {ids})"
     " AS b) AS c JOIN occurrences AS o ON o.bug_id = c.bug_id AND o.id < c.oldest"
     # Never one that is not counted yet: another writer's (PostgreSQL), committed after this counter began.
-    " WHERE o.id NOT IN (SELECT occurrence_id FROM uncounted_occurrences))"
+    " WHERE o.id NOT IN (SELECT occurrence_id FROM uncounted_occurrences){limit})"
 )
 
 
@@ -272,25 +271,26 @@ class HotPath:
             [(n, first, last, *latest, now, bug_id) for n, first, last, latest, now, bug_id in rows],
         )
 
-    def insert_occurrences(self, rows: list[tuple[Any, ...]]) -> None:
-        """Store occurrences and put them on the backlog of those not counted yet (`take_uncounted`)."""
+    def insert_occurrences(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
+        """Store occurrences and put them on the backlog of those not counted yet (`take_uncounted`);
+        returns their (id, bug id), in no particular order."""
         if not rows:
-            return
+            return []
         if self.postgres:
-            self._values(_INSERT_OCCURRENCES_UNCOUNTED, rows)
-            return
-        before = self._run(_LAST_OCCURRENCE, ()).scalar()
+            return self._values(_INSERT_OCCURRENCES_UNCOUNTED, rows)
+        before = self._run(_LAST_OCCURRENCE, ()).scalar() or 0
         self._put(_INSERT_OCCURRENCES, rows)
-        self._run(_MARK_UNCOUNTED, (before or 0,))
+        self._run(_MARK_UNCOUNTED, (before,))
+        return [(before + n, row[0]) for n, row in enumerate(rows, 1)]
 
     def take_uncounted(self, limit: int) -> list[int]:
         """Take up to `limit` of the oldest uncounted occurrences off the backlog; returns their ids."""
         sql = _TAKE_UNCOUNTED.format(lock=" FOR UPDATE SKIP LOCKED" if self.postgres else "")
         return [r[0] for r in self._run(sql, (limit,)).fetchall()]
 
-    def take_uncounted_of(self, bug_ids: Sequence[int]) -> list[int]:
-        """Take these bugs' uncounted occurrences off the backlog; returns their ids."""
-        return [r[0] for r in self._by_ids(_TAKE_UNCOUNTED_OF, bug_ids)]
+    def take_uncounted_ids(self, ids: Sequence[int]) -> list[int]:
+        """Take these occurrences off the backlog; returns those that were still on it."""
+        return [r[0] for r in self._by_ids(_TAKE_UNCOUNTED_IDS, ids)]
 
     def occurrence_facts(self, ids: Sequence[int]) -> list[tuple[int, int, datetime, str, str | None]]:
         """(id, bug_id, timestamp, environment, version) of these occurrences."""
@@ -327,9 +327,18 @@ class HotPath:
         """Rows of (bug id, key, value, count, first_seen, last_seen), one per (bug id, key, value)."""
         self._put(_UPSERT_TAGS, rows)
 
-    def prune(self, bug_ids: list[int], *, keep: int) -> None:
-        """Delete all but the newest `keep` occurrences of these bugs."""
-        per = MAX_PARAMS - 1
+    def prune(self, bug_ids: list[int], *, keep: int, limit: int | None = None) -> int:
+        """Delete all but the newest `keep` occurrences of these bugs, or only the oldest `limit` of those;
+        returns how many were deleted."""
+        deleted = 0
+        per = MAX_PARAMS - 2
         for start in range(0, len(bug_ids), per):
             ids = bug_ids[start : start + per]
-            self._run(_PRUNE.format(ids=", ".join(["(?)"] * len(ids))), (keep - 1, *ids))
+            if limit is not None and deleted >= limit:
+                break
+            sql = _PRUNE.format(
+                ids=", ".join(["(?)"] * len(ids)), limit="" if limit is None else " ORDER BY o.id LIMIT ?"
+            )
+            params = (keep - 1, *ids) if limit is None else (keep - 1, *ids, limit - deleted)
+            deleted += self._run(sql, params).rowcount
+        return deleted

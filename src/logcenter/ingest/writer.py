@@ -26,10 +26,12 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from logcenter.db import begin_write
+from logcenter.db import begin_write, utcnow
 from logcenter.errors import Unavailable
-from logcenter.ingest import service
+from logcenter.ingest import counting, service
+from logcenter.ingest.counting import Tally
 from logcenter.ingest.report import IngestResult, Report
+from logcenter.ingest.sql import HotPath
 from logcenter.projects.service import IngestProject
 
 log = structlog.get_logger(__name__)
@@ -45,9 +47,14 @@ class BatchCommitter:
 
     Its driver calls `write` for each batch, answers the batch's requests, then calls `count(if_due=True)`;
     when no report comes, it calls `count(if_due=True)` again once `count_delay()` has passed. So the bugs'
-    counters are about `count_interval` seconds behind their stored reports at most (ingest/service.py), the
-    start-up count takes what a killed process left, and with `count_interval` 0 `write` counts each batch
-    itself before it returns.
+    counters are about `count_interval` seconds behind their stored reports at most (ingest/counting.py),
+    the start-up count takes what a killed process left, and with `count_interval` 0 `write` counts each
+    batch itself before it returns.
+
+    Each batch's reports are added to a tally in memory once committed, and counting applies the tally: a
+    bug, hour or tag value is written once per round however many reports it got. What the tally does not
+    hold (the backlog an earlier process left, or everything after a failed count) is read back from the
+    backlog first; until then batches are left to be read back too.
     """
 
     def __init__(
@@ -70,7 +77,15 @@ class BatchCommitter:
         self._count_limit = count_limit
         self._counted_at = 0.0
         self._uncounted = True  # a backlog may be left by an earlier process
-        self._more = False  # the last count stopped at count_limit: the backlog was not empty
+        self._more = False  # the last count stopped at count_limit: there is more to count or prune
+        # Counting from memory (ingest/counting.py): what was stored since the current round began, what
+        # the round has still to count, and the bugs counted past the retention, with about how many
+        # occurrences each should lose. Until the backlog has been counted from the database once (an
+        # earlier process's, or after a failed count), batches are left to be read back from there.
+        self._tally = Tally()
+        self._round = Tally()
+        self._prune_due: dict[int, int] = {}
+        self._from_db = True
         self._store = store
         self._session: Session | None = None
         # Resolved project slugs, reused across batches; only the committing thread touches it.
@@ -100,13 +115,15 @@ class BatchCommitter:
         return max(0.0, self._counted_at + self._count_interval - time.monotonic())
 
     def count(self, *, if_due: bool = False) -> int:
-        """Add stored reports to their bugs' counters, in transactions of up to `count_limit` reports.
+        """Add stored reports to their bugs' counters, and prune those bugs, in transactions of up to
+        `count_limit` reports (of whole bugs: one bug's reports are one row of counters however many) or of
+        deleted occurrences.
 
-        Without `if_due`: the whole backlog. With it (between batches, under load): one transaction, if the
-        backlog is due: reports were stored since the last count began `count_interval` seconds ago, or the
-        last transaction stopped at `count_limit`. So a batch never waits behind more than one of them
-        (SQLite has one writer at a time). Returns how many were counted. A failure is logged, and what was
-        not counted is counted next time.
+        Without `if_due`: all of it. With it (between batches, under load): one transaction, if counting is
+        due: reports were stored since the last round began `count_interval` seconds ago, or the last
+        transaction left more to do. So a batch never waits behind more than one of them (SQLite has one
+        writer at a time). Returns how many reports were counted. A failure is logged, and what was not
+        counted is counted next time.
         """
         started = time.monotonic()
         waiting = not self._uncounted or started - self._counted_at < self._count_interval
@@ -114,22 +131,58 @@ class BatchCommitter:
             return 0
         if not self._more:  # a new round: the next one is due count_interval from now
             self._counted_at = started
+            self._round, self._tally = self._tally, Tally()
         self._uncounted = False
         counted = 0
         try:
             while True:
                 with self._transaction() as session:
-                    n = service.count_pending(session, retention=self._retention, limit=self._count_limit)
-                counted += n
-                self._more = n == self._count_limit
+                    counted += self._count_part(session)
                 if if_due or not self._more:
                     break
         except Exception:
-            self._uncounted, self._more = True, False  # try again at the next interval
+            # Try again at the next interval, from the backlog: it still holds all that was not counted.
+            self._tally, self._round, self._prune_due, self._from_db = Tally(), Tally(), {}, True
+            self._uncounted, self._more = True, False
             log.warning("ingest.count_failed", exc_info=True)
         if counted:
             log.debug("ingest.count", reports=counted, ms=round((time.monotonic() - started) * 1000, 2))
         return counted
+
+    def _count_part(self, session: Session) -> int:
+        """One transaction of counting: a part of the backlog read back, of the tally, or of the pruning."""
+        limit = self._count_limit
+        if self._from_db:
+            n = counting.count_pending(session, retention=self._retention, limit=limit)
+            self._from_db = self._more = n == limit
+            return n
+        sql = HotPath(session.connection())
+        n = 0
+        if self._round:
+            part = self._round.take(limit)
+            for bug_id, due in counting.apply(sql, part, retention=self._retention, now=utcnow()).items():
+                self._prune_due[bug_id] = self._prune_due.get(bug_id, 0) + due
+            n = len(part)
+        elif self._prune_due:
+            self._prune_part(sql)
+        self._more = bool(self._round or self._prune_due)
+        return n
+
+    def _prune_part(self, sql: HotPath) -> None:
+        """Delete up to `count_limit` occurrences past the retention, the oldest first, of the bugs that have
+        waited longest: a bug counted whole may have to lose more than one transaction should delete."""
+        limit = self._count_limit
+        bugs: list[int] = []
+        rows = 0
+        for bug_id, due in self._prune_due.items():
+            if bugs and rows + due > limit:
+                break
+            bugs.append(bug_id)
+            rows += due
+        for bug_id in bugs:
+            del self._prune_due[bug_id]
+        if sql.prune(bugs, keep=self._retention, limit=limit) == limit:  # perhaps not all: again later
+            self._prune_due.update(dict.fromkeys(bugs, max(1, (rows - limit) // len(bugs))))
 
     def _write_one(self, report: Report) -> Outcome:
         try:
@@ -140,8 +193,14 @@ class BatchCommitter:
             return Unavailable("Could not store the report, retry later", headers={"Retry-After": "5"})
 
     def _commit(self, reports: list[Report]) -> list[IngestResult]:
+        tally = None if self._from_db else Tally()
         with self._transaction() as session:
-            return self._store(session, reports, retention=self._retention, projects=self._projects)
+            results = self._store(
+                session, reports, retention=self._retention, projects=self._projects, tally=tally
+            )
+        if tally is not None:
+            self._tally.merge(tally)
+        return results
 
     def close(self) -> None:
         """Give back the committer's connection (it opens a new one if used again)."""
