@@ -10,7 +10,6 @@ newline or EOF (the JS SDKs write no `length` for JSON items).
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +37,15 @@ class Envelope:
         return next((item for item in self.items if item.type == item_type), None)
 
 
-class _State(enum.Enum):
-    ENVELOPE_HEADERS = enum.auto()
-    ITEM_HEADERS = enum.auto()
-    PAYLOAD_SIZED = enum.auto()  # `length` bytes
-    PAYLOAD_LINE = enum.auto()  # up to the next newline or EOF
-    PAYLOAD_END = enum.auto()  # the optional newline after a sized payload
+class _State:
+    """The parser's states. Plain ints rather than an Enum: reading an Enum member costs ~60 ns on Python
+    3.11, and `_advance` reads a few dozen per envelope (a quarter of the parser's time)."""
+
+    ENVELOPE_HEADERS = 1
+    ITEM_HEADERS = 2
+    PAYLOAD_SIZED = 3  # `length` bytes
+    PAYLOAD_LINE = 4  # up to the next newline or EOF
+    PAYLOAD_END = 5  # the optional newline after a sized payload
 
 
 class EnvelopeParser:
