@@ -8,6 +8,7 @@ so the hot path does not query the database and a rotated key stops working with
 
 from __future__ import annotations
 
+import functools
 import hmac
 import time
 from collections.abc import Callable
@@ -34,16 +35,25 @@ class ProjectKey:
 
 def key_from_request(request: Request) -> str | None:
     """The key from the query string, `X-Sentry-Auth` or `Authorization`, in that order."""
-    key = request.query_params.get("sentry_key")
-    if key:
-        return key
+    # Parsing an empty query string costs as much as the rest of this function: SDKs that send the key in a
+    # header send none.
+    if request.scope.get("query_string"):
+        key = request.query_params.get("sentry_key")
+        if key:
+            return key
     for header in ("x-sentry-auth", "authorization"):
         value = request.headers.get(header)
         if value:
-            key = parse_auth_header(value).get("sentry_key")
+            key = _header_key(value)
             if key:
                 return key
     return None
+
+
+# An SDK sends the same header on every request (only its key and version in it), so most are parsed once.
+@functools.lru_cache(maxsize=256)
+def _header_key(value: str) -> str | None:
+    return parse_auth_header(value).get("sentry_key")
 
 
 def parse_auth_header(value: str) -> dict[str, str]:
