@@ -268,6 +268,51 @@ def test_count_if_due_waits_for_the_interval_then_counts_whole_bugs_a_limit_at_a
     assert count_of(db, bugs[0]) == 15 and backlog(db) == 0
 
 
+def test_a_writer_counts_from_memory_only_what_no_other_writer_counted_first(db):
+    """A writer starting up counts the whole backlog, another writer's tallied reports too (PostgreSQL
+    replicas; two committers here): that one then counts only what is left, from the database."""
+    first = BatchCommitter(db.factory, retention=100, count_interval=LONG)
+    bug_id = bug_of(first.write([report(0)]))
+    assert first.count() == 0  # from now on its batches are tallied in memory
+    first.write([report(m) for m in range(1, 6)])
+
+    starting = BatchCommitter(db.factory, retention=100, count_interval=LONG)
+    assert starting.count() == 5  # read back: it cannot know they are someone's tally
+    first.write([report(m, environment="staging") for m in range(6, 9)])
+    assert first.count() == 3  # its tally held 8 reports, of which 3 were still on the backlog
+
+    seen = counters(db, bug_id)
+    assert (seen.count, seen.last_seen, seen.environment) == (9, at(8), "staging")
+    assert seen.tags == {
+        ("environment", "production"): 6,
+        ("environment", "staging"): 3,
+        ("version", "1.0"): 9,
+    }
+    assert backlog(db) == 0
+
+
+def test_after_a_failed_count_the_backlog_is_read_back_and_nothing_is_counted_twice(db, monkeypatch):
+    committer = BatchCommitter(db.factory, retention=100, count_interval=LONG)
+    bug_id = bug_of(committer.write([report(0)]))
+    committer.count()
+    committer.write([report(m) for m in range(1, 4)])
+
+    def broken(*args: Any, **kwargs: Any) -> dict[int, int]:
+        raise RuntimeError("the disk is full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(counting, "apply", broken)
+        assert committer.count() == 0  # rolled back: the tally is dropped, the backlog still holds them
+    assert count_of(db, bug_id) == 1 and backlog(db) == 3
+
+    committer.write([report(4)])  # left on the backlog too, until it has been read back
+    assert committer.count() == 4
+    committer.write([report(5)])
+    assert committer.count() == 1  # from memory again
+    assert count_of(db, bug_id) == 6 and backlog(db) == 0
+    assert counters(db, bug_id).last_seen == at(5)
+
+
 # --- the writers: a crash's backlog, idle time --------------------------------------------------------------
 
 

@@ -170,23 +170,24 @@ def count_pending(
     prune those bugs past the newest `retention`. Returns how many were counted; the caller commits."""
     sql = HotPath(session.connection())
     ids = sql.take_uncounted(limit)
-    over = apply(sql, _read_back(sql, ids), retention=retention, now=now or utcnow(), taken=True)
+    _, over = apply(sql, _read_back(sql, ids), retention=retention, now=now or utcnow(), taken=True)
     sql.prune(list(over), keep=retention)
     return len(ids)
 
 
 def apply(
     sql: HotPath, tally: Tally, *, retention: int, now: datetime, taken: bool = False
-) -> dict[int, int]:
-    """Add `tally` to its bugs. Returns the bugs it took past the `retention`, with about how many
-    occurrences each should lose (`HotPath.prune`: the caller prunes them, at once or in parts).
+) -> tuple[int, dict[int, int]]:
+    """Add `tally` to its bugs. Returns how many reports it counted, and the bugs it took past the
+    `retention` with about how many occurrences each should lose (`HotPath.prune`: the caller prunes them,
+    at once or in parts).
 
     Unless `taken` (read back from the backlog, which took them off), the tally's rows are taken off the
     backlog here. One another writer took first (PostgreSQL: one counting what a stopped writer left) is
     counted there, not here: the tally is then read back from the rows this call did take.
     """
     if not tally.bugs:
-        return {}
+        return 0, {}
     if not taken:
         ids = [i for bug in tally.bugs.values() for i in bug.ids]
         got = sql.take_uncounted_ids(ids)
@@ -207,12 +208,10 @@ def apply(
     sql.update_bugs(update)
     sql.upsert_hourly(hourly)
     sql.upsert_tags(tags)
-    return {
-        b: min(n, counts[b] + n - retention)
-        for b in bugs
-        for n in (tally.bugs[b].n,)
-        if counts[b] + n > retention
+    over = {
+        b: min(n, counts[b] + n - retention) for b in bugs if counts[b] + (n := tally.bugs[b].n) > retention
     }
+    return tally.reports, over
 
 
 def _read_back(sql: HotPath, ids: list[int]) -> Tally:

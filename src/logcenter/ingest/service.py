@@ -80,7 +80,7 @@ def store_batch(
     stored = _insert_occurrences(sql, reports, groups, project_ids, now)
     new_bugs = [g.bug_id for g in groups.values() if g.created]
     if new_bugs:
-        over = counting.apply(sql, stored.take_bugs(new_bugs), retention=retention, now=now)
+        _, over = counting.apply(sql, stored.take_bugs(new_bugs), retention=retention, now=now)
         sql.prune(list(over), keep=retention)
     if tally is not None:
         tally.merge(stored)

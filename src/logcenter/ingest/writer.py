@@ -159,10 +159,9 @@ class BatchCommitter:
         sql = HotPath(session.connection())
         n = 0
         if self._round:
-            part = self._round.take(limit)
-            for bug_id, due in counting.apply(sql, part, retention=self._retention, now=utcnow()).items():
+            n, over = counting.apply(sql, self._round.take(limit), retention=self._retention, now=utcnow())
+            for bug_id, due in over.items():
                 self._prune_due[bug_id] = self._prune_due.get(bug_id, 0) + due
-            n = len(part)
         elif self._prune_due:
             self._prune_part(sql)
         self._more = bool(self._round or self._prune_due)
