@@ -96,7 +96,7 @@ def to_report(
     now: datetime,
     max_skew: timedelta,
 ) -> Report:
-    """Map a repaired event (see payload.parse_event) onto a Report for the writer."""
+    """Map an event (payload.load_event or parse_event) onto a Report; check it with payload.storable."""
     exceptions = _exception_values(event)
     message = _message(event)
     if exceptions and message and _synthetic(exceptions[-1]):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -22,11 +23,12 @@ from starlette.routing import BaseRoute, Route
 
 from logcenter.db import utcnow
 from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarge, RateLimited, Unauthorized
+from logcenter.ingest.report import Report
 from logcenter.ingest.sentry import auth
 from logcenter.ingest.sentry.decoding import BodyDecoder
 from logcenter.ingest.sentry.envelope import Envelope, EnvelopeParser
 from logcenter.ingest.sentry.event import event_id_of, to_report
-from logcenter.ingest.sentry.payload import parse_event
+from logcenter.ingest.sentry.payload import load_event, parse_event, storable
 from logcenter.ingest.sentry.quota import ProjectQuota
 
 ENVELOPE_PATH = "/api/{project_id}/envelope/"
@@ -97,11 +99,11 @@ async def envelope(request: Request) -> Response:
         item = parsed.item("event")
         if item is None:  # sessions, transactions, client reports...: accepted and dropped
             return _answer(event_id)
-        event = parse_event(item.payload)
+        event = load_event(item.payload)
         # "If the identifier mismatches between the Envelope and payload, the Envelope header takes
         # precedence."
         event_id = event_id or event_id_of(event.get("event_id")) or uuid.uuid4().hex
-        return await _ingest(request, sentry, project, event, event_id)
+        return await _ingest(request, sentry, project, item.payload, event, event_id)
 
 
 async def store(request: Request) -> Response:
@@ -116,9 +118,10 @@ async def store(request: Request) -> Response:
         decoder = _decoder(request, max_compressed=sentry.max_event, max_decompressed=sentry.max_event)
         chunks = [data async for chunk in request.stream() for data in decoder.feed(chunk)]
         decoder.finish()
-        event = parse_event(b"".join(chunks))
+        payload = b"".join(chunks)
+        event = load_event(payload)
         event_id = event_id_of(event.get("event_id")) or uuid.uuid4().hex
-        return await _ingest(request, sentry, project, event, event_id)
+        return await _ingest(request, sentry, project, payload, event, event_id)
 
 
 routes: list[BaseRoute] = [
@@ -193,8 +196,15 @@ def openapi_paths() -> dict[str, Any]:
 
 
 async def _ingest(
-    request: Request, sentry: _Sentry, project: auth.ProjectKey, event: dict[str, Any], event_id: str
+    request: Request,
+    sentry: _Sentry,
+    project: auth.ProjectKey,
+    payload: bytes,
+    event: dict[str, Any],
+    event_id: str,
 ) -> Response:
+    """Map the event (`load_event(payload)`) to a Report and submit it. Only a Report that cannot be stored
+    as it is costs more: it is made again from the repaired event (`parse_event(payload)`)."""
     retry_after = sentry.quota.hit(project.pk)
     if retry_after is not None:
         raise RateLimited(
@@ -202,14 +212,20 @@ async def _ingest(
             # Empty categories: the SDK pauses everything for this project, which is what the quota means.
             headers={"Retry-After": str(retry_after), "X-Sentry-Rate-Limits": f"{retry_after}::project"},
         )
-    report = to_report(
-        event,
+    report_of = partial(
+        to_report,
         project_pk=project.pk,
         project_slug=project.slug,
         event_id=event_id,
         now=utcnow(),
         max_skew=sentry.max_skew,
     )
+    try:
+        report: Report | None = report_of(event)
+    except RecursionError:  # str() of a value nested ~1,000 levels deep, which orjson reads
+        report = None
+    if report is None or not storable(report):
+        report = report_of(parse_event(payload))
     # A repeated event_id comes back as a duplicate: acknowledged the same way, counted once.
     await request.app.state.writer.submit(report)
     return _answer(event_id)
