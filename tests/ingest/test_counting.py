@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from logcenter.bugs.models import Bug, BugHourlyCount, BugTagValue, Occurrence, UncountedOccurrence
 from logcenter.config import Settings
 from logcenter.db import begin_write, create_db_engine, create_session_factory, session_scope
-from logcenter.ingest import counting
+from logcenter.errors import Unavailable
+from logcenter.ingest import counting, service
 from logcenter.ingest import writer as writer_module
 from logcenter.ingest.channel import RemoteWriter
 from logcenter.ingest.report import IngestResult, Report
@@ -311,6 +312,25 @@ def test_after_a_failed_count_the_backlog_is_read_back_and_nothing_is_counted_tw
     assert committer.count() == 1  # from memory again
     assert count_of(db, bug_id) == 6 and backlog(db) == 0
     assert counters(db, bug_id).last_seen == at(5)
+
+
+def test_a_report_that_fails_its_batch_is_refused_alone_and_its_neighbours_are_counted_once(db):
+    def store(session: Any, reports: list[Report], **kwargs: Any) -> list[IngestResult]:
+        results = service.store_batch(session, reports, **kwargs)
+        if any(r.environment == "poison" for r in reports):  # the commit fails after the batch was stored
+            raise RuntimeError("a report the database refuses")
+        return results
+
+    committer = BatchCommitter(db.factory, retention=100, count_interval=LONG, store=store)
+    bug_id = bug_of(committer.write([report(0)]))
+    committer.count()
+    outcomes = committer.write([report(1), report(2, environment="poison"), report(3)])
+    assert [type(o) for o in outcomes] == [IngestResult, Unavailable, IngestResult]
+    assert committer.count() == 2
+    assert count_of(db, bug_id) == 3 and backlog(db) == 0
+    committer.write([report(4)])
+    assert committer.count() == 1
+    assert count_of(db, bug_id) == 4 and counters(db, bug_id).last_seen == at(4)
 
 
 # --- the writers: a crash's backlog, idle time --------------------------------------------------------------

@@ -49,23 +49,6 @@ class BugTally:
     tags: dict[tuple[str, str], list[Any]] = field(default_factory=dict)  # (key, value) -> [n, first, last]
     ids: list[int] = field(default_factory=list)  # its rows on the backlog
 
-    def merge(self, other: BugTally) -> None:
-        self.n += other.n
-        self.first = min(self.first, other.first)
-        if (other.latest_at, other.latest_order) > (self.latest_at, self.latest_order):
-            self.latest_at, self.latest_order, self.latest = other.latest_at, other.latest_order, other.latest
-        for hour, n in other.hours.items():
-            self.hours[hour] = self.hours.get(hour, 0) + n
-        for tag, (n, first, last) in other.tags.items():
-            entry = self.tags.get(tag)
-            if entry is None:
-                self.tags[tag] = [n, first, last]
-            else:
-                entry[0] += n
-                entry[1] = min(entry[1], first)
-                entry[2] = max(entry[2], last)
-        self.ids += other.ids
-
 
 class Tally:
     """Stored occurrences not yet added to their bugs, per bug, in the order the bugs first came."""
@@ -115,15 +98,6 @@ class Tally:
         """The backlog rows of this bug's occurrences added since the last call."""
         self.bugs[bug_id].ids += ids
 
-    def merge(self, other: Tally) -> None:
-        for bug_id, theirs in other.bugs.items():
-            mine = self.bugs.get(bug_id)
-            if mine is None:
-                self.bugs[bug_id] = theirs
-            else:
-                mine.merge(theirs)
-        self.reports += other.reports
-
     def take(self, limit: int) -> Tally:
         """Whole bugs, the longest waiting first, until at least one and then up to about `limit` reports."""
         part = Tally()
@@ -134,17 +108,6 @@ class Tally:
             part.reports += bug.n
         for bug_id in part.bugs:
             del self.bugs[bug_id]
-        self.reports -= part.reports
-        return part
-
-    def take_bugs(self, bug_ids: list[int]) -> Tally:
-        """These bugs' part."""
-        part = Tally()
-        for bug_id in bug_ids:
-            bug = self.bugs.pop(bug_id, None)
-            if bug is not None:
-                part.bugs[bug_id] = bug
-                part.reports += bug.n
         self.reports -= part.reports
         return part
 

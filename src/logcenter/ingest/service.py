@@ -59,8 +59,8 @@ def store_batch(
     """Store and group `reports`; returns one result per report, in order. The caller commits, and counts
     them later, except those of bugs this batch creates: a new bug is whole at once.
 
-    The writer passes its `tally` to count them from memory (ingest/counting.py), and merges it into its
-    own once this has committed; without one, they are read back from the backlog (`count_pending`).
+    The writer passes its `tally` to count them from memory (ingest/counting.py); it must drop it if the
+    transaction fails. Without one, they are read back from the backlog (`count_pending`).
     `projects` is the writer's cache of resolved project slugs; it must be dropped when a batch fails.
     """
     now = now or utcnow()
@@ -77,13 +77,10 @@ def store_batch(
 
     _load_bugs(sql, groups)
     _insert_new_bugs(sql, reports, groups, now)
-    stored = _insert_occurrences(sql, reports, groups, project_ids, now)
-    new_bugs = [g.bug_id for g in groups.values() if g.created]
-    if new_bugs:
-        _, over = counting.apply(sql, stored.take_bugs(new_bugs), retention=retention, now=now)
+    new = _insert_occurrences(sql, reports, groups, project_ids, now, tally)
+    if new:
+        _, over = counting.apply(sql, new, retention=retention, now=now)
         sql.prune(list(over), keep=retention)
-    if tally is not None:
-        tally.merge(stored)
     _reopen_regressions(session, reports, groups, ancestry, now)
 
     by_index: dict[int, _Group] = {i: g for g in groups.values() for i in g.indexes}
@@ -185,8 +182,10 @@ def _insert_occurrences(
     groups: dict[tuple[int, str], _Group],
     project_ids: list[int],
     now: datetime,
+    tally: Tally | None,
 ) -> Tally:
-    """Insert the groups' occurrences; returns their tally, to count them."""
+    """Insert the groups' occurrences and add those of existing bugs to `tally`; returns the tally of the
+    new bugs' occurrences."""
     at = sql.ts(now)
     ids = sql.insert_occurrences([
         (g.bug_id, project_ids[i], r.event_id, sql.ts(r.timestamp), at, r.environment, r.level, r.version,
@@ -195,17 +194,19 @@ def _insert_occurrences(
         for i in g.indexes
         for r in (reports[i],)
     ])  # fmt: skip
-    tally = Tally()
-    for g in groups.values():
-        for i in g.indexes:
-            r = reports[i]
-            tally.add(g.bug_id, r.timestamp, r.environment, r.version, r)
     by_bug: dict[int, list[int]] = defaultdict(list)
     for occurrence_id, bug_id in ids:
         by_bug[bug_id].append(occurrence_id)
-    for bug_id, occurrence_ids in by_bug.items():
-        tally.add_ids(bug_id, occurrence_ids)
-    return tally
+    new = Tally()
+    for g in groups.values():
+        into = new if g.created else tally
+        if into is None:
+            continue
+        for i in g.indexes:
+            r = reports[i]
+            into.add(g.bug_id, r.timestamp, r.environment, r.version, r)
+        into.add_ids(g.bug_id, by_bug[g.bug_id])
+    return new
 
 
 def _reopen_regressions(

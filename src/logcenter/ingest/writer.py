@@ -141,13 +141,16 @@ class BatchCommitter:
                 if if_due or not self._more:
                     break
         except Exception:
-            # Try again at the next interval, from the backlog: it still holds all that was not counted.
-            self._tally, self._round, self._prune_due, self._from_db = Tally(), Tally(), {}, True
+            self._read_back()  # at the next interval
             self._uncounted, self._more = True, False
             log.warning("ingest.count_failed", exc_info=True)
         if counted:
             log.debug("ingest.count", reports=counted, ms=round((time.monotonic() - started) * 1000, 2))
         return counted
+
+    def _read_back(self) -> None:
+        """Drop what is in memory and count from the backlog, which holds all that was not counted."""
+        self._tally, self._round, self._prune_due, self._from_db = Tally(), Tally(), {}, True
 
     def _count_part(self, session: Session) -> int:
         """One transaction of counting: a part of the backlog read back, of the tally, or of the pruning."""
@@ -192,14 +195,15 @@ class BatchCommitter:
             return Unavailable("Could not store the report, retry later", headers={"Retry-After": "5"})
 
     def _commit(self, reports: list[Report]) -> list[IngestResult]:
-        tally = None if self._from_db else Tally()
-        with self._transaction() as session:
-            results = self._store(
-                session, reports, retention=self._retention, projects=self._projects, tally=tally
-            )
-        if tally is not None:
-            self._tally.merge(tally)
-        return results
+        tally = None if self._from_db else self._tally
+        try:
+            with self._transaction() as session:
+                return self._store(
+                    session, reports, retention=self._retention, projects=self._projects, tally=tally
+                )
+        except Exception:
+            self._read_back()  # the tally may hold reports that were rolled back
+            raise
 
     def close(self) -> None:
         """Give back the committer's connection (it opens a new one if used again)."""
