@@ -156,9 +156,10 @@ class BugEvent(Base):
 class UncountedOccurrence(Base):
     """An occurrence stored by the ingest writer and not yet added to its bug's counters.
 
-    The ingest writer commits each report as an occurrence at once, and adds batches of them to the counters
-    (count, first/last seen, latest values, hourly counts, tag values) and prunes old occurrences later
-    (`ingest.service.count_pending`). This table is that backlog, kept in the database so a crash loses none.
+    The ingest writer commits each report as an occurrence at once, and adds them to the counters (count,
+    first/last seen, latest values, hourly counts, tag values) and prunes old occurrences later, from a tally
+    it keeps in memory (ingest/counting.py). This table is that backlog, kept in the database so a crash loses
+    none: what a stopped writer left is read back from here (`ingest.counting.count_pending`).
     """
 
     __tablename__ = "uncounted_occurrences"
