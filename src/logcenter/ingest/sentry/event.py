@@ -63,6 +63,9 @@ _KEPT = (
     "extra",
     "sdk",
 )
+_EVENT_ID = re.compile(r"[0-9a-f]{32}")
+# What _data leaves out. Never mutated: `in` compares with ==, so any empty list or object matches.
+_EMPTY: tuple[object, ...] = (None, "", [], {})
 _DEFAULT_PART = re.compile(r"\{\{\s*default\s*\}\}")
 # sentry-python's default release is the git revision, which the regression check can use as the commit.
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
@@ -79,6 +82,8 @@ def event_id_of(value: object) -> str | None:
     """An event id as 32 lowercase hex; None when absent. Sentry sends UUIDs with or without dashes."""
     if value is None:
         return None
+    if isinstance(value, str) and _EVENT_ID.fullmatch(value):  # what the SDKs send: uuid4().hex
+        return value
     if isinstance(value, str) and len(value) in (32, 36):
         try:
             return uuid.UUID(value).hex
@@ -129,7 +134,7 @@ def to_report(
 
     release = event.get("release")
     version = (
-        _clamp(str(release), _VERSION_MAX) if isinstance(release, str | int | float) and release else None
+        _clamp(str(release), _VERSION_MAX) if isinstance(release, (str, int, float)) and release else None
     )
     commit = version.rsplit("@", 1)[-1].lower() if version else ""
     return Report(
@@ -214,7 +219,7 @@ def _fingerprint(value: object, project_slug: str, default_parts: list[str], def
 def _timestamp(value: object) -> datetime | None:
     """RFC 3339 string or seconds since the epoch; None (server time) if unreadable."""
     try:
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             return datetime.fromtimestamp(value, UTC)
         if isinstance(value, str):
             return datetime.fromisoformat(value)
@@ -232,13 +237,13 @@ def _context(event: dict[str, Any]) -> dict[str, Any]:
         ("method", request.get("method")),
         ("user_id", user.get("id")),
     ):
-        if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
             context[key] = str(value)
     return context
 
 
 def _data(event: dict[str, Any], exceptions: list[dict[str, Any]], log_message: str | None) -> dict[str, Any]:
-    data = {key: event[key] for key in _KEPT if event.get(key) not in (None, "", [], {})}
+    data = {key: event[key] for key in _KEPT if event.get(key) not in _EMPTY}
     tags = _tags(event.get("tags"))
     if tags:
         data["tags"] = tags
