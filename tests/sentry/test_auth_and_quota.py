@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from starlette.requests import Request
 
 from logcenter.errors import Forbidden
-from logcenter.ingest.sentry.auth import key_from_dsn, parse_auth_header
+from logcenter.ingest.sentry.auth import key_from_dsn, key_from_request, parse_auth_header
 from logcenter.ingest.sentry.quota import ProjectQuota
 
 
@@ -25,6 +26,22 @@ def test_auth_header_forms(header):
 def test_auth_header_without_key():
     assert "sentry_key" not in parse_auth_header("Bearer abc")
     assert parse_auth_header("Sentry sentry_client=a=b") == {"sentry_client": "a=b"}
+
+
+def request(query: bytes = b"", **headers: str) -> Request:
+    raw = [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()]
+    return Request({"type": "http", "method": "POST", "path": "/", "query_string": query, "headers": raw})
+
+
+@pytest.mark.parametrize("padding", ["", ", x=" + "y" * 300])  # headers past 256 characters are not cached
+def test_key_from_request_in_its_order_header_after_header(padding):
+    header = f"Sentry sentry_key=abc, sentry_version=7{padding}"
+    for _ in range(2):  # the second time from the cache
+        assert key_from_request(request(x_sentry_auth=header)) == "abc"
+    assert key_from_request(request(b"sentry_key=q", x_sentry_auth=header)) == "q"
+    assert key_from_request(request(b"other=1", x_sentry_auth=header)) == "abc"
+    assert key_from_request(request(x_sentry_auth="Sentry sentry_version=7", authorization=header)) == "abc"
+    assert key_from_request(request(authorization="Bearer lc_token")) is None
 
 
 @pytest.mark.parametrize(

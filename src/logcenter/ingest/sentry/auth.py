@@ -24,6 +24,8 @@ from logcenter.projects import service as projects_service
 
 # A DSN key is 32 hex digits here; anything far longer is not worth comparing.
 _MAX_KEY = 128
+# sentry-python's X-Sentry-Auth is ~100 characters.
+_MAX_CACHED_HEADER = 256
 
 
 @dataclass(slots=True, frozen=True)
@@ -44,16 +46,19 @@ def key_from_request(request: Request) -> str | None:
     for header in ("x-sentry-auth", "authorization"):
         value = request.headers.get(header)
         if value:
-            key = _header_key(value)
+            key = _header_key(value) if len(value) <= _MAX_CACHED_HEADER else _parse_key(value)
             if key:
                 return key
     return None
 
 
-# An SDK sends the same header on every request (only its key and version in it), so most are parsed once.
-@functools.lru_cache(maxsize=256)
-def _header_key(value: str) -> str | None:
+def _parse_key(value: str) -> str | None:
     return parse_auth_header(value).get("sentry_key")
+
+
+# An SDK sends the same header on every request (only its key and version in it), so most are parsed once;
+# long values are not kept, so that made-up headers cannot make the cache big.
+_header_key = functools.lru_cache(maxsize=256)(_parse_key)
 
 
 def parse_auth_header(value: str) -> dict[str, str]:
