@@ -27,7 +27,7 @@ from logcenter.ingest.channel import (
     encode_report,
     frame,
 )
-from logcenter.ingest.report import IngestResult, Report
+from logcenter.ingest.report import IngestResult, Report, json_text
 from logcenter.ingest.writer import BatchCommitter
 from logcenter.ingest.writer_process import WriterProcess
 from logcenter.main import create_app
@@ -179,8 +179,8 @@ def _report(seq: int, *, project_pk: int | None = None, event_id: str | None = N
         version="1.2.3",
         commit_hash=None,
         repo_url=None,
-        context={"user": {"id": 7, "tags": ["a", None]}, "ratio": 0.5},
-        data={"tags": {"region": "eu"}},
+        context=json_text({"user": {"id": 7, "tags": ["a", None]}, "ratio": 0.5}),
+        data=json_text({"tags": {"region": "eu"}}),
         event_id=event_id,
         project_pk=project_pk,
     )

@@ -56,11 +56,11 @@ def levels_of(value: Any) -> tuple[int, Any]:
     return levels, value
 
 
-# The frame holds `data` two levels down and orjson writes at most 254: an `extra` of 252 levels used to pass
-# the check on the event (253 levels) and then fail the frame.
+# The Report's `data` is a JSON document of its own, `extra` one level down, and orjson writes at most 254
+# levels: an `extra` of 253 levels is stored whole, one of 254 is cut.
 @pytest.mark.parametrize(
     ("levels", "kept"),
-    [(30, (30, "leaf")), (251, (251, "leaf")), (252, (MAX_DEPTH - 1, "[nested too deep]")), (600, None)],
+    [(30, (30, "leaf")), (253, (253, "leaf")), (254, (MAX_DEPTH - 1, "[nested too deep]")), (600, None)],
 )
 def test_nesting_is_cut_only_where_the_writer_could_not_store_it(framed, db, project, levels, kept):
     assert post(framed, project, with_raw(extra=nested(levels))).status_code == 200
@@ -98,7 +98,7 @@ def test_a_tag_too_deep_to_print_is_repaired(framed, db, project):
 
 def test_store_endpoint_repairs_the_same_way(framed, db, project):
     response = framed.post(
-        f"/api/{project.id}/store/", content=with_raw(extra=nested(252)), headers=auth(project.ingest_key)
+        f"/api/{project.id}/store/", content=with_raw(extra=nested(254)), headers=auth(project.ingest_key)
     )
     assert response.status_code == 200
     [_], [occurrence] = stored(db)

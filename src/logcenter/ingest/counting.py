@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from logcenter.db import utcnow
 from logcenter.ingest.report import Report
-from logcenter.ingest.sql import LATEST_FIELDS, HotPath, dumps
+from logcenter.ingest.sql import LATEST_FIELDS, HotPath
 
 TAGS_KEYS = ("environment", "version")
 
@@ -121,7 +121,7 @@ def latest_values(report: Report) -> tuple[Any, ...]:
         "environment": report.environment,
         "version": report.version,
         "commit_hash": report.commit_hash,
-        "context": dumps(report.context),
+        "context": report.context,
     }
     return tuple(values[f] for f in LATEST_FIELDS)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 
 @dataclass(slots=True)
@@ -23,9 +25,11 @@ class Report:
     version: str | None = None
     commit_hash: str | None = None
     repo_url: str | None = None
-    context: dict[str, Any] = field(default_factory=dict)
+    # JSON text (`json_text`), encoded once where the report is made: the writer process stores it as it is,
+    # and it crosses to the writer process as one string rather than as objects to rebuild.
+    context: str = "{}"
     # Kept on the occurrence for display: Sentry tags, user, request, contexts, breadcrumbs, platform, sdk...
-    data: dict[str, Any] = field(default_factory=dict)
+    data: str = "{}"
     # Sentry: the event id (32 lowercase hex); a repeated one is acknowledged but not counted again.
     event_id: str | None = None
     # Set when the caller already resolved the project (Sentry path: numeric id from the URL, key checked).
@@ -38,3 +42,8 @@ class IngestResult:
     created: bool  # this report created the bug ("Log reported") rather than joining it ("Log deduplicated")
     status: str  # the bug's status after this report (NEW again after a regression)
     duplicate: bool = False  # a repeated event_id: acknowledged, not counted
+
+
+def json_text(value: Any) -> str:
+    """A report's context or data as JSON text; orjson.JSONEncodeError past its nesting limit."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()

@@ -26,7 +26,7 @@ from logcenter.db import utcnow
 from logcenter.ingest import counting
 from logcenter.ingest.counting import Tally, latest_values
 from logcenter.ingest.report import IngestResult, Report
-from logcenter.ingest.sql import HotPath, dumps
+from logcenter.ingest.sql import HotPath
 from logcenter.projects import service as projects_service
 from logcenter.projects.service import IngestProject
 
@@ -189,7 +189,7 @@ def _insert_occurrences(
     at = sql.ts(now)
     ids = sql.insert_occurrences([
         (g.bug_id, project_ids[i], r.event_id, sql.ts(r.timestamp), at, r.environment, r.level, r.version,
-         r.commit_hash, r.message, r.stack_trace, dumps(r.context), dumps(r.data))
+         r.commit_hash, r.message, r.stack_trace, r.context, r.data)
         for g in groups.values()
         for i in g.indexes
         for r in (reports[i],)

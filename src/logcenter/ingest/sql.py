@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-import orjson
 import psycopg
 from sqlalchemy.engine import Connection
 
@@ -152,10 +151,6 @@ _PRUNE = (
     # Never one that is not counted yet: another writer's (PostgreSQL), committed after this counter began.
     " WHERE o.id NOT IN (SELECT occurrence_id FROM uncounted_occurrences){limit})"
 )
-
-
-def dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class HotPath:

@@ -17,7 +17,7 @@ from typing import Any
 from logcenter.bugs.models import Source
 from logcenter.errors import BadRequest
 from logcenter.ingest import fingerprint
-from logcenter.ingest.report import Report
+from logcenter.ingest.report import Report, json_text
 from logcenter.ingest.schemas import clamp_timestamp
 from logcenter.ingest.sentry.stacktrace import (
     format_exceptions,
@@ -151,8 +151,8 @@ def to_report(
         line_number=line_number,
         version=version,
         commit_hash=commit if _FULL_SHA.fullmatch(commit) else None,
-        context=_context(event),
-        data=_data(event, exceptions, message[0] if message and exceptions else None),
+        context=json_text(_context(event)),
+        data=json_text(_data(event, exceptions, message[0] if message and exceptions else None)),
         event_id=event_id,
         project_pk=project_pk,
     )

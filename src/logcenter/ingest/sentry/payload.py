@@ -3,7 +3,7 @@
 Sentry SDK payloads are not under the reporting team's control, so oddities are repaired rather than
 rejected: NUL and lone surrogates become U+FFFD (PostgreSQL text and UTF-8 cannot hold them), NaN becomes
 null, integers too big for the JSON column become strings, and nesting is cut at `MAX_DEPTH` (orjson refuses
-to serialise past 254 levels, which would fail the writer's whole batch, or the frame to the writer process).
+to serialise past 254 levels, and the Report's JSON text could not be made).
 
 The events SDKs send need none of that, and proving it for the whole event costs more than decoding it. So
 the hot path reads an event with `load_event`, maps it, and checks only what will be stored, the Report,
@@ -70,24 +70,14 @@ def load_event(payload: bytes) -> dict[str, Any]:
 
 
 def storable(report: Report) -> bool:
-    """Whether the writer can store this Report and frame it for the writer process: no NUL in its text and
-    JSON, its JSON within orjson's nesting limit. (orjson reads no lone surrogates and no NaN.)"""
-    fields = [
-        report.context,
-        report.data,
-        report.environment,
-        report.error_type,
-        report.message,
-        report.stack_trace,
-        report.file_path,
-        report.version,
-    ]
-    try:
-        # As deep as the frame to the writer process holds them: [seq, [..., context, data, ...]].
-        encoded = orjson.dumps([fields])
-    except orjson.JSONEncodeError:
+    """Whether the writer can store this Report: no NUL in its text or JSON (PostgreSQL text cannot hold
+    one). Its JSON was encoded when it was made (orjson reads no lone surrogates and no NaN, and refused what
+    nests too deep)."""
+    texts = (report.environment, report.error_type, report.message, report.stack_trace, report.file_path,
+             report.version)  # fmt: skip
+    if any("\x00" in text for text in texts if text):
         return False
-    return b"\\u0000" not in encoded
+    return "\\u0000" not in report.context and "\\u0000" not in report.data
 
 
 def clean_text(value: str) -> str:

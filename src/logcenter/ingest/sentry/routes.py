@@ -223,8 +223,8 @@ async def _ingest(
     )
     try:
         report: Report | None = report_of(event)
-    except RecursionError:  # str() of a value nested ~1,000 levels deep, which orjson reads
-        report = None
+    except (RecursionError, orjson.JSONEncodeError):  # str() of a value nested ~1,000 levels deep, which
+        report = None  # orjson reads; data nested past what orjson writes
     if report is None or not storable(report):
         report = report_of(parse_event(payload))
     # A repeated event_id comes back as a duplicate: acknowledged the same way, counted once.
