@@ -46,9 +46,9 @@ def parse_event(payload: bytes) -> dict[str, Any]:
         raise BadRequest("Invalid event JSON: expected a JSON object")
     if not needs_repair:
         # The walk below costs more than the rest of the ingest path; serialising is a much cheaper proof
-        # that the nesting is within orjson's limit, two levels down as in the frame to the writer process.
+        # that the nesting is within orjson's limit (what a Report keeps of the event nests no deeper).
         try:
-            orjson.dumps([[value]])
+            orjson.dumps(value)
         except orjson.JSONEncodeError:
             needs_repair = True
     if not needs_repair:
