@@ -1,8 +1,16 @@
-"""Reading request bodies under a size cap: a client cannot make the server buffer more than the limit."""
+"""Request bodies and answers of the ingest endpoints.
+
+Bodies are read under a size cap: a client cannot make the server buffer more than the limit. Answers carry
+headers encoded once at import (`encode_headers`), not on every request of the hot path.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from fastapi import Request
+from starlette.responses import Response
 
 from logcenter.errors import PayloadTooLarge
 
@@ -19,3 +27,15 @@ async def read_capped(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def encode_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """Headers as a Response keeps them (`raw_headers`)."""
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+
+def json_answer(content: Any, headers: list[tuple[bytes, bytes]]) -> Response:
+    """A JSON answer with these `encode_headers` first, as `Response(..., headers=...)` puts them."""
+    response = Response(orjson.dumps(content), media_type="application/json")
+    response.raw_headers[:0] = headers
+    return response

@@ -12,7 +12,6 @@ import hmac
 from datetime import timedelta
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.requests import Request
@@ -24,7 +23,7 @@ from logcenter.auth.models import Scope
 from logcenter.config import Settings
 from logcenter.db import utcnow
 from logcenter.errors import Forbidden
-from logcenter.ingest.body import read_capped
+from logcenter.ingest.body import encode_headers, json_answer, read_capped
 from logcenter.ingest.schemas import ReportAccepted, ReportDeduplicated, ReportIn, to_report
 from logcenter.projects.models import Project
 from logcenter.validation import from_pydantic
@@ -37,7 +36,7 @@ CORS = {
     "Access-Control-Allow-Headers": "Content-Type, X-Logcenter-Key, Authorization",
     "Access-Control-Max-Age": "3600",
 }
-_CORS_RAW = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in CORS.items()]
+_CORS_RAW = encode_headers(CORS)
 
 
 async def report(request: Request) -> Response:
@@ -55,10 +54,7 @@ async def report(request: Request) -> Response:
         content = {"message": "Log reported", "id": result.bug_id}
     else:
         content = {"message": "Log deduplicated", "id": result.bug_id, "status": result.status}
-    response = Response(orjson.dumps(content), media_type="application/json")
-    # What headers=CORS gives, in the same order, without encoding the same headers on every request.
-    response.raw_headers[:0] = _CORS_RAW
-    return response
+    return json_answer(content, _CORS_RAW)
 
 
 async def report_preflight(_: Request) -> Response:

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from logcenter.db import utcnow
 from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarge, RateLimited, Unauthorized
+from logcenter.ingest.body import encode_headers, json_answer
 from logcenter.ingest.report import Report
 from logcenter.ingest.sentry import auth
 from logcenter.ingest.sentry.decoding import BodyDecoder
@@ -51,7 +52,7 @@ CORS = {
     "Access-Control-Expose-Headers": "X-Sentry-Rate-Limits, Retry-After",
     "Access-Control-Max-Age": "3600",
 }
-_CORS_RAW = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in CORS.items()]
+_CORS_RAW = encode_headers(CORS)
 # "The only accepted content-type is application/x-sentry-envelope, which is implied if it is missing", plus
 # the types browsers send without a CORS preflight.
 _ENVELOPE_CONTENT_TYPES = frozenset(
@@ -296,10 +297,7 @@ def _project_pk(value: str) -> int:
 
 def _answer(event_id: str | None) -> Response:
     body = {"id": event_id} if event_id else {}
-    response = Response(orjson.dumps(body), media_type="application/json")
-    # What headers=CORS gives, in the same order, without encoding the same headers on every request.
-    response.raw_headers[:0] = _CORS_RAW
-    return response
+    return json_answer(body, _CORS_RAW)
 
 
 @contextmanager
