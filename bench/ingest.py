@@ -123,13 +123,35 @@ def machine_busy(seconds: float = 1.0) -> float:
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def _jiffies(pid: int) -> int:
+def _jiffies(pid: int, path: str = "") -> int:
     try:
-        with open(f"/proc/{pid}/stat") as f:
+        with open(path or f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return int(fields[11]) + int(fields[12])  # utime + stime
     except (OSError, IndexError, ValueError):
         return 0
+
+
+def _comm(path: str) -> str:
+    try:
+        with open(f"{path}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _writer_jiffies(pids: list[int]) -> tuple[int, int]:
+    """CPU of logcenter's writer process (named "lc-writer", logcenter/procname.py) and of its WAL
+    checkpoint thread ("lc-checkpoint"), in jiffies."""
+    for pid in pids:
+        if _comm(f"/proc/{pid}") == "lc-writer":
+            checkpoint = 0
+            with contextlib.suppress(OSError):
+                for tid in os.listdir(f"/proc/{pid}/task"):
+                    if _comm(f"/proc/{pid}/task/{tid}") == "lc-checkpoint":
+                        checkpoint += _jiffies(pid, f"/proc/{pid}/task/{tid}/stat")
+            return _jiffies(pid), checkpoint
+    return 0, 0
 
 
 def _postgres_pids() -> list[int]:
@@ -146,6 +168,8 @@ class CpuWatch:
     """CPU used during a load run, in cores: the server's process tree, wrk, all postgres processes, the rest.
 
     "others" is everything else on the machine (other users' jobs): when it is not ~0 the run was disturbed.
+    The server's share is split into "http" (its HTTP workers), "writer" and "checkpoint" (the writer
+    process's WAL checkpoint thread) when the processes carry logcenter's names (the bare app does not).
     """
 
     def __init__(self, server_pid: int | None) -> None:
@@ -156,8 +180,13 @@ class CpuWatch:
             vals = [int(x) for x in f.readline().split()[1:]]
         # busy: all but idle, iowait and steal (time the hypervisor gave our vCPUs away), which is kept apart.
         snap = {"busy": sum(vals) - vals[3] - vals[4] - vals[7], "steal": vals[7], "server": 0, "wrk": 0}
+        snap.update(http=0, writer=0, checkpoint=0)
         if self.server_pid:
-            snap["server"] = sum(_jiffies(p) for p in process_tree(self.server_pid))
+            tree = process_tree(self.server_pid)
+            snap["server"] = sum(_jiffies(p) for p in tree)
+            writer, snap["checkpoint"] = _writer_jiffies(tree)
+            snap["writer"] = writer - snap["checkpoint"]
+            snap["http"] = snap["server"] - writer
         # wrk has exited (and been reaped) by the end: its CPU is in our children's resource usage.
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         snap["wrk"] = round((ru.ru_utime + ru.ru_stime) * CLK_TCK)
@@ -619,10 +648,9 @@ class Bench:
                 f"p99 {res.p99_us / 1000:.1f} ms, non-200 {res.non200}, socket errors {res.socket_errors}"
                 + (f", re-sent {res.repeats}" if res.repeats else "")
             )
-            log(
-                "  CPU cores used: server {server}, wrk {wrk}, postgres {postgres}, others {others}, "
-                "hypervisor steal {steal}".format(**res.cpu)
-            )
+            split = " (http {http}, writer {writer}, checkpoint {checkpoint})" if res.cpu["writer"] else ""
+            cores = "server {server}" + split + ", wrk {wrk}, postgres {postgres}, others {others}"
+            log(("  CPU cores used: " + cores + ", hypervisor steal {steal}").format(**res.cpu))
             if res.cpu.get("others", 0) > DISTURBED_CORES:
                 log("  WARNING: other processes used CPU during this run: its figures are disturbed")
             if res.first_error:

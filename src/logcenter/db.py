@@ -16,6 +16,8 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from logcenter.procname import CHECKPOINT_THREAD, name_this_thread
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -169,6 +171,7 @@ class WalCheckpointer:
             self._wal_pages = 0  # all copied: the next write transaction starts the WAL over
 
     def _run(self) -> None:
+        name_this_thread(CHECKPOINT_THREAD)
         raw = self._engine.raw_connection()
         try:
             while not self._stop.wait(self._interval):

@@ -26,6 +26,7 @@ from logcenter.db import WalCheckpointer, create_db_engine, create_session_facto
 from logcenter.ingest.channel import WriterServer
 from logcenter.ingest.writer import BatchCommitter
 from logcenter.logs import configure_logging
+from logcenter.procname import WRITER_PROCESS, name_this_thread
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +41,7 @@ def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Conn
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    name_this_thread(WRITER_PROCESS)
     configure_logging(settings.log_level)
     engine = create_db_engine(settings.database_url, pool_size=2)
     checkpointer = None
