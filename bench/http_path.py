@@ -1,12 +1,13 @@
 """The request half of ingest, in process: CPU per request of the real app vs the bare app, no network.
 
-    python bench/http_path.py [--scenario rest|sentry|both] [--requests 20000]
+    python bench/http_path.py [--scenario rest|sentry|both] [--requests 20000] [--profile out.prof]
 
 Drives both ASGI apps directly (no sockets, no uvicorn) with the load scenarios' bodies: the REST reports, or
 real gzip'd sentry-python envelopes for POST /api/<id>/envelope/ (bench/sentry_envelopes.py, ~6.4 KB raw).
-The real app gets a stub writer that answers at once, so the figure is what one report costs the HTTP worker
-before and after the writer process: routing, body reading (and gunzip), validation or event parsing, the
-mapping to a Report, fingerprint, response. The Sentry scenario creates its project in a throwaway SQLite
+The real app gets a stub writer that encodes the report for the writer process and answers at once, so the
+figure is what one report costs the HTTP worker before and after the writer process: routing, body reading
+(and gunzip), validation or event parsing, the mapping to a Report, fingerprint, the frame to the writer,
+response. The Sentry scenario creates its project in a throwaway SQLite
 database migrated as `serve` does, so the DSN key is checked through the real (cached) lookup.
 """
 
@@ -31,9 +32,13 @@ Request = tuple[str, list[tuple[bytes, bytes]], bytes]  # path, headers, body
 
 
 class StubWriter:
+    """Answers at once, after encoding the report for the writer process as channel.RemoteWriter does."""
+
     async def submit(self, report: Any) -> Any:
+        from logcenter.ingest.channel import encode_report
         from logcenter.ingest.report import IngestResult
 
+        encode_report(1, report)
         return IngestResult(1, created=False, status="NEW")
 
 
@@ -129,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--scenario", choices=["rest", "sentry", "both"], default="both")
     p.add_argument("--requests", type=int, default=20_000)
     p.add_argument("--envelopes", type=int, default=1_000, help="distinct envelopes, sent in turn")
+    p.add_argument("--profile", type=Path, help="write a cProfile of the real app's requests to this file")
     args = p.parse_args(argv)
 
     import bare_app
@@ -144,6 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             requests = rest_requests() if scenario == "rest" else sentry_requests(app, args.envelopes)
             bare = asyncio.run(per_request_us(bare_app.app, requests, args.requests))
             real = asyncio.run(per_request_us(app, requests, args.requests))
+            if args.profile:
+                import cProfile
+
+                with cProfile.Profile() as profiler:
+                    asyncio.run(per_request_us(app, requests, args.requests))
+                profiler.dump_stats(args.profile.with_suffix(f".{scenario}{args.profile.suffix}"))
             print(f"{scenario:6} bare app:               {bare:6.1f} us CPU/request")
             print(f"{scenario:6} logcenter, stub writer: {real:6.1f} us CPU/request ({real / bare:.2f}x)")
         app.state.engine.dispose()

@@ -81,11 +81,60 @@ def payloads(n: int, seed: int = 1) -> list[bytes]:
     return out
 
 
+def sentry_events(n: int) -> list[bytes]:
+    """n fresh sentry-sdk events (JSON), built in a child process (sentry_sdk.init() instruments its own)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply(_sentry_events, (n,))
+
+
+def _sentry_events(n: int) -> list[bytes]:
+    from sentry_envelopes import _fresh_event, capture_templates
+
+    with tempfile.TemporaryDirectory(prefix="logcenter-store-") as tmp:
+        templates = capture_templates(Path(tmp))
+    rng = random.Random(1)
+    key = "0" * 32
+    return [
+        orjson.dumps(_fresh_event(templates[rng.randrange(len(templates))], rng, key, seq)[1])
+        for seq in range(n)
+    ]
+
+
+def _sentry_project(factory: Any) -> int:
+    from logcenter.projects import service as projects_service
+    from logcenter.projects.schemas import ProjectCreate
+
+    with factory() as session:
+        project = projects_service.create(session, data=ProjectCreate(project_id="bench_app"))
+        session.commit()
+        return int(project.id)
+
+
+def _sentry_report(body: bytes, project_pk: int, now: datetime) -> Any:
+    from logcenter.ingest.sentry.event import to_report
+    from logcenter.ingest.sentry.payload import load_event
+
+    event = load_event(body)
+    return to_report(
+        event,
+        project_pk=project_pk,
+        project_slug="bench_app",
+        event_id=event["event_id"],
+        now=now,
+        max_skew=timedelta(seconds=60),
+    )
+
+
 class StatementTimer:
-    """Time spent in the DB driver per SQL statement (SQLAlchemy cursor events)."""
+    """Time spent in the DB driver per SQL statement: the hot path's own (ingest/sql.py runs them on a DBAPI
+    cursor) and SQLAlchemy's (cursor events), and COMMIT."""
 
     def __init__(self, engine: Any) -> None:
         from sqlalchemy import event
+
+        from logcenter.ingest.sql import HotPath
 
         self.total: dict[str, float] = defaultdict(float)
         self.count: dict[str, int] = defaultdict(int)
@@ -95,6 +144,21 @@ class StatementTimer:
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
         event.listen(engine, "commit", self._before_commit)
+        run = HotPath._run
+
+        def timed_run(path: HotPath, sql: str, params: Any) -> Any:
+            t0 = time.perf_counter()
+            cursor = run(path, sql, params)
+            self._add(sql, isinstance(params, list), time.perf_counter() - t0)
+            return cursor
+
+        HotPath._run = timed_run  # type: ignore[method-assign]
+
+    def _add(self, statement: str, many: bool, seconds: float) -> None:
+        if self.enabled:
+            key = ("many " if many else "") + " ".join(statement.split())[:90]
+            self.total[key] += seconds
+            self.count[key] += 1
 
     def watch_commits(self) -> None:
         """Time COMMITs to their end on every Session: the writer's own is not made by the factory."""
@@ -115,11 +179,7 @@ class StatementTimer:
         conn.info["bench_t0"] = time.perf_counter()
 
     def _after(self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
-        if not self.enabled:
-            return
-        key = ("many " if many else "") + " ".join(statement.split())[:90]
-        self.total[key] += time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
-        self.count[key] += 1
+        self._add(statement, many, time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -146,6 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         metavar="NAME=VALUE",
         help="an extra PRAGMA on every SQLite connection, e.g. cache_size=-65536 (repeatable)",
+    )
+    p.add_argument(
+        "--sentry",
+        action="store_true",
+        help="store Sentry reports instead: real sentry-sdk events (bench/sentry_envelopes.py) mapped by the "
+        "envelope path's load_event + to_report, each with its event_id",
     )
     p.add_argument("--profile", type=Path, help="write a cProfile of the measured stores to this file")
     args = p.parse_args(argv)
@@ -189,15 +255,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             timer.watch_commits()
 
             frame_batches = 200 if checkpointer else 0
-            bodies = payloads(args.warmup + args.reports + frame_batches * args.batch)
+            total = args.warmup + args.reports + frame_batches * args.batch
             now = datetime.now(UTC)
-            t0 = time.perf_counter()
-            reports = [
-                to_report(ReportIn.model_validate_json(b), now=now, max_skew=timedelta(seconds=60))
-                for b in bodies
-            ]
+            if args.sentry:
+                project_pk = _sentry_project(factory)
+                bodies = sentry_events(total)
+                t0 = time.perf_counter()
+                reports = [_sentry_report(b, project_pk, now) for b in bodies]
+            else:
+                bodies = payloads(total)
+                t0 = time.perf_counter()
+                reports = [
+                    to_report(ReportIn.model_validate_json(b), now=now, max_skew=timedelta(seconds=60))
+                    for b in bodies
+                ]
             parse_s = time.perf_counter() - t0
-            if args.event_ids:
+            if args.event_ids and not args.sentry:
                 for r in reports:
                     r.event_id = uuid.uuid4().hex
 
@@ -256,10 +329,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     n = len(measured)
     sql_s = sum(timer.total.values()) + timer.commit_s
     print(
-        f"{args.db}: {n:,} reports{' with event ids' if args.event_ids else ''} in batches of {args.batch} "
+        f"{args.db}: {n:,} {'Sentry ' if args.sentry else ''}reports"
+        f"{' with event ids' if args.event_ids or args.sentry else ''} in batches of {args.batch} "
         f"({batches:,} transactions, after {args.warmup:,} unmeasured)"
     )
-    print(f"  parse (ReportIn.model_validate_json + to_report): {1e6 * parse_s / len(bodies):7.1f} us/report")
+    parse = "load_event + sentry to_report" if args.sentry else "ReportIn.model_validate_json + to_report"
+    size = sum(len(r.message) + len(r.stack_trace) + len(r.context) + len(r.data) for r in measured) / n
+    print(f"  parse ({parse}): {1e6 * parse_s / len(bodies):7.1f} us/report; {size:,.0f} bytes of text each")
     print(
         f"  store_batch + commit: {1e6 * store_s / n:7.1f} us/report, "
         f"{1e3 * store_s / batches:6.2f} ms/batch "
