@@ -1,15 +1,20 @@
-"""The ingest hot path's SQL, prepared once and run on the DBAPI cursor through `exec_driver_sql`.
+"""The ingest hot path's SQL, prepared once and run on a DBAPI cursor.
 
 Why not SQLAlchemy Core here, as everywhere else: building, caching and binding Core statements cost about
-4 ms per batch and 150 µs per report (bench/README.md), more than the database work itself. These statements
-are plain SQL that SQLite and PostgreSQL both accept (`ON CONFLICT ... DO UPDATE`, `RETURNING`, `UPDATE ...
-FROM`, window functions), written with `?` markers; only the marker, the casts of a bare VALUES list and how
-datetimes are passed differ. Values are always bound parameters, never formatted in. Datetimes on SQLite use
-SQLAlchemy's own storage format, so the ORM reads these rows like any other.
+4 ms per batch and 150 µs per report (bench/README.md), more than the database work itself. Nor SQLAlchemy's
+`exec_driver_sql`: its execution context, events and result object cost ~25 µs per statement, three times
+what SQLite takes to run most of these, and a batch runs half a dozen. So these statements go to a DBAPI
+cursor of the session's own connection, inside its transaction; a failure raises the driver's exception,
+which the writer (ingest/writer.py) handles like any other by rolling back and closing the connection.
+
+The statements are plain SQL that SQLite and PostgreSQL both accept (`ON CONFLICT ... DO UPDATE`,
+`RETURNING`, `UPDATE ... FROM`, window functions), written with `?` markers; only the marker, the casts of a
+bare VALUES list and how datetimes are passed differ. Values are always bound parameters, never formatted in.
+Datetimes on SQLite use SQLAlchemy's own storage format, so the ORM reads these rows like any other.
 
 Each statement takes a table's rows for the whole batch (`{rows}`, a VALUES list):
 - PostgreSQL runs it once, with all the rows in one VALUES list: one execution instead of one per row. The
-  statements go through psycopg's RawCursor with PostgreSQL's own `$1` markers: psycopg parses `%s` queries
+  statements go to a psycopg RawCursor with PostgreSQL's own `$1` markers: psycopg parses `%s` queries
   in Python, and does not cache that for more than 50 parameters, which then costs more than executemany
   (pipelined by psycopg, one round trip too) saves. A multi-row upsert must not meet the same key twice
   ("ON CONFLICT DO UPDATE command cannot affect row a second time"), so the caller (service.py) sends one
@@ -157,8 +162,9 @@ class HotPath:
     """The statements above bound to one connection and its dialect."""
 
     def __init__(self, conn: Connection) -> None:
-        self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
+        driver: Any = conn.connection.driver_connection
+        self._cursor: Any = psycopg.RawCursor(driver) if self.postgres else driver.cursor()
         self._ts: dict[datetime, Any] = {}
 
     def ts(self, value: datetime) -> Any:
@@ -180,17 +186,16 @@ class HotPath:
         return value.isoformat(" ", "microseconds")[:26]
 
     def _run(self, sql: str, params: Any) -> Any:
-        """Execute `sql` (`?` markers) with `params`, a tuple, or a list of tuples for executemany."""
-        if not self.postgres:
-            return self.conn.exec_driver_sql(sql, params)
-        # Still through SQLAlchemy (its events, its exceptions), but on a cursor that sends the query as is.
-        driver: Any = self.conn.connection.driver_connection
-        factory = driver.cursor_factory
-        driver.cursor_factory = psycopg.RawCursor
-        try:
-            return self.conn.exec_driver_sql(_numbered(sql), params)
-        finally:
-            driver.cursor_factory = factory
+        """Execute `sql` (`?` markers) with `params`, a tuple or a list of tuples (executemany); returns the
+        cursor."""
+        cursor = self._cursor
+        if self.postgres:
+            sql = _numbered(sql)
+        if isinstance(params, list):
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+        return cursor
 
     def _values(self, stmt: _Rows, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Run `stmt` with all `rows` in its VALUES list (a statement per chunk of MAX_PARAMS); returns what
@@ -199,9 +204,9 @@ class HotPath:
         per = MAX_PARAMS // stmt.width
         for start in range(0, len(rows), per):
             chunk = rows[start : start + per]
-            result = self._run(_text(stmt, len(chunk), self.postgres), tuple(v for row in chunk for v in row))
-            if result.returns_rows:
-                out += [tuple(r) for r in result.fetchall()]
+            cursor = self._run(_text(stmt, len(chunk), self.postgres), tuple(v for row in chunk for v in row))
+            if cursor.description is not None:
+                out += [tuple(r) for r in cursor.fetchall()]
         return out
 
     def _put(self, stmt: _Rows, rows: list[tuple[Any, ...]]) -> None:
@@ -273,7 +278,7 @@ class HotPath:
             return []
         if self.postgres:
             return self._values(_INSERT_OCCURRENCES_UNCOUNTED, rows)
-        before = self._run(_LAST_OCCURRENCE, ()).scalar() or 0
+        before = self._run(_LAST_OCCURRENCE, ()).fetchone()[0] or 0
         self._put(_INSERT_OCCURRENCES, rows)
         self._run(_MARK_UNCOUNTED, (before,))
         return [(before + n, row[0]) for n, row in enumerate(rows, 1)]
@@ -305,7 +310,8 @@ class HotPath:
         out: list[tuple[Any, ...]] = []
         for start in range(0, len(ids), MAX_PARAMS):
             chunk = ids[start : start + MAX_PARAMS]
-            out += [tuple(r) for r in self._run(sql.format(ids=", ".join("?" * len(chunk))), tuple(chunk))]
+            cursor = self._run(sql.format(ids=", ".join("?" * len(chunk))), tuple(chunk))
+            out += [tuple(r) for r in cursor.fetchall()]
         return out
 
     def from_db(self, value: Any) -> datetime:
