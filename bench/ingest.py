@@ -141,7 +141,7 @@ def _comm(path: str) -> str:
 
 
 def _writer_jiffies(pids: list[int]) -> tuple[int, int]:
-    """CPU of logcenter's writer process (named "lc-writer", logcenter/procname.py) and of its WAL
+    """CPU of logcenter's writer process (named "lc-writer", logcenter/process.py) and of its WAL
     checkpoint thread ("lc-checkpoint"), in jiffies."""
     for pid in pids:
         if _comm(f"/proc/{pid}") == "lc-writer":

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from logcenter.procname import CHECKPOINT_THREAD, name_this_thread
+from logcenter.process import CHECKPOINT_THREAD, name_this_thread
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +23,7 @@ from logcenter.ingest.channel import RemoteWriter
 from logcenter.ingest.sentry import routes as sentry_routes
 from logcenter.ingest.writer import BatchCommitter, GroupCommitWriter
 from logcenter.logs import configure_logging
+from logcenter.process import settle_heap
 from logcenter.projects.routes import router as projects_router
 from logcenter.repair import service as repair_service
 from logcenter.repair.routes import router as repair_router
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         sweeper.start()
         if settings.writer_socket:  # a worker of `logcenter serve`: this process only serves this app
-            gc.freeze()  # what start-up built lives as long as the process: keep it out of GC passes
+            settle_heap()  # what start-up built lives as long as the process (logcenter/process.py)
         try:
             yield
         finally:

@@ -8,7 +8,6 @@ a stop that commits what was received after the HTTP workers have finished.
 from __future__ import annotations
 
 import asyncio
-import gc
 import multiprocessing
 import multiprocessing.process
 import os
@@ -26,7 +25,7 @@ from logcenter.db import WalCheckpointer, create_db_engine, create_session_facto
 from logcenter.ingest.channel import WriterServer
 from logcenter.ingest.writer import BatchCommitter
 from logcenter.logs import configure_logging
-from logcenter.procname import WRITER_PROCESS, name_this_thread
+from logcenter.process import WRITER_PROCESS, name_this_thread, settle_heap
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +55,7 @@ def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Conn
         count_interval=settings.count_interval,
     )
     committer.count()  # what an earlier writer stored and did not count (it was killed)
-    gc.freeze()  # imports and engine: long-lived, no need to scan them in every collection
+    settle_heap()  # imports and engine are long-lived (logcenter/process.py)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(_serve(committer, settings, path, lifeline, ready, checkpointer))
