@@ -13,11 +13,13 @@ from fastapi import FastAPI
 from sentry_sdk.integrations.logging import LoggingIntegration
 
 from logcenter.main import create_app
+from tests.conftest import LiveServer, run_live_server
 from tests.factories import make_project
 
 
 class _RecordEncodings:
-    """Notes each request's Content-Encoding, to prove which compression went over the wire."""
+    """Notes each request's Content-Encoding, to prove which compression went over the wire. It wraps the app
+    from outside, as a proxy would: middleware added to the app does not see ingest POSTs (LogCenterApp)."""
 
     def __init__(self, app: Any, seen: list[str | None]) -> None:
         self.app, self.seen = app, seen
@@ -33,8 +35,13 @@ class _RecordEncodings:
 def app(settings) -> FastAPI:
     app = create_app(settings)
     app.state.encodings = []
-    app.add_middleware(_RecordEncodings, seen=app.state.encodings)
     return app
+
+
+@pytest.fixture
+def live_server(app: FastAPI, settings) -> Iterator[LiveServer]:
+    for url, port in run_live_server(_RecordEncodings(app, seen=app.state.encodings)):
+        yield LiveServer(url=url, port=port, app=app, settings=settings)
 
 
 @pytest.fixture

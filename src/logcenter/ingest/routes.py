@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
 from logcenter.auth.deps import authorize
 from logcenter.auth.models import Scope
@@ -61,7 +61,7 @@ async def report_preflight(_: Request) -> Response:
     return Response(status_code=204, headers=CORS)
 
 
-routes: list[BaseRoute] = [
+routes: list[Route] = [
     Route(PATH, report, methods=["POST"], name="report"),
     Route(PATH, report_preflight, methods=["OPTIONS"], include_in_schema=False),
 ]

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
 from logcenter.db import utcnow
 from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarge, RateLimited, Unauthorized
@@ -126,7 +126,7 @@ async def store(request: Request) -> Response:
         return await _ingest(request, sentry, project, payload, event, event_id)
 
 
-routes: list[BaseRoute] = [
+routes: list[Route] = [
     Route(ENVELOPE_PATH, envelope, methods=["POST"], name="sentry_envelope"),
     Route(STORE_PATH, store, methods=["POST"], name="sentry_store"),
     Route(ENVELOPE_PATH, preflight, methods=["OPTIONS"], include_in_schema=False),
