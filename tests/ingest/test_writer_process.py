@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -212,3 +213,13 @@ def test_garbage_on_the_socket_drops_that_connection_only(worker, writer, db):
         assert raw.recv(100) == b""  # the writer closed it
     assert httpx.post(worker + REPORT, json=report_payload()).status_code == 200
     assert _count(db) == 1
+
+
+def test_the_writer_process_and_its_checkpoint_thread_are_named_for_top_and_ps(writer, settings):
+    threads = {
+        Path(f"/proc/{writer.pid}/task/{tid}/comm").read_text().strip()
+        for tid in os.listdir(f"/proc/{writer.pid}/task")
+    }
+    assert Path(f"/proc/{writer.pid}/comm").read_text().strip() == "lc-writer"
+    # The WAL checkpoint thread runs on SQLite only.
+    assert ("lc-checkpoint" in threads) == settings.database_url.startswith("sqlite")
