@@ -22,6 +22,7 @@ from logcenter.errors import Unavailable
 from logcenter.ingest.channel import (
     FrameReader,
     WriterServer,
+    batch_size,
     decode_outcome,
     decode_report,
     encode_outcome,
@@ -162,6 +163,48 @@ def test_a_full_queue_answers_503_at_once_for_what_does_not_fit(settings, db):
     assert refused[0].headers == {"Retry-After": "1"}
     assert [type(o) for o in stored] == [IngestResult] * 2
     assert _count(db) == 2
+
+
+def test_many_waiting_reports_are_committed_in_halves_the_first_answered_before_the_second(settings, db):
+    engine = create_db_engine(settings.database_url, pool_size=1)
+    committer = BatchCommitter(create_session_factory(engine), retention=100)
+    server = WriterServer(committer, max_batch=500, queue_size=1000)
+    steps: list[tuple[str, int]] = []
+    write = committer.write
+
+    def recorded_write(reports: list[Report]) -> list:
+        steps.append(("commit", len(reports)))
+        return write(reports)
+
+    committer.write = recorded_write  # type: ignore[method-assign]
+
+    class Connection:
+        def send(self, parts: list[bytes]) -> None:
+            steps.append(("answer", len(parts)))
+
+    async def offer() -> None:
+        server._loop = asyncio.get_running_loop()
+        items = FrameReader().feed(frame([encode_report(seq, _report(seq)) for seq in range(16)]))[0]
+        server.add(Connection(), items)  # type: ignore[arg-type]
+        await asyncio.sleep(0.1)
+
+    try:
+        asyncio.run(offer())
+    finally:
+        committer.close()
+        engine.dispose()
+    # The HTTP workers get the first eight answers, and their clients can send again, while the rest commit.
+    assert steps == [("commit", 8), ("answer", 8), ("commit", 8), ("answer", 8)]
+    assert _count(db) == 16
+
+
+@pytest.mark.parametrize(
+    ("waiting", "max_batch", "taken"),
+    [(1, 500, 1), (8, 500, 8), (9, 500, 8), (16, 500, 8), (17, 500, 9), (40, 500, 20), (3000, 500, 500),
+     (16, 4, 4)],
+)  # fmt: skip
+def test_a_batch_takes_half_of_what_waits_but_at_least_eight(waiting, max_batch, taken):
+    assert batch_size(waiting, max_batch) == taken
 
 
 def _report(seq: int, *, project_pk: int | None = None, event_id: str | None = None) -> Report:
