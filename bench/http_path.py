@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
-import random
+import functools
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from sentry_envelopes import built_in_child, encode  # noqa: E402
 from store_batch import payloads  # noqa: E402
 
 Request = tuple[str, list[tuple[bytes, bytes]], bytes]  # path, headers, body
@@ -103,10 +103,7 @@ def sentry_requests(app: Any, count: int) -> list[Request]:
         project = projects_service.create(session, data=ProjectCreate(project_id="bench_app"))
         session.commit()
         pk, key = project.id, project.ingest_key
-    # sentry_sdk.init() instruments every Starlette and FastAPI app of its process for good (the bare app
-    # then cost 3x as much): the events are captured and encoded in a child process.
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        bodies = pool.apply(_envelopes, (key, count))
+    bodies = built_in_child(functools.partial(encode, encoding="gzip"), count, key)
     client = f"sentry.python/{sentry_sdk.VERSION}"
     headers = [
         (b"x-sentry-auth", f"Sentry sentry_key={key}, sentry_version=7, sentry_client={client}".encode()),
@@ -115,18 +112,6 @@ def sentry_requests(app: Any, count: int) -> list[Request]:
         (b"content-encoding", b"gzip"),
     ]
     return [(f"/api/{pk}/envelope/", headers, body) for body in bodies]
-
-
-def _envelopes(key: str, count: int) -> list[bytes]:
-    from sentry_envelopes import _fresh_event, capture_templates, encode
-
-    with tempfile.TemporaryDirectory(prefix="logcenter-http-") as tmp:
-        templates = capture_templates(Path(tmp))
-    rng = random.Random(1)
-    return [
-        encode(*_fresh_event(templates[rng.randrange(len(templates))], rng, key, seq), "gzip")
-        for seq in range(count)
-    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -189,13 +189,34 @@ def encode(headers: dict, event: dict, encoding: str) -> bytes:
     return body.getvalue()
 
 
+def fresh_events(
+    templates: Sequence[Template], count: int, public_key: str, seed: int = 1
+) -> Iterator[tuple[dict, dict]]:
+    """``count`` fresh (envelope headers, event) pairs from random templates, the same for the same seed."""
+    rng = random.Random(seed)
+    for seq in range(count):
+        yield _fresh_event(templates[rng.randrange(len(templates))], rng, public_key, seq)
+
+
+def built_in_child(convert: Callable[[dict, dict], bytes], count: int, public_key: str) -> list[bytes]:
+    """``convert(headers, event)`` of ``count`` fresh events, captured and built in a forked child process:
+    ``sentry_sdk.init()`` instruments every Starlette and FastAPI app of its process for good (a benchmark's
+    app then costs 3x as much). ``convert`` must be picklable (a module-level function or a partial)."""
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply(_build_fresh, (convert, count, public_key))
+
+
+def _build_fresh(convert: Callable[[dict, dict], bytes], count: int, public_key: str) -> list[bytes]:
+    with tempfile.TemporaryDirectory(prefix="logcenter-bench-") as tmp:
+        templates = capture_templates(Path(tmp))
+    return [convert(headers, event) for headers, event in fresh_events(templates, count, public_key)]
+
+
 def _build_chunk(job: tuple[list[Template], int, int, str, str, str]) -> tuple[str, int, int]:
     templates, count, seed, public_key, encoding, path = job
-    rng = random.Random(seed)
     raw_total = 0
     with open(path, "wb") as out:
-        for seq in range(count):
-            headers, event = _fresh_event(templates[rng.randrange(len(templates))], rng, public_key, seq)
+        for headers, event in fresh_events(templates, count, public_key, seed):
             data = encode(headers, event, encoding)
             raw_total += len(data)
             out.write(b"%d\n" % len(data))

@@ -82,24 +82,14 @@ def payloads(n: int, seed: int = 1) -> list[bytes]:
 
 
 def sentry_events(n: int) -> list[bytes]:
-    """n fresh sentry-sdk events (JSON), built in a child process (sentry_sdk.init() instruments its own)."""
-    import multiprocessing
+    """n fresh sentry-sdk events (JSON), as sentry_envelopes.py builds them for the load scenario."""
+    from sentry_envelopes import built_in_child
 
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        return pool.apply(_sentry_events, (n,))
+    return built_in_child(_event_json, n, "0" * 32)
 
 
-def _sentry_events(n: int) -> list[bytes]:
-    from sentry_envelopes import _fresh_event, capture_templates
-
-    with tempfile.TemporaryDirectory(prefix="logcenter-store-") as tmp:
-        templates = capture_templates(Path(tmp))
-    rng = random.Random(1)
-    key = "0" * 32
-    return [
-        orjson.dumps(_fresh_event(templates[rng.randrange(len(templates))], rng, key, seq)[1])
-        for seq in range(n)
-    ]
+def _event_json(headers: dict, event: dict) -> bytes:
+    return orjson.dumps(event)
 
 
 def _sentry_project(factory: Any) -> int:
