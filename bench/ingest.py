@@ -142,7 +142,8 @@ def _comm(path: str) -> str:
 
 def _writer_jiffies(pids: list[int]) -> tuple[int, int]:
     """CPU of logcenter's writer process (named "lc-writer", logcenter/process.py) and of its WAL
-    checkpoint thread ("lc-checkpoint"), in jiffies."""
+    checkpoint thread ("lc-checkpoint"), in jiffies. Not imported from there: this script may have installed
+    logcenter itself, after its own start."""
     for pid in pids:
         if _comm(f"/proc/{pid}") == "lc-writer":
             checkpoint = 0
@@ -155,13 +156,7 @@ def _writer_jiffies(pids: list[int]) -> tuple[int, int]:
 
 
 def _postgres_pids() -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError), open(f"/proc/{entry}/comm") as f:
-                if f.read().strip() == "postgres":
-                    pids.append(int(entry))
-    return pids
+    return [int(e) for e in os.listdir("/proc") if e.isdigit() and _comm(f"/proc/{e}") == "postgres"]
 
 
 class CpuWatch:
