@@ -131,9 +131,17 @@ def test_stop_commits_what_was_received_and_ends_the_process(settings, db):
     assert not os.path.exists(process.path)
 
 
-def test_a_full_queue_answers_503_at_once_for_what_does_not_fit(settings, db):
+@pytest.fixture
+def committer(settings: Settings) -> Iterator[BatchCommitter]:
+    """The writer process's committer, driven in this process by a WriterServer of the test's own."""
     engine = create_db_engine(settings.database_url, pool_size=1)
     committer = BatchCommitter(create_session_factory(engine), retention=100)
+    yield committer
+    committer.close()
+    engine.dispose()
+
+
+def test_a_full_queue_answers_503_at_once_for_what_does_not_fit(committer, db):
     server = WriterServer(committer, max_batch=100, queue_size=2)
 
     class Connection:  # what the writer sends back to one HTTP worker
@@ -153,11 +161,7 @@ def test_a_full_queue_answers_503_at_once_for_what_does_not_fit(settings, db):
         stored = [decode_outcome(x) for f in connection.sent[1:] for x in FrameReader().feed(f)[0]]
         return [refused, stored]
 
-    try:
-        refused, stored = asyncio.run(offer())
-    finally:
-        committer.close()
-        engine.dispose()
+    refused, stored = asyncio.run(offer())
     assert [type(o) for o in refused] == [Unavailable] * 3
     assert refused[0].message == "Ingest queue is full, retry later"
     assert refused[0].headers == {"Retry-After": "1"}
@@ -165,9 +169,7 @@ def test_a_full_queue_answers_503_at_once_for_what_does_not_fit(settings, db):
     assert _count(db) == 2
 
 
-def test_many_waiting_reports_are_committed_in_halves_the_first_answered_before_the_second(settings, db):
-    engine = create_db_engine(settings.database_url, pool_size=1)
-    committer = BatchCommitter(create_session_factory(engine), retention=100)
+def test_many_waiting_reports_are_committed_in_halves_the_first_answered_before_the_second(committer, db):
     server = WriterServer(committer, max_batch=500, queue_size=1000)
     steps: list[tuple[str, int]] = []
     write = committer.write
@@ -188,11 +190,7 @@ def test_many_waiting_reports_are_committed_in_halves_the_first_answered_before_
         server.add(Connection(), items)  # type: ignore[arg-type]
         await asyncio.sleep(0.1)
 
-    try:
-        asyncio.run(offer())
-    finally:
-        committer.close()
-        engine.dispose()
+    asyncio.run(offer())
     # The HTTP workers get the first eight answers, and their clients can send again, while the rest commit.
     assert steps == [("commit", 8), ("answer", 8), ("commit", 8), ("answer", 8)]
     assert _count(db) == 16
