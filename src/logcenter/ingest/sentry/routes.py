@@ -16,7 +16,6 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,12 +23,11 @@ from starlette.routing import Route
 from logcenter.db import utcnow
 from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarge, RateLimited, Unauthorized
 from logcenter.ingest.body import encode_headers, json_answer
-from logcenter.ingest.report import Report
 from logcenter.ingest.sentry import auth
 from logcenter.ingest.sentry.decoding import BodyDecoder
 from logcenter.ingest.sentry.envelope import Envelope, EnvelopeParser
 from logcenter.ingest.sentry.event import event_id_of, to_report
-from logcenter.ingest.sentry.payload import load_event, parse_event, storable
+from logcenter.ingest.sentry.payload import load_event, report_from
 from logcenter.ingest.sentry.quota import ProjectQuota
 
 ENVELOPE_PATH = "/api/{project_id}/envelope/"
@@ -222,12 +220,7 @@ async def _ingest(
         now=utcnow(),
         max_skew=sentry.max_skew,
     )
-    try:
-        report: Report | None = report_of(event)
-    except (RecursionError, orjson.JSONEncodeError):  # str() of a value nested ~1,000 levels deep, which
-        report = None  # orjson reads; data nested past what orjson writes
-    if report is None or not storable(report):
-        report = report_of(parse_event(payload))
+    report = report_from(payload, event, report_of)
     # A repeated event_id comes back as a duplicate: acknowledged the same way, counted once.
     await request.app.state.writer.submit(report)
     return _answer(event_id)
