@@ -441,6 +441,51 @@ def test_pruning_in_parts_after_counting_loses_no_report(db, clock):
     assert counters(db, bug_id) == seen
 
 
+def test_slow_counting_goes_in_smaller_parts_and_still_counts_everything(db, clock, monkeypatch):
+    """Counting parts are sized by time (writer.COUNT_PART_SECONDS): a batch never waits long behind one.
+    Here every part is "slow", so after the first the parts shrink to the floor, then grow back when fast."""
+    committer = BatchCommitter(db.factory, retention=100, count_interval=LONG, count_limit=500)
+    assert committer.count() == 0  # the round starts now
+    lines = range(1, 121)
+    bugs = [bug_of(committer.write([report(0, line=line)])) for line in lines]
+    clock.now += LONG
+    committer.write([report(1, line=line) for line in lines])
+
+    monkeypatch.setattr(writer_module, "COUNT_PART_SECONDS", 1e-9)
+    assert committer.count(if_due=True) == 120  # sized before the slowness was seen: all of it
+    committer.write([report(2, line=line) for line in lines])
+    clock.now += LONG
+    assert committer.count(if_due=True) == writer_module.MIN_COUNT_PART  # whole bugs of one report each
+    assert committer.count_delay() == 0  # the rest at once
+
+    monkeypatch.setattr(writer_module, "COUNT_PART_SECONDS", 10.0)
+    assert committer.count(if_due=True) == writer_module.MIN_COUNT_PART  # fast: the next may take 100
+    assert committer.count(if_due=True) == 120 - 2 * writer_module.MIN_COUNT_PART
+    assert [count_of(db, b) for b in bugs] == [3] * len(bugs) and backlog(db) == 0
+    committer.write([report(3, line=line) for line in lines])
+    clock.now += LONG
+    assert committer.count(if_due=True) == 120  # back to parts of up to 200, then 400, 500
+
+
+@pytest.mark.parametrize(
+    ("limit", "done", "elapsed", "expected"),
+    [
+        (500, 500, 0.005, 500),  # fast: at most the ceiling
+        (500, 500, 0.020, 250),  # twice too long: half as many
+        (500, 500, 1.0, 50),  # however slow: the floor
+        (100, 100, 0.001, 200),  # growing back: at most twice as many at once
+        (100, 0, 0.004, 100),  # nothing done says nothing about speed
+        (500, 30, 0.002, 150),  # sized by what was done, not by the limit
+    ],
+)
+def test_next_part_limit(limit, done, elapsed, expected):
+    assert writer_module.next_part_limit(limit, done, elapsed, ceiling=500) == expected
+
+
+def test_a_ceiling_below_the_floor_wins():
+    assert writer_module.next_part_limit(4, 4, 1.0, ceiling=4) == 4
+
+
 # --- PostgreSQL: counters in several transactions at once ---------------------------------------------------
 
 

@@ -40,6 +40,23 @@ Outcome = IngestResult | Unavailable
 
 _STOP = object()
 
+# A batch that arrives while the writer counts waits for that transaction, so counting goes in parts of about
+# this long. Past the retention a part also has old occurrences to delete, and the same number of reports
+# costs two to three times as long (bench/README.md): a fixed number per part made the p99 latency.
+COUNT_PART_SECONDS = 0.01
+# Reports (or deleted occurrences) per part however slow the database is: counting must keep up with storing.
+MIN_COUNT_PART = 50
+
+
+def next_part_limit(limit: int, done: int, elapsed: float, *, ceiling: int) -> int:
+    """How much the next counting part takes on, after one that did `done` in `elapsed` seconds with `limit`:
+    about `COUNT_PART_SECONDS` worth, at least `MIN_COUNT_PART`, at most `ceiling`, and no more than twice
+    `limit` at once (one quick part, say of bugs without tags, says little about the next)."""
+    if done <= 0 or elapsed <= 0:
+        return limit
+    fits = int(done * COUNT_PART_SECONDS / elapsed)
+    return max(min(MIN_COUNT_PART, ceiling), min(ceiling, 2 * limit, fits))
+
 
 class BatchCommitter:
     """Stores batches of reports, one transaction each, and counts them; the only thing in a process that
@@ -70,11 +87,12 @@ class BatchCommitter:
         self._retention = retention
         self._count_interval = count_interval
         if count_limit is None:
-            # A batch may wait behind one counting transaction: ~15-20 ms of them (bench/README.md).
+            # The most a counting transaction takes on; they are sized by time below that (next_part_limit).
             # PostgreSQL upserts a row in about four times SQLite's time.
             postgres = session_factory.kw["bind"].dialect.name == "postgresql"
             count_limit = 200 if postgres else 500
         self._count_limit = count_limit
+        self._part_limit = count_limit
         self._counted_at = 0.0
         self._uncounted = True  # a backlog may be left by an earlier process
         self._more = False  # the last count stopped at count_limit: there is more to count or prune
@@ -117,7 +135,7 @@ class BatchCommitter:
     def count(self, *, if_due: bool = False) -> int:
         """Add stored reports to their bugs' counters, and prune those bugs, in transactions of up to
         `count_limit` reports (of whole bugs: one bug's reports are one row of counters however many) or of
-        deleted occurrences.
+        deleted occurrences, fewer when the last one took longer than `COUNT_PART_SECONDS`.
 
         Without `if_due`: all of it. With it (between batches, under load): one transaction, if counting is
         due: reports were stored since the last round began `count_interval` seconds ago, or the last
@@ -136,8 +154,12 @@ class BatchCommitter:
         counted = 0
         try:
             while True:
+                part_started = time.perf_counter()
                 with self._transaction() as session:
-                    counted += self._count_part(session)
+                    n, done = self._count_part(session)
+                counted += n
+                elapsed = time.perf_counter() - part_started
+                self._part_limit = next_part_limit(self._part_limit, done, elapsed, ceiling=self._count_limit)
                 if if_due or not self._more:
                     break
         except Exception:
@@ -152,28 +174,32 @@ class BatchCommitter:
         """Drop what is in memory and count from the backlog, which holds all that was not counted."""
         self._tally, self._round, self._prune_due, self._from_db = Tally(), Tally(), {}, True
 
-    def _count_part(self, session: Session) -> int:
-        """One transaction of counting: a part of the backlog read back, of the tally, or of the pruning."""
-        limit = self._count_limit
+    def _count_part(self, session: Session) -> tuple[int, int]:
+        """One transaction of counting: a part of the backlog read back, of the tally, or of the pruning.
+        Returns the reports counted and the part's size in reports or deleted occurrences."""
+        limit = self._part_limit
         if self._from_db:
             n = counting.count_pending(session, retention=self._retention, limit=limit)
             self._from_db = self._more = n == limit
-            return n
+            return n, n
         sql = HotPath(session.connection())
-        n = 0
+        n = done = 0
         if self._round:
             n, over = counting.apply(sql, self._round.take(limit), retention=self._retention, now=utcnow())
+            done = n
             for bug_id, due in over.items():
                 self._prune_due[bug_id] = self._prune_due.get(bug_id, 0) + due
         elif self._prune_due:
-            self._prune_part(sql)
+            done = self._prune_part(sql)
+            log.debug("ingest.prune", deleted=done)
         self._more = bool(self._round or self._prune_due)
-        return n
+        return n, done
 
-    def _prune_part(self, sql: HotPath) -> None:
-        """Delete up to `count_limit` occurrences past the retention, the oldest first, of the bugs that have
-        waited longest: a bug counted whole may have to lose more than one transaction should delete."""
-        limit = self._count_limit
+    def _prune_part(self, sql: HotPath) -> int:
+        """Delete up to a part's limit of occurrences past the retention, the oldest first, of the bugs that
+        have waited longest (a bug counted whole may have to lose more than one transaction should delete);
+        returns how many."""
+        limit = self._part_limit
         bugs: list[int] = []
         rows = 0
         for bug_id, due in self._prune_due.items():
@@ -183,8 +209,10 @@ class BatchCommitter:
             rows += due
         for bug_id in bugs:
             del self._prune_due[bug_id]
-        if sql.prune(bugs, keep=self._retention, limit=limit) == limit:  # perhaps not all: again later
+        deleted = sql.prune(bugs, keep=self._retention, limit=limit)
+        if deleted == limit:  # perhaps not all: again later
             self._prune_due.update(dict.fromkeys(bugs, max(1, (rows - limit) // len(bugs))))
+        return deleted
 
     def _write_one(self, report: Report) -> Outcome:
         try:
