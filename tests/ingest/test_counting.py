@@ -216,10 +216,12 @@ def test_a_bug_created_by_a_batch_is_counted_at_once(db):
 
 
 class Clock:
-    """time.monotonic as logcenter.ingest.writer sees it."""
+    """time.monotonic as logcenter.ingest.writer sees it; `work` is its time.perf_counter, by which it
+    sizes and spaces counting parts: it stands still (parts take no time) unless a test moves it."""
 
     def __init__(self) -> None:
         self.now = 1_000.0
+        self.work = 50.0
 
     def __call__(self) -> float:
         return self.now
@@ -229,9 +231,28 @@ class Clock:
 def clock(monkeypatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(
-        writer_module, "time", types.SimpleNamespace(monotonic=fake, perf_counter=time.perf_counter)
+        writer_module, "time", types.SimpleNamespace(monotonic=fake, perf_counter=lambda: fake.work)
     )
     return fake
+
+
+@pytest.fixture
+def part_takes(monkeypatch, clock):
+    """Make every counting part (apply, prune) take `seconds[0]` of the writer's time."""
+    seconds = [0.0]
+    apply, prune = counting.apply, HotPath.prune
+
+    def slow_apply(*args: Any, **kwargs: Any) -> Any:
+        clock.work += seconds[0]
+        return apply(*args, **kwargs)
+
+    def slow_prune(self: HotPath, *args: Any, **kwargs: Any) -> int:
+        clock.work += seconds[0]
+        return prune(self, *args, **kwargs)
+
+    monkeypatch.setattr(counting, "apply", slow_apply)
+    monkeypatch.setattr(HotPath, "prune", slow_prune)
+    return seconds
 
 
 def test_count_if_due_waits_for_the_interval_then_counts_whole_bugs_a_limit_at_a_time(db, clock):
@@ -441,30 +462,55 @@ def test_pruning_in_parts_after_counting_loses_no_report(db, clock):
     assert counters(db, bug_id) == seen
 
 
-def test_slow_counting_goes_in_smaller_parts_and_still_counts_everything(db, clock, monkeypatch):
+def test_slow_counting_goes_in_smaller_parts_and_still_counts_everything(db, clock, part_takes):
     """Counting parts are sized by time (writer.COUNT_PART_SECONDS): a batch never waits long behind one.
-    Here every part is "slow", so after the first the parts shrink to the floor, then grow back when fast."""
-    committer = BatchCommitter(db.factory, retention=100, count_interval=LONG, count_limit=500)
+    Here parts turn slow, so they shrink to the floor, then grow back when they are fast again."""
+    committer = BatchCommitter(db.factory, retention=100, count_interval=LONG, count_limit=500, count_share=1)
     assert committer.count() == 0  # the round starts now
     lines = range(1, 121)
     bugs = [bug_of(committer.write([report(0, line=line)])) for line in lines]
     clock.now += LONG
     committer.write([report(1, line=line) for line in lines])
 
-    monkeypatch.setattr(writer_module, "COUNT_PART_SECONDS", 1e-9)
+    part_takes[0] = 1.0  # 120 reports in a second: 1.2 per 10 ms
     assert committer.count(if_due=True) == 120  # sized before the slowness was seen: all of it
     committer.write([report(2, line=line) for line in lines])
     clock.now += LONG
     assert committer.count(if_due=True) == writer_module.MIN_COUNT_PART  # whole bugs of one report each
-    assert committer.count_delay() == 0  # the rest at once
+    assert committer.count_delay() == 0  # the rest at once (count_share 1: no pause between parts)
 
-    monkeypatch.setattr(writer_module, "COUNT_PART_SECONDS", 10.0)
+    part_takes[0] = 0.001
     assert committer.count(if_due=True) == writer_module.MIN_COUNT_PART  # fast: the next may take 100
     assert committer.count(if_due=True) == 120 - 2 * writer_module.MIN_COUNT_PART
     assert [count_of(db, b) for b in bugs] == [3] * len(bugs) and backlog(db) == 0
     committer.write([report(3, line=line) for line in lines])
     clock.now += LONG
     assert committer.count(if_due=True) == 120  # back to parts of up to 200, then 400, 500
+
+
+def test_counting_leaves_the_writer_half_of_its_time_while_it_catches_up(db, clock, part_takes):
+    committer = BatchCommitter(db.factory, retention=100, count_interval=LONG, count_limit=2)
+    assert committer.count() == 0
+    bugs = [bug_of(committer.write([report(0, line=line)])) for line in (1, 2, 3)]
+    clock.now += LONG
+    committer.write([report(m, line=line) for line in (1, 2, 3) for m in (1, 2)])
+    part_takes[0] = 0.004
+
+    assert committer.count(if_due=True) == 2
+    assert committer.count_delay() == pytest.approx(0.004)  # more to do, after as long again for batches
+    assert committer.count(if_due=True) == 0
+    clock.work += 0.003
+    assert committer.count(if_due=True) == 0
+    assert committer.count_delay() == pytest.approx(0.001)
+    clock.work += 0.001
+    assert committer.count(if_due=True) == 2
+    clock.work += 0.004
+    assert committer.count(if_due=True) == 2
+    assert committer.count_delay() is None
+    assert [count_of(db, b) for b in bugs] == [3, 3, 3]
+    # Counting everything (start-up, shutdown, idle) does not pause.
+    committer.write([report(m, line=line) for line in (1, 2, 3) for m in (3, 4)])
+    assert committer.count() == 6
 
 
 @pytest.mark.parametrize(

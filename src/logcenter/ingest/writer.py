@@ -46,6 +46,9 @@ _STOP = object()
 COUNT_PART_SECONDS = 0.01
 # Reports (or deleted occurrences) per part however slow the database is: counting must keep up with storing.
 MIN_COUNT_PART = 50
+# While counting has more to do (catching up after a burst, or pruning once the bugs reach the retention), it
+# takes at most this share of the writer's time, so that batches are not left to queue up between its parts.
+COUNT_SHARE = 0.5
 
 
 def next_part_limit(limit: int, done: int, elapsed: float, *, ceiling: int) -> int:
@@ -81,6 +84,7 @@ class BatchCommitter:
         retention: int,
         count_interval: float = 1.0,
         count_limit: int | None = None,
+        count_share: float = COUNT_SHARE,
         store: Callable[..., list[IngestResult]] = service.store_batch,
     ) -> None:
         self._factory = session_factory
@@ -93,6 +97,9 @@ class BatchCommitter:
             count_limit = 200 if postgres else 500
         self._count_limit = count_limit
         self._part_limit = count_limit
+        # After a part that took t seconds, the next waits t * _part_pause (perf_counter) if batches want it.
+        self._part_pause = (1 - count_share) / count_share
+        self._next_part_at = 0.0
         self._counted_at = 0.0
         self._uncounted = True  # a backlog may be left by an earlier process
         self._more = False  # the last count stopped at count_limit: there is more to count or prune
@@ -127,7 +134,7 @@ class BatchCommitter:
     def count_delay(self) -> float | None:
         """Seconds until the backlog is due to be counted; None if nothing was stored since the last count."""
         if self._more:
-            return 0.0
+            return max(0.0, self._next_part_at - time.perf_counter())
         if not self._uncounted:
             return None
         return max(0.0, self._counted_at + self._count_interval - time.monotonic())
@@ -139,13 +146,13 @@ class BatchCommitter:
 
         Without `if_due`: all of it. With it (between batches, under load): one transaction, if counting is
         due: reports were stored since the last round began `count_interval` seconds ago, or the last
-        transaction left more to do. So a batch never waits behind more than one of them (SQLite has one
-        writer at a time). Returns how many reports were counted. A failure is logged, and what was not
-        counted is counted next time.
+        transaction left more to do and the writer has since had `1 - count_share` of its time for batches.
+        So a batch never waits behind more than one of them (SQLite has one writer at a time). Returns how
+        many reports were counted. A failure is logged, and what was not counted is counted next time.
         """
         started = time.monotonic()
         waiting = not self._uncounted or started - self._counted_at < self._count_interval
-        if if_due and not self._more and waiting:
+        if if_due and (self._next_part_at > time.perf_counter() if self._more else waiting):
             return 0
         if not self._more:  # a new round: the next one is due count_interval from now
             self._counted_at = started
@@ -158,8 +165,10 @@ class BatchCommitter:
                 with self._transaction() as session:
                     n, done = self._count_part(session)
                 counted += n
-                elapsed = time.perf_counter() - part_started
+                ended = time.perf_counter()
+                elapsed = ended - part_started
                 self._part_limit = next_part_limit(self._part_limit, done, elapsed, ceiling=self._count_limit)
+                self._next_part_at = ended + elapsed * self._part_pause
                 if if_due or not self._more:
                     break
         except Exception:
