@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -199,3 +200,10 @@ def live_server(app: FastAPI, settings: Settings) -> Iterator[LiveServer]:
     """The real app served by uvicorn on a free port, for real HTTP clients (SDKs, concurrency tests)."""
     for url, port in run_live_server(app):
         yield LiveServer(url=url, port=port, app=app, settings=settings)
+
+
+@pytest.fixture
+def api(live_server: LiveServer, admin_headers: dict[str, str]) -> Iterator[httpx.Client]:
+    """An admin's HTTP client of the live server, to check through the API what real clients sent it."""
+    with httpx.Client(base_url=live_server.url, headers=admin_headers, timeout=10) as client:
+        yield client

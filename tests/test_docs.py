@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,6 @@ def example(language: str, marker: str) -> str:
     found = [code for lang, code in _FENCE.findall(DOC.read_text()) if lang == language and marker in code]
     assert len(found) == 1, f"expected one {language} block with {marker!r} in {DOC.name}, found {len(found)}"
     return found[0]
-
-
-@pytest.fixture
-def api(live_server, admin_headers) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, headers=admin_headers, timeout=10) as client:
-        yield client
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from functools import partial
 from typing import Any
 
 import orjson
@@ -37,7 +36,7 @@ def sample_payload(name: str) -> bytes:
 
 def ingested(payload: bytes) -> Report:
     """What the Sentry endpoints make of an event's bytes."""
-    return report_from(payload, load_event(payload), partial(report))
+    return report_from(payload, load_event(payload), report)
 
 
 def whole(payload: bytes) -> Report:

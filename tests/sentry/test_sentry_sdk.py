@@ -45,12 +45,6 @@ def live_server(app: FastAPI, settings) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def api(live_server, admin_headers) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, headers=admin_headers, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 def dsn(api, session) -> str:
     make_project(session, "shop")
     session.commit()
