@@ -104,7 +104,11 @@ def sentry_requests(app: Any, count: int) -> list[Request]:
         session.commit()
         pk, key = project.id, project.ingest_key
     bodies = built_in_child(functools.partial(encode, encoding="gzip"), count, key)
-    client = f"sentry.python/{sentry_sdk.VERSION}"
+    return envelope_requests(pk, key, bodies, client=f"sentry.python/{sentry_sdk.VERSION}")
+
+
+def envelope_requests(pk: int, key: str, bodies: list[bytes], *, client: str) -> list[Request]:
+    """Gzip'd envelopes POSTed as sentry-python sends them, to project `pk` with its DSN `key`."""
     headers = [
         (b"x-sentry-auth", f"Sentry sentry_key={key}, sentry_version=7, sentry_client={client}".encode()),
         (b"user-agent", client.encode()),

@@ -26,22 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_path import Request, StubWriter, per_request_us, rest_requests  # noqa: E402
+from http_path import StubWriter, envelope_requests, per_request_us, rest_requests  # noqa: E402
 from sentry_envelopes import built_in_child, encode  # noqa: E402
 
 KEY = "0123456789abcdef0123456789abcdef"  # the bench project's DSN key, set in the child's database
 _COLLECTED = re.compile(rb"==(\d+)== Collected : (\d+)")
-
-
-def _requests(scenario: str, pk: int, envelopes: list[bytes]) -> list[Request]:
-    if scenario == "rest":
-        return rest_requests()
-    headers = [
-        (b"x-sentry-auth", f"Sentry sentry_key={KEY}, sentry_version=7, sentry_client=bench/1.0".encode()),
-        (b"content-type", b"application/x-sentry-envelope"),
-        (b"content-encoding", b"gzip"),
-    ]
-    return [(f"/api/{pk}/envelope/", headers, body) for body in envelopes]
 
 
 def child(scenario: str, requests: int, pool: Path) -> None:
@@ -66,7 +55,11 @@ def child(scenario: str, requests: int, pool: Path) -> None:
             session.execute(update(Project).where(Project.id == project.id).values(ingest_key=KEY))
             session.commit()
             pk = project.id
-        asyncio.run(per_request_us(app, _requests(scenario, pk, envelopes), requests))
+        if scenario == "rest":
+            pool_requests = rest_requests()
+        else:
+            pool_requests = envelope_requests(pk, KEY, envelopes, client="sentry.python/2.0")
+        asyncio.run(per_request_us(app, pool_requests, requests))
         app.state.engine.dispose()
 
 
