@@ -137,7 +137,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield c
 
 
-def _token(db: Database, scope: Scope, name: str) -> str:
+def make_token(db: Database, scope: Scope, name: str) -> str:
     with db.factory() as s:
         _, token = auth_service.create_token(s, name=name, scope=scope)
         s.commit()
@@ -146,7 +146,7 @@ def _token(db: Database, scope: Scope, name: str) -> str:
 
 @pytest.fixture
 def admin_token(db: Database) -> str:
-    return _token(db, Scope.ADMIN, "alice")
+    return make_token(db, Scope.ADMIN, "alice")
 
 
 @pytest.fixture
@@ -156,7 +156,7 @@ def admin_headers(admin_token: str) -> dict[str, str]:
 
 @pytest.fixture
 def agent_headers(db: Database) -> dict[str, str]:
-    return {"Authorization": f"Bearer {_token(db, Scope.AGENT, 'repair-bot')}"}
+    return {"Authorization": f"Bearer {make_token(db, Scope.AGENT, 'repair-bot')}"}
 
 
 def free_port() -> int:

@@ -23,6 +23,7 @@ from logcenter.db import create_db_engine, create_session_factory, session_scope
 from logcenter.errors import LogCenterError
 from logcenter.ingest import routes as ingest_routes
 from logcenter.ingest.channel import RemoteWriter
+from logcenter.ingest.keys import ProjectKeys
 from logcenter.ingest.sentry import routes as sentry_routes
 from logcenter.ingest.writer import BatchCommitter, GroupCommitWriter
 from logcenter.logs import configure_logging
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
+    app.state.project_keys = ProjectKeys(session_factory)
     _install_error_handlers(app)
     for router in (projects_router, bugs_router, repair_router, stats_router):
         app.include_router(router)

@@ -6,6 +6,7 @@ import pytest
 
 from logcenter.auth import service as auth_service
 from logcenter.auth.models import Scope
+from tests.conftest import make_token as token
 from tests.factories import make_project
 
 # Every endpoint that needs a token, with a body that would be valid.
@@ -30,13 +31,6 @@ ADMIN_ENDPOINTS = [
     ("POST", "/api/v1/projects/shop/rotate-key", None),
 ]
 ALL = AGENT_ENDPOINTS + ADMIN_ENDPOINTS
-
-
-def token(db, scope: Scope, name: str) -> str:
-    with db.factory() as s:
-        _, plaintext = auth_service.create_token(s, name=name, scope=scope)
-        s.commit()
-    return plaintext
 
 
 @pytest.fixture

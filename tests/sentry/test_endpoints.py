@@ -149,14 +149,26 @@ def test_bad_project_ids(client, db, project, path, status):
     assert stored(db) == ([], [])
 
 
-def test_a_rotated_key_is_rejected_once_the_cache_expires(app, client, session, project):
+def test_a_key_rotated_elsewhere_is_rejected_once_the_cache_expires(app, client, session, project):
     headers = auth(project.ingest_key)
     assert client.post(url(project), content=envelope(event()), headers=headers).status_code == 200
-    project.ingest_key = "a" * 32
+    project.ingest_key = "a" * 32  # as another server process on this database would rotate it
     session.commit()
-    app.state.sentry_ingest.keys._entries.clear()  # what the 10 s TTL does in production
+    app.state.project_keys._entries.clear()  # what the 10 s TTL does in production
     assert client.post(url(project), content=envelope(event()), headers=headers).status_code == 403
     assert client.post(url(project), content=envelope(event()), headers=auth("a" * 32)).status_code == 200
+
+
+def test_a_key_rotated_through_the_api_is_rejected_at_once(client, db, project, admin_headers):
+    old = auth(project.ingest_key)
+    assert client.post(url(project), content=envelope(event()), headers=old).status_code == 200
+    rotated = client.post("/api/v1/projects/shop/rotate-key", headers=admin_headers).json()
+    refused = client.post(url(project), content=envelope(event()), headers=old)
+    assert refused.status_code == 403 and "sentry_key incorrect" in refused.json()["detail"]
+    new = auth(rotated["ingest_key"])
+    assert client.post(url(project), content=envelope(event()), headers=new).status_code == 200
+    [bug], occurrences = stored(db)
+    assert (bug.occurrence_count, len(occurrences)) == (2, 2)
 
 
 def test_envelopes_without_an_event_are_accepted_and_store_nothing(client, db, project):

@@ -70,6 +70,11 @@ def update_project(
 )
 def rotate_key(project_id: str, request: Request, session: SessionDep, _: Admin) -> IngestKeyRotated:
     project = service.rotate_ingest_key(session, slug=project_id)
-    return IngestKeyRotated(
+    rotated = IngestKeyRotated(
         ingest_key=project.ingest_key, dsn=service.dsn(project, base_url=base_url(request))
     )
+    # Committed before the cached key is dropped, so that the next request cannot read the old one again:
+    # from then on this process rejects the old key; other processes do within their cache's TTL.
+    session.commit()
+    request.app.state.project_keys.forget(project.id, project.slug)
+    return rotated

@@ -2,37 +2,22 @@
 
 The public key arrives in `?sentry_key=` (JS SDKs, to avoid CORS preflights), in `X-Sentry-Auth: Sentry
 sentry_key=…, sentry_version=7` (sentry-python), in `Authorization` in the same form, or as the `dsn`
-envelope header (JS tunnels). Keys are checked against a short-lived in-process copy of each project's key,
-so the hot path does not query the database and a rotated key stops working within `ttl` seconds.
+envelope header (JS tunnels). Keys are checked against the in-process copy of each project's key
+(ingest/keys.py), so the hot path does not query the database.
 """
 
 from __future__ import annotations
 
 import functools
-import hmac
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from logcenter.errors import Forbidden
-from logcenter.projects import service as projects_service
+from logcenter.ingest.keys import ProjectKey, ProjectKeys
 
-# A DSN key is 32 hex digits here; anything far longer is not worth comparing.
-_MAX_KEY = 128
 # sentry-python's X-Sentry-Auth is ~100 characters.
 _MAX_CACHED_HEADER = 256
-
-
-@dataclass(slots=True, frozen=True)
-class ProjectKey:
-    pk: int
-    slug: str
-    ingest_key: str
 
 
 def key_from_request(request: Request) -> str | None:
@@ -91,48 +76,9 @@ def rejected(project_id: str) -> Forbidden:
     return Forbidden(f"Project {project_id[:20]} not found or sentry_key incorrect: check the DSN")
 
 
-class ProjectKeys:
-    """Project pk → its slug and DSN key, cached for `ttl` seconds.
-
-    Unknown pks are cached too, so made-up project ids in a flood of requests do not reach the database;
-    `max_entries` bounds the memory such a flood can take.
-    """
-
-    def __init__(
-        self,
-        session_factory: sessionmaker[Session],
-        *,
-        ttl: float = 10.0,
-        max_entries: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._factory = session_factory
-        self._ttl = ttl
-        self._max_entries = max_entries
-        self._clock = clock
-        self._entries: dict[int, tuple[float, ProjectKey | None]] = {}
-
-    async def authenticate(self, project_id: int, key: str) -> ProjectKey:
-        """The project if `key` is its DSN key; else Forbidden, with one message for both failures."""
-        project = await self._get(project_id)
-        if project is None or len(key) > _MAX_KEY or not hmac.compare_digest(key, project.ingest_key):
-            raise rejected(str(project_id))
-        return project
-
-    async def _get(self, project_id: int) -> ProjectKey | None:
-        now = self._clock()
-        cached = self._entries.get(project_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        project = await run_in_threadpool(self._load, project_id)
-        # Re-inserting keeps the dict in refresh order, so the first entry is always the stalest.
-        self._entries.pop(project_id, None)
-        if len(self._entries) >= self._max_entries:
-            del self._entries[next(iter(self._entries))]
-        self._entries[project_id] = (now + self._ttl, project)
-        return project
-
-    def _load(self, project_id: int) -> ProjectKey | None:
-        with self._factory() as session:
-            project = projects_service.get_by_pk(session, project_id)
-            return None if project is None else ProjectKey(project.id, project.slug, project.ingest_key)
+async def authenticate(keys: ProjectKeys, project_id: int, key: str) -> ProjectKey:
+    """The project if `key` is its DSN key; else Forbidden, with one message for both failures."""
+    project = await keys.by_pk(project_id)
+    if project is None or not project.accepts(key):
+        raise rejected(str(project_id))
+    return project

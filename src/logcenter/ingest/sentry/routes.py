@@ -23,6 +23,7 @@ from starlette.routing import Route
 from logcenter.db import utcnow
 from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarge, RateLimited, Unauthorized
 from logcenter.ingest.body import encode_headers, json_answer
+from logcenter.ingest.keys import ProjectKey, ProjectKeys
 from logcenter.ingest.sentry import auth
 from logcenter.ingest.sentry.decoding import BodyDecoder
 from logcenter.ingest.sentry.envelope import Envelope, EnvelopeParser
@@ -37,7 +38,6 @@ STORE_PATH = "/api/{project_id}/store/"
 MAX_ENVELOPE_COMPRESSED_BYTES = 20 * 1024 * 1024
 MAX_ENVELOPE_BYTES = 100 * 1024 * 1024
 MAX_EVENT_BYTES = 1024 * 1024
-KEY_CACHE_SECONDS = 10.0
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -71,7 +71,7 @@ _MAX_PROJECT_ID = 2**31 - 1
 class _Sentry:
     """Per-app state of the Sentry endpoints, created on first use from `app.state.settings`."""
 
-    keys: auth.ProjectKeys
+    keys: ProjectKeys
     quota: ProjectQuota
     max_compressed: int
     max_envelope: int
@@ -113,7 +113,7 @@ async def store(request: Request) -> Response:
         key = auth.key_from_request(request)
         if not key:
             raise _missing_key()
-        project = await sentry.keys.authenticate(pk, key)
+        project = await auth.authenticate(sentry.keys, pk, key)
         # A store body is one event, so the event cap bounds it compressed and decompressed.
         decoder = _decoder(request, max_compressed=sentry.max_event, max_decompressed=sentry.max_event)
         chunks = [data async for chunk in request.stream() for data in decoder.feed(chunk)]
@@ -198,7 +198,7 @@ def openapi_paths() -> dict[str, Any]:
 async def _ingest(
     request: Request,
     sentry: _Sentry,
-    project: auth.ProjectKey,
+    project: ProjectKey,
     payload: bytes,
     event: dict[str, Any],
     event_id: str,
@@ -226,15 +226,15 @@ async def _ingest(
     return _answer(event_id)
 
 
-async def _read_envelope(request: Request, sentry: _Sentry, pk: int) -> tuple[Envelope, auth.ProjectKey]:
+async def _read_envelope(request: Request, sentry: _Sentry, pk: int) -> tuple[Envelope, ProjectKey]:
     """Stream the body through the decoder and the parser; authenticate as early as the key is known."""
     # A key in the URL or headers is checked before any of the body is read, one in the envelope's `dsn`
     # header as soon as its first line is in.
     key = auth.key_from_request(request)
-    project = await sentry.keys.authenticate(pk, key) if key else None
+    project = await auth.authenticate(sentry.keys, pk, key) if key else None
     decoder = _decoder(request, max_compressed=sentry.max_compressed, max_decompressed=sentry.max_envelope)
     parser = EnvelopeParser(max_item_bytes=sentry.max_event)
-    checked: auth.ProjectKey | None = None
+    checked: ProjectKey | None = None
     async for chunk in request.stream():
         for data in decoder.feed(chunk):
             parser.feed(data)
@@ -248,8 +248,8 @@ async def _read_envelope(request: Request, sentry: _Sentry, pk: int) -> tuple[En
 
 
 async def _check_envelope_dsn(
-    sentry: _Sentry, pk: int, key: str | None, project: auth.ProjectKey | None, headers: dict[str, Any]
-) -> auth.ProjectKey:
+    sentry: _Sentry, pk: int, key: str | None, project: ProjectKey | None, headers: dict[str, Any]
+) -> ProjectKey:
     """Authenticate by the envelope's `dsn` header when the request had no key; if both are given they must
     agree ("otherwise rejects the request", envelopes.mdx)."""
     dsn_key = auth.key_from_dsn(headers.get("dsn"), project_id=pk)
@@ -259,7 +259,7 @@ async def _check_envelope_dsn(
         return project
     if dsn_key is None:
         raise _missing_key()
-    return await sentry.keys.authenticate(pk, dsn_key)
+    return await auth.authenticate(sentry.keys, pk, dsn_key)
 
 
 def _missing_key() -> Unauthorized:
@@ -309,7 +309,7 @@ def _state(request: Request) -> _Sentry:
     if sentry is None:
         settings = getattr(app_state, "settings", None)
         sentry = _Sentry(
-            keys=auth.ProjectKeys(app_state.session_factory, ttl=KEY_CACHE_SECONDS),
+            keys=app_state.project_keys,
             quota=ProjectQuota(getattr(settings, "project_quota_per_minute", 0)),
             max_compressed=getattr(
                 settings, "sentry_max_envelope_compressed_bytes", MAX_ENVELOPE_COMPRESSED_BYTES
