@@ -360,7 +360,7 @@ def http(
         return err.code, err.read()
 
 
-def one_report(base: str) -> bool:
+def one_report(base: str, key: str | None = None) -> bool:
     payload = {
         "project_id": PROJECT,
         "environment": "production",
@@ -375,13 +375,16 @@ def one_report(base: str) -> bool:
         },
         "context": {"url": "/health", "request_id": "bench-probe"},
     }
-    status, _ = http(
-        "POST",
-        f"{base}/api/v1/logs/report",
-        json.dumps(payload).encode(),
-        {"Content-Type": "application/json"},
-    )
+    headers = {"Content-Type": "application/json", **({"X-Logcenter-Key": key} if key else {})}
+    status, _ = http("POST", f"{base}/api/v1/logs/report", json.dumps(payload).encode(), headers)
     return status == 200
+
+
+def healthy(base: str) -> bool:
+    try:
+        return http("GET", f"{base}/api/health")[0] == 200
+    except OSError:
+        return False
 
 
 # ------------------------------------------------------------------------------------------------------ wrk
@@ -590,6 +593,7 @@ class Bench:
         self.templates: list[Any] | None = None
         self.last_pool: SentryTarget | None = None
         self.rest_rate: dict[str, float] = {}
+        self.rest_key = ""  # with --ingest-key: the project's, made by start_logcenter
 
     # -- load helpers
 
@@ -704,21 +708,38 @@ class Bench:
     # -- server runs
 
     def start_logcenter(self, db: str, scenario: str) -> tuple[Server, str]:
+        """A fresh server on a fresh database, ready once it accepted a report (which creates the project)."""
         self.runs[-1].commit = _git_head()
         rundir = self.workdir / f"{db}-{scenario}"
         rundir.mkdir()
         url = prepare_database(db, rundir)
         port = free_port()
-        server = Server(
-            f"logcenter-{db}-{scenario}",
-            self.logcenter_cmd(port),
-            env=server_env(url),
-            cwd=rundir,
-            port=port,
-        )
+        env = server_env(url)
+        if self.args.ingest_key:
+            env["LOGCENTER_INGEST_REQUIRE_KEY"] = "true"
+        name = f"logcenter-{db}-{scenario}"
+        server = Server(name, self.logcenter_cmd(port), env=env, cwd=rundir, port=port)
         server.start()
-        server.wait_ready(lambda: one_report(server.base), timeout=self.args.ready_timeout)
+        if not self.args.ingest_key:
+            server.wait_ready(lambda: one_report(server.base), timeout=self.args.ready_timeout)
+            return server, url
+        # Keys required: reports cannot create the project, so the API does, and the probe sends its key.
+        server.wait_ready(lambda: healthy(server.base), timeout=self.args.ready_timeout)
+        token = self.admin_token(server, url)
+        admin = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        body = json.dumps({"project_id": PROJECT}).encode()
+        status, answer = http("POST", f"{server.base}/api/v1/projects", body, admin)
+        if status != 201:
+            raise RuntimeError(f"POST /api/v1/projects -> {status}: {answer[:300]!r}")
+        self.rest_key = json.loads(answer)["ingest_key"]
+        if not one_report(server.base, self.rest_key):
+            raise RuntimeError("the probe report with the project's ingest key was refused")
         return server, url
+
+    @staticmethod
+    def admin_token(server: Server, url: str) -> str:
+        out = logcenter(["token", "create", "--name", "bench", "--scope", "admin"], url, server.cwd)
+        return out.strip().splitlines()[-1].strip()
 
     def keep_log(self, server: Server) -> None:
         if self.args.keep_logs:
@@ -746,7 +767,8 @@ class Bench:
         self.runs.append(run)
         server, url = self.start_logcenter(db, "rest")
         try:
-            self.warm_and_measure(run, server, f"{server.base}/api/v1/logs/report", {}, None)
+            headers = {"X-Logcenter-Key": self.rest_key} if self.args.ingest_key else {}
+            self.warm_and_measure(run, server, f"{server.base}/api/v1/logs/report", headers, None)
             assert run.result is not None
             run.acked_total = 1 + run.warmup_ok + run.measured_ok + run.profile.get("accepted", 0)
             self.rest_rate[db] = run.result.rate
@@ -795,8 +817,7 @@ class Bench:
         """Project id and key via the API (admin token from the CLI), a probe envelope, the envelope pool."""
         from sentry_envelopes import _fresh_event, capture_templates, encode
 
-        token = logcenter(["token", "create", "--name", "bench", "--scope", "admin"], url, server.cwd).strip()
-        token = token.splitlines()[-1].strip()
+        token = self.admin_token(server, url)
         status, body = http(
             "GET", f"{server.base}/api/v1/projects/{PROJECT}", headers={"Authorization": f"Bearer {token}"}
         )
@@ -1084,6 +1105,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[],
         metavar="KEY=VALUE",
         help="a setting for the server under test, e.g. LOGCENTER_WRITER_MAX_BATCH=200 (repeatable)",
+    )
+    p.add_argument(
+        "--ingest-key",
+        action="store_true",
+        help="servers require ingest keys (LOGCENTER_INGEST_REQUIRE_KEY=true); REST sends X-Logcenter-Key",
     )
     p.add_argument("--keep-logs", action="store_true", help="copy the server logs to bench/results/")
     p.add_argument("--no-bare", action="store_true", help="skip the bare endpoint")
