@@ -15,8 +15,16 @@ $(BIN)/logcenter: pyproject.toml sdk/pyproject.toml
 run: $(BIN)/logcenter
 	$(BIN)/logcenter serve
 
+# The docs' JavaScript examples: npm packages pinned in tests/js, run by tests/test_docs_js.py.
+tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+
+# Debian's Chromium for the browser tests, driven by Playwright (whose own browser download does not work here).
+/usr/bin/chromium:
+	apt-get update -qq && apt-get install -y -qq chromium
+
 ## Install everything and run the whole test suite (SQLite and PostgreSQL)
-test: $(BIN)/logcenter
+test: $(BIN)/logcenter tests/js/node_modules/.package-lock.json /usr/bin/chromium
 	$(BIN)/ruff check src tests sdk bench
 	$(BIN)/mypy src
 	$(BIN)/mypy --config-file sdk/pyproject.toml sdk/src/logcenter_sdk

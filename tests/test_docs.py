@@ -1,7 +1,8 @@
 """docs/integration.md, run: its curl commands and Python examples, copied as a new user would copy them,
 against a live server. Only the address changes (and the DSN, which the docs show as a placeholder).
 
-The TypeScript and Dart examples are not run: neither toolchain is part of the test environment.
+The JavaScript and TypeScript examples run in tests/test_docs_js.py. The Dart and Flutter ones are not run: no
+Dart toolchain can be installed from the packages this project's machines reach (PyPI, npm, Debian).
 """
 
 from __future__ import annotations
