@@ -513,6 +513,21 @@ def test_counting_leaves_the_writer_half_of_its_time_while_it_catches_up(db, clo
     assert committer.count() == 6
 
 
+def test_counting_everything_takes_what_came_while_a_round_was_being_counted(db, clock):
+    """At shutdown the writer counts all it stored, also what arrived in the middle of a round."""
+    committer = BatchCommitter(db.factory, retention=100, count_interval=LONG, count_limit=2)
+    assert committer.count() == 0
+    bugs = [bug_of(committer.write([report(0, line=line)])) for line in (1, 2, 3)]
+    clock.now += LONG
+    committer.write([report(1, line=line) for line in (1, 2, 3)])
+    assert committer.count(if_due=True) == 2  # the round has one bug left to count
+    committer.write([report(2, line=line) for line in (1, 2, 3)])  # the next round's
+
+    assert committer.count() == 4
+    assert [count_of(db, b) for b in bugs] == [3, 3, 3] and backlog(db) == 0
+    assert committer.count_delay() is None
+
+
 @pytest.mark.parametrize(
     ("limit", "done", "elapsed", "expected"),
     [

@@ -154,13 +154,13 @@ class BatchCommitter:
         waiting = not self._uncounted or started - self._counted_at < self._count_interval
         if if_due and (self._next_part_at > time.perf_counter() if self._more else waiting):
             return 0
-        if not self._more:  # a new round: the next one is due count_interval from now
-            self._counted_at = started
-            self._round, self._tally = self._tally, Tally()
         self._uncounted = False
         counted = 0
         try:
             while True:
+                if not self._more:  # a new round, of what was stored since the last one began
+                    self._counted_at = time.monotonic()  # the next one is due count_interval from now
+                    self._round, self._tally = self._tally, Tally()
                 part_started = time.perf_counter()
                 with self._transaction() as session:
                     n, done = self._count_part(session)
@@ -169,7 +169,8 @@ class BatchCommitter:
                 elapsed = ended - part_started
                 self._part_limit = next_part_limit(self._part_limit, done, elapsed, ceiling=self._count_limit)
                 self._next_part_at = ended + elapsed * self._part_pause
-                if if_due or not self._more:
+                # All of it: also what was stored while an earlier round was still being counted.
+                if if_due or not (self._more or self._tally):
                     break
         except Exception:
             self._read_back()  # at the next interval
