@@ -69,7 +69,9 @@ class Settings(BaseSettings):
         default=1024 * 1024, ge=1024, description="413 above this event item size; also caps /store/ bodies"
     )
     project_quota_per_minute: int = Field(
-        default=0, ge=0, description="Sentry events per project, minute and process (429); 0 = off"
+        default=0,
+        ge=0,
+        description="Sentry events per project, minute and HTTP worker process (429); 0 = off",
     )
 
     # Repair agent leases

@@ -1,7 +1,8 @@
 """Per-project event quota: fixed one-minute windows counted in process memory.
 
-Each `serve` replica counts on its own, so behind a load balancer a project gets up to replicas × quota;
-that is the price of keeping the hot path free of shared state. Only authenticated requests that carry an
+Each HTTP worker process counts on its own (`serve --workers N`, and every replica behind a load balancer), so
+a project gets up to that many times the quota; that is the price of keeping the hot path free of shared
+state. Only authenticated requests that carry an
 event are counted, so the set of counters is bounded by the number of projects.
 """
 
