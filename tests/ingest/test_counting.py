@@ -472,14 +472,14 @@ def test_slow_counting_goes_in_smaller_parts_and_still_counts_everything(db, clo
     clock.now += LONG
     committer.write([report(1, line=line) for line in lines])
 
-    part_takes[0] = 1.0  # 120 reports in a second: 1.2 per 10 ms
+    part_takes[0] = 1.0  # 120 reports in a second: under one per part
     assert committer.count(if_due=True) == 120  # sized before the slowness was seen: all of it
     committer.write([report(2, line=line) for line in lines])
     clock.now += LONG
     assert committer.count(if_due=True) == writer_module.MIN_COUNT_PART  # whole bugs of one report each
     assert committer.count_delay() == 0  # the rest at once (count_share 1: no pause between parts)
 
-    part_takes[0] = 0.001
+    part_takes[0] = writer_module.COUNT_PART_SECONDS / 10
     assert committer.count(if_due=True) == writer_module.MIN_COUNT_PART  # fast: the next may take 100
     assert committer.count(if_due=True) == 120 - 2 * writer_module.MIN_COUNT_PART
     assert [count_of(db, b) for b in bugs] == [3] * len(bugs) and backlog(db) == 0
@@ -529,17 +529,18 @@ def test_counting_everything_takes_what_came_while_a_round_was_being_counted(db,
 
 
 @pytest.mark.parametrize(
-    ("limit", "done", "elapsed", "expected"),
+    ("limit", "done", "parts", "expected"),  # parts: how long the last part took, in COUNT_PART_SECONDS
     [
-        (500, 500, 0.005, 500),  # fast: at most the ceiling
-        (500, 500, 0.020, 250),  # twice too long: half as many
-        (500, 500, 1.0, 50),  # however slow: the floor
-        (100, 100, 0.001, 200),  # growing back: at most twice as many at once
-        (100, 0, 0.004, 100),  # nothing done says nothing about speed
-        (500, 30, 0.002, 150),  # sized by what was done, not by the limit
+        (500, 500, 0.5, 500),  # fast: at most the ceiling
+        (500, 500, 2, 250),  # twice too long: half as many
+        (500, 500, 100, 50),  # however slow: the floor
+        (100, 100, 0.1, 200),  # growing back: at most twice as many at once
+        (100, 0, 0.4, 100),  # nothing done says nothing about speed
+        (500, 30, 0.2, 150),  # sized by what was done, not by the limit
     ],
 )
-def test_next_part_limit(limit, done, elapsed, expected):
+def test_next_part_limit(limit, done, parts, expected):
+    elapsed = parts * writer_module.COUNT_PART_SECONDS
     assert writer_module.next_part_limit(limit, done, elapsed, ceiling=500) == expected
 
 
