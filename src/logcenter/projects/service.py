@@ -34,11 +34,6 @@ def get_by_slug(session: Session, slug: str) -> Project:
     return project
 
 
-def get_by_pk(session: Session, pk: int) -> Project | None:
-    """The project with this numeric id (the one in Sentry DSNs)."""
-    return session.get(Project, pk)
-
-
 def create(session: Session, *, data: ProjectCreate) -> Project:
     """Create a project ahead of its first report (needed when ingest keys are required)."""
     fields = data.model_dump(exclude={"project_id"}, exclude_none=True)

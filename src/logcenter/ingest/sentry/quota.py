@@ -2,8 +2,8 @@
 
 Each HTTP worker process counts on its own (`serve --workers N`, and every replica behind a load balancer), so
 a project gets up to that many times the quota; that is the price of keeping the hot path free of shared
-state. Only authenticated requests that carry an
-event are counted, so the set of counters is bounded by the number of projects.
+state. Only authenticated requests that carry an event are counted, so the set of counters is bounded by the
+number of projects.
 """
 
 from __future__ import annotations
