@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     project_quota_per_minute: int = Field(
         default=0,
         ge=0,
-        description="Sentry events per project, minute and HTTP worker process (429); 0 = off",
+        description="Sentry events per project and minute, per server (429); 0 = off",
     )
 
     # Repair agent leases

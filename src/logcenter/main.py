@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     session_factory,
                     retention=settings.occurrence_retention,
                     count_interval=settings.count_interval,
+                    quota_per_minute=settings.project_quota_per_minute,
                 ),
                 max_batch=settings.writer_max_batch,
                 queue_size=settings.writer_queue_size,

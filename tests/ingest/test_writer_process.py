@@ -30,6 +30,7 @@ from logcenter.ingest.channel import (
     frame,
 )
 from logcenter.ingest.report import IngestResult, Report, json_text
+from logcenter.ingest.sentry.quota import over_quota
 from logcenter.ingest.writer import BatchCommitter
 from logcenter.ingest.writer_process import WriterProcess
 from logcenter.main import create_app
@@ -234,16 +235,50 @@ def test_reports_and_outcomes_cross_the_socket_unchanged():
     assert decoded[0][0] == 9 and decode_report(decoded[0][1]) == report
     result = IngestResult(5, created=False, status="MERGED", duplicate=True)
     failure = Unavailable("Could not store the report, retry later", headers={"Retry-After": "5"})
-    wire = frame([encode_outcome(1, result), encode_outcome(2, failure)])
+    limited = over_quota("shop", 42)
+    wire = frame([encode_outcome(1, result), encode_outcome(2, failure), encode_outcome(3, limited)])
     reader = FrameReader()
     assert reader.feed(wire[:3]) == [] and reader.feed(wire[3:7]) == []  # frames may arrive in pieces
     back = reader.feed(wire[7:])[0]
     assert decode_outcome(back[0]) == result
-    error = decode_outcome(back[1])
-    assert isinstance(error, Unavailable) and (error.message, error.headers) == (
-        failure.message,
-        failure.headers,
-    )
+    for sent, received in zip((failure, limited), map(decode_outcome, back[1:]), strict=True):
+        assert type(received) is type(sent)
+        assert (received.status_code, received.message, received.headers) == (
+            sent.status_code,
+            sent.message,
+            sent.headers,
+        )
+
+
+def test_the_quota_is_shared_by_the_http_workers_of_one_writer(settings, db):
+    """`serve --workers N` counts a project's events once, in its writer process, not once per worker."""
+    with db.factory() as session:
+        project = make_project(session, "shop")
+        session.commit()
+        pk, key = project.id, project.ingest_key
+    limited = settings.model_copy(update={"project_quota_per_minute": 3})
+    process = WriterProcess(limited)
+    process.start()
+    try:
+        for first in _worker_url(limited, process):
+            for second in _worker_url(limited, process):
+                codes = [
+                    httpx.post(f"{url}/api/{pk}/envelope/", content=envelope(event()), headers=auth(key))
+                    for url in (first, second, first, second, first)
+                ]
+                again = httpx.post(
+                    f"{second}/api/{pk}/envelope/", content=envelope(event()), headers=auth(key)
+                )
+    finally:
+        process.stop()
+    assert [c.status_code for c in codes] == [200, 200, 200, 429, 429]
+    refused = codes[3]
+    retry_after = int(refused.headers["Retry-After"])
+    assert 1 <= retry_after <= 60 and refused.headers["X-Sentry-Rate-Limits"] == f"{retry_after}::project"
+    assert refused.json() == {"detail": "Project 'shop' is over its quota of events per minute"}
+    # Refused until the window ends (the second worker now refuses it without asking the writer).
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) <= retry_after
+    assert _count(db) == 3
 
 
 def test_garbage_on_the_socket_drops_that_connection_only(worker, writer, db):

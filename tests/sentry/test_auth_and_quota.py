@@ -7,7 +7,7 @@ from starlette.requests import Request
 
 from logcenter.errors import Forbidden
 from logcenter.ingest.sentry.auth import key_from_dsn, key_from_request, parse_auth_header
-from logcenter.ingest.sentry.quota import ProjectQuota
+from logcenter.ingest.sentry.quota import ProjectQuota, QuotaVerdicts, over_quota
 
 
 @pytest.mark.parametrize(
@@ -87,3 +87,15 @@ def test_quota_counts_per_project_per_minute_window():
 def test_quota_zero_is_off():
     quota = ProjectQuota(0)
     assert all(quota.hit(1) is None for _ in range(1000))
+
+
+def test_a_worker_refuses_a_project_the_writer_refused_until_the_window_ends():
+    now = [1_000.0]
+    verdicts = QuotaVerdicts(clock=lambda: now[0])
+    assert verdicts.retry_after(1) is None
+    verdicts.refused(1, over_quota("shop", 20))
+    now[0] += 5.5
+    assert verdicts.retry_after(1) == 15  # rounded up
+    assert verdicts.retry_after(2) is None  # another project
+    now[0] += 14.5
+    assert verdicts.retry_after(1) is None

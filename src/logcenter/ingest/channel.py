@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 import structlog
 
-from logcenter.errors import Unavailable
+from logcenter.errors import LogCenterError, RateLimited, Unavailable
 from logcenter.ingest.report import IngestResult, Report
 from logcenter.ingest.writer import BatchCommitter, Outcome
 
@@ -90,14 +90,15 @@ def decode_report(values: list[Any]) -> Report:
 
 
 def encode_outcome(seq: int, outcome: Outcome) -> bytes:
-    if isinstance(outcome, Unavailable):
-        return orjson.dumps([seq, None, outcome.message, outcome.headers])
+    if isinstance(outcome, LogCenterError):
+        return orjson.dumps([seq, None, outcome.message, outcome.headers, outcome.status_code])
     return orjson.dumps([seq, outcome.bug_id, outcome.created, outcome.status, outcome.duplicate])
 
 
-def decode_outcome(item: list[Any]) -> IngestResult | Unavailable:
-    if item[1] is None:
-        return Unavailable(item[2], headers=item[3])
+def decode_outcome(item: list[Any]) -> Outcome:
+    if item[1] is None:  # not stored: over the project's quota (429), or the writer could not (503)
+        refusal = RateLimited if item[4] == RateLimited.status_code else Unavailable
+        return refusal(item[2], headers=item[3])
     return IngestResult(item[1], created=item[2], status=item[3], duplicate=item[4])
 
 
@@ -327,7 +328,7 @@ class _WriterLink(asyncio.Protocol):
                 if future is None or future.done():  # cancelled: the client went away
                     continue
                 outcome = decode_outcome(item)
-                if isinstance(outcome, Unavailable):
+                if isinstance(outcome, LogCenterError):
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)

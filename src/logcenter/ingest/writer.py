@@ -27,16 +27,18 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from logcenter.db import begin_write, utcnow
-from logcenter.errors import Unavailable
+from logcenter.errors import LogCenterError, Unavailable
 from logcenter.ingest import counting, service
 from logcenter.ingest.counting import Tally
 from logcenter.ingest.report import IngestResult, Report
+from logcenter.ingest.sentry.quota import ProjectQuota, over_quota
 from logcenter.ingest.sql import HotPath
 from logcenter.projects.service import IngestProject
 
 log = structlog.get_logger(__name__)
 
-Outcome = IngestResult | Unavailable
+# A report's result once committed, or why it was not stored: Unavailable (503), RateLimited (429).
+Outcome = IngestResult | LogCenterError
 
 _STOP = object()
 
@@ -86,6 +88,7 @@ class BatchCommitter:
         count_interval: float = 1.0,
         count_limit: int | None = None,
         count_share: float = COUNT_SHARE,
+        quota_per_minute: int = 0,
         store: Callable[..., list[IngestResult]] = service.store_batch,
     ) -> None:
         self._factory = session_factory
@@ -113,12 +116,33 @@ class BatchCommitter:
         self._prune_due: dict[int, int] = {}
         self._from_db = True
         self._store = store
+        # Sentry events per project and minute (0: off), counted here so that all HTTP workers share it.
+        self._quota = ProjectQuota(quota_per_minute)
         self._session: Session | None = None
         # Resolved project slugs, reused across batches; only the committing thread touches it.
         self._projects: dict[str, IngestProject] = {}
 
     def write(self, reports: list[Report]) -> list[Outcome]:
-        """One outcome per report, in order: its result once committed, or why it could not be stored."""
+        """One outcome per report, in order: its result once committed, or why it was not stored."""
+        if self._quota.per_minute:
+            refused = self._over_quota(reports)
+            if refused:
+                rest = [report for i, report in enumerate(reports) if i not in refused]
+                stored = iter(self._write(rest) if rest else [])
+                return [refused[i] if i in refused else next(stored) for i in range(len(reports))]
+        return self._write(reports)
+
+    def _over_quota(self, reports: list[Report]) -> dict[int, Outcome]:
+        """The Sentry events (those with an event_id) past their project's quota, by position."""
+        refused: dict[int, Outcome] = {}
+        for i, report in enumerate(reports):
+            if report.event_id is not None and report.project_pk is not None:
+                retry_after = self._quota.hit(report.project_pk)
+                if retry_after is not None:
+                    refused[i] = over_quota(report.project_slug, retry_after)
+        return refused
+
+    def _write(self, reports: list[Report]) -> list[Outcome]:
         started = time.perf_counter()
         try:
             outcomes: list[Outcome] = list(self._commit(reports))

@@ -53,6 +53,7 @@ def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Conn
         create_session_factory(engine),
         retention=settings.occurrence_retention,
         count_interval=settings.count_interval,
+        quota_per_minute=settings.project_quota_per_minute,
     )
     committer.count()  # what an earlier writer stored and did not count (it was killed)
     settle_heap()  # imports and engine are long-lived (logcenter/process.py)

@@ -29,7 +29,7 @@ from logcenter.ingest.sentry.decoding import BodyDecoder
 from logcenter.ingest.sentry.envelope import Envelope, EnvelopeParser
 from logcenter.ingest.sentry.event import event_id_of, to_report
 from logcenter.ingest.sentry.payload import load_event, report_from
-from logcenter.ingest.sentry.quota import ProjectQuota
+from logcenter.ingest.sentry.quota import QuotaVerdicts, over_quota
 
 ENVELOPE_PATH = "/api/{project_id}/envelope/"
 STORE_PATH = "/api/{project_id}/store/"
@@ -72,7 +72,7 @@ class _Sentry:
     """Per-app state of the Sentry endpoints, created on first use from `app.state.settings`."""
 
     keys: ProjectKeys
-    quota: ProjectQuota
+    quota: QuotaVerdicts
     max_compressed: int
     max_envelope: int
     max_event: int
@@ -205,13 +205,11 @@ async def _ingest(
 ) -> Response:
     """Map the event (`load_event(payload)`) to a Report and submit it. Only a Report that cannot be stored
     as it is costs more: it is made again from the repaired event (`parse_event(payload)`)."""
-    retry_after = sentry.quota.hit(project.pk)
+    # The writer counts the quota (for all HTTP workers); until its window ends, a project it refused is
+    # refused here without a trip to the writer.
+    retry_after = sentry.quota.retry_after(project.pk)
     if retry_after is not None:
-        raise RateLimited(
-            f"Project {project.slug!r} is over its quota of events per minute",
-            # Empty categories: the SDK pauses everything for this project, which is what the quota means.
-            headers={"Retry-After": str(retry_after), "X-Sentry-Rate-Limits": f"{retry_after}::project"},
-        )
+        raise over_quota(project.slug, retry_after)
     report_of = partial(
         to_report,
         project_pk=project.pk,
@@ -222,7 +220,11 @@ async def _ingest(
     )
     report = report_from(payload, event, report_of)
     # A repeated event_id comes back as a duplicate: acknowledged the same way, counted once.
-    await request.app.state.writer.submit(report)
+    try:
+        await request.app.state.writer.submit(report)
+    except RateLimited as refused:
+        sentry.quota.refused(project.pk, refused)
+        raise
     return _answer(event_id)
 
 
@@ -310,7 +312,7 @@ def _state(request: Request) -> _Sentry:
         settings = getattr(app_state, "settings", None)
         sentry = _Sentry(
             keys=app_state.project_keys,
-            quota=ProjectQuota(getattr(settings, "project_quota_per_minute", 0)),
+            quota=QuotaVerdicts(),
             max_compressed=getattr(
                 settings, "sentry_max_envelope_compressed_bytes", MAX_ENVELOPE_COMPRESSED_BYTES
             ),
