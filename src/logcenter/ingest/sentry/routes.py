@@ -2,8 +2,8 @@
 
 Plain Starlette routes, like the REST ingest route (see ingest/routes.py for why): the body is read as a
 stream through the decoder and the envelope parser, under caps, and nothing reaches the writer unless the
-key, the size and the quota checks all passed. The answer is `200 {"id": "<event_id>"}` only after the
-writer committed, as on the REST path.
+key and the size checks passed; the writer counts the project's quota (ingest/sentry/quota.py). The answer
+is `200 {"id": "<event_id>"}` only after the writer committed, as on the REST path.
 """
 
 from __future__ import annotations
