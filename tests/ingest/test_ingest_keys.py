@@ -30,19 +30,29 @@ def shop(session):
     return project
 
 
-def key_lookups(engine) -> list[str]:
-    """The statements that read a project's ingest key, from now on."""
-    seen: list[str] = []
+@pytest.fixture
+def key_lookups():
+    """`key_lookups(engine)`: the statements that read a project's ingest key on it, from now on to the end
+    of the test (the listener is removed then: `db.engine` lives for the whole session)."""
+    listening = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "ingest_key" in statement:
-            seen.append(statement)
+    def watch(engine) -> list[str]:
+        seen: list[str] = []
 
-    event.listen(engine, "before_cursor_execute", record)
-    return seen
+        def record(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("SELECT") and "ingest_key" in statement:
+                seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", record)
+        listening.append((engine, record))
+        return seen
+
+    yield watch
+    for engine, record in listening:
+        event.remove(engine, "before_cursor_execute", record)
 
 
-def test_the_projects_key_is_read_once_not_per_report(keyed_client, shop):
+def test_the_projects_key_is_read_once_not_per_report(keyed_client, shop, key_lookups):
     lookups = key_lookups(keyed_client.app.state.engine)
     for _ in range(20):
         headers = {"X-Logcenter-Key": shop.ingest_key}
@@ -108,7 +118,7 @@ def test_unknown_projects_are_remembered_too(db, session):
     assert asyncio.run(keys.by_slug("later")) == ProjectKey(project.id, "later", project.ingest_key)
 
 
-def test_the_cache_keeps_at_most_max_entries(db):
+def test_the_cache_keeps_at_most_max_entries(db, key_lookups):
     keys = ProjectKeys(db.factory, max_entries=3)
     lookups = key_lookups(db.engine)
     for ref in (1, 2, "a", "b", 1):
@@ -117,7 +127,7 @@ def test_the_cache_keeps_at_most_max_entries(db):
     assert len(lookups) == 5 and len(keys._entries) == 3
 
 
-def test_forget_drops_a_project_and_a_lookup_it_overtook_is_not_kept(db, session, shop):
+def test_forget_drops_a_project_and_a_lookup_it_overtook_is_not_kept(db, session, shop, key_lookups):
     keys = ProjectKeys(db.factory)
     lookups = key_lookups(db.engine)
     asyncio.run(keys.by_slug("shop"))
