@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     occurrence_retention: int = Field(
         default=100, ge=1, description="Full occurrences kept per bug; older ones are pruned but stay counted"
     )
+    sentry_dedup_window: int = Field(
+        default=100_000,
+        ge=1,
+        description="Sentry event ids the ingest writer remembers to recognise a repeated event_id (SDKs "
+        "retry): the last this many events stored, about 10 MB of memory per 100,000",
+    )
     count_interval: float = Field(
         default=1.0,
         ge=0,

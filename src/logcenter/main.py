@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     retention=settings.occurrence_retention,
                     count_interval=settings.count_interval,
                     quota_per_minute=settings.project_quota_per_minute,
+                    dedup_window=settings.sentry_dedup_window,
                 ),
                 max_batch=settings.writer_max_batch,
                 queue_size=settings.writer_queue_size,

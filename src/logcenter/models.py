@@ -1,7 +1,7 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
 from logcenter.auth.models import ApiToken
-from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Occurrence
+from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Occurrence, RecentEventId
 from logcenter.db import Base
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
@@ -15,5 +15,6 @@ __all__ = [
     "BugTagValue",
     "Occurrence",
     "Project",
+    "RecentEventId",
     "RepairAttempt",
 ]

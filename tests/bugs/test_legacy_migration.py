@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
 
-from logcenter.db import create_db_engine
 from logcenter.migrations import upgrade
-from tests.conftest import POSTGRES_URL
+from tests.conftest import migrated_engine
 
 LEGACY = {
     "VERIFYING": "NEW",
@@ -29,26 +27,8 @@ LEGACY = {
 @pytest.fixture
 def old_engine(backend: str, tmp_path) -> Iterator[Engine]:
     """An empty database of this test's backend, migrated only up to 0001 (before the mapping)."""
-    if backend == "sqlite":
-        engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}", pool_size=1)
-        upgrade(engine, "0001")
+    with migrated_engine(backend, tmp_path, "0001") as engine:
         yield engine
-        engine.dispose()
-        return
-    schema = f"lc_legacy_{uuid.uuid4().hex[:10]}"
-    admin = create_db_engine(POSTGRES_URL, pool_size=1)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    engine = create_db_engine(f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}", pool_size=1)
-    try:
-        upgrade(engine, "0001")
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_legacy_statuses_are_mapped_on_bugs_and_history(old_engine):

@@ -93,14 +93,13 @@ class Occurrence(Base):
     """One report of a bug. Only the newest `occurrence_retention` per bug are kept."""
 
     __tablename__ = "occurrences"
-    __table_args__ = (
-        Index("ix_occurrences_bug_id_id", "bug_id", "id"),
-        UniqueConstraint("project_id", "event_id"),
-    )
+    __table_args__ = (Index("ix_occurrences_bug_id_id", "bug_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bug_id: Mapped[int] = mapped_column(ForeignKey("bugs.id", ondelete="CASCADE"))
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # Sentry's event id, shown with the occurrence. Not indexed: repeated ids are recognised by the ingest
+    # writer (RecentEventId), not by a unique index, which cost a random index page per insert and delete.
     event_id: Mapped[str | None] = mapped_column(String(32))
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -167,3 +166,20 @@ class UncountedOccurrence(Base):
     occurrence_id: Mapped[int] = mapped_column(
         ForeignKey("occurrences.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
+
+
+class RecentEventId(Base):
+    """The event ids of the last Sentry events stored (`LOGCENTER_SENTRY_DEDUP_WINDOW` of them), oldest first.
+
+    The ingest writer keeps them in memory to recognise a repeated event_id (SDKs retry), and reads them back
+    from here when it starts (ingest/events.py). Rows are appended in id order and trimmed from the oldest
+    end, so the table costs a page write per batch, not an index lookup per report. `bug_id` is the bug the
+    event joined, echoed for a repeat; no foreign key: a deleted bug's rows just age out.
+    """
+
+    __tablename__ = "recent_event_ids"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(32))
+    bug_id: Mapped[int] = mapped_column(Integer)

@@ -1,10 +1,10 @@
 """The write half of the ingest hot path: `store_batch` stores a batch of reports in one transaction.
 
-It selects the batch's bugs, inserts the new ones, inserts the occurrences and puts them on the backlog of
-uncounted occurrences, and reopens regressions. When it has committed, every report is durable and has its
-bug; the request can be answered. Adding the reports to their bugs' counters comes later, in transactions of
-its own (ingest/counting.py), except for the bugs the batch created: a new bug should not show zero
-occurrences, and there are few of them.
+It sets aside repeated Sentry event ids (ingest/events.py), selects the batch's bugs, inserts the new ones,
+inserts the occurrences and puts them on the backlog of uncounted occurrences, and reopens regressions. When
+it has committed, every report is durable and has its bug; the request can be answered. Adding the reports
+to their bugs' counters comes later, in transactions of its own (ingest/counting.py), except for the bugs the
+batch created: a new bug should not show zero occurrences, and there are few of them.
 
 Called by the group-commit writer (ingest/writer.py), which owns the transactions. Each step is a fixed
 number of statements whatever the batch size (ingest/sql.py). Only regressions, which are rare, go through
@@ -25,6 +25,7 @@ from logcenter.bugs.regression import Ancestry, is_regression
 from logcenter.db import utcnow
 from logcenter.ingest import counting
 from logcenter.ingest.counting import Tally, latest_values
+from logcenter.ingest.events import DEDUP_WINDOW, RecentEvents
 from logcenter.ingest.report import IngestResult, Report
 from logcenter.ingest.sql import HotPath
 from logcenter.projects import service as projects_service
@@ -55,6 +56,7 @@ def store_batch(
     now: datetime | None = None,
     projects: dict[str, IngestProject] | None = None,
     tally: Tally | None = None,
+    events: RecentEvents | None = None,
 ) -> list[IngestResult]:
     """Store and group `reports`; returns one result per report, in order. The caller commits, and counts
     them later, except those of bugs this batch creates: a new bug is whole at once.
@@ -62,11 +64,15 @@ def store_batch(
     The writer passes its `tally` to count them from memory (ingest/counting.py); it must drop it if the
     transaction fails. Without one, they are read back from the backlog (`count_pending`).
     `projects` is the writer's cache of resolved project slugs; it must be dropped when a batch fails.
+    `events` is the writer's memory of recent Sentry event ids (ingest/events.py): it stages the batch's, and
+    the caller commits or rolls it back with the transaction. Without it, they are read from the database.
     """
     now = now or utcnow()
     sql = HotPath(session.connection())
     project_ids = _project_ids(session, reports, projects if projects is not None else {})
-    dup_in_db, dup_in_batch = _duplicate_events(sql, reports, project_ids)
+    if events is None:
+        events = RecentEvents(DEDUP_WINDOW)
+    dup_in_db, dup_in_batch = _duplicate_events(sql, events, reports, project_ids)
 
     groups: dict[tuple[int, str], _Group] = {}
     for i, report in enumerate(reports):
@@ -78,6 +84,8 @@ def store_batch(
     _load_bugs(sql, groups)
     _insert_new_bugs(sql, reports, groups, now)
     new = _insert_occurrences(sql, reports, groups, project_ids, now, tally)
+    events.stage(sql, [(g.project_id, e, g.bug_id) for g in groups.values() for i in g.indexes
+                       if (e := reports[i].event_id)])  # fmt: skip
     if new:
         _, over = counting.apply(sql, new, retention=retention, now=now)
         sql.prune(list(over), keep=retention)
@@ -89,7 +97,9 @@ def store_batch(
     for i in range(len(reports)):
         if i in dup_in_db:
             bug_id = dup_in_db[i]
-            results.append(IngestResult(bug_id, created=False, status=stored_status[bug_id], duplicate=True))
+            # Its bug may have been deleted since (recent_event_ids has no foreign key): acknowledged anyway.
+            status = stored_status.get(bug_id, BugStatus.NEW)
+            results.append(IngestResult(bug_id, created=False, status=status, duplicate=True))
         elif i in dup_in_batch:
             group = by_index[dup_in_batch[i]]
             results.append(IngestResult(group.bug_id, created=False, status=group.status, duplicate=True))
@@ -116,25 +126,25 @@ def _project_ids(session: Session, reports: list[Report], cache: dict[str, Inges
 
 
 def _duplicate_events(
-    sql: HotPath, reports: list[Report], project_ids: list[int]
+    sql: HotPath, events: RecentEvents, reports: list[Report], project_ids: list[int]
 ) -> tuple[dict[int, int], dict[int, int]]:
-    """Reports whose (project, event_id) was seen before: index → stored bug id, and index → earlier index."""
-    keyed = [(i, project_ids[i], r.event_id) for i, r in enumerate(reports) if r.event_id]
-    if not keyed:
-        return {}, {}
-    stored = {(p, e): b for p, e, b in sql.duplicate_events({(p, e) for _, p, e in keyed if e})}
-    first: dict[tuple[int, str | None], int] = {}
-    in_db: dict[int, int] = {}
+    """Reports whose (project, event_id) was stored before: index → its bug id, and index → earlier index."""
+    first: dict[tuple[int, str], int] = {}
+    stored: dict[int, int] = {}
     in_batch: dict[int, int] = {}
-    for i, project_id, event_id in keyed:
-        key = (project_id, event_id)
-        if key in stored:
-            in_db[i] = stored[key]
-        elif key in first:
+    for i, report in enumerate(reports):
+        if not report.event_id:
+            continue
+        events.load(sql)  # once per writer, and only if Sentry events come
+        project_id = project_ids[i]
+        bug_id = events.bug_of(project_id, report.event_id)
+        if bug_id is not None:
+            stored[i] = bug_id
+        elif (key := (project_id, report.event_id)) in first:
             in_batch[i] = first[key]
         else:
             first[key] = i
-    return in_db, in_batch
+    return stored, in_batch
 
 
 def _load_bugs(sql: HotPath, groups: dict[tuple[int, str], _Group]) -> None:

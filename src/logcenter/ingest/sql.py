@@ -146,6 +146,12 @@ _UPSERT_TAGS = _Rows(
     " THEN excluded.last_seen ELSE bug_tag_values.last_seen END",
     6,
 )
+# The recent event ids (ingest/events.py): appended, read back newest first, trimmed from the oldest end.
+_INSERT_EVENT_IDS = _Rows("INSERT INTO recent_event_ids (project_id, event_id, bug_id) VALUES {rows}", 3)
+_RECENT_EVENT_IDS = "SELECT project_id, event_id, bug_id FROM recent_event_ids ORDER BY id DESC LIMIT ?"
+# By id: the boundary is one index lookup, not a walk over the rows kept. Ids are dense on SQLite; gaps in a
+# PostgreSQL sequence (rolled-back batches) only mean that a few less are kept.
+_TRIM_EVENT_IDS = "DELETE FROM recent_event_ids WHERE id <= (SELECT max(id) FROM recent_event_ids) - ?"
 # All but the newest `keep` occurrences of each of these bugs: per bug, the id of its keep-th newest
 # occurrence (a short backward scan of the (bug_id, id) index), then the older ones by that index. Run for
 # all the bugs of a second's reports at once, the rows it deletes are the table's oldest, close together.
@@ -230,11 +236,18 @@ class HotPath:
             params += [project_id, *values]
         return " OR ".join(terms), tuple(params)
 
-    def duplicate_events(self, keys: set[tuple[int, str]]) -> list[tuple[int, str, int]]:
-        """(project_id, event_id, bug_id) of stored occurrences with these (project_id, event_id)."""
-        where, params = self._per_project("event_id", keys)
-        sql = f"SELECT project_id, event_id, bug_id FROM occurrences WHERE {where}"
-        return [tuple(r) for r in self._run(sql, params).fetchall()]
+    def insert_event_ids(self, rows: list[tuple[int, str, int]]) -> None:
+        """Append (project_id, event_id, bug_id) rows to the recent event ids (ingest/events.py)."""
+        self._put(_INSERT_EVENT_IDS, rows)
+
+    def recent_event_ids(self, limit: int) -> list[tuple[int, str, int]]:
+        """(project_id, event_id, bug_id) of the newest `limit` recent event ids, oldest first."""
+        rows = self._run(_RECENT_EVENT_IDS, (limit,)).fetchall()
+        return [tuple(r) for r in reversed(rows)]
+
+    def trim_event_ids(self, keep: int) -> int:
+        """Delete the recent event ids older than the newest `keep` ids; returns how many."""
+        return int(self._run(_TRIM_EVENT_IDS, (keep,)).rowcount)
 
     def statuses(self, bug_ids: set[int]) -> dict[int, str]:
         return dict(self._by_ids("SELECT id, status FROM bugs WHERE id IN ({ids})", sorted(bug_ids)))

@@ -30,6 +30,7 @@ from logcenter.db import begin_write, utcnow
 from logcenter.errors import LogCenterError, Unavailable
 from logcenter.ingest import counting, service
 from logcenter.ingest.counting import Tally
+from logcenter.ingest.events import DEDUP_WINDOW, RecentEvents
 from logcenter.ingest.report import IngestResult, Report
 from logcenter.ingest.sentry.quota import ProjectQuota, over_quota
 from logcenter.ingest.sql import HotPath
@@ -89,6 +90,7 @@ class BatchCommitter:
         count_limit: int | None = None,
         count_share: float = COUNT_SHARE,
         quota_per_minute: int = 0,
+        dedup_window: int = DEDUP_WINDOW,
         store: Callable[..., list[IngestResult]] = service.store_batch,
     ) -> None:
         self._factory = session_factory
@@ -118,6 +120,8 @@ class BatchCommitter:
         self._store = store
         # Sentry events per project and minute (0: off), counted here so that all HTTP workers share it.
         self._quota = ProjectQuota(quota_per_minute)
+        # The last Sentry event ids stored, to recognise repeats (ingest/events.py).
+        self._events = RecentEvents(dedup_window)
         self._session: Session | None = None
         # Resolved project slugs, reused across batches; only the committing thread touches it.
         self._projects: dict[str, IngestProject] = {}
@@ -213,6 +217,8 @@ class BatchCommitter:
         """One transaction of counting: a part of the backlog read back, of the tally, or of the pruning.
         Returns the reports counted and the part's size in reports or deleted occurrences."""
         limit = self._part_limit
+        if self._events.trim_due():  # a few thousand rows at the table's oldest end
+            log.debug("ingest.trim_event_ids", deleted=self._events.trim(HotPath(session.connection())))
         if self._from_db:
             n = counting.count_pending(session, retention=self._retention, limit=limit)
             self._from_db = self._more = n == limit
@@ -261,12 +267,20 @@ class BatchCommitter:
         tally = None if self._from_db else self._tally
         try:
             with self._transaction() as session:
-                return self._store(
-                    session, reports, retention=self._retention, projects=self._projects, tally=tally
+                results = self._store(
+                    session,
+                    reports,
+                    retention=self._retention,
+                    projects=self._projects,
+                    tally=tally,
+                    events=self._events,
                 )
         except Exception:
             self._read_back()  # the tally may hold reports that were rolled back
+            self._events.rollback()
             raise
+        self._events.commit()
+        return results
 
     def close(self) -> None:
         """Give back the committer's connection (it opens a new one if used again)."""

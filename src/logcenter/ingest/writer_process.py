@@ -54,6 +54,7 @@ def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Conn
         retention=settings.occurrence_retention,
         count_interval=settings.count_interval,
         quota_per_minute=settings.project_quota_per_minute,
+        dedup_window=settings.sentry_dedup_window,
     )
     committer.count()  # what an earlier writer stored and did not count (it was killed)
     settle_heap()  # imports and engine are long-lived (logcenter/process.py)

@@ -1,0 +1,100 @@
+"""Recognising a repeated Sentry event id: SDKs retry, and a retried event must not be counted twice.
+
+The ingest writer remembers the event ids of the last `window` Sentry events it stored (per project), in
+memory, and appends them to the `recent_event_ids` table in the same transaction as their occurrences, so a
+writer that starts (after a restart or a crash) reads them back and still knows them. Sentry itself does the
+same with a cache of the last hour's event ids.
+
+Why not a unique index on the occurrences' (project_id, event_id), as before revision 0004: event ids are
+random, so every insert and every pruned occurrence wrote a random page of that index, and every batch looked
+them up: a quarter of the writer's time per Sentry event (bench/README.md). And it forgot an event id as soon
+as its occurrence was pruned past the retention. The table here is appended to and trimmed from its oldest
+end: about a page per batch.
+
+Only the writer that stored an event knows it without reading the table: several servers writing to one
+PostgreSQL database each recognise the events they stored, and those stored before they started.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from logcenter.ingest.sql import HotPath
+
+# LOGCENTER_SENTRY_DEDUP_WINDOW's default: how many event ids are remembered.
+DEDUP_WINDOW = 100_000
+# The rows past the window are deleted once this share of the window has been added since the last trim.
+TRIM_SHARE = 0.05
+
+
+def key(project_id: int, event_id: str) -> int:
+    """One int per (project, event id): event ids are 32 hex digits (sentry/event.py checks them)."""
+    return project_id << 128 | int(event_id, 16)
+
+
+class RecentEvents:
+    """The last `window` stored event ids, and the bug each joined.
+
+    Used by one writer in its write transactions: `store_batch` looks ids up (`bug_of`) and `stage`s those it
+    stores; the writer then calls `commit` once the transaction committed, or `rollback` if it failed, so that
+    memory never holds an event the database does not.
+    """
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self._bugs: dict[int, int] = {}
+        self._order: deque[int] = deque()
+        self._staged: list[tuple[int, int]] = []
+        self._loaded = False
+        self._since_trim = 0
+
+    def __len__(self) -> int:
+        return len(self._bugs)
+
+    def load(self, sql: HotPath) -> None:
+        """Read the table back, once: what this and earlier writers stored."""
+        if self._loaded:
+            return
+        self._bugs.clear()
+        self._order.clear()
+        for project_id, event_id, bug_id in sql.recent_event_ids(self.window):
+            self._remember(key(project_id, event_id), bug_id)
+        self._loaded = True
+
+    def bug_of(self, project_id: int, event_id: str) -> int | None:
+        """The bug a stored event with this id joined; None if it is not known."""
+        return self._bugs.get(key(project_id, event_id))
+
+    def stage(self, sql: HotPath, rows: list[tuple[int, str, int]]) -> None:
+        """Store (project_id, event_id, bug_id) of events in the current transaction."""
+        if rows:
+            sql.insert_event_ids(rows)
+            self._staged += [(key(p, e), b) for p, e, b in rows]
+
+    def commit(self) -> None:
+        for k, bug_id in self._staged:
+            self._remember(k, bug_id)
+        self._since_trim += len(self._staged)
+        self._staged = []
+
+    def rollback(self) -> None:
+        """The transaction failed: forget what it staged, and read the table back next time (a failed commit
+        may leave memory and database in doubt)."""
+        self._staged = []
+        self._loaded = False
+
+    def trim_due(self) -> bool:
+        return self._since_trim >= max(1, int(self.window * TRIM_SHARE))
+
+    def trim(self, sql: HotPath) -> int:
+        """Delete the table's rows past the window (in a transaction of the caller's); returns how many."""
+        self._since_trim = 0
+        return sql.trim_event_ids(self.window)
+
+    def _remember(self, k: int, bug_id: int) -> None:
+        if k in self._bugs:
+            return
+        self._bugs[k] = bug_id
+        self._order.append(k)
+        while len(self._order) > self.window:
+            del self._bugs[self._order.popleft()]
