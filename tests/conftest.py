@@ -93,27 +93,23 @@ def _create(backend: str, tmp_dir: Path) -> Database:
 def migrated_engine(backend: str, tmp_dir: Path, revision: str) -> Iterator[Engine]:
     """An empty database of this backend (its own SQLite file or PostgreSQL schema), migrated only up to
     `revision`: for tests of what a later migration does to stored data."""
-    if backend == "sqlite":
-        engine = create_db_engine(f"sqlite:///{tmp_dir / f'at-{revision}.db'}", pool_size=1)
-        try:
-            upgrade(engine, revision)
-            yield engine
-        finally:
-            engine.dispose()
-        return
     schema = f"lc_at_{revision}_{uuid.uuid4().hex[:10]}"
     admin = create_db_engine(POSTGRES_URL, pool_size=1)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    engine = create_db_engine(f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}", pool_size=1)
+    if backend == "sqlite":
+        engine = create_db_engine(f"sqlite:///{tmp_dir / f'at-{revision}.db'}", pool_size=1)
+    else:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        sep = "&" if "?" in POSTGRES_URL else "?"
+        engine = create_db_engine(f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}", pool_size=1)
     try:
         upgrade(engine, revision)
         yield engine
     finally:
         engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        if backend != "sqlite":
+            with admin.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         admin.dispose()
 
 
