@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         default=100_000,
         ge=1,
         description="Sentry event ids the ingest writer remembers to recognise a repeated event_id (SDKs "
-        "retry): the last this many events stored, about 10 MB of memory per 100,000",
+        "retry): the last this many events stored, about 14 MB of memory per 100,000",
     )
     count_interval: float = Field(
         default=1.0,
