@@ -17,7 +17,7 @@ from logcenter.ingest import service
 from logcenter.ingest.report import IngestResult, Report
 from logcenter.ingest.schemas import ReportIn, to_report
 from logcenter.ingest.writer import BatchCommitter
-from logcenter.migrations import upgrade
+from logcenter.migrations import downgrade, upgrade
 from tests.conftest import migrated_engine
 from tests.factories import report_payload
 
@@ -113,13 +113,18 @@ def test_an_event_whose_batch_failed_is_not_remembered(db, committers):
     assert occurrences(db) == 3 and counted(db) == 3
 
 
+def backlog(engine: Engine) -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT occurrence_id FROM uncounted_occurrences")).scalars())
+
+
 @pytest.fixture
 def engine_at_0003(backend: str, tmp_path) -> Iterator[Engine]:
     with migrated_engine(backend, tmp_path, "0003") as engine:
         yield engine
 
 
-def test_the_upgrade_keeps_the_event_ids_already_stored(engine_at_0003):
+def test_the_upgrade_keeps_the_stored_event_ids_and_the_uncounted_backlog(engine_at_0003):
     engine = engine_at_0003
     with engine.begin() as conn:
         conn.execute(
@@ -147,10 +152,18 @@ def test_the_upgrade_keeps_the_event_ids_already_stored(engine_at_0003):
                 ),
                 {"event_id": event_id, "now": NOW},
             )
+        # The second occurrence is not counted yet: the writer stopped before it could.
+        conn.execute(text("INSERT INTO uncounted_occurrences SELECT max(id) FROM occurrences"))
+    uncounted = backlog(engine)
     upgrade(engine)
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT project_id, event_id, bug_id FROM recent_event_ids")).all()
     assert [tuple(r) for r in rows] == [(1, "a" * 32, 7)]
+    # SQLite copies the occurrences table, both ways: the writer's backlog must not go with the old one.
+    assert backlog(engine) == uncounted != []
+    downgrade(engine, "0003")
+    assert backlog(engine) == uncounted
+    upgrade(engine)
 
     committer = BatchCommitter(create_session_factory(engine), retention=100, count_interval=0)
     try:

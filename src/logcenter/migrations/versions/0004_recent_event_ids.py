@@ -13,6 +13,9 @@ across the upgrade are still recognised. On SQLite, dropping the constraint copi
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -45,14 +48,28 @@ def upgrade() -> None:
         f" FROM (SELECT id, project_id, event_id, bug_id FROM occurrences WHERE event_id IS NOT NULL"
         f" ORDER BY id DESC LIMIT {_WINDOW}) AS newest ORDER BY id"
     )
-    with op.batch_alter_table("occurrences", schema=None) as batch_op:
+    with _keeping_the_backlog(), op.batch_alter_table("occurrences", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("uq_occurrences_project_id_event_id"), type_="unique")
 
 
 def downgrade() -> None:
     # Fails if the same event id was stored twice for a project since the upgrade (after its window).
-    with op.batch_alter_table("occurrences", schema=None) as batch_op:
+    with _keeping_the_backlog(), op.batch_alter_table("occurrences", schema=None) as batch_op:
         batch_op.create_unique_constraint(
             op.f("uq_occurrences_project_id_event_id"), ["project_id", "event_id"]
         )
     op.drop_table("recent_event_ids")
+
+
+@contextlib.contextmanager
+def _keeping_the_backlog() -> Iterator[None]:
+    """SQLite changes a constraint by copying the table and dropping the old one; with foreign keys on, that
+    drop deletes the old rows and so cascades to `uncounted_occurrences`, the writer's backlog of reports not
+    yet counted. Keep its rows aside meanwhile (the copy keeps the occurrences' ids)."""
+    if op.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    op.execute("CREATE TEMP TABLE uncounted_0004 AS SELECT occurrence_id FROM uncounted_occurrences")
+    yield
+    op.execute("INSERT INTO uncounted_occurrences (occurrence_id) SELECT occurrence_id FROM uncounted_0004")
+    op.execute("DROP TABLE uncounted_0004")
