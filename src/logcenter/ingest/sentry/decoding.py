@@ -6,13 +6,16 @@ every step produces at most `_STEP` bytes and the running total is checked befor
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from typing import Protocol
 
 import brotli  # type: ignore[import-untyped]
+from isal import isal_zlib as zlib  # zlib's interface, with ISA-L's inflate: half zlib's time per event
 
 from logcenter.errors import BadRequest, LogCenterError, PayloadTooLarge
+
+# What isal_zlib raises for a bad stream. Its type stub declares an Exception instance, not the class.
+_ZlibError: type[Exception] = zlib.error  # type: ignore[assignment]
 
 # Largest output of one decompression step, and so the most a single hostile chunk can allocate at once.
 _STEP = 256 * 1024
@@ -48,7 +51,7 @@ class _Zlib:
                 raise BadRequest(f"Unexpected data after the end of the {self._name} stream")
             try:
                 out = self._obj.decompress(data, _STEP)
-            except zlib.error as exc:
+            except _ZlibError as exc:
                 raise BadRequest(f"Invalid {self._name} body: {exc}") from None
             if out:
                 yield out
