@@ -48,9 +48,6 @@ class RecentEvents:
         self._loaded = False
         self._since_trim = 0
 
-    def __len__(self) -> int:
-        return len(self._bugs)
-
     def load(self, sql: HotPath) -> None:
         """Read the table back, once: what this and earlier writers stored."""
         if self._loaded:

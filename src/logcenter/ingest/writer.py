@@ -217,13 +217,13 @@ class BatchCommitter:
         """One transaction of counting: a part of the backlog read back, of the tally, or of the pruning.
         Returns the reports counted and the part's size in reports or deleted occurrences."""
         limit = self._part_limit
+        sql = HotPath(session.connection())
         if self._events.trim_due():  # a few thousand rows at the table's oldest end
-            log.debug("ingest.trim_event_ids", deleted=self._events.trim(HotPath(session.connection())))
+            log.debug("ingest.trim_event_ids", deleted=self._events.trim(sql))
         if self._from_db:
             n = counting.count_pending(session, retention=self._retention, limit=limit)
             self._from_db = self._more = n == limit
             return n, n
-        sql = HotPath(session.connection())
         n = done = 0
         if self._round:
             n, over = counting.apply(sql, self._round.take(limit), retention=self._retention, now=utcnow())

@@ -45,7 +45,7 @@ def upgrade() -> None:
     )
     op.execute(
         "INSERT INTO recent_event_ids (project_id, event_id, bug_id) SELECT project_id, event_id, bug_id"
-        f" FROM (SELECT id, project_id, event_id, bug_id FROM occurrences WHERE event_id IS NOT NULL"
+        " FROM (SELECT id, project_id, event_id, bug_id FROM occurrences WHERE event_id IS NOT NULL"
         f" ORDER BY id DESC LIMIT {_WINDOW}) AS newest ORDER BY id"
     )
     with _keeping_the_backlog(), op.batch_alter_table("occurrences", schema=None) as batch_op:
