@@ -25,7 +25,8 @@ from logcenter.ingest import routes as ingest_routes
 from logcenter.ingest.channel import RemoteWriter
 from logcenter.ingest.keys import ProjectKeys
 from logcenter.ingest.sentry import routes as sentry_routes
-from logcenter.ingest.writer import BatchCommitter, GroupCommitWriter
+from logcenter.ingest.writer import BatchCommitter
+from logcenter.ingest.writer_thread import GroupCommitWriter
 from logcenter.logs import configure_logging
 from logcenter.process import settle_heap
 from logcenter.projects.routes import router as projects_router

@@ -23,8 +23,9 @@ from logcenter.ingest.channel import RemoteWriter
 from logcenter.ingest.report import IngestResult, Report
 from logcenter.ingest.schemas import ReportIn, to_report
 from logcenter.ingest.sql import HotPath
-from logcenter.ingest.writer import BatchCommitter, GroupCommitWriter
+from logcenter.ingest.writer import BatchCommitter
 from logcenter.ingest.writer_process import WriterProcess
+from logcenter.ingest.writer_thread import GroupCommitWriter
 from tests.factories import report_payload
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

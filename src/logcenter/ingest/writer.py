@@ -3,9 +3,10 @@
 `BatchCommitter` stores a list of reports in one transaction (retrying them one by one if the batch fails, so
 that one bad report cannot fail its neighbours). Two drivers feed it:
 
-- `GroupCommitWriter`, a thread inside the HTTP process: requests put their report on a bounded queue and
-  await a future; the thread takes everything queued (up to `max_batch`), commits, and only then resolves the
-  futures. Used when the app runs without a writer process (tests, `uvicorn logcenter.main:create_app`).
+- `GroupCommitWriter` (ingest/writer_thread.py), a thread inside the HTTP process: requests put their report
+  on a bounded queue and await a future; the thread takes everything queued (up to `max_batch`), commits, and
+  only then resolves the futures. Used when the app runs without a writer process (tests, `uvicorn
+  logcenter.main:create_app`).
 - the writer process of `logcenter serve` (ingest/writer_process.py, fed through ingest/channel.py), which
   runs the committer for every HTTP worker, so that SQLite's one write lock has one owner and the second core
   is used.
@@ -15,13 +16,9 @@ Either way a 200 always means the report is durable, and throughput comes from a
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,8 +37,6 @@ log = structlog.get_logger(__name__)
 
 # A report's result once committed, or why it was not stored: Unavailable (503), RateLimited (429).
 Outcome = IngestResult | LogCenterError
-
-_STOP = object()
 
 # A batch that arrives while the writer counts waits for that transaction, so counting goes in parts of about
 # this long. Past the retention a part also has old occurrences to delete, and the same number of reports
@@ -310,93 +305,3 @@ class BatchCommitter:
             raise
         if session.identity_map:  # rare (regressions, new projects): no object outlives its transaction
             session.expunge_all()
-
-
-@dataclass(slots=True)
-class _Pending:
-    report: Report
-    future: asyncio.Future[IngestResult]
-    loop: asyncio.AbstractEventLoop
-
-
-class GroupCommitWriter:
-    """The in-process writer: a thread that commits what the event loop queued."""
-
-    def __init__(self, committer: BatchCommitter, *, max_batch: int = 500, queue_size: int = 20_000) -> None:
-        self._committer = committer
-        self._max_batch = max_batch
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
-        self._thread: threading.Thread | None = None
-
-    async def start(self) -> None:
-        await asyncio.to_thread(self._committer.count)  # what an earlier process stored and did not count
-        self._thread = threading.Thread(target=self._run, name="logcenter-ingest-writer", daemon=True)
-        self._thread.start()
-
-    async def stop(self, timeout: float = 30.0) -> None:
-        """Finish everything already queued, then stop the thread."""
-        if self._thread is None:
-            return
-        self._queue.put(_STOP)
-        await asyncio.to_thread(self._thread.join, timeout)
-        self._thread = None
-        self._committer.close()
-
-    async def submit(self, report: Report) -> IngestResult:
-        """Queue a report and wait until it is committed."""
-        if self._thread is None:
-            raise Unavailable("Ingest writer is not running")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[IngestResult] = loop.create_future()
-        try:
-            self._queue.put_nowait(_Pending(report, future, loop))
-        except queue.Full:
-            raise Unavailable("Ingest queue is full, retry later", headers={"Retry-After": "1"}) from None
-        return await future
-
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            batch: list[_Pending] = []
-            try:
-                item = self._queue.get(timeout=self._committer.count_delay())
-            except queue.Empty:  # no report for a while: count what the last ones left (a transaction)
-                self._committer.count(if_due=True)
-                continue
-            while True:
-                if item is _STOP:
-                    stopping = True
-                else:
-                    batch.append(item)  # type: ignore[arg-type]
-                if len(batch) >= self._max_batch:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                _resolve(batch, self._committer.write([p.report for p in batch]))
-                self._committer.count(if_due=True)
-        self._committer.count()
-
-
-def _resolve(batch: list[_Pending], outcomes: list[Outcome]) -> None:
-    """Wake the waiting requests: one call into each event loop, not one per request."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[IngestResult], Outcome]]] = {}
-    for pending, outcome in zip(batch, outcomes, strict=True):
-        by_loop.setdefault(pending.loop, []).append((pending.future, outcome))
-    for loop, items in by_loop.items():
-        # A loop closed while we were writing (shutdown) has nobody waiting any more.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, items)
-
-
-def settle(items: list[tuple[asyncio.Future[IngestResult], Outcome]]) -> None:
-    """Resolve each waiting request's future with its outcome (on the future's loop)."""
-    for future, outcome in items:
-        if future.done():  # the client went away and the request was cancelled
-            continue
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
