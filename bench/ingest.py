@@ -12,6 +12,10 @@ prints the ratio. Scenarios:
 - sentry: POST /api/<id>/envelope/, real sentry-sdk events (bench/sentry_envelopes.py), gzip,
           X-Sentry-Auth with the project's ingest key, the same 1,000 fingerprints (bench/wrk/envelope.lua).
 
+With --ceiling it also runs the real server with a writer that acknowledges without storing
+(bench/ceiling_serve.py, target "ceiling", on SQLite): what the HTTP worker alone reaches on this machine, so
+the gap to the bare endpoint splits into the request half's cost and the durable writer's.
+
 Only 200 responses count as accepted. After each server run it stops the server and checks durability in the
 database: the bugs' occurrence counts must add up to at least the number of 200s the load generator saw.
 Everything stays on loopback, every load run is bounded by --duration, and every process started here is
@@ -563,7 +567,7 @@ def logcenter(args: list[str], url: str, cwd: Path, *, timeout: float = 120) -> 
 
 @dataclass
 class Run:
-    target: str  # sqlite | postgres | bare
+    target: str  # sqlite | postgres | ceiling | bare
     scenario: str  # rest | sentry
     result: LoadResult | None = None
     warmup_ok: int = 0
@@ -707,18 +711,18 @@ class Bench:
 
     # -- server runs
 
-    def start_logcenter(self, db: str, scenario: str) -> tuple[Server, str]:
+    def start_logcenter(self, run: Run, db: str) -> tuple[Server, str]:
         """A fresh server on a fresh database, ready once it accepted a report (which creates the project)."""
-        self.runs[-1].commit = _git_head()
-        rundir = self.workdir / f"{db}-{scenario}"
+        run.commit = _git_head()
+        rundir = self.workdir / f"{run.target}-{run.scenario}"
         rundir.mkdir()
         url = prepare_database(db, rundir)
         port = free_port()
         env = server_env(url)
         if self.args.ingest_key:
             env["LOGCENTER_INGEST_REQUIRE_KEY"] = "true"
-        name = f"logcenter-{db}-{scenario}"
-        server = Server(name, self.logcenter_cmd(port), env=env, cwd=rundir, port=port)
+        name = f"logcenter-{run.target}-{run.scenario}"
+        server = Server(name, self.logcenter_cmd(port, run.target), env=env, cwd=rundir, port=port)
         server.start()
         if not self.args.ingest_key:
             server.wait_ready(lambda: one_report(server.base), timeout=self.args.ready_timeout)
@@ -751,7 +755,7 @@ class Bench:
         self.keep_log(server)
         assert server.rss is not None
         run.peak_rss_mb = server.rss.peak_mb
-        if run.result is None:
+        if run.result is None or run.target == "ceiling":  # the ceiling stores nothing: no durability
             return
         run.stored = stored_counts(db, url)
         if run.stored is not None:
@@ -762,25 +766,26 @@ class Bench:
                 f"in {bugs:,} bugs: {verdict}"
             )
 
-    def run_rest(self, db: str) -> None:
-        run = Run(db, "rest")
+    def run_rest(self, db: str, target: str) -> None:
+        run = Run(target, "rest")
         self.runs.append(run)
-        server, url = self.start_logcenter(db, "rest")
+        server, url = self.start_logcenter(run, db)
         try:
             headers = {"X-Logcenter-Key": self.rest_key} if self.args.ingest_key else {}
             self.warm_and_measure(run, server, f"{server.base}/api/v1/logs/report", headers, None)
             assert run.result is not None
             run.acked_total = 1 + run.warmup_ok + run.measured_ok + run.profile.get("accepted", 0)
-            self.rest_rate[db] = run.result.rate
+            if target == db:
+                self.rest_rate[db] = run.result.rate
         finally:
             self.finish(run, server, db, url)
 
-    def run_sentry(self, db: str) -> None:
-        run = Run(db, "sentry")
+    def run_sentry(self, db: str, target_name: str) -> None:
+        run = Run(target_name, "sentry")
         self.runs.append(run)
-        server, url = self.start_logcenter(db, "sentry")
+        server, url = self.start_logcenter(run, db)
         try:
-            target = self.sentry_target(server, url, db)
+            target = self.sentry_target(server, url, db, target_name)
             if target is None:
                 run.skipped = "Sentry envelope endpoint not available yet"
                 return
@@ -813,7 +818,7 @@ class Bench:
             headers["Content-Encoding"] = self.args.sentry_encoding
         return headers
 
-    def sentry_target(self, server: Server, url: str, db: str) -> SentryTarget | None:
+    def sentry_target(self, server: Server, url: str, db: str, name: str) -> SentryTarget | None:
         """Project id and key via the API (admin token from the CLI), a probe envelope, the envelope pool."""
         from sentry_envelopes import _fresh_event, capture_templates, encode
 
@@ -847,7 +852,7 @@ class Bench:
             raise RuntimeError(f"probe envelope -> {status}: {body[:300]!r}")
         # Pool size: enough that no event_id repeats. Sized from this database's REST rate when we have one.
         rate = self.args.sentry_rate or max(2500.0, 1.6 * self.rest_rate.get(db, 4000.0))
-        prefix = self.workdir / f"pool-{db}"
+        prefix = self.workdir / f"pool-{name}"
         self.build_pools(prefix, rate, key, profile=self.args.profile)
         return SentryTarget(project_id, key, prefix)
 
@@ -936,8 +941,9 @@ class Bench:
     def uvicorn_args(self) -> list[str]:
         return UVICORN_ARGS + (["--workers", str(self.args.workers)] if self.args.workers > 1 else [])
 
-    def logcenter_cmd(self, port: int) -> list[str]:
-        cmd = [sys.executable, "-m", "logcenter", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    def logcenter_cmd(self, port: int, target: str) -> list[str]:
+        serve = [str(BENCH / "ceiling_serve.py")] if target == "ceiling" else ["-m", "logcenter"]
+        cmd = [sys.executable, *serve, "serve", "--host", "127.0.0.1", "--port", str(port)]
         return cmd + (["--workers", str(self.args.workers)] if self.args.workers > 1 else [])
 
     # -- main
@@ -948,10 +954,11 @@ class Bench:
         scenarios = ["rest", "sentry"] if self.args.scenario == "both" else [self.args.scenario]
         for scenario in scenarios:
             if not self.args.bare_only:
-                for db in dbs:
-                    log(f"== {db} / {scenario}")
+                targets = [(db, db) for db in dbs] + ([("sqlite", "ceiling")] if self.args.ceiling else [])
+                for db, target in targets:
+                    log(f"== {target} / {scenario}")
                     try:
-                        (self.run_rest if scenario == "rest" else self.run_sentry)(db)
+                        (self.run_rest if scenario == "rest" else self.run_sentry)(db, target)
                     finally:
                         if not self.args.keep:
                             drop_database(db)
@@ -1113,6 +1120,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--keep-logs", action="store_true", help="copy the server logs to bench/results/")
     p.add_argument("--no-bare", action="store_true", help="skip the bare endpoint")
+    p.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also run the real server with a writer that stores nothing (bench/ceiling_serve.py)",
+    )
     p.add_argument(
         "--bare-only", action="store_true", help="only the bare endpoint (to check the load generator)"
     )
