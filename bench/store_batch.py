@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -115,6 +115,22 @@ def _sentry_report(body: bytes, project_pk: int, now: datetime) -> Any:
         now=now,
         max_skew=timedelta(seconds=60),
     )
+
+
+def wal_pages_by_table(path: str, page_size: int) -> Counter[str]:
+    """The frames in the WAL of the SQLite database at `path`, by the table or index that owns each page now
+    (SQLite's dbstat table). Page 1, which holds the header (the free-list count), counts as sqlite_schema;
+    pages owned by nothing now were freed since: mostly occurrence pages that pruning emptied."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        owner = dict(conn.execute("SELECT pageno, name FROM dbstat"))
+    data = Path(f"{path}-wal").read_bytes()
+    pages: Counter[str] = Counter()
+    for offset in range(32, len(data) - page_size - 23, 24 + page_size):  # 32-byte header, then frames
+        pageno = int.from_bytes(data[offset : offset + 4], "big")
+        pages[owner.get(pageno, "(free list)")] += 1
+    return pages
 
 
 class StatementTimer:
@@ -295,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 profiler.dump_stats(args.profile)
             timer.enabled = False
             frames = 0.0
+            by_table: Counter[str] = Counter()
             if checkpointer:
                 checkpointer.stop()
                 with engine.connect() as conn:
@@ -307,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     page_size = conn.connection.driver_connection.execute("PRAGMA page_size").fetchone()[0]
                 wal = Path(f"{tmp}/store.db-wal").stat().st_size
                 frames = max(0, wal - 32) / (24 + page_size) / frame_batches
+                by_table = wal_pages_by_table(f"{tmp}/store.db", page_size)
             committer.close()
         finally:
             engine.dispose()
@@ -337,7 +355,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Python (SQLAlchemy + service): {1e6 * (store_s - sql_s) / n:7.1f} us/report"
     )
     if frames:
-        print(f"  WAL: {frames:.1f} pages written per batch ({frames / args.batch:.1f} per report)")
+        per_report = frames / args.batch
+        print(f"  WAL: {frames:.1f} pages written per batch ({per_report:.1f} per report), by owner:")
+        for name, count in by_table.most_common():
+            print(f"    {count / frame_batches:6.1f}  {name}")
     print("  per statement (driver time per batch, calls per batch):")
     for key, total in sorted(timer.total.items(), key=lambda kv: -kv[1]):
         print(f"    {1e3 * total / batches:6.3f} ms  {timer.count[key] / batches:4.1f}x  {key}")
