@@ -239,6 +239,14 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def process_tree(pid: int) -> list[int]:
     tree, todo = [], [pid]
     while todo:
@@ -672,42 +680,40 @@ class Bench:
     def profile(
         self, server: Server, url: str, scenario: str, headers: dict[str, str], pool: Path | None
     ) -> dict:
-        """A separate load run under py-spy (its numbers are not reported: sampling slows the server)."""
+        """A separate load run under py-spy, one recorder per server process (the HTTP workers and the writer
+        process), since `py-spy --subprocesses` fails on the spawned writer (benfred/py-spy#763). Its numbers
+        are not reported: sampling slows the server."""
         from profile_summary import summarize  # bench/profile_summary.py
 
         assert server.proc is not None
         seconds = self.args.profile_seconds
         base = RESULTS / f"profile-{self.stamp}-{server.name}-{scenario}"
-        cmd = [
-            "py-spy",
-            "record",
-            "--pid",
-            str(server.proc.pid),
-            "--subprocesses",
-            "--threads",
-            "--rate",
-            "200",
-            "--duration",
-            str(seconds),
-            "--format",
-            "raw",
-            "--output",
-            f"{base}.txt",
-            "--nonblocking",
-        ]
-        log(f"  profiling {seconds}s with py-spy -> {base}.txt")
-        spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        spies: dict[str, tuple[Path, subprocess.Popen[bytes]]] = {}
+        for pid in process_tree(server.proc.pid):
+            if "resource_tracker" in _cmdline(pid):  # multiprocessing's helper: no Log Center code
+                continue
+            role = "writer" if _comm(f"/proc/{pid}") == "lc-writer" else f"http-{pid}"
+            out = Path(f"{base}-{role}.txt")
+            cmd = ["py-spy", "record", "--pid", str(pid), "--threads", "--rate", "200"]
+            cmd += ["--duration", str(seconds), "--format", "raw", "--output", str(out), "--nonblocking"]
+            spies[role] = out, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        log(f"  profiling {seconds}s with py-spy ({', '.join(spies)}) -> {base}-*.txt")
         time.sleep(0.5)
         res = self.load(server, url, scenario, seconds, headers, pool)
-        _, err = spy.communicate(timeout=seconds + 60)
         log(f"  under py-spy: {res.rate:,.0f} accepted/s (not reported: sampling slows the server)")
-        if spy.returncode != 0 or not Path(f"{base}.txt").exists():
-            log(f"  py-spy failed: {err.decode(errors='replace')[-500:]}")
-            return {}
-        summary = summarize(Path(f"{base}.txt"), top=self.args.profile_top)
-        Path(f"{base}.summary.txt").write_text(summary["text"])
-        print(summary["text"], flush=True)
-        return {"raw": f"{base}.txt", "summary": f"{base}.summary.txt", "accepted": res.accepted}
+        profiles: dict[str, Any] = {"accepted": res.accepted}
+        for role, (out, spy) in spies.items():
+            _, err = spy.communicate(timeout=seconds + 60)
+            if spy.returncode != 0 or not out.exists():
+                log(f"  py-spy on {role} failed: {err.decode(errors='replace')[-500:]}")
+                continue
+            summary = summarize(out, top=self.args.profile_top)
+            if not summary["samples"]:  # an idle supervisor
+                continue
+            out.with_suffix(".summary.txt").write_text(summary["text"])
+            print(f"-- {role}\n{summary['text']}", flush=True)
+            profiles[role] = {"raw": str(out), "summary": str(out.with_suffix(".summary.txt"))}
+        return profiles
 
     # -- server runs
 
