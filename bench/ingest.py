@@ -1048,15 +1048,26 @@ class Bench:
 
 
 def _git_head() -> str:
-    out = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    dirty = subprocess.run(
-        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "--", "src"],
+    """The commit of the logcenter code the servers run: the checkout their `import logcenter` finds (in the
+    servers' environment: a PYTHONPATH to another worktree counts), and whether its src differs from it."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import logcenter; print(logcenter.__file__)"],
+        env=server_env(""),
         capture_output=True,
         text=True,
     )
-    return out.stdout.strip() + ("+uncommitted src changes" if dirty.stdout.strip() else "")
+    checkout = Path(found.stdout.strip()).parent if found.returncode == 0 else REPO
+    out = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=no", "--", "."],
+        capture_output=True,
+        text=True,
+    )
+    head = out.stdout.strip() or "unknown"
+    where = "" if checkout.resolve().is_relative_to(REPO) else f" at {checkout}"
+    return head + where + ("+uncommitted src changes" if dirty.stdout.strip() else "")
 
 
 def _mem_gb() -> float:
