@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 
@@ -92,6 +94,77 @@ def test_429_without_retry_after_backs_off_for_a_minute(fake_server: FakeLogCent
     logcenter_sdk.capture_message("refused")
     assert logcenter_sdk.flush(5)
     assert logcenter_sdk.capture_message("later") is False
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "paused"),
+    [
+        ("1", 1.0),
+        ("2.5", 2.5),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # an HTTP date in the past
+        ("inf", 60.0),  # float() reads these; a pause for ever would silence the process for good
+        ("nan", 60.0),
+        ("1e400", 60.0),
+        ("1 Jan 2026 00:00:00 +99999999999999999999", 60.0),  # past what datetime holds
+        ("soon", 60.0),
+        ("86400", 3600.0),  # capped: a wrong or hostile server cannot pause reporting for a day
+    ],
+)
+def test_the_pause_after_a_429_is_what_retry_after_says_within_bounds(
+    fake_server: FakeLogCenter, retry_after: str, paused: float
+) -> None:
+    client = logcenter_sdk.init(fake_server.url, "p", "test")
+    fake_server.replies.append(Reply(429, {"Retry-After": retry_after}))
+    before = time.monotonic()
+    assert logcenter_sdk.capture_message("refused")
+    assert logcenter_sdk.flush(5)
+    after = time.monotonic()
+    until = client._transport._blocked_until  # type: ignore[union-attr]
+    assert before + paused - 0.01 <= until <= after + paused + 0.01
+    assert client.stats() == Stats(dropped_rate_limited=1)
+
+
+def test_a_forked_child_starts_with_an_empty_queue_and_flushes_its_own_reports(
+    fake_server: FakeLogCenter,
+) -> None:
+    client = logcenter_sdk.init(fake_server.url, "p", "test")
+    fake_server.gate.clear()  # the parent's first report is in flight and two more are queued at the fork
+    assert logcenter_sdk.capture_message("parent in flight")
+    fake_server.wait_for(1)
+    assert logcenter_sdk.capture_message("parent queued 1") and logcenter_sdk.capture_message(
+        "parent queued 2"
+    )
+    pid = os.fork()
+    if pid == 0:  # the child: report once, flush, and say how it went in the exit code
+        code = 3
+        try:
+            sent = logcenter_sdk.capture_message("child")
+            code = 0 if sent and logcenter_sdk.flush(5) else 1
+        finally:
+            os._exit(code)
+    fake_server.gate.set()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0  # the child's flush did not wait for the parent's reports
+    assert logcenter_sdk.flush(5)
+    messages = sorted(r.body["error"]["message"] for r in fake_server.wait_for(4))
+    # Each report once: the child did not send the parent's queue again.
+    assert messages == ["child", "parent in flight", "parent queued 1", "parent queued 2"]
+    assert client.stats() == Stats(sent=3)
+
+
+def test_a_report_captured_when_no_thread_can_start_is_dropped_without_holding_flush(
+    fake_server: FakeLogCenter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logcenter_sdk.init(fake_server.url, "p", "test")
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")  # Python 3.12+, in atexit
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    assert logcenter_sdk.capture_message("at shutdown") is False
+    started = time.monotonic()
+    assert logcenter_sdk.flush(2) is True
+    assert time.monotonic() - started < 0.5
 
 
 def test_503_with_retry_after_backs_off_and_plain_5xx_is_a_failure(fake_server: FakeLogCenter) -> None:

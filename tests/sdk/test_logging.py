@@ -50,6 +50,17 @@ def test_log_exception_reports_the_exception_with_the_log_line(
     assert report["context"] == {"logger": "shop.checkout", "log_message": "checkout failed for order 42"}
 
 
+def test_logging_an_exception_that_was_never_raised_points_at_the_logging_line(
+    reports: list[Report], log: logging.Logger
+) -> None:
+    logging_line = sys._getframe().f_lineno + 1
+    log.error("payment failed", exc_info=ValueError("card declined"))
+    [report] = reports
+    assert report["error"]["type"] == "ValueError"
+    # Not logging/__init__.py, which would put every such call of the app in one bug per exception type.
+    assert (report["error"]["file_path"], report["error"]["line_number"]) == (THIS_FILE, logging_line)
+
+
 def test_an_error_record_without_exception_is_a_message_from_its_line(
     reports: list[Report], log: logging.Logger
 ) -> None:

@@ -245,6 +245,16 @@ def test_awkward_exceptions_and_contexts_still_make_a_valid_report(reports: list
     assert "<too deep>" in json.dumps(ctx["loop"])
 
 
+def test_integers_past_64_bits_and_odd_class_names_still_make_a_valid_report(reports: list[Report]) -> None:
+    odd = type("Bad\x07Name", (Exception,), {})
+    nameless = type("", (Exception,), {})
+    logcenter_sdk.capture_exception(odd("x"), {"order_id": 2**64, "small": -(2**63), "big": 2**64 - 1})
+    logcenter_sdk.capture_exception(nameless("y"))
+    # What the server's schema refuses: a JSON integer it cannot store, control characters or an empty type.
+    assert reports[0]["context"] == {"order_id": str(2**64), "small": -(2**63), "big": 2**64 - 1}
+    assert [r["error"]["type"] for r in reports] == ["BadName", "Exception"]
+
+
 class Frozen(Exception):
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("read-only")
@@ -305,6 +315,11 @@ def test_before_send_can_scrub_a_report(fake_server: FakeLogCenter) -> None:
         ({"level": "LOUD"}, "unknown level"),
         ({"queue_size": 0}, "queue_size"),
         ({"timeout": 0}, "timeout"),
+        ({"version": "1.2.3\n"}, "version must be"),
+        ({"release": "v" * 201}, "version must be"),
+        ({"repo_url": "https://git.example.com/" + "r" * 480}, "repo_url must be"),
+        ({"ingest_key": "k3y\n"}, "ingest_key must be"),  # a key read from a file with its newline
+        ({"ingest_key": "clé"}, "ingest_key must be"),
     ],
 )
 def test_init_refuses_options_the_server_would_reject(kwargs: dict[str, Any], message: str) -> None:

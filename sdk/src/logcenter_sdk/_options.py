@@ -22,6 +22,16 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # every single report rejected.
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/\-]{0,99}")
 _COMMIT_HASH = re.compile(r"[A-Za-z0-9._\-]{1,64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_token(name: str, value: str | None, limit: int) -> None:
+    """The server's rule for version and repo_url: at most `limit` characters, none of them a control one."""
+    if value is not None and (len(value) > limit or _CONTROL.search(value)):
+        raise ValueError(
+            f"{name} must be at most {limit} characters, none of them control ones, got {value!r}"
+        )
+
 
 BeforeSend = Callable[["Report"], "Report | None"]
 
@@ -107,6 +117,16 @@ class Options:
             )
         if not environment or len(environment) > 64 or not environment.isprintable():
             raise ValueError(f"environment must be 1 to 64 printable characters, got {environment!r}")
+        version = (version if version is not None else release) or None
+        _check_token("version", version, 200)
+        _check_token("repo_url", repo_url or None, 500)
+        # Sent as an HTTP header: http.client refuses control characters and anything outside Latin-1.
+        if ingest_key and not (
+            ingest_key.isascii() and ingest_key.isprintable() and ingest_key == ingest_key.strip()
+        ):
+            raise ValueError(
+                "ingest_key must be printable ASCII without surrounding spaces (as Log Center shows it)"
+            )
         if commit_hash and not _COMMIT_HASH.fullmatch(commit_hash):
             raise ValueError(f"commit_hash must be letters, digits and ._- (at most 64), got {commit_hash!r}")
         if timeout <= 0 or shutdown_timeout < 0:
@@ -119,7 +139,7 @@ class Options:
             endpoint=report_url(url) if url else None,
             project_id=project_id,
             environment=environment,
-            version=version if version is not None else release,
+            version=version,
             commit_hash=commit_hash or None,
             repo_url=repo_url or None,
             ingest_key=ingest_key or None,

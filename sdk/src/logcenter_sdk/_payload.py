@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import traceback
 from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
@@ -26,6 +27,8 @@ MAX_STACK_HEAD = 50
 MAX_STACK_TAIL = 350
 MAX_CONTEXT_DEPTH = 8
 MAX_CONTEXT_ITEMS = 200
+_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # the server refuses them in an error type
 
 
 class ErrorInfo(TypedDict):
@@ -61,6 +64,11 @@ def _safe_str(value: object) -> str:
         return f"<{type(value).__name__} str() failed>"
 
 
+def _type_name(name: str) -> str:
+    """An error type the server accepts: no control characters, not empty (a class can be named anything)."""
+    return _clip(_CONTROL.sub("", name), MAX_TYPE_CHARS) or "Exception"
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -78,9 +86,12 @@ def _clip_lines(lines: list[str]) -> list[str]:
 
 
 def sanitize(value: object, depth: int = 0) -> Any:
-    """A JSON-safe copy: other objects become their repr, cycles and deep nesting are cut, NaN a string."""
-    if value is None or isinstance(value, bool | int | str):
+    """A JSON-safe copy: other objects become their repr, cycles and deep nesting are cut, NaN a string, and
+    so are integers past 64 bits (the server stores the context as JSON, which holds no bigger ones)."""
+    if value is None or isinstance(value, bool | str):
         return value
+    if isinstance(value, int):
+        return value if _INT64_MIN <= value <= _UINT64_MAX else str(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if depth >= MAX_CONTEXT_DEPTH:
@@ -132,7 +143,7 @@ def exception_report(
         if frame is not None:
             location = _frames.Location(frame.f_code.co_filename, frame.f_lineno or 0)
     error: ErrorInfo = {
-        "type": _clip(type(exc).__name__, MAX_TYPE_CHARS),
+        "type": _type_name(type(exc).__name__),
         "message": _clip(_safe_str(exc), MAX_MESSAGE_CHARS),
         "file_path": _path(location.filename, options) if location else "unknown",
         "line_number": location.line_number if location else 0,
@@ -154,7 +165,7 @@ def message_report(
 ) -> Report:
     """A report without an exception (capture_message, log records); grouped by the line that emitted it."""
     error: ErrorInfo = {
-        "type": _clip(error_type, MAX_TYPE_CHARS),
+        "type": _type_name(error_type),
         "message": _clip(message, MAX_MESSAGE_CHARS),
         "file_path": _path(filename, options),
         "line_number": line_number,

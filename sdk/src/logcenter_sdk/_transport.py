@@ -6,6 +6,7 @@ import email.utils
 import enum
 import http.client
 import logging
+import math
 import threading
 import time
 import urllib.error
@@ -19,6 +20,8 @@ log = logging.getLogger("logcenter_sdk")
 
 # Used when a 429 carries no usable Retry-After: long enough to relieve the server, short enough to recover.
 DEFAULT_RETRY_AFTER = 60.0
+# The longest pause a server can ask for: a wrong or hostile value must not silence a process for good.
+MAX_RETRY_AFTER = 3600.0
 
 
 class Outcome(enum.Enum):
@@ -44,22 +47,25 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float:
-    """Retry-After as seconds: delta-seconds or an HTTP date; the default when missing or unreadable."""
+    """Retry-After as seconds: delta-seconds or an HTTP date, at most MAX_RETRY_AFTER; the default when
+    missing or unreadable (including "inf", "nan" and dates past what datetime holds)."""
     if not value:
         return DEFAULT_RETRY_AFTER
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            current = now if now is not None else time.time()
+            seconds = when.timestamp() - current
+        except (TypeError, ValueError, OverflowError):
+            return DEFAULT_RETRY_AFTER
+    if not math.isfinite(seconds):
         return DEFAULT_RETRY_AFTER
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = now if now is not None else time.time()
-    return max(0.0, when.timestamp() - current)
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 class HttpTransport:
@@ -99,6 +105,9 @@ class HttpTransport:
         except (OSError, http.client.HTTPException) as error:  # refused, reset, timeout, DNS, TLS...
             log.debug("logcenter_sdk: could not reach %s: %r", self.endpoint, error)
             return Outcome.FAILED
+        except ValueError as error:  # a request http.client refuses to write (init checks the header values)
+            self._warn_once(0, f"the request could not be sent: {error}")
+            return Outcome.REJECTED
 
     def _on_error_status(self, status: int, headers: Message, detail: str) -> Outcome:
         retry_after = headers.get("Retry-After")
@@ -121,6 +130,8 @@ class HttpTransport:
         return Outcome.FAILED
 
     def _warn_once(self, status: int, detail: str) -> None:
+        """Log detail once per status (0: the request was never sent)."""
         if status not in self._warned:
             self._warned.add(status)
-            log.warning("logcenter_sdk: %s answered %d: %s", self.endpoint, status, detail)
+            answered = f"answered {status}" if status else "was not reached"
+            log.warning("logcenter_sdk: %s %s: %s", self.endpoint, answered, detail)

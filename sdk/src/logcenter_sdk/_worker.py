@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 log = logging.getLogger("logcenter_sdk")
@@ -17,28 +19,47 @@ class BackgroundWorker:
     """Runs submitted jobs in order on one thread; a full queue refuses new jobs instead of blocking."""
 
     def __init__(self, queue_size: int) -> None:
-        self._queue: queue.Queue[Job | None] = queue.Queue(queue_size)
+        self._queue_size = queue_size
+        self._closed = False
+        self._start_empty()
+        # A forked child (gunicorn --preload, multiprocessing) inherits the queue and the counters but not
+        # the thread, and a lock the thread held stays locked for ever: the child starts empty. The parent's
+        # queued reports are the parent's to send.
+        worker = weakref.ref(self)
+
+        def in_child() -> None:
+            if (alive := worker()) is not None:
+                alive._start_empty()
+
+        if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+            os.register_at_fork(after_in_child=in_child)
+
+    def _start_empty(self) -> None:
+        self._queue: queue.Queue[Job | None] = queue.Queue(self._queue_size)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0  # queued plus running; flush() waits for zero
         self._thread: threading.Thread | None = None
-        self._closed = False
 
     def submit(self, job: Job) -> bool:
         """Queue a job; False (and the job is not run) when the queue is full or the worker is closed."""
         with self._lock:
             if self._closed:
                 return False
+            # Started lazily, and again if it died. Before the job is queued: at interpreter shutdown
+            # Python 3.12+ refuses new threads, and a queued job that no thread runs would hold flush().
+            if self._thread is None or not self._thread.is_alive():
+                thread = threading.Thread(target=self._run, name="logcenter_sdk.worker", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:
+                    return False
+                self._thread = thread
             try:
                 self._queue.put_nowait(job)
             except queue.Full:
                 return False
             self._pending += 1
-            # Started lazily and restarted when dead: after a fork (gunicorn --preload) the child inherits
-            # the thread object but not the thread.
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="logcenter_sdk.worker", daemon=True)
-                self._thread.start()
             return True
 
     def flush(self, timeout: float) -> bool:
