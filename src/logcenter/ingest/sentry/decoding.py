@@ -46,8 +46,8 @@ class _Zlib:
         self._name = name
 
     def decompress(self, data: bytes) -> Iterator[bytes]:
-        while data:
-            if self._obj.eof:
+        while True:
+            if data and self._obj.eof:
                 raise BadRequest(f"Unexpected data after the end of the {self._name} stream")
             try:
                 out = self._obj.decompress(data, _STEP)
@@ -58,6 +58,10 @@ class _Zlib:
             # With a max_length the input that did not fit waits in unconsumed_tail; whatever ran past the
             # end of the stream lands in unused_data.
             data = self._obj.unconsumed_tail or self._obj.unused_data
+            # A full step can leave output inside the decompressor after it took all of the input (ISA-L
+            # does, for a small input that expands a lot): then it is asked again with no input.
+            if not data and (self._obj.eof or len(out) < _STEP):
+                return
 
     def finish(self) -> None:
         if not self._obj.eof:
@@ -105,10 +109,14 @@ class _Brotli:
                 if data:
                     raise BadRequest("Unexpected data after the end of the br stream")
                 return
-            yield self._obj.process(data, output_buffer_limit=_STEP)
-            # Output held back by the limit comes out of further calls with empty input.
-            while not self._obj.can_accept_more_data():
-                yield self._obj.process(b"", output_buffer_limit=_STEP)
+            out = self._obj.process(data, output_buffer_limit=_STEP)
+            yield out
+            # Output held back by the limit comes out of further calls with empty input: while the decoder
+            # says so, and after a full step (brotli may give somewhat more than the limit), which can leave
+            # output inside it although it says it takes more input.
+            while not self._obj.is_finished() and (not self._obj.can_accept_more_data() or len(out) >= _STEP):
+                out = self._obj.process(b"", output_buffer_limit=_STEP)
+                yield out
         except brotli.error as exc:
             raise BadRequest(f"Invalid br body: {exc}") from None
 
