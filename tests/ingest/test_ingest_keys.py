@@ -66,6 +66,13 @@ def test_the_projects_key_is_read_once_not_per_report(keyed_client, shop, key_lo
     [
         ("shop", {"X-Logcenter-Key": "f" * 32}, 403, "Ingest key is not valid for project 'shop'"),
         ("shop", {"X-Logcenter-Key": "f" * 5000}, 403, "Ingest key is not valid for project 'shop'"),
+        # hmac.compare_digest refuses non-ASCII str: this was a 500 (headers are read as Latin-1)
+        (
+            "shop",
+            {"X-Logcenter-Key": "cl\xe9".encode("latin-1")},
+            403,
+            "Ingest key is not valid for project 'shop'",
+        ),
         ("nope", {"X-Logcenter-Key": "f" * 32}, 403, "Ingest key is not valid for project 'nope'"),
         (
             "shop",

@@ -114,6 +114,7 @@ def test_key_from_the_envelope_dsn_header_as_a_tunnel_sends_it(client, db, proje
     [
         ({}, None, 401, "Missing sentry_key"),
         (auth("f" * 32), None, 403, "not found or sentry_key incorrect"),
+        ({}, "http://\u00e9\u20ac@h/{pk}", 403, "not found or sentry_key incorrect"),  # not ASCII: was a 500
         ({"X-Sentry-Auth": "Sentry sentry_version=7"}, None, 401, "Missing sentry_key"),
         ({}, "http://{wrong}@h/{pk}", 403, "not found or sentry_key incorrect"),
         ({}, "http://{key}@h/999", 403, "another project"),
@@ -129,6 +130,22 @@ def test_missing_or_wrong_keys_store_nothing(client, db, project, headers, dsn, 
     assert response.status_code == status
     assert detail in response.json()["detail"]
     assert response.headers["access-control-allow-origin"] == "*"
+    assert stored(db) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [
+        ("?sentry_key=%C3%A9", {}),
+        ("?sentry_key=cl%E9", {}),
+        ("", {"X-Sentry-Auth": "Sentry sentry_key=cl\xe9".encode("latin-1")}),
+    ],
+)
+def test_a_key_that_is_not_ascii_is_refused_not_a_500(client, db, project, query, headers):
+    # hmac.compare_digest raises TypeError for such a str.
+    response = client.post(url(project) + query, content=envelope(event()), headers=headers)
+    assert response.status_code == 403
+    assert "not found or sentry_key incorrect" in response.json()["detail"]
     assert stored(db) == ([], [])
 
 

@@ -31,7 +31,8 @@ class ProjectKey:
     ingest_key: str
 
     def accepts(self, key: str) -> bool:
-        return len(key) <= MAX_KEY and hmac.compare_digest(key, self.ingest_key)
+        # compare_digest raises TypeError for a str that is not ASCII; keys are hex, so such a key is wrong.
+        return len(key) <= MAX_KEY and key.isascii() and hmac.compare_digest(key, self.ingest_key)
 
 
 class ProjectKeys:
