@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Occurrence
@@ -94,6 +95,18 @@ def test_timestamp_defaults_to_server_time_and_is_kept_when_sent(client, session
 def test_timestamp_from_the_future_is_clamped(client, session):
     client.post(REPORT, json=report_payload(timestamp="2099-01-01T00:00:00Z"))
     assert session.scalars(select(Bug)).one().last_seen < datetime.now(UTC) + timedelta(seconds=5)
+
+
+@pytest.mark.parametrize("sent", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_timestamp_outside_the_range_of_utc_times_is_server_time(client, session, sent):
+    before = datetime.now(UTC)
+    response = client.post(REPORT, json=report_payload(timestamp=sent))  # was a 500 (OverflowError)
+    assert response.status_code == 200, response.text
+    assert (
+        before - timedelta(seconds=1)
+        <= session.scalars(select(Occurrence)).one().timestamp
+        <= datetime.now(UTC)
+    )
 
 
 def test_report_fields_are_stored_on_the_occurrence(client, session):

@@ -221,6 +221,8 @@ def test_defaults_and_coercions():
         (NOW.timestamp() - 60.5, NOW - timedelta(seconds=60.5)),
         (NOW.timestamp() + 3600, NOW),  # clock ahead: clamped
         ("yesterday", NOW),
+        ("0001-01-01T00:00:00+01:00", NOW),  # before datetime's range once in UTC: was a 500
+        ("9999-12-31T23:59:59-01:00", NOW),
         (1e300, NOW),
         (True, NOW),
     ],

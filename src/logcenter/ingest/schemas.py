@@ -130,12 +130,16 @@ def compute_fingerprint(payload: ReportIn) -> str:
 
 
 def clamp_timestamp(value: datetime | None, *, now: datetime, max_skew: timedelta) -> datetime:
-    """Server time when absent; clients' clocks running ahead are clamped so they cannot pin `last_seen`."""
+    """Server time when absent or outside the range of UTC datetimes (year 1 at +01:00); clients' clocks
+    running ahead are clamped so they cannot pin `last_seen`."""
     if value is None:
         return now
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        return now
     return now if value > now + max_skew else value
 
 
