@@ -313,6 +313,21 @@ def test_size_limits_are_413_and_store_nothing(settings, db, project):
     assert len(stored(db)[1]) == 1
 
 
+def test_retries_of_a_stored_event_are_answered_200_and_do_not_use_up_the_quota(settings, db, project):
+    headers = auth(project.ingest_key)
+    sent = envelope(event())
+    with limited_client(settings, project_quota_per_minute=2) as client:
+        # An SDK retrying one event (its answer was lost) three times: each is acknowledged, none counted.
+        retries = [client.post(url(project), content=sent, headers=headers) for _ in range(3)]
+        assert [r.status_code for r in retries] == [200, 200, 200]
+        assert client.post(url(project), content=envelope(event()), headers=headers).status_code == 200
+        assert client.post(url(project), content=envelope(event()), headers=headers).status_code == 429
+        # Once refused, the project is refused at the HTTP worker until the window ends, retries too (as by
+        # Sentry's Relay, ahead of its de-duplication): the SDK waits for Retry-After and sends again.
+        assert client.post(url(project), content=sent, headers=headers).status_code == 429
+    assert len(stored(db)[1]) == 2
+
+
 def test_quota_answers_429_with_retry_after_and_sentry_rate_limits(settings, db, project, session):
     headers = auth(project.ingest_key)
     other = make_project(session, "other")

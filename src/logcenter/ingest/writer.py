@@ -132,10 +132,19 @@ class BatchCommitter:
         return self._write(reports)
 
     def _over_quota(self, reports: list[Report]) -> dict[int, Outcome]:
-        """The Sentry events (those with an event_id) past their project's quota, by position."""
+        """The Sentry events (those with an event_id) past their project's quota, by position.
+
+        A repeat of an event already stored, or of one earlier in the batch, is not counted and never refused:
+        it is an SDK's retry, answered 200 without being stored again. (The ids stored before this writer
+        started are known once its first batch has read them back.)"""
         refused: dict[int, Outcome] = {}
+        seen: set[tuple[int, str]] = set()
         for i, report in enumerate(reports):
             if report.event_id is not None and report.project_pk is not None:
+                event = (report.project_pk, report.event_id)
+                if event in seen or self._events.bug_of(*event) is not None:
+                    continue
+                seen.add(event)
                 retry_after = self._quota.hit(report.project_pk)
                 if retry_after is not None:
                     refused[i] = over_quota(report.project_slug, retry_after)
