@@ -6,6 +6,7 @@ import logging
 import threading
 import traceback
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from . import _frames, _payload
@@ -70,12 +71,17 @@ class Client:
         *,
         context: dict[str, Any] | None = None,
         level: str | int | None = None,
+        at: FrameType | None = None,
     ) -> bool:
-        """Queue a report of exc; False if it was not queued (already reported, dropped, disabled)."""
+        """Queue a report of exc; False if it was not queued (already reported, dropped, disabled). An
+        exception that was never raised points at the frame `at` (the logging handler passes the line that
+        logged it), else at the line that called this method."""
         if self._transport is None or not _first_capture(exc):
             return False
         try:
-            report = _payload.exception_report(exc, self.options, level=self._level(level), context=context)
+            report = _payload.exception_report(
+                exc, self.options, level=self._level(level), context=context, at=at
+            )
         except Exception:
             log.debug("logcenter_sdk: could not build a report", exc_info=True)
             return False

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+from types import FrameType
 from typing import Any
 
 from . import _api, _payload
@@ -33,7 +35,8 @@ class LogCenterHandler(logging.Handler):
             exc = record.exc_info[1] if record.exc_info else None
             if exc is not None:
                 context["log_message"] = record.getMessage()
-                client.capture_exception(exc, context=context, level=level)
+                at = _logging_frame(record) if exc.__traceback__ is None else None
+                client.capture_exception(exc, context=context, level=level, at=at)
                 return
             stack = record.stack_info.splitlines() if record.stack_info else []
             report = _payload.message_report(
@@ -52,3 +55,14 @@ class LogCenterHandler(logging.Handler):
             # logging's convention for a failing handler: print to stderr when logging.raiseExceptions is
             # set, never raise into the code that logged.
             self.handleError(record)
+
+
+def _logging_frame(record: logging.LogRecord) -> FrameType | None:
+    """The frame of the call that logged `record`, on this thread's stack under the handler (whatever wraps
+    logging in between: sentry-sdk's logging integration, say); None if it is not there."""
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None:
+        if frame.f_lineno == record.lineno and frame.f_code.co_filename == record.pathname:
+            return frame
+        frame = frame.f_back
+    return None

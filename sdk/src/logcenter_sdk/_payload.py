@@ -11,6 +11,7 @@ import math
 import re
 import traceback
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Any, NotRequired, TypedDict
 
 from . import _frames
@@ -128,16 +129,22 @@ def _report(options: Options, *, level: str, error: ErrorInfo, context: dict[str
 
 
 def exception_report(
-    exc: BaseException, options: Options, *, level: str, context: dict[str, Any] | None
+    exc: BaseException,
+    options: Options,
+    *,
+    level: str,
+    context: dict[str, Any] | None,
+    at: FrameType | None = None,
 ) -> Report:
-    """A report for an exception; one that was never raised points at the code that captured it."""
+    """A report for an exception; one that was never raised points at `at`, else at the code that captured
+    it."""
     location = _frames.raising_location(exc)
     if location is not None:
         # format_exception keeps the "During handling of the above exception" chain, like the guide's client.
         lines = "".join(traceback.format_exception(exc)).splitlines()
     else:
         # Never raised (capture_exception(ValueError("..."))): point at the code that captured it.
-        frame = _frames.caller_frame()
+        frame = at or _frames.caller_frame()
         lines = "".join(traceback.format_stack(frame)).splitlines() if frame is not None else []
         lines += "".join(traceback.format_exception_only(exc)).splitlines()
         if frame is not None:
