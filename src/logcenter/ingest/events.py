@@ -62,6 +62,22 @@ class RecentEvents:
         """The bug a stored event with this id joined; None if it is not known."""
         return self._bugs.get(key(project_id, event_id))
 
+    def repeats(self, events: list[tuple[int, int, str]]) -> tuple[dict[int, int], dict[int, int]]:
+        """Of a batch's (position, project_id, event_id): position → the bug of an event stored before, and
+        position → the position of the same event earlier in the batch."""
+        stored: dict[int, int] = {}
+        in_batch: dict[int, int] = {}
+        first: dict[tuple[int, str], int] = {}
+        for i, project_id, event_id in events:
+            bug_id = self.bug_of(project_id, event_id)
+            if bug_id is not None:
+                stored[i] = bug_id
+            elif (event := (project_id, event_id)) in first:
+                in_batch[i] = first[event]
+            else:
+                first[event] = i
+        return stored, in_batch
+
     def stage(self, sql: HotPath, rows: list[tuple[int, str, int]]) -> None:
         """Store (project_id, event_id, bug_id) of events in the current transaction."""
         if rows:

@@ -72,7 +72,10 @@ def store_batch(
     project_ids = _project_ids(session, reports, projects if projects is not None else {})
     if events is None:
         events = RecentEvents(DEDUP_WINDOW)
-    dup_in_db, dup_in_batch = _duplicate_events(sql, events, reports, project_ids)
+    sentry = [(i, project_ids[i], r.event_id) for i, r in enumerate(reports) if r.event_id]
+    if sentry:
+        events.load(sql)  # once per writer, and only if Sentry events come
+    dup_in_db, dup_in_batch = events.repeats(sentry)
 
     groups: dict[tuple[int, str], _Group] = {}
     for i, report in enumerate(reports):
@@ -123,28 +126,6 @@ def _project_ids(session: Session, reports: list[Report], cache: dict[str, Inges
     if wanted:
         cache.update(projects_service.resolve_for_ingest(session, wanted))
     return [r.project_pk if r.project_pk is not None else cache[r.project_slug].id for r in reports]
-
-
-def _duplicate_events(
-    sql: HotPath, events: RecentEvents, reports: list[Report], project_ids: list[int]
-) -> tuple[dict[int, int], dict[int, int]]:
-    """Reports whose (project, event_id) was stored before: index → its bug id, and index → earlier index."""
-    first: dict[tuple[int, str], int] = {}
-    stored: dict[int, int] = {}
-    in_batch: dict[int, int] = {}
-    for i, report in enumerate(reports):
-        if not report.event_id:
-            continue
-        events.load(sql)  # once per writer, and only if Sentry events come
-        project_id = project_ids[i]
-        bug_id = events.bug_of(project_id, report.event_id)
-        if bug_id is not None:
-            stored[i] = bug_id
-        elif (key := (project_id, report.event_id)) in first:
-            in_batch[i] = first[key]
-        else:
-            first[key] = i
-    return stored, in_batch
 
 
 def _load_bugs(sql: HotPath, groups: dict[tuple[int, str], _Group]) -> None:

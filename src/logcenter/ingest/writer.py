@@ -137,17 +137,18 @@ class BatchCommitter:
         A repeat of an event already stored, or of one earlier in the batch, is not counted and never refused:
         it is an SDK's retry, answered 200 without being stored again. (The ids stored before this writer
         started are known once its first batch has read them back.)"""
+        sentry = [
+            (i, r.project_pk, r.event_id)
+            for i, r in enumerate(reports)
+            if r.event_id is not None and r.project_pk is not None
+        ]
+        stored, in_batch = self._events.repeats(sentry)
         refused: dict[int, Outcome] = {}
-        seen: set[tuple[int, str]] = set()
-        for i, report in enumerate(reports):
-            if report.event_id is not None and report.project_pk is not None:
-                event = (report.project_pk, report.event_id)
-                if event in seen or self._events.bug_of(*event) is not None:
-                    continue
-                seen.add(event)
-                retry_after = self._quota.hit(report.project_pk)
+        for i, project_pk, _ in sentry:
+            if i not in stored and i not in in_batch:
+                retry_after = self._quota.hit(project_pk)
                 if retry_after is not None:
-                    refused[i] = over_quota(report.project_slug, retry_after)
+                    refused[i] = over_quota(reports[i].project_slug, retry_after)
         return refused
 
     def _write(self, reports: list[Report]) -> list[Outcome]:
