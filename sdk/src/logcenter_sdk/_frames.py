@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import site
 import sys
@@ -71,16 +70,9 @@ def raising_location(exc: BaseException) -> Location | None:
     return locations[-1]
 
 
-_LOGGING_FILE = os.path.abspath(logging.__file__)
-
-
 def caller_frame() -> FrameType | None:
-    """The innermost frame outside this SDK and the ``logging`` package: where capture_* was called from, or
-    the code that logged the record the SDK's handler reports."""
+    """The innermost frame outside this SDK: where capture_* was called from."""
     frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
-        path = os.path.abspath(frame.f_code.co_filename)
-        if not (path.startswith(_SDK_DIR) or path == _LOGGING_FILE):
-            break
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_SDK_DIR):
         frame = frame.f_back
     return frame

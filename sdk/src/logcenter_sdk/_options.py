@@ -22,12 +22,13 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # every single report rejected.
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/\-]{0,99}")
 _COMMIT_HASH = re.compile(r"[A-Za-z0-9._\-]{1,64}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, which the server refuses in its single-line fields (version, repo_url, error type).
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _check_token(name: str, value: str | None, limit: int) -> None:
     """The server's rule for version and repo_url: at most `limit` characters, none of them a control one."""
-    if value is not None and (len(value) > limit or _CONTROL.search(value)):
+    if value is not None and (len(value) > limit or CONTROL.search(value)):
         raise ValueError(
             f"{name} must be at most {limit} characters, none of them control ones, got {value!r}"
         )

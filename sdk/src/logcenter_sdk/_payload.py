@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import traceback
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any, NotRequired, TypedDict
 
 from . import _frames
-from ._options import Options
+from ._options import CONTROL, Options
 
 # The server answers 413 above 1 MB; stay well clear of it so that a report is never refused for its size.
 MAX_BODY_BYTES = 900_000
@@ -29,7 +28,6 @@ MAX_STACK_TAIL = 350
 MAX_CONTEXT_DEPTH = 8
 MAX_CONTEXT_ITEMS = 200
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # the server refuses them in an error type
 
 
 class ErrorInfo(TypedDict):
@@ -67,7 +65,7 @@ def _safe_str(value: object) -> str:
 
 def _type_name(name: str) -> str:
     """An error type the server accepts: no control characters, not empty (a class can be named anything)."""
-    return _clip(_CONTROL.sub("", name), MAX_TYPE_CHARS) or "Exception"
+    return _clip(CONTROL.sub("", name), MAX_TYPE_CHARS) or "Exception"
 
 
 def _clip(text: str, limit: int) -> str:
