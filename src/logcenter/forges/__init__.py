@@ -1,0 +1,1 @@
+"""Forge clients (Gitea, GitHub, GitLab) behind one interface: see base.py."""

@@ -1,0 +1,150 @@
+"""The one interface every forge client implements (Gitea, GitHub, GitLab), and the values it returns.
+
+The server (webhooks, merge / reject from Log Center, the PR sync job) and the repair agent (opening a PR) both
+talk to a forge only through `Forge`; `logcenter.forges.make_forge` picks the implementation from a config.
+Forge failures raise `ForgeError`, whose message names the forge, the call and the HTTP status, never a token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from logcenter.errors import LogCenterError
+
+
+class ForgeKind(StrEnum):
+    GITEA = "gitea"
+    GITHUB = "github"
+    GITLAB = "gitlab"
+
+
+class MergeStyle(StrEnum):
+    MERGE = "merge"
+    SQUASH = "squash"
+    REBASE = "rebase"
+
+
+class PRState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"  # closed without merging
+    MERGED = "merged"
+
+
+class ForgeError(LogCenterError):
+    """A forge call that failed: `ForgeError("gitea", "merge PR #7", 405, "not mergeable")`.
+
+    Maps to 502 at the API edge (the forge, not the caller, failed) unless a subclass says otherwise.
+    """
+
+    status_code = 502
+
+    def __init__(self, forge: str, call: str, status: int | None, detail: str = "") -> None:
+        self.forge, self.call, self.forge_status = forge, call, status
+        where = f"HTTP {status}" if status is not None else "no answer"
+        super().__init__(f"{forge}: {call} failed ({where}){': ' + detail if detail else ''}")
+
+
+class ForgeConflict(ForgeError):
+    """The forge refused because the PR changed: it moved past the reviewed head sha, or is not mergeable."""
+
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class ForgeConfig:
+    """Where and how to reach one repository. `token` is a secret: never log or return it."""
+
+    kind: ForgeKind
+    api_url: str  # API base: https://gitea.example/api/v1, https://api.github.com, https://gitlab.example/api/v4
+    repo: str  # "owner/name" (GitLab: the project path "group/sub/name")
+    token: str = field(repr=False)
+    timeout: float = 15.0
+    max_retries: int = 3
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    full_name: str
+    default_branch: str
+    clone_url: str
+    html_url: str
+
+
+@dataclass(frozen=True)
+class ChangedFile:
+    filename: str
+    status: str  # added / modified / deleted / renamed
+    additions: int
+    deletions: int
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    url: str  # the page a human opens (html_url / web_url)
+    title: str
+    state: PRState
+    head_branch: str
+    head_sha: str
+    base_branch: str
+    merged: bool = False
+    merge_commit_sha: str | None = None
+    merged_by: str | None = None
+    merged_at: datetime | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class PRComment:
+    """A comment or review on a PR, for the bug's history."""
+
+    id: str
+    author: str
+    body: str
+    url: str | None
+    created_at: datetime | None
+    kind: str = "comment"  # comment / review / review_comment
+    state: str | None = None  # a review's verdict: APPROVED / REQUEST_CHANGES / COMMENT
+
+
+class Forge(Protocol):
+    kind: ForgeKind
+
+    def repo_info(self) -> RepoInfo: ...
+
+    def create_pull_request(self, *, head: str, base: str, title: str, body: str) -> PullRequest:
+        """Open a PR from branch `head` into `base`; an open PR for the same branches is returned, not
+        duplicated."""
+        ...
+
+    def get_pull_request(self, number: int) -> PullRequest: ...
+
+    def pull_request_files(self, number: int) -> list[ChangedFile]: ...
+
+    def pull_request_diff(self, number: int) -> str:
+        """The PR's unified diff (git format)."""
+        ...
+
+    def merge_pull_request(
+        self, number: int, *, style: MergeStyle, expected_head_sha: str | None, message: str | None = None
+    ) -> PullRequest:
+        """Merge at `expected_head_sha` (ForgeConflict when the PR moved since); returns the merged PR with
+        its merge commit. A PR already merged is returned as it is, not merged twice."""
+        ...
+
+    def close_pull_request(self, number: int) -> PullRequest: ...
+
+    def comment(self, number: int, body: str) -> PRComment: ...
+
+    def list_comments(self, number: int) -> list[PRComment]:
+        """Comments and reviews of the PR, oldest first."""
+        ...
+
+    def contains_commit(self, commit: str, *, in_commit: str) -> bool:
+        """Whether `commit` is an ancestor of (or equal to) `in_commit`."""
+        ...
+
+    def close(self) -> None: ...
