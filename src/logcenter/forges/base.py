@@ -1,8 +1,9 @@
 """The one interface every forge client implements (Gitea, GitHub, GitLab), and the values it returns.
 
-The server (webhooks, merge / reject from Log Center, the PR sync job) and the repair agent (opening a PR) both
-talk to a forge only through `Forge`; `logcenter.forges.make_forge` picks the implementation from a config.
-Forge failures raise `ForgeError`, whose message names the forge, the call and the HTTP status, never a token.
+The server (webhooks, merge / reject from Log Center, the PR sync job) and the repair agent (opening a PR)
+both talk to a forge only through `Forge`; `logcenter.forges.make_forge` picks the implementation from a
+config. Forge failures raise `ForgeError`, whose message names the forge, the call and the HTTP status, never
+a token.
 """
 
 from __future__ import annotations
