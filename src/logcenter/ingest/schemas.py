@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints,
 from logcenter.bugs.models import Level, Source
 from logcenter.errors import ValidationFailed
 from logcenter.ingest import fingerprint
-from logcenter.ingest.report import Report, json_text
+from logcenter.ingest.limits import fit_json
+from logcenter.ingest.report import Report
 from logcenter.projects.schemas import Slug
 
 Token = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]+$", min_length=1)]
@@ -174,7 +175,7 @@ def to_report(payload: ReportIn, *, now: datetime, max_skew: timedelta) -> Repor
         version=payload.version,
         commit_hash=payload.commit_hash,
         repo_url=payload.repo_url,
-        context=json_text(payload.context or {}),
+        context=fit_json(payload.context or {}),
     )
 
 

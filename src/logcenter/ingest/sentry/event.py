@@ -17,7 +17,8 @@ from typing import Any
 from logcenter.bugs.models import Source
 from logcenter.errors import BadRequest
 from logcenter.ingest import fingerprint
-from logcenter.ingest.report import Report, json_text
+from logcenter.ingest.limits import MAX_KEY, MAX_MESSAGE, MAX_STRING, MAX_TAGS, clip, fit_json
+from logcenter.ingest.report import Report
 from logcenter.ingest.schemas import clamp_timestamp
 from logcenter.ingest.sentry.stacktrace import (
     format_exceptions,
@@ -114,11 +115,11 @@ def to_report(
     if exceptions:
         raised = exceptions[-1]  # values are sorted oldest to newest: the last one was raised
         error_type = _clamp(_text(raised.get("type")) or "Error", _ERROR_TYPE_MAX)
-        text = _text(raised.get("value")) or ""
+        text = clip(_text(raised.get("value")) or "", MAX_MESSAGE)
         stack_trace = format_exceptions(exceptions)
     else:
         error_type = _clamp(_text(event.get("logger")) or "Message", _ERROR_TYPE_MAX)
-        text = message[0] if message else UNLABELED
+        text = clip(message[0], MAX_MESSAGE) if message else UNLABELED
         stack_trace = format_stack(frames)
 
     frame = raising_frame(frames)
@@ -151,8 +152,8 @@ def to_report(
         line_number=line_number,
         version=version,
         commit_hash=commit if _FULL_SHA.fullmatch(commit) else None,
-        context=json_text(_context(event)),
-        data=json_text(_data(event, exceptions, message[0] if message and exceptions else None)),
+        context=fit_json(_context(event)),
+        data=fit_json(_data(event, exceptions, message[0] if message and exceptions else None)),
         event_id=event_id,
         project_pk=project_pk,
     )
@@ -238,7 +239,7 @@ def _context(event: dict[str, Any]) -> dict[str, Any]:
         ("user_id", user.get("id")),
     ):
         if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
-            context[key] = str(value)
+            context[key] = clip(str(value), MAX_STRING)
     return context
 
 
@@ -262,12 +263,14 @@ def _data(event: dict[str, Any], exceptions: list[dict[str, Any]], log_message: 
 def _tags(value: object) -> dict[str, str]:
     # "A map or list of tags": {"k": "v"} or [["k", "v"], ...].
     if isinstance(value, dict):
-        pairs = list(value.items())
+        pairs = list(value.items())[:MAX_TAGS]
     elif isinstance(value, list):
-        pairs = [tuple(pair) for pair in value if isinstance(pair, list) and len(pair) == 2]
+        pairs = [tuple(pair) for pair in value[:MAX_TAGS] if isinstance(pair, list) and len(pair) == 2]
     else:
         return {}
-    return {str(k): _clamp(v if isinstance(v, str) else str(v), _TAG_VALUE_MAX) for k, v in pairs}
+    return {
+        _clamp(str(k), MAX_KEY): _clamp(v if isinstance(v, str) else str(v), _TAG_VALUE_MAX) for k, v in pairs
+    }
 
 
 def _values(value: object) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ is `200 {"id": "<event_id>"}` only after the writer committed, as on the REST pa
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,6 +26,7 @@ from logcenter.db import utcnow
 from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarge, RateLimited, Unauthorized
 from logcenter.ingest.body import encode_headers, json_answer
 from logcenter.ingest.keys import ProjectKey, ProjectKeys
+from logcenter.ingest.report import Report
 from logcenter.ingest.sentry import auth
 from logcenter.ingest.sentry.decoding import BodyDecoder
 from logcenter.ingest.sentry.envelope import Envelope, EnvelopeParser
@@ -38,6 +41,11 @@ STORE_PATH = "/api/{project_id}/store/"
 MAX_ENVELOPE_COMPRESSED_BYTES = 20 * 1024 * 1024
 MAX_ENVELOPE_BYTES = 100 * 1024 * 1024
 MAX_EVENT_BYTES = 1024 * 1024
+# Work done on the event loop per request is kept to a few milliseconds: an envelope's decoding gives the
+# loop back after every this many decompressed bytes (about a millisecond of inflating and parsing), and an
+# event larger than INLINE_EVENT_BYTES is mapped in a worker thread (real SDK events are 2-20 KB).
+YIELD_EVERY_BYTES = 1024 * 1024
+INLINE_EVENT_BYTES = 64 * 1024
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -99,11 +107,7 @@ async def envelope(request: Request) -> Response:
         item = parsed.item("event")
         if item is None:  # sessions, transactions, client reports...: accepted and dropped
             return _answer(event_id)
-        event = load_event(item.payload)
-        # "If the identifier mismatches between the Envelope and payload, the Envelope header takes
-        # precedence."
-        event_id = event_id or event_id_of(event.get("event_id")) or uuid.uuid4().hex
-        return await _ingest(request, sentry, project, item.payload, event, event_id)
+        return await _ingest(request, sentry, project, item.payload, event_id)
 
 
 async def store(request: Request) -> Response:
@@ -118,10 +122,7 @@ async def store(request: Request) -> Response:
         decoder = _decoder(request, max_compressed=sentry.max_event, max_decompressed=sentry.max_event)
         chunks = [data async for chunk in request.stream() for data in decoder.feed(chunk)]
         decoder.finish()
-        payload = b"".join(chunks)
-        event = load_event(payload)
-        event_id = event_id_of(event.get("event_id")) or uuid.uuid4().hex
-        return await _ingest(request, sentry, project, payload, event, event_id)
+        return await _ingest(request, sentry, project, b"".join(chunks), None)
 
 
 routes: list[Route] = [
@@ -200,25 +201,19 @@ async def _ingest(
     sentry: _Sentry,
     project: ProjectKey,
     payload: bytes,
-    event: dict[str, Any],
-    event_id: str,
+    header_event_id: str | None,
 ) -> Response:
-    """Map the event (`load_event(payload)`) to a Report and submit it. Only a Report that cannot be stored
-    as it is costs more: it is made again from the repaired event (`parse_event(payload)`)."""
+    """Map the event to a Report and submit it. An event too large to map in a few milliseconds is mapped
+    in a worker thread, so that it never holds up the event loop (and every other request)."""
     # The writer counts the quota (for all HTTP workers); until its window ends, a project it refused is
     # refused here without a trip to the writer.
     retry_after = sentry.quota.retry_after(project.pk)
     if retry_after is not None:
         raise over_quota(project.slug, retry_after)
-    report_of = partial(
-        to_report,
-        project_pk=project.pk,
-        project_slug=project.slug,
-        event_id=event_id,
-        now=utcnow(),
-        max_skew=sentry.max_skew,
-    )
-    report = report_from(payload, event, report_of)
+    make = partial(_report, payload, header_event_id, project, sentry.max_skew)
+    report = make() if len(payload) <= INLINE_EVENT_BYTES else await run_in_threadpool(make)
+    event_id = report.event_id
+    assert event_id is not None
     # A repeated event_id comes back as a duplicate: acknowledged the same way, counted once.
     try:
         await request.app.state.writer.submit(report)
@@ -226,6 +221,23 @@ async def _ingest(
         sentry.quota.refused(project.pk, refused)
         raise
     return _answer(event_id)
+
+
+def _report(payload: bytes, header_event_id: str | None, project: ProjectKey, max_skew: timedelta) -> Report:
+    """The event's Report (`load_event`, then `to_report`). Only a Report that cannot be stored as it is costs
+    more: it is made again from the repaired event (`parse_event(payload)`)."""
+    event = load_event(payload)
+    # "If the identifier mismatches between the Envelope and payload, the Envelope header takes precedence."
+    event_id = header_event_id or event_id_of(event.get("event_id")) or uuid.uuid4().hex
+    report_of = partial(
+        to_report,
+        project_pk=project.pk,
+        project_slug=project.slug,
+        event_id=event_id,
+        now=utcnow(),
+        max_skew=max_skew,
+    )
+    return report_from(payload, event, report_of)
 
 
 async def _read_envelope(request: Request, sentry: _Sentry, pk: int) -> tuple[Envelope, ProjectKey]:
@@ -237,9 +249,16 @@ async def _read_envelope(request: Request, sentry: _Sentry, pk: int) -> tuple[En
     decoder = _decoder(request, max_compressed=sentry.max_compressed, max_decompressed=sentry.max_envelope)
     parser = EnvelopeParser(max_item_bytes=sentry.max_event)
     checked: ProjectKey | None = None
+    unyielded = 0
     async for chunk in request.stream():
+        # One chunk of gzip can inflate to a thousand times its size: between steps of the decoder, other
+        # requests get the event loop.
         for data in decoder.feed(chunk):
             parser.feed(data)
+            unyielded += len(data)
+            if unyielded >= YIELD_EVERY_BYTES:
+                unyielded = 0
+                await asyncio.sleep(0)
         if checked is None and parser.headers is not None:
             checked = await _check_envelope_dsn(sentry, pk, key, project, parser.headers)
     decoder.finish()

@@ -5,6 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from logcenter.ingest.limits import (
+    MAX_EXCEPTIONS,
+    MAX_FRAMES,
+    MAX_STACK_LINE,
+    MAX_STACK_TEXT,
+    clip,
+    clip_middle,
+    keep_ends,
+)
+
 _DIRECT_CAUSE = "\nThe above exception was the direct cause of the following exception:\n"
 _DURING_HANDLING = "\nDuring handling of the above exception, another exception occurred:\n"
 # sentry-python marks how exceptions are chained only inside exception groups.
@@ -46,8 +56,10 @@ def frame_line(frame: dict[str, Any]) -> int | None:
 
 
 def format_exceptions(values: list[dict[str, Any]]) -> str:
-    """A chain of exception values (oldest first) the way Python prints it."""
-    blocks: list[str] = []
+    """A chain of exception values (oldest first) the way Python prints it, within the stack caps."""
+    dropped = len(values) - MAX_EXCEPTIONS
+    blocks = [f"[{dropped} earlier exceptions of the chain dropped]"] if dropped > 0 else []
+    values = values[-MAX_EXCEPTIONS:]
     for index, value in enumerate(values):
         if index:
             # When the SDK says, the older exception's mechanism tells whether it was the newer one's
@@ -58,15 +70,26 @@ def format_exceptions(values: list[dict[str, Any]]) -> str:
         frames = frames_of(value)
         head = ["Traceback (most recent call last):", *_frame_lines(frames)] if frames else []
         blocks.append("\n".join([*head, _exception_line(value)]))
-    return "\n".join(blocks)
+    return clip_middle("\n".join(blocks), MAX_STACK_TEXT)
 
 
 def format_stack(frames: list[dict[str, Any]]) -> str:
     """A stack without an exception (a message sent with attach_stacktrace), like logging's stack_info."""
-    return "\n".join(["Stack (most recent call last):", *_frame_lines(frames)]) if frames else ""
+    if not frames:
+        return ""
+    return clip_middle("\n".join(["Stack (most recent call last):", *_frame_lines(frames)]), MAX_STACK_TEXT)
 
 
 def _frame_lines(frames: list[dict[str, Any]]) -> list[str]:
+    """Two lines a frame, like Python's traceback; past MAX_FRAMES, the first and last halves."""
+    head, tail, omitted = keep_ends(frames, MAX_FRAMES)
+    lines = _lines_of(head)
+    if omitted:
+        lines.append(f"  [... {omitted} frames omitted ...]")
+    return lines + _lines_of(tail)
+
+
+def _lines_of(frames: list[dict[str, Any]]) -> list[str]:
     lines = []
     for frame in frames:
         where = f'  File "{frame_file(frame) or "<unknown>"}"'
@@ -80,10 +103,10 @@ def _frame_lines(frames: list[dict[str, Any]]) -> list[str]:
         function = frame.get("function")
         if isinstance(function, str) and function:
             where += f", in {function}"
-        lines.append(where)
+        lines.append(clip(where, MAX_STACK_LINE))
         context_line = frame.get("context_line")
         if isinstance(context_line, str) and context_line.strip():
-            lines.append(f"    {context_line.strip()}")
+            lines.append(clip(f"    {context_line.strip()}", MAX_STACK_LINE))
     return lines
 
 
@@ -94,4 +117,4 @@ def _exception_line(value: dict[str, Any]) -> str:
     if isinstance(module, str) and module and module not in _BUILTIN_MODULES:
         name = f"{module}.{name}"
     message = value.get("value")
-    return f"{name}: {message}" if isinstance(message, str) and message else name
+    return clip(f"{name}: {message}" if isinstance(message, str) and message else name, MAX_STACK_LINE)
