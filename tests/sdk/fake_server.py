@@ -23,6 +23,8 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=lambda: {"message": "Log reported", "id": 1})
+    # Read the request, then close the connection without answering (a reset after the commit).
+    drop: bool = False
 
 
 class FakeLogCenter:
@@ -78,6 +80,9 @@ class FakeLogCenter:
                 received = Received("POST", self.path, dict(self.headers.items()), json.loads(raw or b"{}"))
                 reply = fake._record(received)
                 fake.gate.wait(timeout=10)
+                if reply.drop:
+                    self.close_connection = True
+                    return
                 payload = json.dumps(reply.body).encode()
                 self.send_response(reply.status)
                 for name, value in {"Content-Type": "application/json", **reply.headers}.items():

@@ -32,6 +32,37 @@ def test_a_report_is_posted_as_json_with_the_sdks_headers(fake_server: FakeLogCe
     assert logcenter_sdk.get_client().stats() == Stats(sent=1)  # type: ignore[union-attr]
 
 
+def test_each_report_carries_an_idempotency_key_of_its_own(fake_server: FakeLogCenter) -> None:
+    logcenter_sdk.init(fake_server.url, "p", "test")
+    logcenter_sdk.capture_message("a")
+    logcenter_sdk.capture_message("b")
+    assert logcenter_sdk.flush(5)
+    keys = [r.headers["Idempotency-Key"] for r in fake_server.wait_for(2)]
+    assert len(set(keys)) == 2 and all(len(k) == 32 and int(k, 16) >= 0 for k in keys)
+
+
+def test_a_connection_closed_before_the_answer_is_retried_with_the_same_key(
+    fake_server: FakeLogCenter,
+) -> None:
+    client = logcenter_sdk.init(fake_server.url, "p", "test")
+    fake_server.replies.extend([Reply(drop=True), Reply(drop=True)])
+    logcenter_sdk.capture_message("a")
+    assert logcenter_sdk.flush(5)
+    requests = fake_server.wait_for(3)
+    assert len({r.headers["Idempotency-Key"] for r in requests}) == 1
+    assert [r.body["error"]["message"] for r in requests] == ["a", "a", "a"]
+    assert client.stats() == Stats(sent=1)
+
+
+def test_a_connection_that_keeps_closing_fails_after_the_retries(fake_server: FakeLogCenter) -> None:
+    client = logcenter_sdk.init(fake_server.url, "p", "test")
+    fake_server.replies.extend([Reply(drop=True)] * 5)
+    logcenter_sdk.capture_message("a")
+    assert logcenter_sdk.flush(5)
+    assert len(fake_server.requests) == 3
+    assert client.stats() == Stats(failed=1)
+
+
 def test_the_ingest_key_is_sent_when_configured(fake_server: FakeLogCenter) -> None:
     logcenter_sdk.init(fake_server.url, "rtc_backend", "production", ingest_key="k3y")
     logcenter_sdk.capture_message("hello")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+import uuid
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -137,7 +138,9 @@ class Client:
         if transport.is_rate_limited():
             self._count("dropped_rate_limited")
             return False
-        if not self._worker.submit(lambda: self._send(transport, body)):
+        # One key per report, reused by the transport's retries: the server counts the report once.
+        key = uuid.uuid4().hex
+        if not self._worker.submit(lambda: self._send(transport, body, key)):
             self._count("dropped_queue_full")
             return False
         return True
@@ -158,8 +161,8 @@ class Client:
         with self._counts_lock:
             return Stats(**self._counts)
 
-    def _send(self, transport: HttpTransport, body: bytes) -> None:
-        outcome = transport.send(body)
+    def _send(self, transport: HttpTransport, body: bytes, idempotency_key: str) -> None:
+        outcome = transport.send(body, idempotency_key=idempotency_key)
         self._count("dropped_rate_limited" if outcome is Outcome.RATE_LIMITED else outcome.value)
 
     def _level(self, level: str | int | None) -> str:

@@ -22,6 +22,16 @@ log = logging.getLogger("logcenter_sdk")
 DEFAULT_RETRY_AFTER = 60.0
 # The longest pause a server can ask for: a wrong or hostile value must not silence a process for good.
 MAX_RETRY_AFTER = 3600.0
+# A connection the server closed before answering (reset, or closed mid-answer) may have delivered the report:
+# it is sent again after these pauses, with the same Idempotency-Key, so that the server counts it once.
+# Refused connections and timeouts are not retried: the server is down or hung, and the worker must move on.
+RESET_RETRY_DELAYS = (0.2, 0.5)
+_RESET_ERRORS = (
+    ConnectionResetError,
+    ConnectionAbortedError,
+    BrokenPipeError,
+    http.client.RemoteDisconnected,
+)
 
 
 class Outcome(enum.Enum):
@@ -89,11 +99,28 @@ class HttpTransport:
     def is_rate_limited(self) -> bool:
         return time.monotonic() < self._blocked_until
 
-    def send(self, body: bytes) -> Outcome:
-        """Never raises: every failure becomes an Outcome (and a log line on the ``logcenter_sdk`` logger)."""
+    def send(self, body: bytes, *, idempotency_key: str | None = None) -> Outcome:
+        """Never raises: every failure becomes an Outcome (and a log line on the ``logcenter_sdk`` logger).
+        A connection reset is retried (RESET_RETRY_DELAYS) with the same `idempotency_key`."""
+        headers = (
+            self._headers
+            if idempotency_key is None
+            else {**self._headers, "Idempotency-Key": idempotency_key}
+        )
+        for delay in (*RESET_RETRY_DELAYS, None):
+            outcome = self._send_once(body, headers)
+            if outcome is not None:
+                return outcome
+            if delay is None:
+                break
+            time.sleep(delay)
+        return Outcome.FAILED
+
+    def _send_once(self, body: bytes, headers: dict[str, str]) -> Outcome | None:
+        """One attempt; None if the server closed the connection without an answer (worth retrying)."""
         if self.is_rate_limited():
             return Outcome.RATE_LIMITED
-        request = urllib.request.Request(self.endpoint, data=body, headers=self._headers, method="POST")
+        request = urllib.request.Request(self.endpoint, data=body, headers=headers, method="POST")
         try:
             with self._opener.open(request, timeout=self._timeout) as response:
                 response.read()
@@ -102,6 +129,15 @@ class HttpTransport:
             with error:  # the error owns the response's socket; closing it avoids a ResourceWarning
                 detail = error.read(2_000).decode("utf-8", errors="replace")
                 return self._on_error_status(error.code, error.headers, detail)
+        except _RESET_ERRORS as error:
+            log.debug("logcenter_sdk: %s closed the connection: %r", self.endpoint, error)
+            return None
+        except urllib.error.URLError as error:
+            if isinstance(error.reason, _RESET_ERRORS):
+                log.debug("logcenter_sdk: %s closed the connection: %r", self.endpoint, error)
+                return None
+            log.debug("logcenter_sdk: could not reach %s: %r", self.endpoint, error)
+            return Outcome.FAILED
         except (OSError, http.client.HTTPException) as error:  # refused, reset, timeout, DNS, TLS...
             log.debug("logcenter_sdk: could not reach %s: %r", self.endpoint, error)
             return Outcome.FAILED

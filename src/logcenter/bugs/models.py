@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from logcenter.db import Base, JSONText, UTCDateTime, utcnow
@@ -183,3 +183,5 @@ class RecentEventId(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     event_id: Mapped[str] = mapped_column(String(32))
     bug_id: Mapped[int] = mapped_column(Integer)
+    # Whether this event created its bug: a repeated REST report (Idempotency-Key) is answered as the first.
+    created: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

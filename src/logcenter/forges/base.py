@@ -59,7 +59,9 @@ class ForgeConfig:
     """Where and how to reach one repository. `token` is a secret: never log or return it."""
 
     kind: ForgeKind
-    api_url: str  # API base: https://gitea.example/api/v1, https://api.github.com, https://gitlab.example/api/v4
+    api_url: (
+        str  # API base: https://gitea.example/api/v1, https://api.github.com, https://gitlab.example/api/v4
+    )
     repo: str  # "owner/name" (GitLab: the project path "group/sub/name")
     token: str = field(repr=False)
     timeout: float = 15.0

@@ -1,5 +1,9 @@
 """Recognising a repeated Sentry event id: SDKs retry, and a retried event must not be counted twice.
 
+REST reports sent with an `Idempotency-Key` carry an event id made from the key (`idempotency_event_id`), and
+are recognised the same way; whether the first one created its bug is remembered too, so that a retry is
+answered exactly as the first report was.
+
 The ingest writer remembers the event ids of the last `window` Sentry events it stored (per project), in
 memory, and appends them to the `recent_event_ids` table in the same transaction as their occurrences, so a
 writer that starts (after a restart or a crash) reads them back and still knows them. Sentry itself does the
@@ -17,6 +21,7 @@ PostgreSQL database each recognise the events they stored, and those stored befo
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 
 from logcenter.ingest.sql import HotPath
@@ -27,13 +32,18 @@ DEDUP_WINDOW = 100_000
 TRIM_SHARE = 0.05
 
 
+def idempotency_event_id(idempotency_key: str) -> str:
+    """The event id of a REST report sent with this Idempotency-Key (the key is scoped to the project)."""
+    return hashlib.sha256(b"idempotency-key:" + idempotency_key.encode()).hexdigest()[:32]
+
+
 def key(project_id: int, event_id: str) -> int:
     """One int per (project, event id): event ids are 32 hex digits (sentry/event.py checks them)."""
     return project_id << 128 | int(event_id, 16)
 
 
 class RecentEvents:
-    """The last `window` stored event ids, and the bug each joined.
+    """The last `window` stored event ids, the bug each joined and whether it created it.
 
     Used by one writer in its write transactions: `store_batch` looks ids up (`bug_of`) and `stage`s those it
     stores; the writer then calls `commit` once the transaction committed, or `rollback` if it failed, so that
@@ -42,6 +52,7 @@ class RecentEvents:
 
     def __init__(self, window: int) -> None:
         self.window = window
+        # key → bug id << 1 | created: one int rather than a tuple, 64 bytes less for each id remembered.
         self._bugs: dict[int, int] = {}
         self._order: deque[int] = deque()
         self._staged: list[tuple[int, int]] = []
@@ -54,18 +65,21 @@ class RecentEvents:
             return
         self._bugs.clear()
         self._order.clear()
-        for project_id, event_id, bug_id in sql.recent_event_ids(self.window):
-            self._remember(key(project_id, event_id), bug_id)
+        for project_id, event_id, bug_id, created in sql.recent_event_ids(self.window):
+            self._remember(key(project_id, event_id), bug_id << 1 | created)
         self._loaded = True
 
-    def bug_of(self, project_id: int, event_id: str) -> int | None:
-        """The bug a stored event with this id joined; None if it is not known."""
-        return self._bugs.get(key(project_id, event_id))
+    def bug_of(self, project_id: int, event_id: str) -> tuple[int, bool] | None:
+        """The bug a stored event with this id joined, and whether it created it; None if it is not known."""
+        value = self._bugs.get(key(project_id, event_id))
+        return None if value is None else (value >> 1, bool(value & 1))
 
-    def repeats(self, events: list[tuple[int, int, str]]) -> tuple[dict[int, int], dict[int, int]]:
-        """Of a batch's (position, project_id, event_id): position → the bug of an event stored before, and
-        position → the position of the same event earlier in the batch."""
-        stored: dict[int, int] = {}
+    def repeats(
+        self, events: list[tuple[int, int, str]]
+    ) -> tuple[dict[int, tuple[int, bool]], dict[int, int]]:
+        """Of a batch's (position, project_id, event_id): position → (bug, created) of an event stored before,
+        and position → the position of the same event earlier in the batch."""
+        stored: dict[int, tuple[int, bool]] = {}
         in_batch: dict[int, int] = {}
         first: dict[tuple[int, str], int] = {}
         for i, project_id, event_id in events:
@@ -78,15 +92,15 @@ class RecentEvents:
                 first[event] = i
         return stored, in_batch
 
-    def stage(self, sql: HotPath, rows: list[tuple[int, str, int]]) -> None:
-        """Store (project_id, event_id, bug_id) of events in the current transaction."""
+    def stage(self, sql: HotPath, rows: list[tuple[int, str, int, bool]]) -> None:
+        """Store (project_id, event_id, bug_id, created) of events in the current transaction."""
         if rows:
             sql.insert_event_ids(rows)
-            self._staged += [(key(p, e), b) for p, e, b in rows]
+            self._staged += [(key(p, e), b << 1 | c) for p, e, b, c in rows]
 
     def commit(self) -> None:
-        for k, bug_id in self._staged:
-            self._remember(k, bug_id)
+        for k, value in self._staged:
+            self._remember(k, value)
         self._since_trim += len(self._staged)
         self._staged = []
 
@@ -104,10 +118,10 @@ class RecentEvents:
         self._since_trim = 0
         return sql.trim_event_ids(self.window)
 
-    def _remember(self, k: int, bug_id: int) -> None:
+    def _remember(self, k: int, value: int) -> None:
         if k in self._bugs:
             return
-        self._bugs[k] = bug_id
+        self._bugs[k] = value
         self._order.append(k)
         while len(self._order) > self.window:
             del self._bugs[self._order.popleft()]

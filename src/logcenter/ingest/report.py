@@ -41,7 +41,8 @@ class IngestResult:
     bug_id: int
     created: bool  # this report created the bug ("Log reported") rather than joining it ("Log deduplicated")
     status: str  # the bug's status after this report (NEW again after a regression)
-    duplicate: bool = False  # a repeated event_id: acknowledged, not counted
+    # A repeated event_id (or REST Idempotency-Key): acknowledged, not counted; `created` is then the first's.
+    duplicate: bool = False
 
 
 def json_text(value: Any) -> str:

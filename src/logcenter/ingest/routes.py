@@ -8,6 +8,7 @@ JSON parser is the fastest path from bytes to a validated report. `openapi_paths
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -22,8 +23,9 @@ from logcenter.auth.deps import authorize
 from logcenter.auth.models import Scope
 from logcenter.config import Settings
 from logcenter.db import utcnow
-from logcenter.errors import Forbidden
+from logcenter.errors import BadRequest, Forbidden
 from logcenter.ingest.body import encode_headers, json_answer, read_capped
+from logcenter.ingest.events import idempotency_event_id
 from logcenter.ingest.report import Report
 from logcenter.ingest.schemas import ReportAccepted, ReportDeduplicated, ReportIn, to_report
 from logcenter.validation import from_pydantic
@@ -35,10 +37,14 @@ INLINE_BODY_BYTES = 64 * 1024
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type, X-Logcenter-Key, Authorization",
+    "Access-Control-Allow-Headers": "Content-Type, X-Logcenter-Key, Authorization, Idempotency-Key",
+    "Access-Control-Expose-Headers": "Idempotent-Replayed",
     "Access-Control-Max-Age": "3600",
 }
 _CORS_RAW = encode_headers(CORS)
+_REPLAYED_RAW = encode_headers({**CORS, "Idempotent-Replayed": "true"})
+# Stripe's limit. Printable ASCII, optionally as the IETF draft's quoted string ("8e03978e-40d5-43e8...").
+_IDEMPOTENCY_KEY = re.compile(r'"?([\x21\x23-\x7e]{1,255})"?')
 
 
 async def report(request: Request) -> Response:
@@ -50,12 +56,23 @@ async def report(request: Request) -> Response:
     report_ = parse() if len(body) <= INLINE_BODY_BYTES else await run_in_threadpool(parse)
     if settings.ingest_require_key:
         await _check_ingest_key(request, report_.project_slug)
+    idempotency_key = request.headers.get("idempotency-key")
+    if idempotency_key is not None:
+        report_.event_id = idempotency_event_id(_idempotency_key(idempotency_key))
     result = await request.app.state.writer.submit(report_)
+    # A retry with the key of a report already stored is answered as that report was, and counts nothing.
     if result.created:
-        content = {"message": "Log reported", "id": result.bug_id}
+        content: dict[str, Any] = {"message": "Log reported", "id": result.bug_id}
     else:
         content = {"message": "Log deduplicated", "id": result.bug_id, "status": result.status}
-    return json_answer(content, _CORS_RAW)
+    return json_answer(content, _REPLAYED_RAW if result.duplicate else _CORS_RAW)
+
+
+def _idempotency_key(value: str) -> str:
+    match = _IDEMPOTENCY_KEY.fullmatch(value.strip())
+    if match is None:
+        raise BadRequest("Invalid Idempotency-Key header: expected 1 to 255 printable ASCII characters")
+    return match.group(1)
 
 
 def _parse(body: bytes, max_skew: timedelta) -> Report:
@@ -107,6 +124,17 @@ def openapi_paths(ref: str) -> dict[str, Any]:
                 "summary": "Report an error",
                 "description": "The integration guide's contract; answered after the commit.",
                 "operationId": "report_error",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "A unique key per report (a UUID): a retry with the same key"
+                        " is answered as the first report was, with Idempotent-Replayed: true, and counts"
+                        " nothing",
+                        "schema": {"type": "string", "maxLength": 257},
+                    }
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {json_body: {"schema": {"$ref": ref.format(model="ReportIn")}}},

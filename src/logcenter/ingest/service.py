@@ -87,7 +87,8 @@ def store_batch(
     _load_bugs(sql, groups)
     _insert_new_bugs(sql, reports, groups, now)
     new = _insert_occurrences(sql, reports, groups, project_ids, now, tally)
-    events.stage(sql, [(g.project_id, e, g.bug_id) for g in groups.values() for i in g.indexes
+    events.stage(sql, [(g.project_id, e, g.bug_id, g.created and i == g.indexes[0])
+                       for g in groups.values() for i in g.indexes
                        if (e := reports[i].event_id)])  # fmt: skip
     if new:
         _, over = counting.apply(sql, new, retention=retention, now=now)
@@ -95,17 +96,19 @@ def store_batch(
     _reopen_regressions(session, reports, groups, ancestry, now)
 
     by_index: dict[int, _Group] = {i: g for g in groups.values() for i in g.indexes}
-    stored_status = sql.statuses(set(dup_in_db.values())) if dup_in_db else {}
+    stored_status = sql.statuses({bug for bug, _ in dup_in_db.values()}) if dup_in_db else {}
     results: list[IngestResult] = []
     for i in range(len(reports)):
         if i in dup_in_db:
-            bug_id = dup_in_db[i]
+            bug_id, created = dup_in_db[i]
             # Its bug may have been deleted since (recent_event_ids has no foreign key): acknowledged anyway.
             status = stored_status.get(bug_id, BugStatus.NEW)
-            results.append(IngestResult(bug_id, created=False, status=status, duplicate=True))
+            results.append(IngestResult(bug_id, created=created, status=status, duplicate=True))
         elif i in dup_in_batch:
-            group = by_index[dup_in_batch[i]]
-            results.append(IngestResult(group.bug_id, created=False, status=group.status, duplicate=True))
+            first = dup_in_batch[i]
+            group = by_index[first]
+            created = group.created and first == group.indexes[0]
+            results.append(IngestResult(group.bug_id, created=created, status=group.status, duplicate=True))
         else:
             group = by_index[i]
             created = group.created and i == group.indexes[0]

@@ -147,8 +147,12 @@ _UPSERT_TAGS = _Rows(
     6,
 )
 # The recent event ids (ingest/events.py): appended, read back newest first, trimmed from the oldest end.
-_INSERT_EVENT_IDS = _Rows("INSERT INTO recent_event_ids (project_id, event_id, bug_id) VALUES {rows}", 3)
-_RECENT_EVENT_IDS = "SELECT project_id, event_id, bug_id FROM recent_event_ids ORDER BY id DESC LIMIT ?"
+_INSERT_EVENT_IDS = _Rows(
+    "INSERT INTO recent_event_ids (project_id, event_id, bug_id, created) VALUES {rows}", 4
+)
+_RECENT_EVENT_IDS = (
+    "SELECT project_id, event_id, bug_id, created FROM recent_event_ids ORDER BY id DESC LIMIT ?"
+)
 # By id: the boundary is one index lookup, not a walk over the rows kept. Ids are dense on SQLite; gaps in a
 # PostgreSQL sequence (rolled-back batches) only mean that a few less are kept.
 _TRIM_EVENT_IDS = "DELETE FROM recent_event_ids WHERE id <= (SELECT max(id) FROM recent_event_ids) - ?"
@@ -236,14 +240,14 @@ class HotPath:
             params += [project_id, *values]
         return " OR ".join(terms), tuple(params)
 
-    def insert_event_ids(self, rows: list[tuple[int, str, int]]) -> None:
-        """Append (project_id, event_id, bug_id) rows to the recent event ids (ingest/events.py)."""
+    def insert_event_ids(self, rows: list[tuple[int, str, int, bool]]) -> None:
+        """Append (project_id, event_id, bug_id, created) rows to the recent event ids (ingest/events.py)."""
         self._put(_INSERT_EVENT_IDS, rows)
 
-    def recent_event_ids(self, limit: int) -> list[tuple[int, str, int]]:
-        """(project_id, event_id, bug_id) of the newest `limit` recent event ids, oldest first."""
+    def recent_event_ids(self, limit: int) -> list[tuple[int, str, int, bool]]:
+        """(project_id, event_id, bug_id, created) of the newest `limit` recent event ids, oldest first."""
         rows = self._run(_RECENT_EVENT_IDS, (limit,)).fetchall()
-        return [tuple(r) for r in reversed(rows)]
+        return [(p, e, b, bool(c)) for p, e, b, c in reversed(rows)]
 
     def trim_event_ids(self, keep: int) -> int:
         """Delete the recent event ids older than the newest `keep` ids; returns how many."""
