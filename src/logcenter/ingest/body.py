@@ -6,8 +6,10 @@ headers encoded once at import (`encode_headers`), not on every request of the h
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import anyio
 import orjson
 from fastapi import Request
 from starlette.responses import Response
@@ -27,6 +29,23 @@ async def read_capped(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+T = TypeVar("T")
+
+# Reports too large to map in a few milliseconds (a megabyte of JSON) are mapped off the event loop.
+LARGE_BODY_BYTES = 64 * 1024
+
+
+async def off_the_loop(request: Request, work: Callable[[], T]) -> T:
+    """`work()` in a worker thread, one at a time per HTTP worker process: several large reports at once then
+    wait their turn instead of each taking a share of the GIL away from the event loop, which keeps answering
+    every other request."""
+    state = request.app.state
+    limiter: anyio.CapacityLimiter | None = getattr(state, "large_reports", None)
+    if limiter is None:
+        limiter = state.large_reports = anyio.CapacityLimiter(1)
+    return await anyio.to_thread.run_sync(work, limiter=limiter)
 
 
 def encode_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:

@@ -24,15 +24,13 @@ from logcenter.auth.models import Scope
 from logcenter.config import Settings
 from logcenter.db import utcnow
 from logcenter.errors import BadRequest, Forbidden
-from logcenter.ingest.body import encode_headers, json_answer, read_capped
+from logcenter.ingest.body import LARGE_BODY_BYTES, encode_headers, json_answer, off_the_loop, read_capped
 from logcenter.ingest.events import idempotency_event_id
 from logcenter.ingest.report import Report
 from logcenter.ingest.schemas import ReportAccepted, ReportDeduplicated, ReportIn, to_report
 from logcenter.validation import from_pydantic
 
 PATH = "/api/v1/logs/report"
-# Real reports are 1-10 KB; see `report`.
-INLINE_BODY_BYTES = 64 * 1024
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -53,7 +51,7 @@ async def report(request: Request) -> Response:
     parse = partial(_parse, body, timedelta(seconds=settings.max_clock_skew_seconds))
     # A body too large to validate in a few milliseconds is validated in a worker thread, so that it never
     # holds up the event loop (and every other request).
-    report_ = parse() if len(body) <= INLINE_BODY_BYTES else await run_in_threadpool(parse)
+    report_ = parse() if len(body) <= LARGE_BODY_BYTES else await off_the_loop(request, parse)
     if settings.ingest_require_key:
         await _check_ingest_key(request, report_.project_slug)
     idempotency_key = request.headers.get("idempotency-key")

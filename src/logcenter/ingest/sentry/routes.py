@@ -17,14 +17,13 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from logcenter.db import utcnow
 from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarge, RateLimited, Unauthorized
-from logcenter.ingest.body import encode_headers, json_answer
+from logcenter.ingest.body import LARGE_BODY_BYTES, encode_headers, json_answer, off_the_loop
 from logcenter.ingest.keys import ProjectKey, ProjectKeys
 from logcenter.ingest.report import Report
 from logcenter.ingest.sentry import auth
@@ -41,11 +40,10 @@ STORE_PATH = "/api/{project_id}/store/"
 MAX_ENVELOPE_COMPRESSED_BYTES = 20 * 1024 * 1024
 MAX_ENVELOPE_BYTES = 100 * 1024 * 1024
 MAX_EVENT_BYTES = 1024 * 1024
-# Work done on the event loop per request is kept to a few milliseconds: an envelope's decoding gives the
-# loop back after every this many decompressed bytes (about a millisecond of inflating and parsing), and an
-# event larger than INLINE_EVENT_BYTES is mapped in a worker thread (real SDK events are 2-20 KB).
-YIELD_EVERY_BYTES = 1024 * 1024
-INLINE_EVENT_BYTES = 64 * 1024
+# Work done on the event loop per request is kept under a millisecond at a time: an envelope's decoding
+# gives the loop back after every this many decompressed bytes, and an event larger than LARGE_BODY_BYTES is
+# mapped in a worker thread (real SDK events are 2-20 KB).
+YIELD_EVERY_BYTES = 256 * 1024
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -211,7 +209,7 @@ async def _ingest(
     if retry_after is not None:
         raise over_quota(project.slug, retry_after)
     make = partial(_report, payload, header_event_id, project, sentry.max_skew)
-    report = make() if len(payload) <= INLINE_EVENT_BYTES else await run_in_threadpool(make)
+    report = make() if len(payload) <= LARGE_BODY_BYTES else await off_the_loop(request, make)
     event_id = report.event_id
     assert event_id is not None
     # A repeated event_id comes back as a duplicate: acknowledged the same way, counted once.
