@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -232,3 +233,20 @@ def api(live_server: LiveServer, admin_headers: dict[str, str]) -> Iterator[http
     """An admin's HTTP client of the live server, to check through the API what real clients sent it."""
     with httpx.Client(base_url=live_server.url, headers=admin_headers, timeout=10) as client:
         yield client
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, per test: Playwright's sync API keeps an event loop running in
+    this thread while it is open, and other tests call asyncio.run()."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium package)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield browser
+        browser.close()

@@ -18,11 +18,22 @@ from tests.conftest import free_port
 from tests.factories import report_payload
 
 
+def user_env(home) -> dict[str, str]:
+    """The environment of a new user whose home is `home`: no LOGCENTER_* settings, so the default data
+    directory ~/.local/share/logcenter under that home."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("LOGCENTER_", "XDG_"))}
+    return {**clean, "HOME": str(home)}
+
+
+def data_dir(home) -> str:
+    return str(home / ".local" / "share" / "logcenter")
+
+
 def run(args: list[str], cwd, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "logcenter", *args],
         cwd=cwd,
-        env={**os.environ, **env},
+        env={**user_env(cwd / "home"), **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -30,15 +41,15 @@ def run(args: list[str], cwd, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def serve(cwd, *args: str) -> subprocess.Popen[str]:
-    """`logcenter serve` as a new user runs it: no LOGCENTER_* settings, so the SQLite default under cwd."""
+def serve(cwd, *args: str, home=None) -> subprocess.Popen[str]:
+    """`logcenter serve` as a new user runs it (home: cwd/home), so the SQLite default in their data dir."""
     return subprocess.Popen(
         [sys.executable, "-m", "logcenter", "serve", *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("LOGCENTER_")},
+        env=user_env(home or cwd / "home"),
     )
 
 
@@ -82,7 +93,7 @@ def test_serve_on_the_sqlite_default_prints_where_and_an_admin_token(tmp_path):
             lines.append(proc.stdout.readline())
         output = "".join(lines)
         assert f"http://127.0.0.1:{port}" in output
-        assert str(tmp_path / "data" / "logcenter.db") in output
+        assert f"{data_dir(tmp_path / 'home')}/logcenter.db" in output
         token = lines[lines.index(next(x for x in lines if "admin token" in x)) + 1].strip()
         base = f"http://127.0.0.1:{port}"
         assert (
@@ -153,7 +164,7 @@ def test_serve_stops_under_load_without_losing_an_acknowledged_report(tmp_path):
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, output
-    with sqlite3.connect(tmp_path / "data" / "logcenter.db") as conn:
+    with sqlite3.connect(f"{data_dir(tmp_path / 'home')}/logcenter.db") as conn:
         stored = conn.execute("SELECT SUM(occurrence_count) FROM bugs").fetchone()[0]
     assert acknowledged > 50 and stored >= acknowledged + 1, (acknowledged, stored)
     writer_pid = int(re.search(r"event='writer.started' pid=(\d+)", output)[1])  # type: ignore[index]

@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
 
 from tests.test_docs import DOC_DSN, DOC_URL, bugs, example
 
@@ -41,18 +40,6 @@ def node_env() -> dict[str, str]:
     if not ESBUILD.exists():
         pytest.fail(f"{NODE_MODULES} is missing: run `make test` (it runs `npm ci` in tests/js)")
     return {**os.environ, "NODE_PATH": str(NODE_MODULES)}
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Chromium, per test: Playwright's sync API keeps an event loop running in this thread while it is open,
-    and other tests call asyncio.run()."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium package)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -18,11 +18,18 @@ def _engine(settings: Settings):
 
 
 def _upgrade(settings: Settings) -> None:
-    from logcenter.migrations import upgrade
+    from sqlalchemy.exc import SQLAlchemyError
 
+    from logcenter.migrations import upgrade
+    from logcenter.startup import EXIT_MIGRATION, StartupError, check_database
+
+    check_database(settings)
     engine = _engine(settings)
     try:
         upgrade(engine)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        raise StartupError(f"Migrating the {_where(settings)} failed: {reason}", EXIT_MIGRATION) from exc
     finally:
         engine.dispose()
 
@@ -45,10 +52,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from logcenter.db import create_session_factory, session_scope
     from logcenter.ingest.writer_process import WriterProcess
     from logcenter.main import create_app
+    from logcenter.startup import check_port
 
     settings = settings.model_copy(
         update={"host": args.host or settings.host, "port": args.port or settings.port}
     )
+    # Before anything is created or printed as running (logcenter/startup.py).
+    check_port(settings.host, settings.port)
     _upgrade(settings)
     engine = _engine(settings)
     with session_scope(create_session_factory(engine)) as session:
@@ -133,7 +143,11 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from logcenter import __version__
+
     parser = argparse.ArgumentParser(prog="logcenter", description="Log Center error tracker")
+    parser.add_argument("--version", action="version", version=f"logcenter {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of start-up errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the server (migrates the database first)")
@@ -159,7 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from logcenter.startup import StartupError, database_error
+
     args = build_parser().parse_args(argv)
     settings = get_settings()
     configure_logging(settings.log_level)
-    return int(args.func(args, settings))
+    try:
+        try:
+            return int(args.func(args, settings))
+        except SQLAlchemyError as exc:  # a database that went away after the checks
+            raise database_error(settings, exc) from exc
+    except StartupError as exc:
+        if args.debug:
+            raise
+        print(f"logcenter: {exc}", file=sys.stderr)
+        return exc.exit_code

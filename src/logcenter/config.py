@@ -5,19 +5,35 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+import platformdirs
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATA_DIR = Path("data")
+# Earlier versions kept their data in ./data, relative to where `serve` was started.
+LEGACY_DATA_DIR = Path("data")
+
+
+def default_data_dir() -> Path:
+    """./data when it holds an earlier version's database, else the user's data directory
+    (~/.local/share/logcenter): one place, wherever `logcenter` is started from."""
+    if (LEGACY_DATA_DIR / "logcenter.db").is_file():
+        return LEGACY_DATA_DIR.resolve()
+    return Path(platformdirs.user_data_dir("logcenter", appauthor=False))
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOGCENTER_", env_file=".env", extra="ignore")
 
     # Storage
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the SQLite database and the server's key file live: ./data if it holds an earlier "
+        "version's logcenter.db, else the user's data directory (~/.local/share/logcenter)",
+    )
     database_url: str = Field(
-        default=f"sqlite:///{DEFAULT_DATA_DIR / 'logcenter.db'}",
-        description="SQLAlchemy URL; sqlite:///path or postgresql+psycopg://user@host/db",
+        default="",
+        description="SQLAlchemy URL; sqlite:///path or postgresql+psycopg://user@host/db; default: the "
+        "SQLite database logcenter.db in the data directory",
     )
     database_pool_size: int = Field(default=10, ge=1)
 
@@ -99,6 +115,13 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'logcenter.db'}"
+        return self
 
     @property
     def is_sqlite(self) -> bool:

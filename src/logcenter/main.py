@@ -11,12 +11,14 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
-from logcenter import __version__
+from logcenter import __version__, apidocs
 from logcenter.bugs.routes import router as bugs_router
 from logcenter.config import Settings, get_settings
 from logcenter.db import create_db_engine, create_session_factory, session_scope
@@ -131,7 +133,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Self-hosted error tracker with human-reviewed automatic bug fixing.",
         lifespan=lifespan,
+        docs_url=None,  # served by apidocs, without a CDN
+        redoc_url=None,
     )
+    apidocs.install(app)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
@@ -141,11 +146,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
-    @app.get("/api/health", tags=["meta"], summary="Liveness")
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    @app.get(
+        "/api/health",
+        tags=["meta"],
+        summary="Health: the database answers and the ingest writer runs",
+        responses={503: {"description": "The database or the ingest writer is down"}},
+    )
+    async def health() -> JSONResponse:
+        """For load balancers and service managers: 200 when this server can take reports, else 503."""
+        writer = getattr(app.state, "writer", None)
+        checks = {
+            "database": await run_in_threadpool(_database_answers, app),
+            "writer": writer is not None and await writer.alive(),
+        }
+        healthy = all(checks.values())
+        body = {"status": "ok" if healthy else "unavailable", "version": __version__}
+        body.update({name: "ok" if ok else "down" for name, ok in checks.items()})
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     return app
+
+
+def _database_answers(app: FastAPI) -> bool:
+    try:
+        with app.state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        log.warning("health.database_down", exc_info=True)
+        return False
 
 
 def _sweep_leases(app: FastAPI, stop: threading.Event) -> None:

@@ -263,6 +263,14 @@ class RemoteWriter:
         link = await self._link()
         return await link.submit(report)
 
+    async def alive(self) -> bool:
+        """Whether the writer process takes reports (for /api/health): connected, or connects now."""
+        try:
+            await self._link()
+        except Unavailable:
+            return False
+        return True
+
     async def _link(self) -> _WriterLink:
         link = self._protocol
         if link is not None and link.open:

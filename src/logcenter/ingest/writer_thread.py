@@ -51,6 +51,10 @@ class GroupCommitWriter:
         self._thread = None
         self._committer.close()
 
+    async def alive(self) -> bool:
+        """Whether the writer thread runs (for /api/health)."""
+        return self._thread is not None and self._thread.is_alive()
+
     async def submit(self, report: Report) -> IngestResult:
         """Queue a report and wait until it is committed."""
         if self._thread is None:

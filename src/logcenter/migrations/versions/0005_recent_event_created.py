@@ -1,7 +1,7 @@
 """Remember whether a recent event created its bug: a retried REST report (Idempotency-Key) is answered as
 the first one was ("Log reported" or "Log deduplicated").
 
-Revision ID: 0008
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-06
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,90 @@
+"""Checks `logcenter serve` makes before it creates, prints or starts anything, and the one-line errors the
+CLI prints instead of a traceback (`--debug` shows it).
+
+Each failure has an exit code of its own, for scripts and service managers.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from logcenter.config import Settings
+
+EXIT_PORT_IN_USE = 3
+EXIT_DATA_DIR = 4
+EXIT_DATABASE = 5
+EXIT_MIGRATION = 6
+
+
+class StartupError(Exception):
+    """What went wrong and what to do, in a line or two; `exit_code` is the process's exit status."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def check_port(host: str, port: int) -> None:
+    """The address can be bound (closed again at once: uvicorn binds it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(
+                    f"Port {port} on {host} is already in use (another Log Center?). Stop it, or start this "
+                    "one with --port N (LOGCENTER_PORT).",
+                    EXIT_PORT_IN_USE,
+                ) from None
+            raise StartupError(f"Cannot listen on {host}:{port}: {exc.strerror}.", EXIT_PORT_IN_USE) from None
+
+
+def check_database(settings: Settings) -> None:
+    """A SQLite database's folder exists (created) and is writable; any database answers a query."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        folder = Path(url.database).expanduser().resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _data_dir_error(folder, exc.strerror or str(exc)) from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise _data_dir_error(folder, "permission denied")
+    from logcenter.db import create_db_engine
+
+    engine = create_db_engine(settings.database_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        raise database_error(settings, exc) from None
+    finally:
+        engine.dispose()
+
+
+def database_error(settings: Settings, exc: BaseException) -> StartupError:
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    return StartupError(
+        f"Cannot use the database {where}: {reason}\n"
+        "Check LOGCENTER_DATABASE_URL, and that the database server runs and accepts this user.",
+        EXIT_DATABASE,
+    )
+
+
+def _data_dir_error(folder: Path, reason: str) -> StartupError:
+    return StartupError(
+        f"Cannot write the data folder {folder}: {reason}.\n"
+        "Make it writable for this user, or set LOGCENTER_DATA_DIR (or LOGCENTER_DATABASE_URL) to another "
+        "place.",
+        EXIT_DATA_DIR,
+    )
