@@ -26,7 +26,7 @@ def test_a_report_is_posted_as_json_with_the_sdks_headers(fake_server: FakeLogCe
     [request] = fake_server.wait_for(1)
     assert (request.method, request.path) == ("POST", "/api/v1/logs/report")
     assert request.headers["Content-Type"] == "application/json"
-    assert request.headers["User-Agent"] == f"logcenter-sdk/{logcenter_sdk.__version__}"
+    assert request.headers["User-Agent"] == f"logcenter-client/{logcenter_sdk.__version__}"
     assert "X-Logcenter-Key" not in request.headers
     assert request.body["error"]["type"] == "ValueError"
     assert logcenter_sdk.get_client().stats() == Stats(sent=1)  # type: ignore[union-attr]

@@ -88,7 +88,7 @@ class HttpTransport:
         self._headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
-            "User-Agent": f"logcenter-sdk/{__version__}",
+            "User-Agent": f"logcenter-client/{__version__}",
         }
         if ingest_key:
             self._headers["X-Logcenter-Key"] = ingest_key
