@@ -1,0 +1,56 @@
+"""Which bug history rows are worth a notification, and under which name users subscribe to them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from logcenter.bugs.models import BugEvent, BugStatus
+
+
+class EventKind(StrEnum):
+    NEW_BUG = "new_bug"
+    REGRESSION = "regression"
+    PR_OPENED = "pr_opened"  # a fix is ready for review
+    FIX_FAILED = "fix_failed"
+    MERGED = "merged"
+    DEPLOYED = "deployed"
+    DIGEST = "digest"
+    TEST = "test"  # the "send test message" button; not a subscription
+
+
+SUBSCRIBABLE = tuple(k for k in EventKind if k is not EventKind.TEST)
+DEFAULT_EVENTS = (
+    EventKind.NEW_BUG,
+    EventKind.REGRESSION,
+    EventKind.PR_OPENED,
+    EventKind.FIX_FAILED,
+    EventKind.MERGED,
+    EventKind.DEPLOYED,
+)
+
+S = BugStatus
+_FIXED = frozenset({S.MERGED.value, S.DEPLOYED.value})
+
+
+def classify(event: BugEvent) -> EventKind | None:
+    """The notification a history row stands for, or None (claims, releases, notes, comments...).
+
+    Decided by the status change rather than by the row's `kind` label alone, so new labels for the same
+    transitions (named workflow functions) keep notifying.
+    """
+    before, after = event.from_status, event.to_status
+    if event.kind == "created" or (before is None and after == S.NEW):
+        return EventKind.NEW_BUG
+    if before == after:
+        return None
+    if after == S.NEW and (event.kind == "regression" or before in _FIXED):
+        return EventKind.REGRESSION
+    if after == S.PENDING_REVIEW and before == S.FIXING:
+        return EventKind.PR_OPENED
+    if after == S.FAILED:
+        return EventKind.FIX_FAILED
+    if after == S.MERGED:
+        return EventKind.MERGED
+    if after == S.DEPLOYED:
+        return EventKind.DEPLOYED
+    return None
