@@ -100,6 +100,24 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(default=1800, ge=10, description="Default lease of a claimed bug")
     lease_sweep_seconds: int = Field(default=30, ge=1)
 
+    # Notifications (notify/): read from the bug history by a periodic job, sent by delivery jobs
+    notify_interval_seconds: int = Field(
+        default=10, ge=1, description="How often new bug history is turned into notifications"
+    )
+    notify_settle_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="PostgreSQL: history rows younger than this wait for the next round, so that one whose "
+        "transaction commits late is not skipped (SQLite commits in id order and needs no wait)",
+    )
+    notify_max_attempts: int = Field(
+        default=6, ge=1, le=20, description="Attempts per message before it fails"
+    )
+    notify_failing_after: int = Field(
+        default=5, ge=1, description="Failed attempts in a row after which a channel is marked as failing"
+    )
+    notify_digest_hour: int = Field(default=9, ge=0, le=23, description="Hour (UTC) of the daily digest")
+
     # Admin bootstrap
     admin_token: SecretStr | None = Field(
         default=None, description="If set and no admin token exists, this one is stored on first start"

@@ -30,6 +30,7 @@ from logcenter.ingest.sentry import routes as sentry_routes
 from logcenter.ingest.writer import BatchCommitter
 from logcenter.ingest.writer_thread import GroupCommitWriter
 from logcenter.logs import configure_logging
+from logcenter.notify.routes import router as notify_router
 from logcenter.process import settle_heap
 from logcenter.projects.routes import router as projects_router
 from logcenter.repair import service as repair_service
@@ -142,7 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = session_factory
     app.state.project_keys = ProjectKeys(session_factory)
     _install_error_handlers(app)
-    for router in (projects_router, bugs_router, repair_router, stats_router):
+    for router in (projects_router, bugs_router, repair_router, stats_router, notify_router):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 

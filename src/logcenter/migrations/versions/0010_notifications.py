@@ -1,0 +1,108 @@
+"""Notification channels, their delivery log, and the cursor of the history outbox (started at the end of
+the existing history, so an upgrade does not announce old events).
+
+Revision ID: 0010
+Revises: 0005
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "notification_channels",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("url_sealed", sa.Text(), nullable=True),
+        sa.Column("secret_sealed", sa.Text(), nullable=True),
+        sa.Column("smtp", sa.Text(), nullable=False),
+        sa.Column("recipients", sa.Text(), nullable=False),
+        sa.Column("events", sa.Text(), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=True),
+        sa.Column("min_level", sa.String(length=20), nullable=True),
+        sa.Column("environments", sa.Text(), nullable=False),
+        sa.Column("throttle_seconds", sa.Integer(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("consecutive_failures", sa.Integer(), nullable=False),
+        sa.Column("failing", sa.Boolean(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_digest_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            name=op.f("fk_notification_channels_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_channels")),
+    )
+    op.create_index(
+        op.f("ix_notification_channels_project_id"), "notification_channels", ["project_id"], unique=False
+    )
+    op.create_table(
+        "notification_deliveries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("event_kind", sa.String(length=20), nullable=False),
+        sa.Column("bug_id", sa.Integer(), nullable=True),
+        sa.Column("bug_event_id", sa.Integer(), nullable=True),
+        sa.Column("event_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("title", sa.String(length=500), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["notification_channels.id"],
+            name=op.f("fk_notification_deliveries_channel_id_notification_channels"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_deliveries")),
+    )
+    op.create_index(
+        "ix_notification_deliveries_channel_id_id",
+        "notification_deliveries",
+        ["channel_id", "id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_notification_deliveries_throttle",
+        "notification_deliveries",
+        ["channel_id", "bug_id", "event_kind", "event_at"],
+        unique=False,
+    )
+    cursors = op.create_table(
+        "notification_cursors",
+        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("last_event_id", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_notification_cursors")),
+    )
+    last = op.get_bind().execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM bug_events")).scalar_one()
+    op.execute(cursors.insert().values(name="bug_events", last_event_id=last, updated_at=sa.func.now()))
+
+
+def downgrade() -> None:
+    op.drop_table("notification_cursors")
+    op.drop_index("ix_notification_deliveries_throttle", table_name="notification_deliveries")
+    op.drop_index("ix_notification_deliveries_channel_id_id", table_name="notification_deliveries")
+    op.drop_table("notification_deliveries")
+    op.drop_index(op.f("ix_notification_channels_project_id"), table_name="notification_channels")
+    op.drop_table("notification_channels")

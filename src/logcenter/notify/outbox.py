@@ -1,0 +1,154 @@
+"""The dispatcher: reads the bug history past a cursor and writes one delivery per channel message.
+
+Run as a periodic job (never on the ingest path). One transaction locks the cursor, reads the next events,
+writes their deliveries (and inbox entries), enqueues a delivery job for each and moves the cursor: two
+dispatchers cannot both take the same events, and a crash takes nothing.
+
+On PostgreSQL, ids come from a sequence, so a transaction that took id 10 may commit after one that took
+id 11: events younger than `settle` seconds are left for the next run, so that the cursor never passes an
+id whose transaction has not committed yet. SQLite has one writer at a time, so ids commit in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from logcenter.bugs.models import Bug, BugEvent
+from logcenter.db import utcnow
+from logcenter.notify import message as messages
+from logcenter.notify import rules
+from logcenter.notify.events import EventKind, classify
+from logcenter.notify.models import NotificationChannel, NotificationCursor, NotificationDelivery
+
+log = structlog.get_logger(__name__)
+
+CURSOR = "bug_events"
+BATCH = 500
+
+# Called for each new delivery inside the dispatcher's transaction: enqueues its job.
+Enqueue = Callable[[Session, NotificationDelivery], None]
+# Called for each matched event inside the same transaction: the message centre's inbox.
+Observer = Callable[[Session, BugEvent, EventKind, Bug, messages.Message], None]
+
+
+def lock_cursor(session: Session) -> NotificationCursor:
+    """The cursor row, locked for this transaction (on SQLite the write transaction is the lock).
+
+    A missing row (a database emptied by hand) starts from the beginning of the history; the migration
+    that made the table started it at the history's end, so an upgrade does not replay old events.
+    """
+    cursor = session.scalar(
+        select(NotificationCursor).where(NotificationCursor.name == CURSOR).with_for_update()
+    )
+    if cursor is None:
+        cursor = NotificationCursor(name=CURSOR, last_event_id=0, updated_at=utcnow())
+        session.add(cursor)
+        session.flush()
+    return cursor
+
+
+def dispatch(
+    session: Session,
+    *,
+    base_url: str,
+    enqueue: Enqueue,
+    observers: Sequence[Observer] = (),
+    settle: timedelta = timedelta(0),
+    now: datetime | None = None,
+    batch: int = BATCH,
+) -> int:
+    """Turn the next events into deliveries; returns how many deliveries were written."""
+    now = now or utcnow()
+    cursor = lock_cursor(session)
+    events = list(
+        session.scalars(
+            select(BugEvent).where(BugEvent.id > cursor.last_event_id).order_by(BugEvent.id).limit(batch)
+        )
+    )
+    if not events:
+        return 0
+    horizon = now - settle
+    kinds: list[tuple[BugEvent, EventKind | None]] = []
+    for event in events:
+        if settle and event.created_at > horizon:
+            break
+        kinds.append((event, classify(event)))
+    if not kinds:
+        return 0
+    bug_ids = {event.bug_id for event, kind in kinds if kind is not None}
+    bugs = {
+        bug.id: bug
+        for bug in session.scalars(select(Bug).where(Bug.id.in_(bug_ids)).options(joinedload(Bug.project)))
+    }
+    channels = list(
+        session.scalars(
+            select(NotificationChannel)
+            .where(NotificationChannel.enabled.is_(True))
+            .order_by(NotificationChannel.id)
+        )
+    )
+    throttle = Throttle(session)
+    written = 0
+    for event, kind in kinds:
+        bug = bugs.get(event.bug_id)
+        if kind is None or bug is None:
+            continue
+        message = messages.for_event(bug, bug.project, event, kind, base_url=base_url)
+        for observer in observers:
+            observer(session, event, kind, bug, message)
+        for channel in channels:
+            if not rules.wants(channel, kind, bug):
+                continue
+            if throttle.suppressed(channel, bug.id, kind, event.created_at):
+                log.info("notify.throttled", channel=channel.id, bug=bug.id, kind=kind.value)
+                continue
+            delivery = NotificationDelivery(
+                channel_id=channel.id,
+                event_kind=kind.value,
+                bug_id=bug.id,
+                bug_event_id=event.id,
+                event_at=event.created_at,
+                title=message.title[:500],
+                message=message.to_json(),
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(delivery)
+            session.flush()
+            enqueue(session, delivery)
+            written += 1
+    cursor.last_event_id = kinds[-1][0].id
+    cursor.updated_at = now
+    if written:
+        log.info("notify.dispatched", events=len(kinds), deliveries=written)
+    return written
+
+
+class Throttle:
+    """At most one message per channel, bug and event kind per the channel's interval."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.recent: dict[tuple[int, int, str], datetime] = {}
+
+    def suppressed(self, channel: NotificationChannel, bug_id: int, kind: EventKind, at: datetime) -> bool:
+        key = (channel.id, bug_id, kind.value)
+        interval = timedelta(seconds=channel.throttle_seconds or 0)
+        last = self.recent.get(key)
+        if last is None and interval:
+            last = self.session.scalar(
+                select(func.max(NotificationDelivery.event_at)).where(
+                    NotificationDelivery.channel_id == channel.id,
+                    NotificationDelivery.bug_id == bug_id,
+                    NotificationDelivery.event_kind == kind.value,
+                )
+            )
+        if last is not None and at - last < interval:
+            return True
+        self.recent[key] = at
+        return False
