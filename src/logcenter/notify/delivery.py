@@ -7,6 +7,7 @@ shows it in red) until the next success.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,8 +50,12 @@ class Outcome:
     retry: bool
 
 
+# Schedules the next attempt (a delayed job) in the transaction that recorded this one.
+Retry = Callable[[Session, int, timedelta], None]
+
+
 def attempt(
-    factory: sessionmaker[Session], delivery_id: int, *, settings: Settings, policy: Policy
+    factory: sessionmaker[Session], delivery_id: int, *, settings: Settings, policy: Policy, retry: Retry
 ) -> Outcome | None:
     """Try to send delivery `delivery_id` once; None if there is nothing (left) to send."""
     with session_scope(factory, write=False) as session:
@@ -68,7 +73,10 @@ def attempt(
     except DeliveryFailed as exc:
         error = str(exc) or "Delivery failed"
     with session_scope(factory) as session:
-        return record(session, delivery_id, error=error, policy=policy, now=utcnow())
+        outcome = record(session, delivery_id, error=error, policy=policy, now=utcnow())
+        if outcome is not None and outcome.retry:
+            retry(session, delivery_id, backoff(outcome.attempts))
+        return outcome
 
 
 def record(

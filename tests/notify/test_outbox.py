@@ -1,0 +1,202 @@
+"""The dispatcher: which history rows become which messages for which channels, once each.
+
+Bugs are created and moved through the public API (ingest, status changes), as reports, the agent and
+reviewers do; the dispatcher then runs as its periodic job would.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from logcenter.config import Settings
+from logcenter.db import session_scope, utcnow
+from logcenter.notify import outbox
+from logcenter.notify.models import NotificationDelivery
+from logcenter.notify.settings import base_url
+from tests.conftest import Database
+from tests.notify.conftest import PUBLIC_URL
+from tests.notify.helpers import deliveries, facts, make_channel, move, report
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def dispatch(db: Database, settings: Settings, **kwargs: Any) -> list[int]:
+    """One run of the dispatcher; returns the ids of the deliveries it handed to the job queue."""
+    queued: list[int] = []
+    with session_scope(db.factory) as session:
+        outbox.dispatch(
+            session, base_url=base_url(settings), enqueue=lambda _, d: queued.append(d.id), **kwargs
+        )
+    return queued
+
+
+def kinds(db: Database, channel_id: int) -> list[tuple[str, int | None]]:
+    return [(d.event_kind, d.bug_id) for d in deliveries(db, channel_id)]
+
+
+def test_a_bugs_life_in_messages(
+    client: TestClient, admin_headers: dict[str, str], db: Database, settings: Settings
+) -> None:
+    channel = make_channel(client, admin_headers, kind="webhook", url="https://hooks.example.org/x")
+    bug = report(client, project_id="shop")
+    report(client, project_id="shop")  # the same bug again: no new message
+    queued = dispatch(db, settings)
+    assert kinds(db, channel["id"]) == [("new_bug", bug)]
+    assert queued == [d.id for d in deliveries(db)]
+    first = deliveries(db)[0]
+    assert first.title == "New bug: ValueError in shop"
+    assert facts(first)["Project"] == "shop" and facts(first)["Environment"] == "production"
+    assert first.message["links"] == [{"label": "Open in Log Center", "url": f"{PUBLIC_URL}/bugs/{bug}"}]
+    assert "invalid literal for int()" in first.message["text"]
+
+    move(client, admin_headers, bug, "FIXING")  # claimed: nothing to say yet
+    assert dispatch(db, settings) == []
+    client.put(
+        f"/api/v1/bugs/{bug}/pr-info",
+        json={"pr_number": 7, "pr_url": "https://git.example.com/team/shop/pulls/7"},
+        headers=admin_headers,
+    )
+    move(client, admin_headers, bug, "PENDING_REVIEW")
+    move(client, admin_headers, bug, "MERGED", merge_commit_sha=SHA)
+    move(client, admin_headers, bug, "DEPLOYED", deployed_version="2.0.0", deployed_commit=SHA)
+    report(client, project_id="shop", version="2.1.0")  # seen again after the fix was deployed
+    dispatch(db, settings)
+    assert [k for k, _ in kinds(db, channel["id"])] == [
+        "new_bug",
+        "pr_opened",
+        "merged",
+        "deployed",
+        "regression",
+    ]
+    by_kind = {d.event_kind: d for d in deliveries(db)}
+    pr_links = by_kind["pr_opened"].message["links"]
+    assert pr_links[1] == {"label": "Pull request #7", "url": "https://git.example.com/team/shop/pulls/7"}
+    assert by_kind["pr_opened"].title == "Fix ready for review: ValueError in shop"
+    assert facts(by_kind["merged"])["Merge commit"] == SHA[:12]
+    assert facts(by_kind["deployed"])["Release"] == "2.0.0"
+    assert "regression" in facts(by_kind["regression"])["Why"]
+    assert dispatch(db, settings) == []  # the cursor moved past everything
+
+
+def test_fix_failed_carries_the_reason(
+    client: TestClient, admin_headers: dict[str, str], db: Database, settings: Settings
+) -> None:
+    channel = make_channel(
+        client, admin_headers, kind="slack", url="https://hooks.slack.com/services/x", events=["fix_failed"]
+    )
+    bug = report(client)
+    move(client, admin_headers, bug, "FIXING")
+    response = client.post(
+        f"/api/v1/bugs/{bug}/fail",
+        json={"reason": "tests still fail on the fix branch"},
+        headers=admin_headers,
+    )
+    assert response.status_code == 200
+    dispatch(db, settings)
+    (delivery,) = deliveries(db, channel["id"])
+    assert delivery.event_kind == "fix_failed"
+    assert facts(delivery)["Reason"] == "tests still fail on the fix branch"
+
+
+def test_rules_project_level_environment_and_events(
+    client: TestClient, admin_headers: dict[str, str], db: Database, settings: Settings
+) -> None:
+    shop_bug = report(client, project_id="shop", level="ERROR", environment="production")
+    billing_bug = report(client, project_id="billing", level="CRITICAL", environment="staging",
+                         error={"type": "KeyError", "file_path": "billing.py"})  # fmt: skip
+    warning_bug = report(client, project_id="shop", level="WARNING", environment="production",
+                         error={"type": "UserWarning", "file_path": "w.py"})  # fmt: skip
+    # Channels made after the reports still see them: the cursor, not the channel, decides what is new.
+    everything = make_channel(client, admin_headers, kind="webhook", url="https://x.example/1")
+    shop_only = make_channel(
+        client, admin_headers, kind="webhook", url="https://x.example/2", project_id="shop"
+    )
+    critical = make_channel(
+        client, admin_headers, kind="webhook", url="https://x.example/3", min_level="CRITICAL"
+    )
+    staging = make_channel(
+        client, admin_headers, kind="webhook", url="https://x.example/4", environments=["staging"]
+    )
+    merged_only = make_channel(
+        client, admin_headers, kind="webhook", url="https://x.example/5", events=["merged"]
+    )
+    disabled = make_channel(client, admin_headers, kind="webhook", url="https://x.example/6", enabled=False)
+    errors_up = make_channel(
+        client, admin_headers, kind="webhook", url="https://x.example/7", min_level="ERROR"
+    )
+    dispatch(db, settings)
+    assert {b for _, b in kinds(db, everything["id"])} == {shop_bug, billing_bug, warning_bug}
+    assert {b for _, b in kinds(db, shop_only["id"])} == {shop_bug, warning_bug}
+    assert {b for _, b in kinds(db, critical["id"])} == {billing_bug}
+    assert {b for _, b in kinds(db, staging["id"])} == {billing_bug}
+    assert {b for _, b in kinds(db, errors_up["id"])} == {shop_bug, billing_bug}
+    assert kinds(db, merged_only["id"]) == [] and kinds(db, disabled["id"]) == []
+
+
+def test_throttle_one_message_per_bug_and_kind_per_interval(
+    client: TestClient, admin_headers: dict[str, str], db: Database, settings: Settings
+) -> None:
+    hourly = make_channel(
+        client, admin_headers, kind="webhook", url="https://x.example/1", events=["regression"]
+    )
+    every_time = make_channel(
+        client,
+        admin_headers,
+        kind="webhook",
+        url="https://x.example/2",
+        events=["regression"],
+        throttle_seconds=0,
+    )
+    bug = report(client)
+    for round_ in range(3):  # fixed, deployed, and seen again: three regressions within minutes
+        move(client, admin_headers, bug, "FIXING")
+        move(client, admin_headers, bug, "PENDING_REVIEW")
+        move(client, admin_headers, bug, "MERGED", merge_commit_sha=SHA)
+        move(client, admin_headers, bug, "DEPLOYED", deployed_version=f"1.{round_}", deployed_commit=SHA)
+        report(client, version=f"1.{round_}")
+        if round_ == 1:
+            dispatch(db, settings)  # the throttle holds across dispatcher runs, not only within one
+    dispatch(db, settings)
+    assert kinds(db, hourly["id"]) == [("regression", bug)]
+    assert kinds(db, every_time["id"]) == [("regression", bug)] * 3
+
+
+def test_throttle_interval_passes(
+    client: TestClient, admin_headers: dict[str, str], db: Database, settings: Settings
+) -> None:
+    channel = make_channel(
+        client,
+        admin_headers,
+        kind="webhook",
+        url="https://x.example/1",
+        events=["regression"],
+        throttle_seconds=60,
+    )
+    bug = report(client)
+    for round_ in range(2):
+        move(client, admin_headers, bug, "FIXING")
+        move(client, admin_headers, bug, "PENDING_REVIEW")
+        move(client, admin_headers, bug, "MERGED", merge_commit_sha=SHA)
+        move(client, admin_headers, bug, "DEPLOYED", deployed_version=f"1.{round_}", deployed_commit=SHA)
+        report(client, version=f"1.{round_}")
+        dispatch(db, settings)
+        if round_ == 0:  # the first message went out two minutes ago
+            with session_scope(db.factory) as session:
+                for delivery in session.query(NotificationDelivery):
+                    delivery.event_at = utcnow() - timedelta(minutes=2)
+    assert kinds(db, channel["id"]) == [("regression", bug)] * 2
+
+
+def test_settle_leaves_young_events_for_the_next_run(
+    client: TestClient, admin_headers: dict[str, str], db: Database, settings: Settings
+) -> None:
+    make_channel(client, admin_headers, kind="webhook", url="https://x.example/1")
+    report(client)
+    assert dispatch(db, settings, settle=timedelta(seconds=30)) == []
+    assert (
+        len(dispatch(db, settings, settle=timedelta(seconds=30), now=utcnow() + timedelta(seconds=31))) == 1
+    )
+    assert dispatch(db, settings) == []
