@@ -7,7 +7,6 @@ shows it in red) until the next success.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,12 +49,13 @@ class Outcome:
     retry: bool
 
 
-# Schedules the next attempt (a delayed job) in the transaction that recorded this one.
-Retry = Callable[[Session, int, timedelta], None]
-
-
 def attempt(
-    factory: sessionmaker[Session], delivery_id: int, *, settings: Settings, policy: Policy, retry: Retry
+    factory: sessionmaker[Session],
+    delivery_id: int,
+    *,
+    settings: Settings,
+    policy: Policy,
+    final: bool | None = None,
 ) -> Outcome | None:
     """Try to send delivery `delivery_id` once; None if there is nothing (left) to send."""
     with session_scope(factory, write=False) as session:
@@ -73,16 +73,20 @@ def attempt(
     except DeliveryFailed as exc:
         error = str(exc) or "Delivery failed"
     with session_scope(factory) as session:
-        outcome = record(session, delivery_id, error=error, policy=policy, now=utcnow())
-        if outcome is not None and outcome.retry:
-            retry(session, delivery_id, backoff(outcome.attempts))
-        return outcome
+        return record(session, delivery_id, error=error, policy=policy, now=utcnow(), final=final)
 
 
 def record(
-    session: Session, delivery_id: int, *, error: str | None, policy: Policy, now: datetime
+    session: Session,
+    delivery_id: int,
+    *,
+    error: str | None,
+    policy: Policy,
+    now: datetime,
+    final: bool | None = None,
 ) -> Outcome | None:
-    """Write one attempt's result on the delivery and its channel."""
+    """Write one attempt's result on the delivery and its channel. `final`: no attempt will follow (the
+    job queue says so); by default, when the delivery has had `policy.max_attempts`."""
     delivery = session.get(NotificationDelivery, delivery_id)
     if delivery is None:
         return None
@@ -97,7 +101,7 @@ def record(
         delivery.next_attempt_at = None
     else:
         delivery.last_error = error
-        retry = delivery.attempts < policy.max_attempts
+        retry = not final if final is not None else delivery.attempts < policy.max_attempts
         delivery.status = DeliveryStatus.RETRYING if retry else DeliveryStatus.FAILED
         delivery.next_attempt_at = now + backoff(delivery.attempts) if retry else None
     if channel is not None:

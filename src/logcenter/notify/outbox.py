@@ -12,6 +12,7 @@ id whose transaction has not committed yet. SQLite has one writer at a time, so 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -61,8 +62,8 @@ def dispatch(
     settle: timedelta = timedelta(0),
     now: datetime | None = None,
     batch: int = BATCH,
-) -> int:
-    """Turn the next events into deliveries; returns how many deliveries were written."""
+) -> Dispatched:
+    """Turn the next events (at most `batch`) into deliveries."""
     now = now or utcnow()
     cursor = lock_cursor(session)
     events = list(
@@ -71,7 +72,7 @@ def dispatch(
         )
     )
     if not events:
-        return 0
+        return Dispatched(0, 0, more=False)
     horizon = now - settle
     kinds: list[tuple[BugEvent, EventKind | None]] = []
     for event in events:
@@ -79,7 +80,7 @@ def dispatch(
             break
         kinds.append((event, classify(event)))
     if not kinds:
-        return 0
+        return Dispatched(0, 0, more=False)
     bug_ids = {event.bug_id for event, kind in kinds if kind is not None}
     bugs = {
         bug.id: bug
@@ -126,7 +127,14 @@ def dispatch(
     cursor.updated_at = now
     if written:
         log.info("notify.dispatched", events=len(kinds), deliveries=written)
-    return written
+    return Dispatched(len(kinds), written, more=len(kinds) == batch)
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatched:
+    events: int
+    deliveries: int
+    more: bool  # a full batch: there may be more events waiting
 
 
 class Throttle:
