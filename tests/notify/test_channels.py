@@ -257,3 +257,21 @@ def test_email_wrong_password_is_a_failure_naming_the_cause() -> None:
         server.stop()
     assert "wrong-pw" not in str(failed.value)
     assert mailbox.messages == []
+
+
+def test_the_docs_verification_example_accepts_a_real_delivery(receiver: Receiver) -> None:
+    """docs/notifications.md's receiver code, run on what Log Center sent (and on a tampered copy)."""
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "notifications.md").read_text()
+    (code,) = [c for c in re.findall(r"```python\n(.*?)```", doc, re.DOTALL) if "def verify" in c]
+    namespace: dict[str, object] = {}
+    exec(code, namespace)  # noqa: S102 (our own documentation)
+    verify = namespace["verify"]
+    receiver.default = (200, "")
+    send(Target(ChannelKind.WEBHOOK, "hook", url=f"{receiver.url}/h", secret="k3y"), bug_message(), delivery_id=1)
+    request = receiver.requests[0]
+    header = request.headers["X-LogCenter-Signature"]
+    assert verify("k3y", header, request.body) is True  # type: ignore[operator]
+    assert verify("k3y", header, request.body.replace(b"shop", b"shap")) is False  # type: ignore[operator]
+    assert verify("other", header, request.body) is False  # type: ignore[operator]
