@@ -85,6 +85,9 @@ class FakePR:
     merged_at: datetime | None = None
     closed_at: datetime | None = None
     closed_head_sha: str | None = None  # the head when closed or merged (the branch may move or vanish later)
+    merged_base: str | None = (
+        None  # the base branch's tip just before the merge (the PR's diff stays the same)
+    )
     comments: list[FakeComment] = field(default_factory=list)
     requested_reviewers: list[FakeUser] = field(default_factory=list)
 
@@ -106,6 +109,10 @@ class FakeRepo:
     def default_branch(self) -> str:
         head = (self.bare.path / "HEAD").read_text().strip()
         return head.removeprefix("ref: refs/heads/")
+
+    def diff_base(self, pr: FakePR) -> str:
+        """What the PR's diff and files are computed against: the base tip (or, once merged, the tip before)."""
+        return pr.merged_base if pr.merged and pr.merged_base else self.bare.rev(f"refs/heads/{pr.base}")
 
     def head_sha(self, pr: FakePR) -> str:
         if pr.closed_head_sha and (pr.merged or not self.bare.has(f"refs/heads/{pr.head}")):
@@ -281,6 +288,7 @@ class FakeForge:
         merger = self.user(by) if by else self.bot
         with self.lock:
             head_sha = repo.head_sha(pr)
+            pr.merged_base = repo.bare.rev(f"refs/heads/{pr.base}")
             text = message or f"Merge pull request '{pr.title}' (#{pr.number}) from {pr.head} into {pr.base}"
             pr.merge_commit = repo.bare.merge(
                 pr.base, pr.head, style=style, message=text, author=merger.login
@@ -370,6 +378,21 @@ class FakeForge:
             yield
         finally:
             self.start()
+
+    # ---- for tests ---------------------------------------------------------------------------------------
+    @property
+    def default_repo(self) -> str:
+        """The first repository added (the fixtures add one)."""
+        return next(iter(self.repos))
+
+    def client(self, repo: str | None = None, *, token: str | None = None, **options: Any) -> Any:
+        """A real `logcenter.forges` client for `repo` on this fake, with test-speed retry backoff."""
+        from logcenter.forges import make_forge
+
+        options.setdefault("backoff", 0.01)
+        return make_forge(
+            self.kind, self.api_url, token or self.token, repo=repo or self.default_repo, **options
+        )
 
     def calls(self, method: str | None = None, contains: str = "") -> list[Recorded]:
         return [r for r in self.requests if (method is None or r.method == method) and contains in r.path]

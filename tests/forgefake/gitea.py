@@ -85,7 +85,7 @@ class FakeGitea(FakeForge):
         web = f"{self.url}/{repo.full_name}/pulls/{pr.number}"
         head_sha = repo.head_sha(pr)
         base_sha = repo.bare.rev(f"refs/heads/{pr.base}")
-        files = repo.bare.numstat(pr.merge_commit + "^1" if pr.merged else base_sha, head_sha)
+        files = repo.bare.numstat(repo.diff_base(pr), head_sha)
         repo_json = self.repo_json(repo)
         data.update(
             id=pr.id,
@@ -300,13 +300,13 @@ class FakeGitea(FakeForge):
             raise ApiError(404, "The target couldn't be found.")
         r = self._repo(owner, repo)
         pr = self.pr(r.full_name, index)
-        base = pr.merge_commit + "^1" if pr.merged and pr.merge_commit else f"refs/heads/{pr.base}"
+        base = r.diff_base(pr)
         return PlainTextResponse(r.bare.diff(base, r.head_sha(pr)))
 
     def pull_files(self, request: Request, body: bytes, owner: str, repo: str, index: int) -> Response:
         r = self._repo(owner, repo)
         pr = self.pr(r.full_name, index)
-        base = pr.merge_commit + "^1" if pr.merged and pr.merge_commit else f"refs/heads/{pr.base}"
+        base = r.diff_base(pr)
         head = r.head_sha(pr)
         web = f"{self.url}/{r.full_name}"
         files = [
