@@ -176,6 +176,7 @@ class FakeForge:
         self.port = free_port()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._clients: list[Any] = []
 
     # ---- addresses -------------------------------------------------------------------------------------------
     @property
@@ -390,9 +391,17 @@ class FakeForge:
         from logcenter.forges import make_forge
 
         options.setdefault("backoff", 0.01)
-        return make_forge(
+        forge = make_forge(
             self.kind, self.api_url, token or self.token, repo=repo or self.default_repo, **options
         )
+        self._clients.append(forge)
+        return forge
+
+    def close_clients(self) -> None:
+        """Close the clients made by `client()` (their connections would otherwise outlive the test)."""
+        for forge in self._clients:
+            forge.close()
+        self._clients.clear()
 
     def calls(self, method: str | None = None, contains: str = "") -> list[Recorded]:
         return [r for r in self.requests if (method is None or r.method == method) and contains in r.path]
