@@ -1,4 +1,4 @@
-"""Every Forge operation, through the real clients, against each fake forge backed by real git repositories."""
+"""Every Forge operation, through the real clients, against each fake forge backed by real git repos."""
 
 from __future__ import annotations
 

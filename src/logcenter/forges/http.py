@@ -23,6 +23,7 @@ log = structlog.get_logger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_WAIT = 30.0  # seconds; a longer Retry-After fails now rather than hang a request or a job
 DETAIL_LIMIT = 300
+sleep = time.sleep  # a module attribute so tests can record the waits instead of sleeping
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
@@ -121,7 +122,7 @@ class ForgeHTTP:
             log.info(
                 "forge.retry", forge=self.forge, call=call, status=failure.forge_status, wait=round(delay, 2)
             )
-            time.sleep(delay)
+            sleep(delay)
             attempt += 1
 
     def error(self, call: str, response: httpx.Response, cls: type[ForgeError] = ForgeError) -> ForgeError:
