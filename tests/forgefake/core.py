@@ -1,9 +1,9 @@
-"""What the three fake forges share: repositories and PRs backed by bare git repos, recorded requests, injected
-faults (500, 429 with Retry-After, an outage), and a uvicorn server in a thread.
+"""What the three fake forges share: repositories and PRs backed by bare git repos, recorded requests,
+injected faults (500, 429 with Retry-After, an outage), and a uvicorn server in a thread.
 
-Each forge module (gitea.py, github.py, gitlab.py) adds its API routes, its JSON shapes and its webhooks on top
-of `FakeForge`. Tests drive the fake from Python (open a PR, push to it, merge it "on the forge", add a review)
-and assert on `requests` and on the bare repository.
+Each forge module (gitea.py, github.py, gitlab.py) adds its API routes, its JSON shapes and its webhooks on
+top of `FakeForge`. Tests drive the fake from Python (open a PR, push to it, merge it "on the forge", add a
+review) and assert on `requests` and on the bare repository.
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ class FakeRepo:
         return head.removeprefix("ref: refs/heads/")
 
     def diff_base(self, pr: FakePR) -> str:
-        """What the PR's diff and files are computed against: the base tip (or, once merged, the tip before)."""
+        """What the PR's diff and files are computed against: the base tip (or, once merged, the tip
+        before)."""
         return pr.merged_base if pr.merged and pr.merged_base else self.bare.rev(f"refs/heads/{pr.base}")
 
     def head_sha(self, pr: FakePR) -> str:
@@ -178,7 +179,7 @@ class FakeForge:
         self._thread: threading.Thread | None = None
         self._clients: list[Any] = []
 
-    # ---- addresses -------------------------------------------------------------------------------------------
+    # ---- addresses -----------------------------------------------------------------------------------------
     @property
     def url(self) -> str:
         """The forge's web root (what a browser opens)."""
@@ -189,7 +190,7 @@ class FakeForge:
         """What `make_forge` takes as `api_url`."""
         return self.url + self.api_prefix
 
-    # ---- state -----------------------------------------------------------------------------------------------
+    # ---- state ---------------------------------------------------------------------------------------------
     def next_id(self) -> int:
         self._ids += 1
         return self._ids
@@ -203,8 +204,8 @@ class FakeForge:
     def add_repo(
         self, full_name: str, files: dict[str, str] | None = None, *, bare: BareRepo | None = None
     ) -> FakeRepo:
-        """A repository on the forge: `bare` when given (say, the origin a test already built), else a new bare
-        repo holding `files` (default: the sample Python app)."""
+        """A repository on the forge: `bare` when given (say, the origin a test already built), else a new
+        bare repo holding `files` (default: the sample Python app)."""
         with self.lock:
             if bare is None:
                 slug = hashlib.sha1(full_name.encode()).hexdigest()[:10]
@@ -226,7 +227,8 @@ class FakeForge:
         return repo.prs[number]
 
     def push(self, full_name: str, branch: str, files: dict[str, str | None], message: str = "Change") -> str:
-        """Commit and push to `branch` of the repo (creating it from the default branch), as a developer would."""
+        """Commit and push to `branch` of the repo (creating it from the default branch), as a developer
+        would."""
         repo = self.repos[full_name]
         with self.lock:
             return commit_files(repo.bare, branch, files, message)
@@ -349,7 +351,7 @@ class FakeForge:
                 {"id": self.next_id(), "context": context, "state": state, "url": url, "at": now()}
             )
 
-    # ---- faults ----------------------------------------------------------------------------------------------
+    # ---- faults --------------------------------------------------------------------------------------------
     def fail_next(
         self,
         status: int = 500,
@@ -359,7 +361,8 @@ class FakeForge:
         path_contains: str | None = None,
         message: str = "fake forge failure",
     ) -> None:
-        """Answer the next `times` requests (matching `path_contains`) with `status`, before any handler runs."""
+        """Answer the next `times` requests (matching `path_contains`) with `status`, before any handler
+        runs."""
         with self.lock:
             self.faults.append(
                 Fault(
@@ -406,9 +409,10 @@ class FakeForge:
     def calls(self, method: str | None = None, contains: str = "") -> list[Recorded]:
         return [r for r in self.requests if (method is None or r.method == method) and contains in r.path]
 
-    # ---- HTTP ------------------------------------------------------------------------------------------------
+    # ---- HTTP ----------------------------------------------------------------------------------------------
     def routes(self) -> list[tuple[str, str, Handler]]:
-        """(method, path, handler) triples; handlers take (request, body, **path_params) and return a Response."""
+        """(method, path, handler) triples; handlers take (request, body, **path_params) and return a
+        Response."""
         raise NotImplementedError
 
     def error_response(self, error: ApiError) -> Response:

@@ -70,5 +70,6 @@ def fake_forge(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FakeF
 
 @pytest.fixture
 def origin_repo(tmp_path: Path) -> BareRepo:
-    """A bare origin repository holding the sample Python app (app/calc.py) and its tests (tests/test_calc.py)."""
+    """A bare origin repository holding the sample Python app (app/calc.py) and its tests
+    (tests/test_calc.py)."""
     return init_bare(tmp_path / "origin.git")

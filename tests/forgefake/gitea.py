@@ -49,7 +49,7 @@ class FakeGitea(FakeForge):
     kind = "gitea"
     api_prefix = "/api/v1"
 
-    # ---- JSON shapes (filled-in copies of the contract samples) ---------------------------------------------
+    # ---- JSON shapes (filled-in copies of the contract samples) --------------------------------------------
     def user_json(self, user: FakeUser) -> dict[str, Any]:
         data = _template("api-pull_request-create-response.json")["user"]
         data.update(
@@ -163,7 +163,7 @@ class FakeGitea(FakeForge):
             "pull_request_url": web,
         }
 
-    # ---- API --------------------------------------------------------------------------------------------------
+    # ---- API -----------------------------------------------------------------------------------------------
     def authorized(self, request: Request) -> bool:
         value = request.headers.get("authorization", "")
         scheme, _, token = value.partition(" ")
@@ -224,6 +224,13 @@ class FakeGitea(FakeForge):
     def check(self, request: Request, handler: Handler, body: bytes, response: Response) -> None:
         if response.media_type != "application/json" or response.status_code == 401:
             return
+        if response.status_code == 422:  # Gitea's binding layer answers a bad body with 422 on any route
+            try:
+                sent = json_body(body)
+            except ApiError:
+                return
+            if swagger.request_errors(request.method, self.TEMPLATES[handler.__name__], sent):
+                return
         template = self.TEMPLATES.get(getattr(handler, "__name__", ""), "")
         payload = json.loads(bytes(response.body)) if response.body else None
         errors = swagger.response_errors(request.method, template, response.status_code, payload)
@@ -444,7 +451,7 @@ class FakeGitea(FakeForge):
         ]
         return JSONResponse({"total_commits": len(shas), "commits": commits})
 
-    # ---- webhooks ---------------------------------------------------------------------------------------------
+    # ---- webhooks ------------------------------------------------------------------------------------------
     def pull_request_payload(
         self,
         full_name: str,
@@ -529,8 +536,8 @@ class FakeGitea(FakeForge):
     def comment_payload(
         self, full_name: str, number: int, text: str, *, sender: str | None
     ) -> dict[str, Any]:
-        """An `issue_comment` payload on a PR (Gitea's IssueCommentPayload: action, issue, pull_request, comment,
-        repository, sender, is_pull)."""
+        """An `issue_comment` payload on a PR (Gitea's IssueCommentPayload: action, issue, pull_request,
+        comment, repository, sender, is_pull)."""
         r, pr = self.repos[full_name], self.pr(full_name, number)
         author = self.user(sender or "reviewer")
         comment = self.add_comment(full_name, number, text, author=author.login)

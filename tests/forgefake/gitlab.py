@@ -341,7 +341,10 @@ class FakeGitLab(FakeForge):
         if not repo.bare.can_merge(f"refs/heads/{pr.base}", f"refs/heads/{pr.head}"):
             raise ApiError(422, "Branch cannot be merged")
         squash = data.get("squash") in (True, "true", "1")
-        default = f"Merge branch '{pr.head}' into '{pr.base}'\n\n{pr.title}\n\nSee merge request {repo.full_name}!{pr.number}"
+        default = (
+            f"Merge branch '{pr.head}' into '{pr.base}'\n\n{pr.title}\n\n"
+            f"See merge request {repo.full_name}!{pr.number}"
+        )
         key = "squash_commit_message" if squash else "merge_commit_message"
         try:
             self.merge_pr(
@@ -453,8 +456,8 @@ class FakeGitLab(FakeForge):
         review_state: str | None = None,
         delivery: str | None = None,
     ) -> Delivery:
-        """A delivery with X-Gitlab-Token. Merge Request Hook actions: open / close / reopen / merge / update /
-        approved; "Note Hook" with `comment` is a comment on the MR."""
+        """A delivery with X-Gitlab-Token. Merge Request Hook actions: open / close / reopen / merge /
+        update / approved; "Note Hook" with `comment` is a comment on the MR."""
         repo, pr = self.repos[full_name], self.pr(full_name, number)
         actor = self.user(sender) if sender else (pr.merged_by if pr.merged and pr.merged_by else self.bot)
         project = copy.deepcopy(_sample("webhook-merge_request-merged.json")["project"])

@@ -157,11 +157,12 @@ def _flatten(value: Any) -> str:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """A forge timestamp (RFC 3339, `Z` or offset) as an aware datetime; None for null or Go's zero time."""
+    """A forge timestamp as an aware datetime: RFC 3339 (`Z` or offset) or GitLab's webhook form
+    `2026-01-02 03:04:05 UTC`; None for null or Go's zero time."""
     if not value or not isinstance(value, str) or value.startswith("0001-01-01"):
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.removesuffix(" UTC").replace("Z", "+00:00"))
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
