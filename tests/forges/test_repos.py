@@ -68,3 +68,18 @@ def test_forge_timestamps() -> None:
     assert parse_time("2026-07-20 10:02:11 UTC") == moment
     assert parse_time("0001-01-01T00:00:00Z") is None
     assert parse_time(None) is None and parse_time("yesterday") is None
+
+
+def test_gitea_pull_request_keeps_the_branch_name_after_the_branch_is_deleted() -> None:
+    import json
+
+    from logcenter.forges import gitea
+    from tests.forgefake.swagger import CONTRACTS
+
+    payload = json.loads((CONTRACTS / "gitea" / "webhook-pull_request-merged.json").read_text())
+    pull = payload["pull_request"]
+    assert gitea.pull_request_from(pull).head_branch == "logcenter/fix-issue-42"
+    pull["head"]["ref"] = "refs/pull/7/head"
+    parsed = gitea.pull_request_from(pull)
+    assert parsed.head_branch == "logcenter/fix-issue-42"
+    assert parsed.merged and parsed.merge_commit_sha == pull["merge_commit_sha"] and parsed.number == 7
