@@ -144,6 +144,22 @@ class Fault:
     times: int
 
 
+@dataclass
+class Hook:
+    """A webhook configured on the fake forge."""
+
+    url: str
+    secret: str | None
+    sent: list[tuple[Any, int | str]] = field(default_factory=list)
+
+    def deliver(self, delivery: Any) -> None:
+        try:
+            status: int | str = delivery.post(self.url).status_code
+        except Exception as exc:  # noqa: BLE001 - a forge records a failed delivery and goes on
+            status = f"{type(exc).__name__}: {exc}"
+        self.sent.append((delivery, status))
+
+
 class _Server(uvicorn.Server):
     def install_signal_handlers(self) -> None:  # runs in a thread: leave the test runner's signals alone
         pass
@@ -178,6 +194,8 @@ class FakeForge:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._clients: list[Any] = []
+        self.hooks: list[Hook] = []
+        self._senders: list[threading.Thread] = []
 
     # ---- addresses -----------------------------------------------------------------------------------------
     @property
@@ -275,7 +293,8 @@ class FakeForge:
                 updated_at=stamp,
             )
             repo.prs[number] = pr
-            return pr
+        self.emit(repo.full_name, number, "opened")
+        return pr
 
     def merge_pr(
         self,
@@ -300,20 +319,23 @@ class FakeForge:
             pr.merged, pr.state, pr.merged_by = True, "closed", merger
             pr.merged_at = pr.closed_at = pr.updated_at = stamp
             pr.closed_head_sha = head_sha
-            return pr
+        self.emit(full_name, number, "merged")
+        return pr
 
     def close_pr(self, full_name: str, number: int) -> FakePR:
         repo, pr = self.repos[full_name], self.pr(full_name, number)
         with self.lock:
             pr.closed_head_sha = repo.head_sha(pr)
             pr.state, pr.closed_at, pr.updated_at = "closed", now(), now()
-            return pr
+        self.emit(full_name, number, "closed")
+        return pr
 
     def reopen_pr(self, full_name: str, number: int) -> FakePR:
         pr = self.pr(full_name, number)
         with self.lock:
             pr.state, pr.closed_at, pr.closed_head_sha, pr.updated_at = "open", None, None, now()
-            return pr
+        self.emit(full_name, number, "reopened")
+        return pr
 
     def add_comment(
         self,
@@ -350,6 +372,32 @@ class FakeForge:
             entries.append(
                 {"id": self.next_id(), "context": context, "state": state, "url": url, "at": now()}
             )
+
+    # ---- webhooks the forge sends by itself --------------------------------------------------------------
+    HOOK_ACTIONS = {"opened": "opened", "merged": "closed", "closed": "closed", "reopened": "reopened"}
+
+    def webhook(self, full_name: str, number: int, action: str, *, secret: str | None, **kw: Any) -> Any:
+        raise NotImplementedError
+
+    def add_hook(self, url: str, secret: str | None = None) -> Hook:
+        """Deliver PR webhooks to `url` from now on, as a configured forge does: when a PR is opened, merged,
+        closed or reopened (through the API or by a test acting as a person), in a background thread, after
+        the change. `hook.sent` lists (delivery, answer status or error)."""
+        hook = Hook(url=url, secret=secret)
+        self.hooks.append(hook)
+        return hook
+
+    def emit(self, full_name: str, number: int, change: str) -> None:
+        for hook in self.hooks:
+            delivery = self.webhook(full_name, number, self.HOOK_ACTIONS[change], secret=hook.secret)
+            sender = threading.Thread(target=hook.deliver, args=(delivery,), daemon=True)
+            self._senders.append(sender)
+            sender.start()
+
+    def wait_for_deliveries(self, timeout: float = 30) -> None:
+        """Wait until every webhook sent so far has been answered (or has failed)."""
+        for sender in list(self._senders):
+            sender.join(timeout)
 
     # ---- faults --------------------------------------------------------------------------------------------
     def fail_next(
@@ -464,18 +512,7 @@ class FakeForge:
         return self.app()
 
     def start(self) -> None:
-        config = uvicorn.Config(
-            self.asgi(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        server = _Server(config)
-        thread = threading.Thread(target=server.run, daemon=True, name=f"fake-{self.kind}")
-        thread.start()
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError(f"fake {self.kind} did not start")
-            time.sleep(0.01)
-        self._server, self._thread = server, thread
+        self._server, self._thread = serve(self.asgi(), self.port, name=f"fake-{self.kind}")
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
@@ -489,6 +526,19 @@ class FakeForge:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def serve(asgi: Any, port: int, *, name: str = "server") -> tuple[uvicorn.Server, threading.Thread]:
+    """Serve an ASGI app with uvicorn in a daemon thread on 127.0.0.1:`port`; returns once it listens."""
+    server = _Server(uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True, name=name)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"{name} did not start")
+        time.sleep(0.01)
+    return server, thread
 
 
 def json_body(body: bytes) -> dict[str, Any]:

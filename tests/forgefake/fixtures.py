@@ -40,6 +40,7 @@ def start_fake(kind: str, root: Path) -> Iterator[FakeForge]:
     try:
         yield fake
     finally:
+        fake.wait_for_deliveries()
         fake.close_clients()
         fake.stop()
     assert not fake.contract_errors, "the fake answered outside its API contract:\n" + "\n".join(

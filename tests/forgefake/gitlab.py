@@ -59,6 +59,7 @@ def _params(request: Request, body: bytes) -> dict[str, Any]:
 class FakeGitLab(FakeForge):
     kind = "gitlab"
     api_prefix = "/api/v4"
+    HOOK_ACTIONS = {"opened": "open", "merged": "merge", "closed": "close", "reopened": "reopen"}
 
     def state(self, pr: FakePR) -> str:
         return "merged" if pr.merged else "opened" if pr.state == "open" else "closed"

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from logcenter.forges import MergeStyle
 from tests.forgefake import swagger
-from tests.forgefake.core import FakeForge
+from tests.forgefake.core import FakeForge, free_port, serve
 from tests.forgefake.gitea import FakeGitea
 from tests.forgefake.github import FakeGitHub
 from tests.forgefake.gitlab import FakeGitLab
@@ -297,3 +297,39 @@ def test_webhook_bodies_read_back_as_pull_requests(
     assert parsed.merged and parsed.merged_by == "alice" and parsed.number == pr.number
     assert parsed.merge_commit_sha == fake_gitlab.repos[fake_gitlab.default_repo].bare.rev("main")
     assert parsed.merged_at is not None
+
+
+def test_a_configured_hook_is_delivered_when_the_pr_changes(fake_forge: FakeForge) -> None:
+    """Like a real forge, the fake sends its webhook when a PR is opened or merged through the API."""
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    async def receive(request: Request) -> JSONResponse:
+        received.append((dict(request.headers), await request.body()))
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
+    port = free_port()
+    server, thread = serve(app, port, name="hook-receiver")
+    try:
+        hook = fake_forge.add_hook(f"http://127.0.0.1:{port}/hook", secret=SECRET)
+        fake_forge.push(fake_forge.default_repo, "fix-average", FIX, "Fix")
+        forge = fake_forge.client()
+        pr = forge.create_pull_request(head="fix-average", base="main", title="Fix", body="")
+        forge.merge_pull_request(pr.number, style=MergeStyle.MERGE, expected_head_sha=pr.head_sha)
+        fake_forge.wait_for_deliveries()
+    finally:
+        server.should_exit = True
+        thread.join(15)
+    assert [status for _, status in hook.sent] == [200, 200]
+    bodies = [json.loads(body) for _, body in received]
+    if fake_forge.kind == "gitlab":
+        actions = sorted(b["object_attributes"]["action"] for b in bodies)
+        assert actions == ["merge", "open"]
+        assert all(h["x-gitlab-token"] == SECRET for h, _ in received)
+    else:
+        assert sorted(b["action"] for b in bodies) == ["closed", "opened"]
+        merged = next(b for b in bodies if b["action"] == "closed")
+        assert merged["pull_request"]["merged"] is True
+        for headers, body in received:
+            expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            assert headers["x-hub-signature-256"] == f"sha256={expected}"
