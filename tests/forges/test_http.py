@@ -110,3 +110,23 @@ def test_the_token_is_sent_but_never_logged_or_echoed(fake_forge: FakeForge, sle
     assert fake_forge.token not in repr(fake_forge.client().config)
     sent = fake_forge.requests[0].headers
     assert fake_forge.token in (sent.get("authorization", "") + sent.get("private-token", ""))
+
+
+def test_a_comment_is_not_repeated_after_an_ambiguous_failure(
+    fake_forge: FakeForge, sleeps: list[float]
+) -> None:
+    """A 502 may come after the forge stored the comment: posting again could comment twice."""
+    repo = fake_forge.default_repo
+    pr = fake_forge.open_pr(repo, "fix-average", files={"app/calc.py": "x = 1\n"})
+    fake_forge.fail_next(502, path_contains="/comments" if fake_forge.kind != "gitlab" else "/notes")
+    forge = fake_forge.client()
+    with pytest.raises(ForgeError) as caught:
+        forge.comment(pr.number, "Rejected: hides the error")
+    assert caught.value.forge_status == 502 and sleeps == []
+
+    fake_forge.fail_next(
+        429, retry_after=2, path_contains="/comments" if fake_forge.kind != "gitlab" else "/notes"
+    )
+    forge.comment(pr.number, "Rejected: hides the error")  # a 429 was refused before acting: retried
+    assert sleeps == [2.0]
+    assert [c.body for c in fake_forge.repos[repo].prs[pr.number].comments] == ["Rejected: hides the error"]

@@ -197,6 +197,7 @@ class GiteaForge:
             f"{self.repo_path}/issues/{number}/comments",
             json={"body": body},
             expect=(201,),
+            repeatable=False,
         ).json()
         return _comment(data)
 

@@ -268,6 +268,7 @@ class GitLabForge:
             f"{self._mr(number)}/notes",
             json={"body": body},
             expect=(201,),
+            repeatable=False,
         ).json()
         return self._note(data, number)
 

@@ -89,24 +89,39 @@ class ForgeHTTP:
         json: Any = None,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
+        repeatable: bool = True,
     ) -> httpx.Response:
-        """Send one call, retrying connection failures, 5xx and 429 at most `max_retries` times."""
+        """Send one call, retrying connection failures, 5xx and 429 at most `max_retries` times.
+
+        `repeatable=False` is for calls that must not happen twice (a comment): those are retried only when
+        the forge cannot have acted on them, a refused connection or a 429."""
         expected = set(expect)
         attempt = 0
         while True:
             try:
                 response = self._client.request(method, path, json=json, params=params, headers=headers)
+            except httpx.ConnectError as exc:
+                failure: ForgeError = ForgeError(
+                    self.forge, call, None, f"cannot reach the forge ({type(exc).__name__})"
+                )
+                wait = None
             except httpx.TimeoutException as exc:
-                failure: ForgeError = ForgeError(self.forge, call, None, f"timed out ({type(exc).__name__})")
+                failure = ForgeError(self.forge, call, None, f"timed out ({type(exc).__name__})")
+                if not repeatable:
+                    raise failure from None
                 wait = None
             except httpx.HTTPError as exc:
                 failure = ForgeError(self.forge, call, None, f"cannot reach the forge ({type(exc).__name__})")
+                if not repeatable:
+                    raise failure from None
                 wait = None
             else:
                 if response.status_code in expected:
                     return response
                 failure = self.error(call, response)
-                if response.status_code not in RETRY_STATUSES:
+                if response.status_code not in RETRY_STATUSES or (
+                    not repeatable and response.status_code != 429
+                ):
                     raise failure
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
             if attempt >= self.max_retries or (wait is not None and wait > MAX_RETRY_WAIT):
