@@ -68,7 +68,7 @@ class ForgeHTTP:
             base_url=base_url.rstrip("/"),
             headers={"User-Agent": "logcenter-forge-client", **(headers or {}), **auth_headers},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            follow_redirects=True,  # a renamed or moved repository answers 301/307 (httpx drops auth off-host)
+            follow_redirects=True,  # a renamed repository answers 301/307; httpx drops auth off-host
             transport=transport,
         )
 
