@@ -105,7 +105,9 @@ class GitLabForge:
             "gitlab",
             config.api_url,
             token=config.token,
-            auth_headers={"PRIVATE-TOKEN": config.token},
+            # GitLab takes personal/project tokens as Bearer too; unlike PRIVATE-TOKEN, httpx drops
+            # Authorization when a redirect leaves the host
+            auth_headers={"Authorization": f"Bearer {config.token}"},
             headers={"Accept": "application/json"},
             timeout=config.timeout,
             max_retries=config.max_retries,
