@@ -142,6 +142,7 @@ class Fault:
     path_contains: str | None
     body: dict[str, Any]
     times: int
+    location: str | None = None
 
 
 @dataclass
@@ -408,9 +409,10 @@ class FakeForge:
         retry_after: str | int | None = None,
         path_contains: str | None = None,
         message: str = "fake forge failure",
+        location: str | None = None,
     ) -> None:
         """Answer the next `times` requests (matching `path_contains`) with `status`, before any handler
-        runs."""
+        runs; with `location`, a redirect there (say `fail_next(301, location=...)`, a moved repository)."""
         with self.lock:
             self.faults.append(
                 Fault(
@@ -419,6 +421,7 @@ class FakeForge:
                     path_contains,
                     {"message": message},
                     times,
+                    location,
                 )
             )
 
@@ -481,6 +484,8 @@ class FakeForge:
             if fault.times > 0 and (not fault.path_contains or fault.path_contains in request.url.path):
                 fault.times -= 1
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                if fault.location:
+                    headers["Location"] = fault.location
                 return JSONResponse(fault.body, status_code=fault.status, headers=headers)
         if not self.authorized(request):
             return self.error_response(ApiError(401, "token is required"))

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from urllib.parse import quote
 
 import pytest
 import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from logcenter.forges import ForgeError
 from logcenter.forges import http as forge_http
-from tests.forgefake.core import FakeForge
+from tests.forgefake.core import FakeForge, free_port, serve
 
 
 @pytest.fixture
@@ -130,3 +135,34 @@ def test_a_comment_is_not_repeated_after_an_ambiguous_failure(
     forge.comment(pr.number, "Rejected: hides the error")  # a 429 was refused before acting: retried
     assert sleeps == [2.0]
     assert [c.body for c in fake_forge.repos[repo].prs[pr.number].comments] == ["Rejected: hides the error"]
+
+
+def test_a_redirect_is_followed_without_taking_the_token_to_another_host(fake_forge: FakeForge) -> None:
+    """A moved repository answers with a redirect; to another host, the token must stay behind."""
+    seen: list[dict[str, str]] = []
+
+    async def elsewhere(request: Request) -> JSONResponse:
+        seen.append(dict(request.headers))
+        return JSONResponse({"message": "not here"}, status_code=404)
+
+    port = free_port()
+    server, thread = serve(Starlette(routes=[Route("/{path:path}", elsewhere)]), port, name="elsewhere")
+    try:
+        fake_forge.fail_next(301, location=f"http://127.0.0.1:{port}/moved")
+        with pytest.raises(ForgeError) as caught:
+            fake_forge.client().repo_info()
+    finally:
+        server.should_exit = True
+        thread.join(15)
+    assert caught.value.forge_status == 404
+    assert len(seen) == 1
+    assert fake_forge.token not in repr(seen)
+
+
+def test_a_redirect_on_the_same_forge_is_followed(fake_forge: FakeForge) -> None:
+    repo = fake_forge.default_repo
+    where = f"/projects/{quote(repo, safe='')}" if fake_forge.kind == "gitlab" else f"/repos/{repo}"
+    real = fake_forge.client().repo_info()
+    fake_forge.fail_next(301, location=fake_forge.api_url + where)
+    assert fake_forge.client().repo_info() == real
+    assert len(fake_forge.requests) == 3
