@@ -3,6 +3,7 @@
 from logcenter.auth.models import ApiToken
 from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Occurrence, RecentEventId
 from logcenter.db import Base
+from logcenter.jobs.models import Job
 from logcenter.notify.models import NotificationChannel, NotificationCursor, NotificationDelivery
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
@@ -14,6 +15,7 @@ __all__ = [
     "BugEvent",
     "BugHourlyCount",
     "BugTagValue",
+    "Job",
     "NotificationChannel",
     "NotificationCursor",
     "NotificationDelivery",

@@ -22,6 +22,7 @@ def settings(db: Database) -> Settings:
         count_interval=0,
         public_url=PUBLIC_URL,
         notify_settle_seconds=0,
+        job_worker=False,  # the tests run the jobs (tests/conftest.py)
     )
 
 

@@ -269,7 +269,11 @@ def test_the_docs_verification_example_accepts_a_real_delivery(receiver: Receive
     exec(code, namespace)  # noqa: S102 (our own documentation)
     verify = namespace["verify"]
     receiver.default = (200, "")
-    send(Target(ChannelKind.WEBHOOK, "hook", url=f"{receiver.url}/h", secret="k3y"), bug_message(), delivery_id=1)
+    send(
+        Target(ChannelKind.WEBHOOK, "hook", url=f"{receiver.url}/h", secret="k3y"),
+        bug_message(),
+        delivery_id=1,
+    )
     request = receiver.requests[0]
     header = request.headers["X-LogCenter-Signature"]
     assert verify("k3y", header, request.body) is True  # type: ignore[operator]

@@ -7,6 +7,7 @@ release, failure reasons) is untrusted: the channel formats escape it for their 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,6 +18,8 @@ from logcenter.projects.models import Project
 # Chat services cut long messages (WeCom: 4,096 bytes of markdown); a notification points to the bug.
 MAX_TEXT = 600
 MAX_FACT = 200
+
+_TRAILING_NUMBER = re.compile(r"/(\d+)/?$")
 
 HEADLINES = {
     EventKind.NEW_BUG: "New bug",
@@ -111,8 +114,10 @@ def bug_url(base_url: str, bug_id: int) -> str:
     return f"{base_url.rstrip('/')}/bugs/{bug_id}"
 
 
-def for_event(bug: Bug, project: Project, event: BugEvent, kind: EventKind, *, base_url: str) -> Message:
-    """The message for one history row of a bug."""
+def for_event(
+    bug: Bug, project: Project, event: BugEvent, kind: EventKind, *, base_url: str, pr_link: str | None = None
+) -> Message:
+    """The message for one history row of a bug. `pr_link`: the PR linked to the bug by an earlier row."""
     where = bug.file_path + (f":{bug.line_number}" if bug.line_number else "") if bug.file_path else None
     title = f"{HEADLINES[kind]}: {clip(bug.error_type, 120)} in {clip(project.slug, 100)}"
     facts = [
@@ -139,8 +144,9 @@ def for_event(bug: Bug, project: Project, event: BugEvent, kind: EventKind, *, b
     if event.actor and kind in (EventKind.MERGED, EventKind.FIX_FAILED, EventKind.PR_OPENED):
         facts.append(("By", clip(event.actor, 100)))
     links = [Link("Open in Log Center", bug_url(base_url, bug.id))]
-    if is_web_url(bug.pr_url) and kind is not EventKind.NEW_BUG:
-        links.append(Link(f"Pull request #{bug.pr_number}" if bug.pr_number else "Pull request", bug.pr_url))  # type: ignore[arg-type]
+    pr_url = _pull_request_url(bug, event, kind, pr_link)
+    if pr_url:
+        links.append(Link(_pull_request_label(bug, pr_url), pr_url))
     return Message(
         event=kind.value,
         title=title,
@@ -159,8 +165,7 @@ def for_event(bug: Bug, project: Project, event: BugEvent, kind: EventKind, *, b
             "file_path": bug.file_path,
             "line_number": bug.line_number,
             "occurrences": bug.occurrence_count,
-            "pr_url": bug.pr_url if is_web_url(bug.pr_url) else None,
-            "pr_number": bug.pr_number,
+            "pr_url": pr_url,
             "failure_reason": bug.failure_reason if kind is EventKind.FIX_FAILED else None,
             "history_id": event.id,
             "history_note": clip_text(event.note, 2000),
@@ -168,6 +173,25 @@ def for_event(bug: Bug, project: Project, event: BugEvent, kind: EventKind, *, b
             "url": bug_url(base_url, bug.id),
         },
     )
+
+
+def _pull_request_url(bug: Bug, event: BugEvent, kind: EventKind, pr_link: str | None) -> str | None:
+    """The PR this event is about: the history's own link (the bug may have been reopened, or moved on to
+    another fix, by the time the dispatcher reads it), else the bug's current PR."""
+    if kind in (EventKind.NEW_BUG, EventKind.REGRESSION):
+        return None
+    for link in (event.link, pr_link, bug.pr_url):
+        if is_web_url(link):
+            return link
+    return None
+
+
+def _pull_request_label(bug: Bug, url: str) -> str:
+    number = bug.pr_number if bug.pr_url == url else None
+    if number is None:
+        match = _TRAILING_NUMBER.search(url)
+        number = int(match.group(1)) if match else None
+    return f"Pull request #{number}" if number is not None else "Pull request"
 
 
 def test_message(channel_name: str, *, base_url: str) -> Message:

@@ -95,11 +95,16 @@ def dispatch(
     )
     throttle = Throttle(session)
     written = 0
+    pr_links: dict[int, str] = {}  # the PR each bug was last linked to in this batch
     for event, kind in kinds:
+        if event.link and messages.is_web_url(event.link) and event.kind == "pr":
+            pr_links[event.bug_id] = event.link
         bug = bugs.get(event.bug_id)
         if kind is None or bug is None:
             continue
-        message = messages.for_event(bug, bug.project, event, kind, base_url=base_url)
+        message = messages.for_event(
+            bug, bug.project, event, kind, base_url=base_url, pr_link=pr_links.get(event.bug_id)
+        )
         for observer in observers:
             observer(session, event, kind, bug, message)
         for channel in channels:
