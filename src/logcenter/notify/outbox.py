@@ -93,7 +93,7 @@ def dispatch(
             .order_by(NotificationChannel.id)
         )
     )
-    throttle = Throttle(session)
+    throttle = Throttle(session, bug_ids)
     written = 0
     pr_links: dict[int, str] = {}  # the PR each bug was last linked to in this batch
     for event, kind in kinds:
@@ -143,24 +143,36 @@ class Dispatched:
 
 
 class Throttle:
-    """At most one message per channel, bug and event kind per the channel's interval."""
+    """At most one message per channel, bug and event kind per the channel's interval.
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.recent: dict[tuple[int, int, str], datetime] = {}
+    The last message of each (channel, bug, kind) for the batch's bugs is read in one query; the batch's own
+    messages are added as they are written.
+    """
+
+    def __init__(self, session: Session, bug_ids: set[int]) -> None:
+        self.recent: dict[tuple[int, int | None, str], datetime] = {}
+        if bug_ids:
+            last = (
+                select(
+                    NotificationDelivery.channel_id,
+                    NotificationDelivery.bug_id,
+                    NotificationDelivery.event_kind,
+                    func.max(NotificationDelivery.event_at),
+                )
+                .where(NotificationDelivery.bug_id.in_(bug_ids))
+                .group_by(
+                    NotificationDelivery.channel_id,
+                    NotificationDelivery.bug_id,
+                    NotificationDelivery.event_kind,
+                )
+            )
+            for channel_id, bug_id, kind, at in session.execute(last):
+                self.recent[(channel_id, bug_id, kind)] = at
 
     def suppressed(self, channel: NotificationChannel, bug_id: int, kind: EventKind, at: datetime) -> bool:
         key = (channel.id, bug_id, kind.value)
         interval = timedelta(seconds=channel.throttle_seconds or 0)
         last = self.recent.get(key)
-        if last is None and interval:
-            last = self.session.scalar(
-                select(func.max(NotificationDelivery.event_at)).where(
-                    NotificationDelivery.channel_id == channel.id,
-                    NotificationDelivery.bug_id == bug_id,
-                    NotificationDelivery.event_kind == kind.value,
-                )
-            )
         if last is not None and at - last < interval:
             return True
         self.recent[key] = at
