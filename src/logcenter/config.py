@@ -150,6 +150,12 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Failed attempts in a row after which a channel is marked as failing"
     )
     notify_digest_hour: int = Field(default=9, ge=0, le=23, description="Hour (UTC) of the daily digest")
+    notify_burst_per_minute: int = Field(
+        default=10,
+        ge=0,
+        description="Messages a channel gets one by one per minute; more (many bugs at once) go out as one "
+        "summary. 0 = no limit",
+    )
 
     # Admin bootstrap
     admin_token: SecretStr | None = Field(

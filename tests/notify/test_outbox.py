@@ -200,3 +200,30 @@ def test_settle_leaves_young_events_for_the_next_run(
         len(dispatch(db, settings, settle=timedelta(seconds=30), now=utcnow() + timedelta(seconds=31))) == 1
     )
     assert dispatch(db, settings) == []
+
+
+def test_many_bugs_at_once_past_the_burst_limit_become_one_summary(
+    client: TestClient, admin_headers: dict[str, str], db: Database, settings: Settings
+) -> None:
+    channel = make_channel(client, admin_headers, kind="webhook", url="https://x.example/1")
+    bugs = [report(client, error={"type": f"Error{i}", "file_path": f"m{i}.py"}) for i in range(15)]
+    dispatch(db, settings, burst=10)
+    sent = deliveries(db, channel["id"])
+    assert [d.event_kind for d in sent] == ["new_bug"] * 10 + ["summary"]
+    assert [d.bug_id for d in sent[:10]] == bugs[:10]
+    summary = sent[-1]
+    assert summary.bug_id is None
+    assert summary.title == "5 more notifications: 5 × new bug"
+    assert [item["url"] for item in summary.message["items"]] == [f"{PUBLIC_URL}/bugs/{b}" for b in bugs[10:]]
+    assert summary.message["items"][0]["text"] == "New bug: Error10 in rtc_backend"
+
+    # Within the same minute, the channel is still at its limit: three more bugs are one more summary.
+    more = [report(client, error={"type": f"Late{i}", "file_path": f"l{i}.py"}) for i in range(3)]
+    dispatch(db, settings, burst=10)
+    assert [(d.event_kind, d.message["data"].get("bugs")) for d in deliveries(db, channel["id"])[11:]] == [
+        ("summary", more)
+    ]
+    # A quiet minute later, messages go out one by one again.
+    last = report(client, error={"type": "Later", "file_path": "z.py"})
+    dispatch(db, settings, burst=10, now=utcnow() + timedelta(minutes=2))
+    assert [(d.event_kind, d.bug_id) for d in deliveries(db, channel["id"])[12:]] == [("new_bug", last)]

@@ -16,9 +16,10 @@ class EventKind(StrEnum):
     DEPLOYED = "deployed"
     DIGEST = "digest"
     TEST = "test"  # the "send test message" button; not a subscription
+    SUMMARY = "summary"  # what a channel's burst limit held back (burst.py); not a subscription
 
 
-SUBSCRIBABLE = tuple(k for k in EventKind if k is not EventKind.TEST)
+SUBSCRIBABLE = tuple(k for k in EventKind if k not in (EventKind.TEST, EventKind.SUMMARY))
 DEFAULT_EVENTS = (
     EventKind.NEW_BUG,
     EventKind.REGRESSION,

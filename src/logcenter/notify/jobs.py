@@ -42,6 +42,7 @@ def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
                 base_url=base_url(ctx.settings),
                 enqueue=lambda s, row: enqueue_delivery(s, row, max_attempts=attempts),
                 settle=settle(ctx.settings),
+                burst=ctx.settings.notify_burst_per_minute,
             ).more
 
 

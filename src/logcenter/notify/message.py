@@ -30,6 +30,7 @@ HEADLINES = {
     EventKind.DEPLOYED: "Fix deployed",
     EventKind.DIGEST: "Daily digest",
     EventKind.TEST: "Test message",
+    EventKind.SUMMARY: "More notifications",
 }
 
 # How chat cards colour the event: bad news red, waiting orange, good news green.
@@ -42,6 +43,7 @@ TONES = {
     EventKind.DEPLOYED: "good",
     EventKind.DIGEST: "info",
     EventKind.TEST: "info",
+    EventKind.SUMMARY: "info",
 }
 
 

@@ -23,6 +23,7 @@ from logcenter.bugs.models import Bug, BugEvent
 from logcenter.db import utcnow
 from logcenter.notify import message as messages
 from logcenter.notify import rules
+from logcenter.notify.burst import Burst
 from logcenter.notify.events import EventKind, classify
 from logcenter.notify.models import NotificationChannel, NotificationCursor, NotificationDelivery
 
@@ -60,6 +61,7 @@ def dispatch(
     enqueue: Enqueue,
     observers: Sequence[Observer] = (),
     settle: timedelta = timedelta(0),
+    burst: int = 0,
     now: datetime | None = None,
     batch: int = BATCH,
 ) -> Dispatched:
@@ -94,6 +96,7 @@ def dispatch(
         )
     )
     throttle = Throttle(session, bug_ids)
+    limiter = Burst(session, channels, limit=burst, now=now)
     written = 0
     pr_links: dict[int, str] = {}  # the PR each bug was last linked to in this batch
     for event, kind in kinds:
@@ -113,26 +116,44 @@ def dispatch(
             if throttle.suppressed(channel, bug.id, kind, event.created_at):
                 log.info("notify.throttled", channel=channel.id, bug=bug.id, kind=kind.value)
                 continue
-            delivery = NotificationDelivery(
-                channel_id=channel.id,
-                event_kind=kind.value,
-                bug_id=bug.id,
-                bug_event_id=event.id,
-                event_at=event.created_at,
-                title=message.title[:500],
-                message=message.to_json(),
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(delivery)
-            session.flush()
-            enqueue(session, delivery)
+            if not limiter.allow(channel, message):
+                continue
+            _deliver(session, enqueue, channel.id, message, bug_id=bug.id, event=event, now=now)
             written += 1
+    for channel_id, summary in limiter.summaries(base_url=base_url).items():
+        _deliver(session, enqueue, channel_id, summary, bug_id=None, event=None, now=now)
+        written += 1
     cursor.last_event_id = kinds[-1][0].id
     cursor.updated_at = now
     if written:
         log.info("notify.dispatched", events=len(kinds), deliveries=written)
     return Dispatched(len(kinds), written, more=len(kinds) == batch)
+
+
+def _deliver(
+    session: Session,
+    enqueue: Enqueue,
+    channel_id: int,
+    message: messages.Message,
+    *,
+    bug_id: int | None,
+    event: BugEvent | None,
+    now: datetime,
+) -> None:
+    delivery = NotificationDelivery(
+        channel_id=channel_id,
+        event_kind=message.event,
+        bug_id=bug_id,
+        bug_event_id=event.id if event else None,
+        event_at=event.created_at if event else now,
+        title=message.title[:500],
+        message=message.to_json(),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(delivery)
+    session.flush()
+    enqueue(session, delivery)
 
 
 @dataclass(frozen=True, slots=True)
