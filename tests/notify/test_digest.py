@@ -21,7 +21,11 @@ def run(db: Database, settings: Settings, now: datetime) -> list[int]:
     queued: list[int] = []
     with session_scope(db.factory) as session:
         digest.send_due(
-            session, base_url=base_url(settings), hour=9, now=now, enqueue=lambda _, d: queued.append(d.id)
+            session,
+            base_url=base_url(settings),
+            hour=9,
+            now=now,
+            enqueue=lambda _, ids: queued.extend(ids),
         )
     return queued
 

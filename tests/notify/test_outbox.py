@@ -28,7 +28,10 @@ def dispatch(db: Database, settings: Settings, **kwargs: Any) -> list[int]:
     queued: list[int] = []
     with session_scope(db.factory) as session:
         outbox.dispatch(
-            session, base_url=base_url(settings), enqueue=lambda _, d: queued.append(d.id), **kwargs
+            session,
+            base_url=base_url(settings),
+            enqueue=lambda _, ids: queued.extend(ids),
+            **kwargs,
         )
     return queued
 

@@ -96,6 +96,37 @@ def enqueue(
     return int(job_id)
 
 
+def enqueue_many(
+    session: Session,
+    kind: str,
+    payloads: list[dict[str, Any]],
+    *,
+    max_attempts: int | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Queue one job per payload in one statement (no dedupe key): for callers that queue hundreds at once,
+    such as the notification dispatcher (one job per message). Returns how many."""
+    if not payloads:
+        return 0
+    now = now or utcnow()
+    if max_attempts is None:
+        registered = HANDLERS.get(kind)
+        max_attempts = registered.max_attempts if registered is not None else None
+    for payload in payloads:
+        orjson.dumps(payload)
+    common = {
+        "kind": kind,
+        "state": JobState.QUEUED,
+        "attempts": 0,
+        "max_attempts": max_attempts or DEFAULT_MAX_ATTEMPTS,
+        "run_after": now,
+        "created_at": now,
+    }
+    _wake_after_commit(session)
+    session.execute(insert(Job), [{**common, "payload": payload} for payload in payloads])
+    return len(payloads)
+
+
 def _wake_after_commit(session: Session) -> None:
     if not event.contains(session, "after_commit", _wake):
         event.listen(session, "after_commit", _wake, once=True)

@@ -16,8 +16,8 @@ from logcenter.bugs.models import Bug, BugEvent, BugStatus
 from logcenter.db import utcnow
 from logcenter.notify.events import EventKind, classify
 from logcenter.notify.message import TONES, Item, Link, Message, bug_url, clip
-from logcenter.notify.models import NotificationChannel, NotificationDelivery
-from logcenter.notify.outbox import Enqueue
+from logcenter.notify.models import NotificationChannel
+from logcenter.notify.outbox import Enqueue, delivery_row, write_deliveries
 from logcenter.projects.models import Project
 
 TOP = 10
@@ -107,11 +107,13 @@ def send_due(
 ) -> int:
     """Write a digest delivery for each channel whose digest is due; returns how many."""
     now = now or utcnow()
-    channels = session.scalars(
-        select(NotificationChannel)
-        .where(NotificationChannel.enabled.is_(True))
-        .order_by(NotificationChannel.id)
-        .with_for_update()
+    channels = list(
+        session.scalars(
+            select(NotificationChannel)
+            .where(NotificationChannel.enabled.is_(True))
+            .order_by(NotificationChannel.id)
+            .with_for_update()
+        )
     )
     written = 0
     for channel in channels:
@@ -121,18 +123,8 @@ def send_due(
         if since is None:
             continue
         message = build(session, since=since, until=now, project_id=channel.project_id, base_url=base_url)
-        delivery = NotificationDelivery(
-            channel_id=channel.id,
-            event_kind=EventKind.DIGEST.value,
-            event_at=now,
-            title=message.title[:500],
-            message=message.to_json(),
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(delivery)
         channel.last_digest_at = now
-        session.flush()
-        enqueue(session, delivery)
+        row = delivery_row(channel.id, message, message.to_json(), bug_id=None, event=None, now=now)
+        write_deliveries(session, [row], enqueue)
         written += 1
     return written

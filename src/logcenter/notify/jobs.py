@@ -15,7 +15,7 @@ from logcenter.db import session_scope
 from logcenter.jobs import service as jobs
 from logcenter.jobs.registry import JobContext, PermanentFailure, RetryLater, every, handler
 from logcenter.notify import delivery, digest, outbox
-from logcenter.notify.models import DeliveryStatus, NotificationDelivery
+from logcenter.notify.models import DeliveryStatus
 from logcenter.notify.settings import base_url, policy, settle
 
 DISPATCH = "notify.dispatch"
@@ -26,8 +26,9 @@ every(lambda settings: settings.notify_interval_seconds, DISPATCH)
 every(300, DIGEST)
 
 
-def enqueue_delivery(session: Session, row: NotificationDelivery, *, max_attempts: int) -> None:
-    jobs.enqueue(session, DELIVER, {"delivery_id": row.id}, max_attempts=max_attempts)
+def enqueue_deliveries(session: Session, delivery_ids: list[int], *, max_attempts: int) -> None:
+    payloads = [{"delivery_id": delivery_id} for delivery_id in delivery_ids]
+    jobs.enqueue_many(session, DELIVER, payloads, max_attempts=max_attempts)
 
 
 @handler(DISPATCH, max_attempts=1)  # periodic: the next run picks up where this one stopped
@@ -40,7 +41,7 @@ def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
             more = outbox.dispatch(
                 session,
                 base_url=base_url(ctx.settings),
-                enqueue=lambda s, row: enqueue_delivery(s, row, max_attempts=attempts),
+                enqueue=lambda s, ids: enqueue_deliveries(s, ids, max_attempts=attempts),
                 settle=settle(ctx.settings),
                 burst=ctx.settings.notify_burst_per_minute,
             ).more
@@ -55,7 +56,7 @@ def send_digests(ctx: JobContext, payload: dict[str, Any]) -> None:
             session,
             base_url=base_url(ctx.settings),
             hour=ctx.settings.notify_digest_hour,
-            enqueue=lambda s, row: enqueue_delivery(s, row, max_attempts=attempts),
+            enqueue=lambda s, ids: enqueue_deliveries(s, ids, max_attempts=attempts),
         )
 
 
