@@ -1,4 +1,4 @@
-"""`logcenter serve | db upgrade | token create | token list | token revoke`."""
+"""`logcenter serve | agent | db upgrade | token create | token list | token revoke`."""
 
 from __future__ import annotations
 
@@ -142,6 +142,12 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if revoked else 1
 
 
+def cmd_agent(args: argparse.Namespace, _: Settings) -> int:
+    from logcenter.agent.cli import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from logcenter import __version__
 
@@ -156,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="server processes (default 1, LOGCENTER_WORKERS)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(func=cmd_serve)
+
+    from logcenter.agent.cli import add_arguments
+
+    agent = sub.add_parser("agent", help="run the repair agent (fixes NEW bugs, opens pull requests)")
+    add_arguments(agent)
+    agent.set_defaults(func=cmd_agent)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)

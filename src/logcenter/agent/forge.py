@@ -1,0 +1,110 @@
+"""Which forge a project's pull requests go to, with the agent's own credentials, and the PR's text.
+
+The project's forge settings come from the server (kind, API URL, repository) when it has them; the token
+always comes from this process's environment (`LOGCENTER_GITEA_TOKEN`, ...), never from the server's API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from logcenter.agent.git import Credentials
+from logcenter.agent.options import AgentSettings
+from logcenter.forges.base import ForgeKind
+
+# How each forge takes a token over git's HTTP basic auth.
+_GIT_USER = {ForgeKind.GITEA: "oauth2", ForgeKind.GITHUB: "x-access-token", ForgeKind.GITLAB: "oauth2"}
+
+
+class ForgeMissing(Exception):
+    """No forge (or no token) is configured for a project that needs a pull request."""
+
+
+@dataclass(frozen=True)
+class ForgeTarget:
+    kind: ForgeKind
+    api_url: str
+    repo: str  # owner/name (GitLab: group/sub/name)
+    token: str = field(repr=False)
+
+    def credentials(self, remote_url: str) -> Credentials | None:
+        """Basic-auth credentials for pushing to `remote_url` when it is on this forge's host."""
+        host = urlsplit(remote_url).hostname
+        if not host or urlsplit(remote_url).scheme not in ("http", "https"):
+            return None
+        return Credentials(host=host, username=_GIT_USER[self.kind], password=self.token)
+
+
+def _host(url: str | None) -> str | None:
+    return urlsplit(url).hostname if url else None
+
+
+def _api_url(kind: ForgeKind, base: str | None) -> str:
+    if kind == ForgeKind.GITHUB:
+        if not base or _host(base) == "github.com":
+            return "https://api.github.com"
+        return base.rstrip("/") if "/api/" in base else base.rstrip("/") + "/api/v3"
+    if not base:
+        raise ForgeMissing(f"no {kind} URL: set LOGCENTER_{kind.upper()}_URL or the project's forge_url")
+    base = base.rstrip("/")
+    suffix = "/api/v1" if kind == ForgeKind.GITEA else "/api/v4"
+    return base if base.endswith(suffix) else base + suffix
+
+
+def repo_path(repo_url: str) -> str:
+    """owner/name from an https, ssh or scp-like git URL or a local path (its last two parts)."""
+    try:
+        from logcenter.forges import parse_repo  # type: ignore[attr-defined]
+
+        return str(parse_repo(repo_url))
+    except Exception:  # the forge package's parser is missing or refused a local path
+        pass
+    path = repo_url.split(":", 1)[1] if repo_url.startswith("git@") else urlsplit(repo_url).path or repo_url
+    parts = [p for p in path.strip("/").removesuffix(".git").split("/") if p]
+    return "/".join(parts[-2:])
+
+
+def resolve(project: Any, settings: AgentSettings, repo_url: str) -> ForgeTarget:
+    """The forge for this project: its kind from the project, the agent's options or the repository host."""
+    configured = {
+        ForgeKind.GITEA: (settings.gitea_url, settings.gitea_token),
+        ForgeKind.GITHUB: (settings.github_url, settings.github_token),
+        ForgeKind.GITLAB: (settings.gitlab_url, settings.gitlab_token),
+    }
+    kind_name = getattr(project, "forge", None) or settings.forge
+    kind: ForgeKind | None = ForgeKind(kind_name) if kind_name else None
+    host = _host(repo_url)
+    if kind is None and host:
+        if host == "github.com":
+            kind = ForgeKind.GITHUB
+        else:
+            kind = next((k for k, (url, _) in configured.items() if url and _host(url) == host), None)
+    if kind is None:
+        with_token = [k for k, (_, token) in configured.items() if token is not None]
+        if len(with_token) == 1:
+            kind = with_token[0]
+    if kind is None:
+        raise ForgeMissing(
+            "no forge for this project: set the project's forge on the server, or LOGCENTER_AGENT_FORGE "
+            "with LOGCENTER_GITEA_URL/_TOKEN, LOGCENTER_GITHUB_TOKEN or LOGCENTER_GITLAB_URL/_TOKEN"
+        )
+    url, token = configured[kind]
+    if token is None or not token.get_secret_value():
+        raise ForgeMissing(f"no {kind} token: set LOGCENTER_{kind.upper()}_TOKEN in the agent's environment")
+    api_url = _api_url(kind, getattr(project, "forge_url", None) or url)
+    repo = getattr(project, "forge_repo", None) or settings.forge_repo or repo_path(repo_url)
+    return ForgeTarget(kind=kind, api_url=api_url, repo=repo, token=token.get_secret_value())
+
+
+def open_forge(target: ForgeTarget) -> Any:
+    """A `logcenter.forges.base.Forge` client for the target."""
+    from logcenter import forges
+
+    make = getattr(forges, "make_forge", None)
+    if make is None:
+        raise ForgeMissing("this installation has no forge clients (logcenter.forges.make_forge)")
+    from logcenter.forges.base import ForgeConfig
+
+    return make(ForgeConfig(kind=target.kind, api_url=target.api_url, repo=target.repo, token=target.token))
