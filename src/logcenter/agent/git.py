@@ -174,6 +174,23 @@ class Repository:
                 return found
         raise GitError(f"branch {branch!r} not found in {safe_url(self.remote_url)}")
 
+    def free_branch(self, name: str) -> str:
+        """`name`, or `name-2`, `name-3`... when an earlier attempt (maybe of a crashed agent) holds it."""
+        taken = set(
+            git("for-each-ref", "--format=%(refname:short)", "refs/heads/fix/", cwd=self.path).split()
+        )
+        taken |= {
+            ref.removeprefix("origin/")
+            for ref in git(
+                "for-each-ref", "--format=%(refname:short)", "refs/remotes/origin/fix/", cwd=self.path
+            ).split()
+        }
+        candidate, n = name, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{name}-{n}"
+        return candidate
+
     def add_worktree(self, path: Path, *, branch: str | None, base: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(self.path):

@@ -265,7 +265,7 @@ class Repairer:
                 state["repo"] = repo
                 default_branch = config.default_branch or repo.remote_default_branch() or "main"
                 base = repo.base(default_branch, bug.commit_hash)
-                branch = f"fix/auto-{datetime.now(UTC):%Y%m%d-%H%M}-{bug.id}"
+                branch = repo.free_branch(f"fix/auto-{datetime.now(UTC):%Y%m%d-%H%M}-{bug.id}")
                 suffix = secrets.token_hex(3)
                 worktree = repo.add_worktree(
                     self.workdir / "worktrees" / f"bug-{bug.id}-{suffix}", branch=branch, base=base
