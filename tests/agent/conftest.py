@@ -20,6 +20,9 @@ import pytest
 from logcenter.auth.models import Scope
 from tests.conftest import LiveServer, make_token
 
+# The sample application's own tests run inside its repository, not in this suite.
+collect_ignore = ["sample_app", "fakes"]
+
 HERE = Path(__file__).parent
 REPO_ROOT = HERE.parent.parent
 SAMPLE = HERE / "sample_app"

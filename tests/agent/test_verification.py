@@ -3,6 +3,10 @@ fix can fail ends in FAILED with a reason that names the step, and nothing is pu
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.agent.conftest import Harness, git
@@ -103,3 +107,69 @@ def test_without_a_forge_token_nothing_is_tried(harness: Harness) -> None:
     reason = harness.bug(bug_id)["failure_reason"]
     assert reason.startswith("config_missing: no forge for this project")
     assert harness.fixer_runs() == []
+
+
+def test_project_settings_on_the_server_override_the_agent(harness: Harness) -> None:
+    harness.project(agent_settings={"require_regression_test": False, "max_lines": 50})
+    project = harness.api.get("/api/v1/projects/calc").json()
+    assert project["agent_settings"]["require_regression_test"] is False
+    bug_id = harness.report()
+    harness.run("--once", "--no-push", scenario="no_test")
+    [report] = harness.bug(bug_id)["repair_reports"]
+    # Without a regression test the fix goes through, and says it is unverified.
+    assert report["failure_reason"].startswith("not_pushed: verified fix")
+    assert "Unverified: no regression test" in report["test_output"]
+    assert "Before the fix" not in report["test_output"]
+
+    response = harness.api.put("/api/v1/projects/calc", json={"agent_settings": {"max_files": 1}})
+    assert response.status_code == 200, response.text
+    second = harness.report("IndexError")
+    harness.run("--once", "--no-push")
+    reason = harness.bug(second)["failure_reason"]
+    assert reason.startswith("diff_too_large: the fix changes 2 files and ")
+    assert "the limits are 1 files" in reason
+
+
+def test_bad_project_agent_settings_are_refused(harness: Harness) -> None:
+    response = harness.api.post(
+        "/api/v1/projects", json={"project_id": "x", "agent_settings": {"fixer": "rm -rf /", "max_files": 0}}
+    )
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"agent_settings.fixer", "agent_settings.max_files"}
+
+
+def test_any_command_can_be_the_fixer(harness: Harness) -> None:
+    harness.project()
+    bug_id = harness.report("KeyError")
+    fixer = f"{sys.executable} {Path(__file__).parent / 'fakes' / 'command_fixer.py'} --flag"
+    run = harness.run("--once", "--no-push", "--fixer", "command", "--fixer-command", fixer)
+    assert run.returncode == 0, run.stderr
+    [report] = harness.bug(bug_id)["repair_reports"]
+    assert report["fixer"] == "command"
+    assert report["failure_reason"].startswith("not_pushed: verified fix")
+    assert "fixed lookup" in report["analysis"]
+    [seen] = harness.fixer_runs()
+    env = harness.seen(seen)["env"]
+    assert [k for k in env if k.startswith("LOGCENTER_")] == ["LOGCENTER_PROMPT_FILE"]
+    assert harness.seen(seen)["argv"] == ["--flag"]
+
+    second = harness.report("IndexError")
+    harness.run("--once", "--no-push", "--fixer", "command", "--fixer-command", fixer, scenario="crash")
+    reason = harness.bug(second)["failure_reason"]
+    assert reason == "fixer_error: command exited with 1"
+    assert "the fixer crashed" in harness.bug(second)["repair_reports"][0]["test_output"]
+
+
+def test_dry_run_changes_nothing_on_the_server(harness: Harness) -> None:
+    harness.project()
+    bug_id = harness.report()
+    run = harness.run("--once", "--dry-run")
+    assert run.returncode == 0, run.stderr
+    bug = harness.bug(bug_id)
+    assert bug["status"] == "NEW" and bug["repair_reports"] == []
+    assert [e["kind"] for e in bug["history"]] == ["created"]
+    printed = json.loads(run.stdout)
+    assert printed["test_passed"] is True and "--dry-run" in printed["failure_reason"]
+    assert "if values else 0.0" in printed["diff"]
+    assert branches(harness) == ""

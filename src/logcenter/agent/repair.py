@@ -83,6 +83,10 @@ class ProjectConfig:
     max_lines: int
     test_patterns: list[str]
     require_regression_test: bool
+    fixer: str
+    timeout: float
+    max_turns: int
+    max_budget_usd: float
 
 
 def project_config(project: ProjectRead, settings: AgentSettings) -> ProjectConfig:
@@ -103,17 +107,25 @@ def project_config(project: ProjectRead, settings: AgentSettings) -> ProjectConf
             f"project {project.project_id!r} has no test_command: set it with {where} "
             f'{{"test_command": "pytest -q"}} or LOGCENTER_AGENT_TEST_COMMAND on the agent',
         )
-    agent: dict[str, Any] = getattr(project, "agent_settings", None) or {}
+    agent = project.agent_settings
     return ProjectConfig(
         slug=project.project_id,
         repo_url=repo_url,
         local_path=local_path,
         test_command=test_command,
         default_branch=project.default_branch or settings.default_branch,
-        max_files=int(agent.get("max_files") or settings.max_files),
-        max_lines=int(agent.get("max_lines") or settings.max_lines),
-        test_patterns=list(agent.get("test_patterns") or settings.test_patterns),
-        require_regression_test=bool(agent.get("require_regression_test", settings.require_regression_test)),
+        max_files=agent.max_files or settings.max_files,
+        max_lines=agent.max_lines or settings.max_lines,
+        test_patterns=agent.test_patterns or settings.test_patterns,
+        require_regression_test=(
+            settings.require_regression_test
+            if agent.require_regression_test is None
+            else agent.require_regression_test
+        ),
+        fixer=agent.fixer or settings.fixer,
+        timeout=float(agent.timeout_seconds or settings.timeout),
+        max_turns=agent.max_turns or settings.max_turns,
+        max_budget_usd=agent.max_budget_usd or settings.max_budget_usd,
     )
 
 
@@ -145,10 +157,14 @@ class Repairer:
         self.progress = progress
         self.secret_masker = Masker(known_secrets=settings.secrets())
         self.masker = Masker(settings.mask_patterns, known_secrets=settings.secrets())
-        self.fixer = fixers.make(settings.fixer, command=settings.fixer_command, path=settings.fixer_path)
         self.workdir = settings.workdir.resolve()
 
     # ------------------------------------------------------------------------------------------- the run
+    def _fixer(self, name: str) -> fixers.Fixer:
+        # The executable path option is for the agent's own fixer; a project's other choice is found on PATH.
+        path = self.settings.fixer_path if name == self.settings.fixer else None
+        return fixers.make(name, command=self.settings.fixer_command, path=path)
+
     def run(self, job: Job) -> Outcome:
         bug = job.bug
         steps = Steps()
@@ -171,7 +187,11 @@ class Repairer:
         finally:
             self._cleanup(state)
         report.duration_seconds = steps.total
-        report.durations = steps.durations
+        # The test runs inside "verify", apart: the agent's own overhead is the rest (bench/agent.py).
+        report.durations = {
+            **steps.durations,
+            **{k: state[k] for k in ("fixer_run", "tests_after", "tests_before") if k in state},
+        }
         outcome = Outcome(
             bug_id=bug.id,
             status=report.status or "FAILED",
@@ -211,7 +231,7 @@ class Repairer:
         return RepairReportIn(
             status="FAILED",
             agent=self.settings.name,
-            fixer=self.fixer.name,
+            fixer=state.get("fixer", self.settings.fixer),
             analysis=state.get("analysis"),
             modified_files=state.get("modified", []),
             diff=state.get("diff"),
@@ -238,6 +258,8 @@ class Repairer:
             detail = self.client.bug(bug.id, occurrences=5)
             project = self.client.project(bug.project_id)
             config = project_config(project, settings)
+            fixer = self._fixer(config.fixer)
+            state["fixer"] = fixer.name
             target = None
             if settings.pushes:
                 try:
@@ -245,11 +267,11 @@ class Repairer:
                 except forge.ForgeMissing as exc:
                     raise Failure("config_missing", str(exc)) from exc
             fixer_env = environment.scrubbed(
-                self.fixer.name, secrets=settings.secrets(), extra_allowed=settings.fixer_env
+                fixer.name, secrets=settings.secrets(), extra_allowed=settings.fixer_env
             )
             test_env = environment.scrubbed("command", secrets=settings.secrets())
             try:
-                self.fixer.resolve() if self.fixer.name != "command" else None
+                fixer.resolve() if fixer.name != "command" else None
             except fixers.FixerMissing as exc:
                 raise Failure("config_missing", str(exc)) from exc
         job.check()
@@ -274,9 +296,7 @@ class Repairer:
                 raise Failure("checkout_failed", self.secret_masker.text(str(exc))) from exc
             state["worktree"] = worktree
         job.check()
-        self.progress.emit(
-            "fixing", bug.id, f"{self.fixer.name} in {worktree.name} on {branch}", branch=branch
-        )
+        self.progress.emit("fixing", bug.id, f"{fixer.name} in {worktree.name} on {branch}", branch=branch)
 
         with steps("fix", job):
             built = prompt.build(
@@ -299,16 +319,17 @@ class Repairer:
                 test_command=config.test_command,
                 bug_file=bug.file_path,
                 env=fixer_env,
-                timeout=settings.timeout,
-                max_turns=settings.max_turns,
-                max_budget_usd=settings.max_budget_usd,
+                timeout=config.timeout,
+                max_turns=config.max_turns,
+                max_budget_usd=config.max_budget_usd,
                 model=settings.model,
                 cancel=job.cancel,
             )
             try:
-                run = self.fixer.run(fix_job)
+                run = fixer.run(fix_job)
             except fixers.FixerMissing as exc:
                 raise Failure("config_missing", str(exc)) from exc
+        state["fixer_run"] = round(run.seconds, 3)
         job.check()
         cost = ", ".join(
             part
@@ -323,7 +344,7 @@ class Repairer:
         analysis = run.analysis.strip()
         state["analysis"] = self.secret_masker.text(
             (analysis + "\n\n" if analysis else "")
-            + f"[{self.fixer.name}: {cost}]"
+            + f"[{fixer.name}: {cost}]"
             + (f" [permission denials: {', '.join(run.denials)}]" if run.denials else "")
         )[:100_000]
         if not run.ok:
@@ -341,9 +362,7 @@ class Repairer:
                         f"the fixer changed no file; its tools were denied: {', '.join(run.denials)}",
                     )
                 if not changes:
-                    raise verify.Rejected(
-                        "no_change", f"{self.fixer.name} reported success but changed no file"
-                    )
+                    raise verify.Rejected("no_change", f"{fixer.name} reported success but changed no file")
                 verify.check_diff(changes, max_files=config.max_files, max_lines=config.max_lines)
                 evidence = self._verify(job, repo, worktree, base, changes, config, test_env, state)
             except verify.Rejected as rejected:
@@ -365,7 +384,7 @@ class Repairer:
         report = RepairReportIn(
             status="PENDING_REVIEW",
             agent=settings.name,
-            fixer=self.fixer.name,
+            fixer=fixer.name,
             analysis=state["analysis"],
             modified_files=state["modified"],
             diff=state["diff"],
@@ -399,7 +418,7 @@ class Repairer:
                 changes=changes,
                 evidence=evidence,
                 test_command=config.test_command,
-                fixer=self.fixer.name,
+                fixer=fixer.name,
                 cost=cost,
             )
             try:
@@ -453,6 +472,7 @@ class Repairer:
             config.test_command, cwd=worktree, env=env, timeout=timeout, cancel=job.cancel
         )
         evidence.after = after
+        state["tests_after"] = round(after.seconds, 3)
         if not after.passed:
             state["test_passed"] = False
             why = f"ran past {timeout:g} s" if after.timed_out else f"exited with {after.exit_code}"
@@ -474,6 +494,7 @@ class Repairer:
                 config.test_command, cwd=base_tree, env=env, timeout=timeout, cancel=job.cancel
             )
             evidence.before = before
+            state["tests_before"] = round(before.seconds, 3)
             repo.remove_worktree(base_tree)
             state.pop("base_worktree", None)
             if before.passed:

@@ -56,7 +56,7 @@ class Runner:
         while not done.wait(interval):
             with self._jobs_lock:
                 ids = list(self.jobs)
-            if not ids:
+            if not ids or self.settings.dry_run:  # a dry run holds no lease
                 continue
             try:
                 result = self.client.heartbeat(

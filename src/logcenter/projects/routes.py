@@ -34,6 +34,7 @@ def to_read(project: Project, request: Request) -> ProjectRead:
         description=project.description,
         default_branch=project.default_branch,
         test_command=project.test_command,
+        agent_settings=project.agent_settings or {},
         ingest_key=project.ingest_key,
         dsn=service.dsn(project, base_url=base_url(request)),
         created_at=project.created_at,

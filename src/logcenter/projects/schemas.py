@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 # A project id becomes part of fingerprints, URLs and filters: printable, no control characters, bounded.
 # The same type serves ingest, so every id a report may carry is one the projects API accepts.
@@ -14,6 +14,35 @@ Line = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
 # a command: those are never accepted. Local repositories only from an admin (the API), not from reports.
 REMOTE_REPO_PREFIXES = ("http://", "https://", "ssh://", "git@")
 LOCAL_REPO_PREFIXES = ("file://", "/")
+
+
+class AgentSettings(BaseModel):
+    """How the repair agent treats this project; a field left out (null) takes the agent's own default
+    (its `LOGCENTER_AGENT_*` environment). The fixer's command line and every credential stay on the agent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fixer: Annotated[str, StringConstraints(pattern=r"^(claude|codex|aider|command)$")] | None = None
+    max_files: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        default=None, description="Files a fix may change"
+    )
+    max_lines: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        default=None, description="Lines (added + removed) a fix may change"
+    )
+    test_patterns: (
+        Annotated[
+            list[Annotated[str, StringConstraints(min_length=1, max_length=200)]], Field(max_length=100)
+        ]
+        | None
+    ) = Field(default=None, description="Globs of test files, e.g. tests/*, *_test.go")
+    require_regression_test: bool | None = Field(
+        default=None, description="A fix must add a test that fails before it (default true)"
+    )
+    timeout_seconds: Annotated[int, Field(ge=10, le=86_400)] | None = Field(
+        default=None, description="Wall clock per fix"
+    )
+    max_turns: Annotated[int, Field(ge=1, le=1000)] | None = None
+    max_budget_usd: Annotated[float, Field(gt=0, le=1000)] | None = None
 
 
 class ProjectFields(BaseModel):
@@ -29,6 +58,7 @@ class ProjectFields(BaseModel):
         | None
     ) = None
     test_command: Annotated[Line, StringConstraints(max_length=2000)] | None = None
+    agent_settings: AgentSettings | None = None
 
     @field_validator("repo_url")
     @classmethod
@@ -57,6 +87,7 @@ class ProjectRead(BaseModel):
     description: str | None
     default_branch: str | None
     test_command: str | None
+    agent_settings: AgentSettings = Field(default_factory=AgentSettings)
     ingest_key: str
     dsn: str
     created_at: datetime
