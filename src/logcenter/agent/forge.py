@@ -54,16 +54,21 @@ def _api_url(kind: ForgeKind, base: str | None) -> str:
 
 
 def repo_path(repo_url: str) -> str:
-    """owner/name from an https, ssh or scp-like git URL or a local path (its last two parts)."""
-    try:
-        from logcenter.forges import parse_repo  # type: ignore[attr-defined]
+    """owner/name (GitLab: group/sub/name) from an https, ssh or scp-like git URL; for a local path or a
+    file:// URL (a mirror the forge serves from), its last two parts."""
+    if repo_url.startswith(("/", "file://")):
+        parts = [p for p in urlsplit(repo_url).path.strip("/").removesuffix(".git").split("/") if p]
+        return "/".join(parts[-2:])
+    from logcenter import forges
 
-        return str(parse_repo(repo_url))
-    except Exception:  # the forge package's parser is missing or refused a local path
-        pass
-    path = repo_url.split(":", 1)[1] if repo_url.startswith("git@") else urlsplit(repo_url).path or repo_url
-    parts = [p for p in path.strip("/").removesuffix(".git").split("/") if p]
-    return "/".join(parts[-2:])
+    parse = getattr(forges, "parse_repo", None)
+    if parse is not None:
+        try:
+            return str(parse(repo_url)[1])
+        except ValueError as exc:
+            raise ForgeMissing(f"cannot tell the forge repository from {repo_url!r}: {exc}") from exc
+    path = repo_url.split(":", 1)[1] if repo_url.startswith("git@") else urlsplit(repo_url).path
+    return path.strip("/").removesuffix(".git")
 
 
 def resolve(project: Any, settings: AgentSettings, repo_url: str) -> ForgeTarget:
@@ -105,6 +110,4 @@ def open_forge(target: ForgeTarget) -> Any:
     make = getattr(forges, "make_forge", None)
     if make is None:
         raise ForgeMissing("this installation has no forge clients (logcenter.forges.make_forge)")
-    from logcenter.forges.base import ForgeConfig
-
-    return make(ForgeConfig(kind=target.kind, api_url=target.api_url, repo=target.repo, token=target.token))
+    return make(target.kind, target.api_url, target.token, repo=target.repo)
