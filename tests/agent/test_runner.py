@@ -106,3 +106,21 @@ def test_a_killed_agent_s_bug_returns_to_new_and_the_next_run_fixes_it(harness: 
     assert ("lease_expired", "NEW", "system") in kinds
     [report] = bug["repair_reports"]
     assert report["agent"] == "agent-2" and report["test_passed"] is True
+
+
+def test_heartbeats_keep_the_lease_of_a_long_fix(harness: Harness) -> None:
+    harness.project()
+    bug_id = harness.report()
+    agent = start(harness, "--once", "--no-push", "--lease", "10", "--name", "agent-1", scenario="slow:16")
+    wait_for(lambda: len(harness.fixer_runs()) == 1)
+    [run] = harness.fixer_runs()
+    # Past the first lease's end, another agent's claim (which sweeps expired leases) finds nothing to take.
+    wait_for(lambda: time.time() > run.stat().st_mtime + 12, timeout=30)
+    other = harness.run("--once", "--no-push", "--name", "agent-2")
+    assert other.event("summary")["message"].startswith("0 bugs")
+    _, stderr = agent.communicate(timeout=120)
+    assert agent.returncode == 0, stderr
+    bug = harness.bug(bug_id)
+    assert [e["kind"] for e in bug["history"]].count("lease_expired") == 0
+    [report] = bug["repair_reports"]
+    assert report["agent"] == "agent-1" and report["test_passed"] is True

@@ -76,7 +76,8 @@ def build(bug: BugDetail, *, test_command: str, test_patterns: list[str], masker
     task = TASK.format(patterns=f" (files matching {shown})" if shown else "", test_command=test_command)
 
     def field(value: str, limit: int) -> str:
-        return clean(masker.text(value), limit).replace(marker, "[marker removed]")
+        # Cut before masking: masking is linear, but there is no reason to run it over megabytes.
+        return masker.text(clean(value, limit)).replace(marker, "[marker removed]")
 
     lines = [
         f"Project: {field(bug.project_id, 200)}",
