@@ -178,10 +178,13 @@ def harness(
 ) -> Iterator[Harness]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    claude = bin_dir / "claude"
-    fake = str(HERE / "fakes" / "claude.py")
-    claude.write_text(f"#!{sys.executable}\nimport runpy\nrunpy.run_path({fake!r}, run_name='__main__')\n")
-    claude.chmod(0o755)
+    for name in ("claude", "codex"):
+        fake = str(HERE / "fakes" / f"{name}.py")
+        script = bin_dir / name
+        script.write_text(
+            f"#!{sys.executable}\nimport runpy\nrunpy.run_path({fake!r}, run_name='__main__')\n"
+        )
+        script.chmod(0o755)
     yield Harness(
         server=live_server,
         api=api,

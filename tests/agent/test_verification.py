@@ -43,6 +43,9 @@ def test_verified_fix_without_push_stays_on_a_local_branch(harness: Harness) -> 
     log = git("log", "-1", "--format=%an|%s", branch, cwd=mirror)
     assert log.strip() == f"Log Center Repair Agent|fix: ZeroDivisionError in calc.py (bug #{bug_id})"
     assert run.event("summary")["message"].startswith("1 bugs")
+    # The bug's history shows the run's steps.
+    steps = [e["note"].split(":")[0] for e in bug["history"] if e["kind"] == "agent"]
+    assert steps == ["fixing", "verifying"]
 
 
 @pytest.mark.parametrize(
@@ -173,3 +176,23 @@ def test_dry_run_changes_nothing_on_the_server(harness: Harness) -> None:
     assert printed["test_passed"] is True and "--dry-run" in printed["failure_reason"]
     assert "if values else 0.0" in printed["diff"]
     assert branches(harness) == ""
+
+
+def test_codex_runs_in_its_workspace_write_sandbox(harness: Harness) -> None:
+    harness.project()
+    bug_id = harness.report("ValueError")
+    run = harness.run("--once", "--no-push", "--fixer", "codex", OPENAI_API_KEY="sk-openai-key")
+    assert run.returncode == 0, run.stderr
+    [report] = harness.bug(bug_id)["repair_reports"]
+    assert report["failure_reason"].startswith("not_pushed: verified fix"), report["failure_reason"]
+    assert report["fixer"] == "codex" and "Guarded parse_int" in report["analysis"]
+    assert "1020 tokens" in report["analysis"]
+    [seen] = harness.fixer_runs()
+    argv = harness.seen(seen)["argv"]
+    assert argv[:3] == ["exec", "--sandbox", "workspace-write"] and "--json" in argv
+    assert harness.seen(seen)["env"]["OPENAI_API_KEY"] == "sk-openai-key"
+
+    second = harness.report("KeyError")
+    harness.run("--once", "--no-push", "--fixer", "codex", scenario="turn_failed")
+    reason = harness.bug(second)["failure_reason"]
+    assert reason.startswith("fixer_error: codex reported a failure") and "stream disconnected" in reason

@@ -8,9 +8,17 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from logcenter.bugs.schemas import BugDetail, BugPage, BugRead, RepairReportRead
+from logcenter.bugs.schemas import BugDetail, BugEventRead, BugPage, BugRead, RepairReportRead
 from logcenter.projects.schemas import ProjectRead
-from logcenter.repair.schemas import Claimed, ClaimIn, HeartbeatIn, LeaseResult, ReleaseIn, RepairReportIn
+from logcenter.repair.schemas import (
+    Claimed,
+    ClaimIn,
+    HeartbeatIn,
+    LeaseResult,
+    ProgressIn,
+    ReleaseIn,
+    RepairReportIn,
+)
 
 M = TypeVar("M", bound=BaseModel)
 RETRIED = {502, 503, 504}
@@ -71,6 +79,10 @@ class Client:
     def release(self, *, agent: str, bug_ids: list[int], note: str) -> LeaseResult:
         body = ReleaseIn(agent=agent, bug_ids=bug_ids, note=note[:10_000])
         return self._call("POST", "/api/v1/agent/release", LeaseResult, body=body)
+
+    def progress(self, *, agent: str, bug_id: int, step: str, note: str) -> BugEventRead:
+        body = ProgressIn(agent=agent, bug_id=bug_id, step=step, note=note[:2_000])
+        return self._call("POST", "/api/v1/agent/progress", BugEventRead, body=body)
 
     def bug(self, bug_id: int, *, occurrences: int = 5) -> BugDetail:
         return self._call("GET", f"/api/v1/bugs/{bug_id}", BugDetail, occurrences=occurrences)

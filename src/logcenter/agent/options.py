@@ -69,7 +69,9 @@ CommaList = Annotated[list[str], NoDecode]
 
 
 class AgentSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LOGCENTER_AGENT_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="LOGCENTER_AGENT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     server: str = Field(default="http://127.0.0.1:8002", description="Log Center's base URL")
     token: SecretStr | None = Field(default=None, description="An `agent` (or admin) API token")

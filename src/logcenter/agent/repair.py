@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from logcenter.agent import environment, fixers, forge, prompt, text, verify
-from logcenter.agent.client import Client
+from logcenter.agent.client import ApiError, Client
 from logcenter.agent.git import GitError, Repository, apply_patch, commit, safe_url, stage_all, staged_diff
 from logcenter.agent.masking import Masker
 from logcenter.agent.options import AgentSettings
@@ -251,6 +251,16 @@ class Repairer:
         if prompt_file is not None:
             prompt_file.unlink(missing_ok=True)
 
+    def _step(self, job: Job, step: str, message: str, **fields: Any) -> None:
+        """A step on stderr and in the bug's history (best effort: the history is for people)."""
+        self.progress.emit(step, job.bug.id, message, **fields)
+        if self.settings.dry_run:
+            return
+        try:
+            self.client.progress(agent=self.settings.name, bug_id=job.bug.id, step=step, note=message)
+        except ApiError as exc:
+            self.progress.emit("history_failed", job.bug.id, str(exc))
+
     # ------------------------------------------------------------------------------------------ the steps
     def _fix(self, job: Job, steps: Steps, state: dict[str, Any]) -> RepairReportIn:
         bug, settings = job.bug, self.settings
@@ -296,7 +306,7 @@ class Repairer:
                 raise Failure("checkout_failed", self.secret_masker.text(str(exc))) from exc
             state["worktree"] = worktree
         job.check()
-        self.progress.emit("fixing", bug.id, f"{fixer.name} in {worktree.name} on {branch}", branch=branch)
+        self._step(job, "fixing", f"{fixer.name} on branch {branch} from {base[:12]}", branch=branch)
 
         with steps("fix", job):
             built = prompt.build(
@@ -350,7 +360,7 @@ class Repairer:
         if not run.ok:
             raise Failure(run.reason or "fixer_error", run.detail, run.output_tail)
 
-        self.progress.emit("verifying", bug.id, config.test_command)
+        self._step(job, "verifying", f"{fixer.name} finished ({cost}); running `{config.test_command}`")
         with steps("verify", job):
             changes = stage_all(worktree)
             state["modified"] = [c.path for c in changes]
@@ -407,7 +417,7 @@ class Repairer:
                 repo.push(worktree, branch)
             except GitError as exc:
                 raise Failure("push_failed", self.secret_masker.text(str(exc)), evidence_text) from exc
-        self.progress.emit("pushed", bug.id, f"{branch} ({sha[:12]})", branch=branch, commit=sha)
+        self._step(job, "pushed", f"{branch} ({sha[:12]})", branch=branch, commit=sha)
 
         with steps("pr", job):
             body = text.pr_body(

@@ -76,6 +76,10 @@ class Runner:
     def _work(self, job: Job) -> Outcome:
         try:
             outcome = self.repairer.run(job)
+        except Exception as exc:  # the repairer reports its own failures; this is the last resort
+            outcome = Outcome(
+                job.bug.id, "FAILED", reason="agent_error", message=f"{type(exc).__name__}: {exc}"
+            )
         finally:
             with self._jobs_lock:
                 self.jobs.pop(job.bug.id, None)
