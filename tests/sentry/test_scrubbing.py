@@ -130,3 +130,14 @@ def test_pem_keys_and_basic_auth_in_any_string():
     assert DEFAULT.text(f"key: {pem} end") == f"key: {FILTERED} end"
     assert DEFAULT.text("Authorization: Basic dXNlcjpwYXNzd29yZA==") == f"Authorization: {FILTERED}"
     assert DEFAULT.text("curl -H 'X: Bearer abcdefgh12345'") == f"curl -H 'X: Bearer {FILTERED}'"
+
+
+def test_pairs_in_text():
+    cases = {
+        "name: token=abc": f"name: token={FILTERED}",
+        "https://pay.example/cb?access_token=abc&page=2": f"https://pay.example/cb?access_token={FILTERED}&page=2",
+        "token=abc==&x=1": f"token={FILTERED}&x=1",
+        '{"password": "two words", "b": 1}': f'{{"password": "{FILTERED}", "b": 1}}',
+        "def check_token(self): return 1": "def check_token(self): return 1",
+    }
+    assert {text: DEFAULT.text(text) for text in cases} == cases

@@ -49,7 +49,10 @@ DEFAULT_FIELDS: tuple[str, ...] = (
     "ssn",
 )
 
-_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+_MAX_VERDICTS = 10_000  # keys, and short strings, whose answers are remembered
+_SHORT = 200
+_NUMBER_CHARS = frozenset("0123456789-")
+_CARD = re.compile(r"\d{4}(?:[ -]?\d){9,15}")  # then bounded by neither a digit nor a dash (_card)
 _PEM = re.compile(
     r"-----BEGIN[A-Z ]*PRIVATE KEY-----.+?-----END[A-Z ]*PRIVATE KEY-----", re.DOTALL | re.IGNORECASE
 )
@@ -83,6 +86,9 @@ _ISSUER = re.compile(r"4|5[1-5]|2[2-7]|3[47]|6011|65|64[4-9]|35|30[0-5]|36|38|62
 
 
 def _card(match: re.Match[str]) -> str:
+    text, start, end = match.string, match.start(), match.end()
+    if (start and text[start - 1] in _NUMBER_CHARS) or (end < len(text) and text[end] in _NUMBER_CHARS):
+        return match.group()  # part of a longer number
     digits = re.sub(r"\D", "", match.group())
     if 13 <= len(digits) <= 19 and _ISSUER.match(digits) and _luhn(digits):
         return FILTERED
@@ -98,17 +104,20 @@ class Scrubber:
     safe_fields: frozenset[str] = frozenset({"author"})
     ip_addresses: bool = False
     _query: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _verdicts: dict[str, bool] = field(init=False, repr=False, compare=False)
+    _texts: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # Keys are compared without - and _; in text, `api_key`, `api-key` and `apikey` must all match too.
-        words = "|".join("[-_]?".join(map(re.escape, _normal(f))) for f in self.fields if f)
-        # name=value pairs (query strings, form bodies, cookies, code, JSON or YAML text) whose name holds a
-        # sensitive word: `token=abc`, `api_key="abc"`, `"password": "abc"`, `secret: abc`.
-        name = rf"(?P<name>[\w.\-\[\]]*(?:{words})[\w.\-\[\]]*)"
-        separator = r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
-        value = r"(?P<value>(?:(?:Bearer|Basic|Token)\s+)?[^&;\s#\"',}]+)"
-        pattern = f"{name}{separator}{value}" if words else r"(?!)"
-        object.__setattr__(self, "_query", re.compile(pattern, re.IGNORECASE))
+        # Every `name=value` or `name: value` pair (query strings, form bodies, cookies, code, JSON or YAML
+        # text), each name checked as a key is. A match starts only at the start of a name, so the scan stays
+        # linear in the text; `:` counts but not `://`; a quoted value runs to its closing quote.
+        name = r"(?<![\w.\-\[\]])(?P<name>[\w.\-\[\]]{3,})"
+        separator = r"(?P<sep>[\"']?[ \t]*(?:=|:(?!//))[ \t]*(?P<quote>[\"'])?)"
+        bare = r"(?:(?:Bearer|Basic|Token)\s+)?[^&;=\s#\"',}]+(?:=+(?=[&;\s#\"',}]|$))?"
+        value = rf"(?P<value>(?(quote)[^\"'\n]*|{bare}))"
+        object.__setattr__(self, "_query", re.compile(name + separator + value, re.IGNORECASE))
+        object.__setattr__(self, "_verdicts", {})
+        object.__setattr__(self, "_texts", {})
 
     @classmethod
     def from_settings(
@@ -122,26 +131,60 @@ class Scrubber:
         )
 
     def sensitive(self, key: str) -> bool:
-        name = _normal(key)
-        if name in self.safe_fields:
-            return False
-        if self.ip_addresses and name in _IP_KEYS:
-            return True
-        return any(word in name for word in self.fields)
+        """Whether a key's value is scrubbed; remembered per key (reports repeat the same few keys)."""
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            name = _normal(key)
+            verdict = name not in self.safe_fields and (
+                (self.ip_addresses and name in _IP_KEYS) or any(word in name for word in self.fields)
+            )
+            if len(self._verdicts) >= _MAX_VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[key] = verdict
+        return verdict
+
+    def _pairs(self, text: str) -> str:
+        """`text` with the values of its sensitive pairs filtered. The value of a pair that is not sensitive
+        is scanned again, as a name (in `name: token=abc`, `token` is the next pair's name)."""
+        out, pos = [], 0
+        while (match := self._query.search(text, pos)) is not None:
+            if self.sensitive(match["name"]):
+                out += [text[pos : match.end("sep")], FILTERED]
+                pos = match.end()
+            else:
+                out.append(text[pos : match.end("sep")])
+                pos = match.end("sep")
+        out.append(text[pos:])
+        return "".join(out)
 
     def text(self, value: str) -> str:
-        """A string with the value rules applied (cheap when nothing matches: one scan per rule)."""
-        if len(value) < 8 or not self.enabled:
-            return value
-        if "PRIVATE KEY" in value.upper():
+        """A string with the value rules applied. Short strings repeat from report to report (SDK names,
+        versions, integrations, URLs), so their answers are remembered."""
+        if len(value) < 9 or not self.enabled:
+            return value  # "a://b:c@d", "token=abc": nothing shorter to scrub
+        if len(value) > _SHORT:
+            return self._text(value)
+        done = self._texts.get(value)
+        if done is None:
+            done = self._text(value)
+            if len(self._texts) >= _MAX_VERDICTS:
+                self._texts.clear()
+            self._texts[value] = done
+        return done
+
+    def _text(self, value: str) -> str:
+        # Each rule's regex runs only when a plain substring test (C speed) says it might match.
+        low = value.lower()
+        if "private key" in low:
             value = _PEM.sub(FILTERED, value)
-        if "://" in value:
+        if "://" in low and "@" in low:
             value = _URL_AUTH.sub(lambda m: f"{m['scheme']}{m['user']}:{FILTERED}@", value)
-        if "=" in value or ":" in value:
-            value = self._query.sub(lambda m: f"{m['name']}{m['sep']}{FILTERED}", value)
-        value = _BEARER.sub(lambda m: f"{m['kind']} {FILTERED}", value)
-        if sum(c.isdigit() for c in value[:4096]) >= 13 or len(value) > 4096:
-            value = _CARD.sub(_card, value)
+        flat = low.replace("_", "").replace("-", "")
+        if any(word in flat for word in self.fields):
+            value = self._pairs(value)
+        if "bearer" in low or "basic" in low or "token" in low:
+            value = _BEARER.sub(lambda m: f"{m['kind']} {FILTERED}", value)
+        value = _CARD.sub(_card, value)
         if self.ip_addresses:
             value = _IPV6.sub(FILTERED, _IPV4.sub(FILTERED, value))
         return value
