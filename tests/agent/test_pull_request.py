@@ -143,3 +143,26 @@ def test_two_agents_open_one_pr_per_bug(harness: Harness, gitea) -> None:
     assert sorted(pr.title.rsplit("#", 1)[1].rstrip(")") for pr in prs) == sorted(str(b) for b in bugs)
     assert len({pr.head for pr in prs}) == 4
     assert list(Path(harness.tmp / "agent" / "worktrees").iterdir()) == []
+
+
+FORGE_ENV = {"gitea": "GITEA", "github": "GITHUB", "gitlab": "GITLAB"}
+
+
+def test_each_forge_gets_its_pull_request(harness: Harness, fake_forge) -> None:
+    repo = "acme/team/calc" if fake_forge.kind == "gitlab" else REPO  # GitLab: a nested group
+    fake_forge.add_repo(repo, bare=BareRepo(harness.origin))
+    name = FORGE_ENV[fake_forge.kind]
+    env = {
+        f"LOGCENTER_{name}_URL": fake_forge.api_url if fake_forge.kind == "github" else fake_forge.url,
+        f"LOGCENTER_{name}_TOKEN": fake_forge.token,
+        "LOGCENTER_AGENT_FORGE_REPO": repo,
+    }
+    harness.project()
+    bug_id = harness.report("IndexError")
+    run = harness.run("--once", **env)
+    assert run.returncode == 0, run.stderr
+    bug = harness.bug(bug_id)
+    assert bug["status"] == "PENDING_REVIEW", bug["failure_reason"]
+    [pr] = fake_forge.repos[repo].prs.values()
+    assert bug["pr_number"] == pr.number and pr.title == f"fix: IndexError in calc.py (bug #{bug_id})"
+    assert fake_forge.repos[repo].bare.has(f"refs/heads/{bug['branch_name']}")

@@ -43,9 +43,10 @@ def _host(url: str | None) -> str | None:
 
 def _api_url(kind: ForgeKind, base: str | None) -> str:
     if kind == ForgeKind.GITHUB:
-        if not base or _host(base) == "github.com":
+        # LOGCENTER_GITHUB_URL is the API itself (GitHub Enterprise: https://github.example.com/api/v3).
+        if not base or _host(base) in ("github.com", "www.github.com"):
             return "https://api.github.com"
-        return base.rstrip("/") if "/api/" in base else base.rstrip("/") + "/api/v3"
+        return base.rstrip("/")
     if not base:
         raise ForgeMissing(f"no {kind} URL: set LOGCENTER_{kind.upper()}_URL or the project's forge_url")
     base = base.rstrip("/")
