@@ -196,3 +196,12 @@ def test_codex_runs_in_its_workspace_write_sandbox(harness: Harness) -> None:
     harness.run("--once", "--no-push", "--fixer", "codex", scenario="turn_failed")
     reason = harness.bug(second)["failure_reason"]
     assert reason.startswith("fixer_error: codex reported a failure") and "stream disconnected" in reason
+
+
+def test_a_fixer_that_is_not_installed_is_a_config_error(harness: Harness) -> None:
+    harness.project(agent_settings={"fixer": "aider"})
+    bug_id = harness.report()
+    harness.run("--once", "--no-push", PATH=f"{harness.bin_dir}:/usr/bin:/bin")
+    reason = harness.bug(bug_id)["failure_reason"]
+    assert reason == "config_missing: `aider` is not on PATH: install it or set LOGCENTER_AGENT_FIXER_PATH"
+    assert harness.fixer_runs() == []

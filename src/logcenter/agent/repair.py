@@ -281,7 +281,8 @@ class Repairer:
             )
             test_env = environment.scrubbed("command", secrets=settings.secrets())
             try:
-                fixer.resolve() if fixer.name != "command" else None
+                if fixer.name != "command":
+                    fixer.resolve()
             except fixers.FixerMissing as exc:
                 raise Failure("config_missing", str(exc)) from exc
         job.check()
