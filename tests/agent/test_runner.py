@@ -51,7 +51,7 @@ def test_two_agents_fix_four_bugs_once_each(harness: Harness) -> None:
         [report] = bug["repair_reports"]  # fixed once
         assert report["failure_reason"].startswith("not_pushed: verified fix"), report["failure_reason"]
         assert report["test_passed"] is True
-        claims = [e for e in bug["history"] if e["to_status"] == "FIXING"]
+        claims = [e for e in bug["history"] if e["from_status"] == "NEW" and e["to_status"] == "FIXING"]
         assert len(claims) == 1
         owners.append(report["agent"])
     assert set(owners) <= {"agent-a", "agent-b"}
