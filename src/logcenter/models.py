@@ -5,6 +5,7 @@ from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Oc
 from logcenter.db import Base
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
+from logcenter.webhooks.models import WebhookDelivery
 
 __all__ = [
     "ApiToken",
@@ -17,4 +18,5 @@ __all__ = [
     "Project",
     "RecentEventId",
     "RepairAttempt",
+    "WebhookDelivery",
 ]

@@ -1,0 +1,56 @@
+"""Project forge settings (forge, API URL, repository, encrypted token and webhook secret, merge style) and
+the webhook_deliveries table that makes redelivered webhooks change nothing.
+
+Revision ID: 0007
+Revises: 0005
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from logcenter.db import UTCDateTime
+
+revision = "0007"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("projects") as batch:
+        batch.add_column(sa.Column("forge", sa.String(20), nullable=True))
+        batch.add_column(sa.Column("forge_url", sa.String(500), nullable=True))
+        batch.add_column(sa.Column("forge_repo", sa.String(300), nullable=True))
+        batch.add_column(sa.Column("forge_token_encrypted", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("webhook_secret_encrypted", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("merge_style", sa.String(20), nullable=True))
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("source", sa.String(20), nullable=False),
+        sa.Column("delivery_id", sa.String(200), nullable=False),
+        sa.Column("event", sa.String(100), nullable=False),
+        sa.Column("outcome", sa.String(500), nullable=False),
+        sa.Column("received_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_webhook_deliveries"),
+        sa.UniqueConstraint("source", "delivery_id", name="uq_webhook_deliveries_source_delivery_id"),
+    )
+    op.create_index("ix_webhook_deliveries_received_at", "webhook_deliveries", ["received_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_webhook_deliveries_received_at", table_name="webhook_deliveries")
+    op.drop_table("webhook_deliveries")
+    with op.batch_alter_table("projects") as batch:
+        for column in (
+            "merge_style",
+            "webhook_secret_encrypted",
+            "forge_token_encrypted",
+            "forge_repo",
+            "forge_url",
+            "forge",
+        ):
+            batch.drop_column(column)
