@@ -48,11 +48,14 @@ def review_bug(session: Session, project: Project, *, pr: int | None = 7, **fiel
 
 
 def reload(session: Session, bug: Bug) -> Bug:
+    """The bug as committed now (ends the test session's transaction: its snapshot would be stale)."""
+    session.rollback()
     session.expire_all()
     return session.get_one(Bug, bug.id)
 
 
 def history(session: Session, bug: Bug) -> list[BugEvent]:
+    session.rollback()
     session.expire_all()
     return list(session.scalars(select(BugEvent).where(BugEvent.bug_id == bug.id).order_by(BugEvent.id)))
 

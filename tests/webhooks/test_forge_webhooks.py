@@ -20,6 +20,7 @@ def forge(request):
 
 
 def deliveries(session):
+    session.rollback()
     session.expire_all()
     return session.scalar(select(func.count()).select_from(WebhookDelivery))
 

@@ -229,7 +229,7 @@ def receive_forge(
     log.info(
         "webhook.handled",
         forge=str(kind),
-        event=event_header,
+        forge_event=event_header,
         delivery=delivery,
         status=answer.status,
         bugs=[b.bug_id for b in answer.bugs],
