@@ -126,10 +126,15 @@ def _pull_request_event(forge: ForgeKind, event: str, payload: dict[str, Any]) -
     return _ignored(forge, event, f"pull request action {str(action)[:40]!r} changes nothing", **common)
 
 
+# X-Gitea-Event carries HookEventType.Event() ("pull_request_approved"); X-Gitea-Event-Type and some proxies
+# carry the raw type ("pull_request_review_approved"): both are read.
 _GITEA_REVIEWS = {
     "pull_request_approved": "approved",
     "pull_request_rejected": "changes requested",
     "pull_request_comment": "commented",
+    "pull_request_review_approved": "approved",
+    "pull_request_review_rejected": "changes requested",
+    "pull_request_review_comment": "commented",
 }
 
 
