@@ -151,7 +151,15 @@ def session(db: Database) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(db: Database) -> Settings:
-    return Settings(database_url=db.url, database_pool_size=5, lease_sweep_seconds=3600, count_interval=0)
+    # No background job worker: a test runs the jobs it means to with logcenter.jobs.run_pending (a worker
+    # thread's writes would race the test's own SQLite sessions). tests/jobs/ tests the worker itself.
+    return Settings(
+        database_url=db.url,
+        database_pool_size=5,
+        lease_sweep_seconds=3600,
+        count_interval=0,
+        job_worker=False,
+    )
 
 
 @pytest.fixture

@@ -98,7 +98,30 @@ class Settings(BaseSettings):
 
     # Repair agent leases
     lease_seconds: int = Field(default=1800, ge=10, description="Default lease of a claimed bug")
-    lease_sweep_seconds: int = Field(default=30, ge=1)
+    lease_sweep_seconds: int = Field(
+        default=30, ge=1, description="How often a background job returns expired leases to NEW"
+    )
+
+    # Background jobs (docs/jobs.md)
+    job_worker: bool = Field(
+        default=True,
+        description="Run background jobs in this server: one worker thread per `logcenter serve`, whatever "
+        "the number of HTTP workers. Set false when only `logcenter worker` processes should run them",
+    )
+    job_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often an idle job worker looks for due jobs"
+    )
+    job_lease_seconds: int = Field(
+        default=300,
+        ge=5,
+        description="A running job's lease, renewed while its worker lives; a dead worker's job is run "
+        "again this long after its last renewal",
+    )
+    job_retry_seconds: float = Field(
+        default=10.0, ge=0, description="Wait before a failed job's second attempt; doubled for each next"
+    )
+    job_retry_max_seconds: float = Field(default=3600.0, ge=0, description="Longest wait between attempts")
+    job_keep_days: int = Field(default=7, ge=1, description="Finished jobs are deleted after this many days")
 
     # Admin bootstrap
     admin_token: SecretStr | None = Field(
