@@ -28,6 +28,7 @@ def settings(db: Any, tmp_path: Any) -> Settings:
         count_interval=0,
         data_dir=tmp_path / "data",
         webhook_secret=SECRET,
+        job_worker=False,
     )
 
 

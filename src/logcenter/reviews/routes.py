@@ -5,7 +5,7 @@ No request transaction here (no SessionDep): the services open short ones around
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 
@@ -29,14 +29,15 @@ router = APIRouter(prefix="/api/v1/bugs", tags=["reviews"])
 
 BugId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "The bug is not PENDING_REVIEW, has no PR, or the PR moved / was closed"},
     502: {"description": "The forge failed or did not answer; the bug is unchanged"},
 }
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def _answer(done: service.Reviewed) -> ReviewedBug:

@@ -6,6 +6,8 @@ itself with the webhook secret.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -18,7 +20,7 @@ router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
 
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024  # GitHub caps payloads at 25 MB, but a PR event is tens of KB
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body is not a JSON object"},
     401: {"description": "Missing or invalid signature: nothing changed"},
     403: {"description": "No webhook secret configured: the endpoint refuses"},

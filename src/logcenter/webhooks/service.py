@@ -79,11 +79,12 @@ def _secret_problem(kind: ForgeKind | str, what: str) -> Forbidden:
 
 
 def _bad_signature(kind: ForgeKind | str, headers: Mapping[str, str]) -> Unauthorized:
-    header = {
+    headers_by_kind: dict[str, str] = {
         ForgeKind.GITEA: "X-Gitea-Signature",
         ForgeKind.GITHUB: "X-Hub-Signature-256",
         ForgeKind.GITLAB: "X-Gitlab-Token",
-    }.get(kind, "X-Secret or X-Logcenter-Signature")  # type: ignore[call-overload]
+    }
+    header = headers_by_kind.get(str(kind), "X-Secret or X-Logcenter-Signature")
     state = "Invalid" if signatures.has_credentials(kind, headers) else "Missing"
     return Unauthorized(f"{state} webhook signature ({header})")
 

@@ -51,15 +51,15 @@ def verify(kind: ForgeKind | str, headers: Mapping[str, str], signed: bytes, sec
 
 
 def has_credentials(kind: ForgeKind | str, headers: Mapping[str, str]) -> bool:
-    names = {
+    names: dict[str, tuple[str, ...]] = {
         ForgeKind.GITEA: ("x-gitea-signature", "x-hub-signature-256"),
         ForgeKind.GITHUB: ("x-hub-signature-256",),
         ForgeKind.GITLAB: ("x-gitlab-token",),
-    }.get(kind, ("x-secret", "x-logcenter-signature"))  # type: ignore[call-overload]
-    return any(headers.get(name) for name in names)
+    }
+    return any(headers.get(name) for name in names.get(str(kind), ("x-secret", "x-logcenter-signature")))
 
 
-DELIVERY_HEADERS = {
+DELIVERY_HEADERS: dict[str, tuple[str, ...]] = {
     ForgeKind.GITEA: ("x-gitea-delivery", "x-gogs-delivery"),
     ForgeKind.GITHUB: ("x-github-delivery",),
     # Idempotency-Key is stable across GitLab's retries of one delivery; the event UUID is per event.
@@ -68,7 +68,7 @@ DELIVERY_HEADERS = {
 
 
 def delivery_id(kind: ForgeKind | str, headers: Mapping[str, str]) -> str | None:
-    for name in DELIVERY_HEADERS.get(kind, ("idempotency-key", "x-logcenter-delivery")):  # type: ignore[call-overload]
+    for name in DELIVERY_HEADERS.get(str(kind), ("idempotency-key", "x-logcenter-delivery")):
         value = headers.get(name)
         if value and value.strip():
             return value.strip()[:200]
