@@ -92,19 +92,43 @@ def load_keys(settings: Settings) -> list[bytes]:
     return _parse_keys(path.read_text(), where=str(path))
 
 
+def rotate_key_file(settings: Settings) -> Path:
+    """Put a new key first in the key file; the old ones still decrypt."""
+    if settings.secret_key is not None:
+        raise SecretKeyError(
+            "The keys come from LOGCENTER_SECRET_KEY: put a new key (logcenter secrets new-key) first in it, "
+            "keep the old one after a comma, restart, then run `logcenter secrets reencrypt`"
+        )
+    path = key_file(settings)
+    old = [k.decode() for k in load_keys(settings)]
+    write_key_file(path, [new_key(), *old])
+    return path
+
+
 class SecretBox:
-    """Encrypts and decrypts stored secrets with the server's keys; re-reads the key file when a value does
-    not decrypt (another process may have rotated the key since)."""
+    """Encrypts and decrypts stored secrets with the server's keys; re-reads the key file when it changed (a
+    rotation by another process) or when a value does not decrypt."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._lock = threading.Lock()
         self._fernet: MultiFernet | None = None
+        self._stamp: float | None = None
+
+    def _file_stamp(self) -> float | None:
+        if self._settings.secret_key is not None:
+            return None
+        try:
+            return key_file(self._settings).stat().st_mtime
+        except OSError:
+            return None
 
     def _keys(self, *, reload: bool = False) -> MultiFernet:
         with self._lock:
-            if self._fernet is None or reload:
+            stamp = self._file_stamp()
+            if self._fernet is None or reload or stamp != self._stamp:
                 self._fernet = MultiFernet([Fernet(k) for k in load_keys(self._settings)])
+                self._stamp = self._file_stamp()
             return self._fernet
 
     def encrypt(self, value: str) -> str:

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from logcenter import forges
 from logcenter.config import Settings
 from logcenter.errors import Conflict
@@ -33,6 +36,20 @@ def store_secrets(project: Project, values: dict[str, Any], *, box: SecretBox) -
         secret = values[name]
         plain = secret.get_secret_value() if secret is not None else ""
         setattr(project, column, box.encrypt(plain) if plain else None)
+
+
+def reencrypt_secrets(session: Session, *, box: SecretBox) -> int:
+    """Encrypt every stored forge token and webhook secret again with the newest key (after a rotation);
+    returns how many values were rewritten."""
+    count = 0
+    for project in session.scalars(select(Project).order_by(Project.id)):
+        for column in SECRET_FIELDS.values():
+            value = getattr(project, column)
+            if value:
+                setattr(project, column, box.rotate(value))
+                count += 1
+    session.flush()
+    return count
 
 
 def repo_path(project: Project) -> str | None:
