@@ -20,13 +20,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("projects") as batch:
-        batch.add_column(sa.Column("forge", sa.String(20), nullable=True))
-        batch.add_column(sa.Column("forge_url", sa.String(500), nullable=True))
-        batch.add_column(sa.Column("forge_repo", sa.String(300), nullable=True))
-        batch.add_column(sa.Column("forge_token_encrypted", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("webhook_secret_encrypted", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("merge_style", sa.String(20), nullable=True))
+    # Plain ALTER TABLE, never a batch copy: on SQLite, dropping the old `projects` table with foreign keys on
+    # would delete every bug of every project (ON DELETE CASCADE).
+    op.add_column("projects", sa.Column("forge", sa.String(20), nullable=True))
+    op.add_column("projects", sa.Column("forge_url", sa.String(500), nullable=True))
+    op.add_column("projects", sa.Column("forge_repo", sa.String(300), nullable=True))
+    op.add_column("projects", sa.Column("forge_token_encrypted", sa.Text(), nullable=True))
+    op.add_column("projects", sa.Column("webhook_secret_encrypted", sa.Text(), nullable=True))
+    op.add_column("projects", sa.Column("merge_style", sa.String(20), nullable=True))
     op.create_table(
         "webhook_deliveries",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -44,13 +45,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_webhook_deliveries_received_at", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
-    with op.batch_alter_table("projects") as batch:
-        for column in (
-            "merge_style",
-            "webhook_secret_encrypted",
-            "forge_token_encrypted",
-            "forge_repo",
-            "forge_url",
-            "forge",
-        ):
-            batch.drop_column(column)
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), for the same reason as above.
+    for column in (
+        "merge_style",
+        "webhook_secret_encrypted",
+        "forge_token_encrypted",
+        "forge_repo",
+        "forge_url",
+        "forge",
+    ):
+        op.drop_column("projects", column)
