@@ -187,6 +187,10 @@ def test_pull_request_view_shows_files_and_diff_and_is_cached(client, session, a
     calls = len(fake_forge.requests)
     assert client.get(f"/api/v1/bugs/{bug.id}/pull-request", headers=admin_headers).json() == view
     assert len(fake_forge.requests) == calls
+    # A merge from Log Center drops the cached answer: the page shows the merged PR at once.
+    assert client.post(f"/api/v1/bugs/{bug.id}/merge", headers=admin_headers).status_code == 200
+    after = client.get(f"/api/v1/bugs/{bug.id}/pull-request", headers=admin_headers).json()
+    assert after["merged"] is True and after["merge_commit_sha"] == pr.merge_commit
 
 
 def test_deployment_asks_the_forge_whether_the_deployed_commit_contains_the_merge(

@@ -49,7 +49,6 @@ class _Ready:
     bug_id: int
     number: int
     target: project_forge.ForgeTarget
-    project_id: int
     merge_style: MergeStyle
     head_sha: str | None  # the head recorded with the PR (the agent's push, or a later push webhook)
 
@@ -70,7 +69,6 @@ def _ready(session: Session, bug_id: int, *, action: str, settings: Settings) ->
         bug_id=bug.id,
         number=bug.pr_number,
         target=project_forge.target_for(project, settings),
-        project_id=project.id,
         merge_style=project_forge.merge_style(project),
         head_sha=bug.head_sha,
     )
@@ -135,7 +133,7 @@ def merge(
                 )
             # At the head just read (the reviewed one, when given): a push in between makes the forge refuse.
             pr = forge.merge_pull_request(ready.number, style=style, expected_head_sha=pr.head_sha)
-    _forget(ready.project_id, ready.number)
+    _forget(ready.target, ready.number)
     merged_note = note or f"PR #{ready.number} merged from Log Center ({style})"
     result = _record_merge(factory, bug_id, pr, actor=actor, note=merged_note)
     log.info("review.merged", bug=bug_id, pr=ready.number, actor=actor, outcome=result.outcome)
@@ -151,7 +149,6 @@ def reject(
         bug, project = _load(session, bug_id, action="rejected", settings=settings)
         number = bug.pr_number
         target = project_forge.target_for(project, settings) if number is not None else None
-        project_id = project.id
     failure = f"Rejected by {actor}: {reason}"
     if number is not None and target is not None:
         with closing(project_forge.connect(target)) as forge:
@@ -164,7 +161,7 @@ def reject(
             forge.comment(number, f"Rejected in Log Center by {actor}:\n\n{reason}")
             if pr.state == PRState.OPEN:
                 forge.close_pull_request(number)
-        _forget(project_id, number)
+        _forget(target, number)
         failure = f"PR #{number} rejected by {actor}: {reason}"
     result = _write(
         factory,
@@ -213,13 +210,18 @@ def reject_many(
 
 # The pull request's page -----------------------------------------------------------------------------------
 
-_cache: LRUCache[tuple[int, int], tuple[float, PullRequestView]] = LRUCache(maxsize=512)
+# (API URL, repository, PR number) → (when fetched, view): a project pointed at another forge misses it.
+_cache: LRUCache[tuple[str, str, int], tuple[float, PullRequestView]] = LRUCache(maxsize=512)
 _cache_lock = threading.Lock()
 
 
-def _forget(project_id: int, number: int) -> None:
+def _cache_key(target: project_forge.ForgeTarget, number: int) -> tuple[str, str, int]:
+    return (target.api_url, target.repo.lower(), number)
+
+
+def _forget(target: project_forge.ForgeTarget, number: int) -> None:
     with _cache_lock:
-        _cache.pop((project_id, number), None)
+        _cache.pop(_cache_key(target, number), None)
 
 
 def pull_request(factory: sessionmaker[Session], settings: Settings, bug_id: int) -> PullRequestView:
@@ -231,15 +233,16 @@ def pull_request(factory: sessionmaker[Session], settings: Settings, bug_id: int
             raise Conflict(f"Bug {bug_id} has no pull request")
         project = session.get_one(Project, bug.project_id)
         target = project_forge.target_for(project, settings)
-        key = (project.id, bug.pr_number)
+        number = bug.pr_number
+    key = _cache_key(target, number)
     with _cache_lock:
         cached = _cache.get(key)
     if cached is not None and time.monotonic() - cached[0] < settings.pull_request_cache_seconds:
         return cached[1]
     with closing(project_forge.connect(target)) as forge:
-        pr = forge.get_pull_request(key[1])
-        files = forge.pull_request_files(key[1])
-        diff = forge.pull_request_diff(key[1])
+        pr = forge.get_pull_request(number)
+        files = forge.pull_request_files(number)
+        diff = forge.pull_request_diff(number)
     view = PullRequestView(
         number=pr.number,
         url=pr.url,
