@@ -1,9 +1,9 @@
-"""What the three fake forges share: repositories and PRs backed by bare git repos, recorded requests, injected
-faults (500, 429 with Retry-After, an outage), and a uvicorn server in a thread.
+"""What the three fake forges share: repositories and PRs backed by bare git repos, recorded requests,
+injected faults (500, 429 with Retry-After, an outage), and a uvicorn server in a thread.
 
-Each forge module (gitea.py, github.py, gitlab.py) adds its API routes, its JSON shapes and its webhooks on top
-of `FakeForge`. Tests drive the fake from Python (open a PR, push to it, merge it "on the forge", add a review)
-and assert on `requests` and on the bare repository.
+Each forge module (gitea.py, github.py, gitlab.py) adds its API routes, its JSON shapes and its webhooks on
+top of `FakeForge`. Tests drive the fake from Python (open a PR, push to it, merge it "on the forge", add a
+review) and assert on `requests` and on the bare repository.
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ class FakeRepo:
         return head.removeprefix("ref: refs/heads/")
 
     def diff_base(self, pr: FakePR) -> str:
-        """What the PR's diff and files are computed against: the base tip (or, once merged, the tip before)."""
+        """What the PR's diff and files are computed against: the base tip (or, once merged, the tip
+        before)."""
         return pr.merged_base if pr.merged and pr.merged_base else self.bare.rev(f"refs/heads/{pr.base}")
 
     def head_sha(self, pr: FakePR) -> str:
@@ -141,6 +142,23 @@ class Fault:
     path_contains: str | None
     body: dict[str, Any]
     times: int
+    location: str | None = None
+
+
+@dataclass
+class Hook:
+    """A webhook configured on the fake forge."""
+
+    url: str
+    secret: str | None
+    sent: list[tuple[Any, int | str]] = field(default_factory=list)
+
+    def deliver(self, delivery: Any) -> None:
+        try:
+            status: int | str = delivery.post(self.url).status_code
+        except Exception as exc:  # noqa: BLE001 - a forge records a failed delivery and goes on
+            status = f"{type(exc).__name__}: {exc}"
+        self.sent.append((delivery, status))
 
 
 class _Server(uvicorn.Server):
@@ -176,8 +194,11 @@ class FakeForge:
         self.port = free_port()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._clients: list[Any] = []
+        self.hooks: list[Hook] = []
+        self._senders: list[threading.Thread] = []
 
-    # ---- addresses -------------------------------------------------------------------------------------------
+    # ---- addresses -----------------------------------------------------------------------------------------
     @property
     def url(self) -> str:
         """The forge's web root (what a browser opens)."""
@@ -188,7 +209,7 @@ class FakeForge:
         """What `make_forge` takes as `api_url`."""
         return self.url + self.api_prefix
 
-    # ---- state -----------------------------------------------------------------------------------------------
+    # ---- state ---------------------------------------------------------------------------------------------
     def next_id(self) -> int:
         self._ids += 1
         return self._ids
@@ -202,8 +223,8 @@ class FakeForge:
     def add_repo(
         self, full_name: str, files: dict[str, str] | None = None, *, bare: BareRepo | None = None
     ) -> FakeRepo:
-        """A repository on the forge: `bare` when given (say, the origin a test already built), else a new bare
-        repo holding `files` (default: the sample Python app)."""
+        """A repository on the forge: `bare` when given (say, the origin a test already built), else a new
+        bare repo holding `files` (default: the sample Python app)."""
         with self.lock:
             if bare is None:
                 slug = hashlib.sha1(full_name.encode()).hexdigest()[:10]
@@ -225,7 +246,8 @@ class FakeForge:
         return repo.prs[number]
 
     def push(self, full_name: str, branch: str, files: dict[str, str | None], message: str = "Change") -> str:
-        """Commit and push to `branch` of the repo (creating it from the default branch), as a developer would."""
+        """Commit and push to `branch` of the repo (creating it from the default branch), as a developer
+        would."""
         repo = self.repos[full_name]
         with self.lock:
             return commit_files(repo.bare, branch, files, message)
@@ -272,7 +294,8 @@ class FakeForge:
                 updated_at=stamp,
             )
             repo.prs[number] = pr
-            return pr
+        self.emit(repo.full_name, number, "opened")
+        return pr
 
     def merge_pr(
         self,
@@ -297,20 +320,23 @@ class FakeForge:
             pr.merged, pr.state, pr.merged_by = True, "closed", merger
             pr.merged_at = pr.closed_at = pr.updated_at = stamp
             pr.closed_head_sha = head_sha
-            return pr
+        self.emit(full_name, number, "merged")
+        return pr
 
     def close_pr(self, full_name: str, number: int) -> FakePR:
         repo, pr = self.repos[full_name], self.pr(full_name, number)
         with self.lock:
             pr.closed_head_sha = repo.head_sha(pr)
             pr.state, pr.closed_at, pr.updated_at = "closed", now(), now()
-            return pr
+        self.emit(full_name, number, "closed")
+        return pr
 
     def reopen_pr(self, full_name: str, number: int) -> FakePR:
         pr = self.pr(full_name, number)
         with self.lock:
             pr.state, pr.closed_at, pr.closed_head_sha, pr.updated_at = "open", None, None, now()
-            return pr
+        self.emit(full_name, number, "reopened")
+        return pr
 
     def add_comment(
         self,
@@ -348,7 +374,33 @@ class FakeForge:
                 {"id": self.next_id(), "context": context, "state": state, "url": url, "at": now()}
             )
 
-    # ---- faults ----------------------------------------------------------------------------------------------
+    # ---- webhooks the forge sends by itself --------------------------------------------------------------
+    HOOK_ACTIONS = {"opened": "opened", "merged": "closed", "closed": "closed", "reopened": "reopened"}
+
+    def webhook(self, full_name: str, number: int, action: str, *, secret: str | None, **kw: Any) -> Any:
+        raise NotImplementedError
+
+    def add_hook(self, url: str, secret: str | None = None) -> Hook:
+        """Deliver PR webhooks to `url` from now on, as a configured forge does: when a PR is opened, merged,
+        closed or reopened (through the API or by a test acting as a person), in a background thread, after
+        the change. `hook.sent` lists (delivery, answer status or error)."""
+        hook = Hook(url=url, secret=secret)
+        self.hooks.append(hook)
+        return hook
+
+    def emit(self, full_name: str, number: int, change: str) -> None:
+        for hook in self.hooks:
+            delivery = self.webhook(full_name, number, self.HOOK_ACTIONS[change], secret=hook.secret)
+            sender = threading.Thread(target=hook.deliver, args=(delivery,), daemon=True)
+            self._senders.append(sender)
+            sender.start()
+
+    def wait_for_deliveries(self, timeout: float = 30) -> None:
+        """Wait until every webhook sent so far has been answered (or has failed)."""
+        for sender in list(self._senders):
+            sender.join(timeout)
+
+    # ---- faults --------------------------------------------------------------------------------------------
     def fail_next(
         self,
         status: int = 500,
@@ -357,8 +409,10 @@ class FakeForge:
         retry_after: str | int | None = None,
         path_contains: str | None = None,
         message: str = "fake forge failure",
+        location: str | None = None,
     ) -> None:
-        """Answer the next `times` requests (matching `path_contains`) with `status`, before any handler runs."""
+        """Answer the next `times` requests (matching `path_contains`) with `status`, before any handler
+        runs; with `location`, a redirect there (say `fail_next(301, location=...)`, a moved repository)."""
         with self.lock:
             self.faults.append(
                 Fault(
@@ -367,6 +421,7 @@ class FakeForge:
                     path_contains,
                     {"message": message},
                     times,
+                    location,
                 )
             )
 
@@ -390,16 +445,25 @@ class FakeForge:
         from logcenter.forges import make_forge
 
         options.setdefault("backoff", 0.01)
-        return make_forge(
+        forge = make_forge(
             self.kind, self.api_url, token or self.token, repo=repo or self.default_repo, **options
         )
+        self._clients.append(forge)
+        return forge
+
+    def close_clients(self) -> None:
+        """Close the clients made by `client()` (their connections would otherwise outlive the test)."""
+        for forge in self._clients:
+            forge.close()
+        self._clients.clear()
 
     def calls(self, method: str | None = None, contains: str = "") -> list[Recorded]:
         return [r for r in self.requests if (method is None or r.method == method) and contains in r.path]
 
-    # ---- HTTP ------------------------------------------------------------------------------------------------
+    # ---- HTTP ----------------------------------------------------------------------------------------------
     def routes(self) -> list[tuple[str, str, Handler]]:
-        """(method, path, handler) triples; handlers take (request, body, **path_params) and return a Response."""
+        """(method, path, handler) triples; handlers take (request, body, **path_params) and return a
+        Response."""
         raise NotImplementedError
 
     def error_response(self, error: ApiError) -> Response:
@@ -420,6 +484,8 @@ class FakeForge:
             if fault.times > 0 and (not fault.path_contains or fault.path_contains in request.url.path):
                 fault.times -= 1
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                if fault.location:
+                    headers["Location"] = fault.location
                 return JSONResponse(fault.body, status_code=fault.status, headers=headers)
         if not self.authorized(request):
             return self.error_response(ApiError(401, "token is required"))
@@ -451,18 +517,7 @@ class FakeForge:
         return self.app()
 
     def start(self) -> None:
-        config = uvicorn.Config(
-            self.asgi(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        server = _Server(config)
-        thread = threading.Thread(target=server.run, daemon=True, name=f"fake-{self.kind}")
-        thread.start()
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError(f"fake {self.kind} did not start")
-            time.sleep(0.01)
-        self._server, self._thread = server, thread
+        self._server, self._thread = serve(self.asgi(), self.port, name=f"fake-{self.kind}")
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
@@ -476,6 +531,19 @@ class FakeForge:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def serve(asgi: Any, port: int, *, name: str = "server") -> tuple[uvicorn.Server, threading.Thread]:
+    """Serve an ASGI app with uvicorn in a daemon thread on 127.0.0.1:`port`; returns once it listens."""
+    server = _Server(uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True, name=name)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"{name} did not start")
+        time.sleep(0.01)
+    return server, thread
 
 
 def json_body(body: bytes) -> dict[str, Any]:

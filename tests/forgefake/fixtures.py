@@ -40,6 +40,8 @@ def start_fake(kind: str, root: Path) -> Iterator[FakeForge]:
     try:
         yield fake
     finally:
+        fake.wait_for_deliveries()
+        fake.close_clients()
         fake.stop()
     assert not fake.contract_errors, "the fake answered outside its API contract:\n" + "\n".join(
         fake.contract_errors
@@ -69,5 +71,6 @@ def fake_forge(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FakeF
 
 @pytest.fixture
 def origin_repo(tmp_path: Path) -> BareRepo:
-    """A bare origin repository holding the sample Python app (app/calc.py) and its tests (tests/test_calc.py)."""
+    """A bare origin repository holding the sample Python app (app/calc.py) and its tests
+    (tests/test_calc.py)."""
     return init_bare(tmp_path / "origin.git")

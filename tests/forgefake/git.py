@@ -1,7 +1,8 @@
 """Real git for the fake forges: bare repositories on disk, merges made by git in a scratch clone.
 
 A fake forge's PR is a head branch in a bare repository; merging it runs `git merge` (or squash, or rebase) in
-a temporary clone and pushes, so the merge commit, "is A contained in B" and the diff all come from git itself.
+a temporary clone and pushes, so the merge commit, "is A contained in B" and the diff all come from git
+itself.
 """
 
 from __future__ import annotations
@@ -160,7 +161,8 @@ class BareRepo:
 
 
 def init_bare(path: Path, files: dict[str, str] | None = None, *, branch: str = "main") -> BareRepo:
-    """A bare repository at `path` whose `branch` holds `files` (default: the sample Python app and its tests)."""
+    """A bare repository at `path` whose `branch` holds `files` (default: the sample Python app and its
+    tests)."""
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "--quiet", "--bare", f"--initial-branch={branch}")
     repo = BareRepo(path)
@@ -177,8 +179,9 @@ def commit_files(
     create: bool = False,
     start: str | None = None,
 ) -> str:
-    """Commit `files` (content, or None to delete) on `branch` (created from `start` or the default branch when
-    absent) and push; returns the new commit. This is what a developer's or the agent's push looks like."""
+    """Commit `files` (content, or None to delete) on `branch` (created from `start` or the default branch
+    when absent) and push; returns the new commit. This is what a developer's or the agent's push looks
+    like."""
     with tempfile.TemporaryDirectory(prefix="fakeforge-commit-") as tmp:
         work = Path(tmp) / "w"
         if create and not repo.branches():

@@ -1,8 +1,9 @@
 """Gitea's real swagger (shared/forge-contracts/gitea/swagger.v1.json) as a validator for the fake's requests
 and responses, so the fake cannot drift from the API it stands for.
 
-Swagger 2.0 has no `nullable`; Gitea serialises Go pointer fields (`*time.Time`, `*User`, `*string`) as `null`,
-so a `$ref`, a date-time or one of the few pointer strings may be null. Everything else is checked as written.
+Swagger 2.0 has no `nullable`; Gitea serialises Go pointer fields (`*time.Time`, `*User`, `*string`) as
+`null`, so a `$ref`, a date-time or one of the few pointer strings may be null. Everything else is checked as
+written.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Webhook deliveries from the fake forges: real-shaped bodies, the forge's headers and signatures, posted to a
-URL (say the live Log Center server's /api/webhooks/gitea) or handed to a TestClient."""
+"""Webhook deliveries from the fake forges: real-shaped bodies, the forge's headers and signatures, posted to
+a URL (say the live Log Center server's /api/webhooks/gitea) or handed to a TestClient."""
 
 from __future__ import annotations
 

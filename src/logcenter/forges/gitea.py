@@ -51,7 +51,8 @@ def pull_request_from(data: dict[str, Any]) -> PullRequest:
         url=data.get("html_url") or "",
         title=data.get("title") or "",
         state=state,
-        head_branch=head.get("ref") or head.get("label") or "",
+        # `ref` becomes refs/pull/<n>/head once the branch is deleted; `label` keeps the branch name
+        head_branch=_branch(head),
         head_sha=head.get("sha") or "",
         base_branch=base.get("ref") or "",
         merged=merged,
@@ -60,6 +61,13 @@ def pull_request_from(data: dict[str, Any]) -> PullRequest:
         merged_at=parse_time(data.get("merged_at")) if merged else None,
         author=(data.get("user") or {}).get("login"),
     )
+
+
+def _branch(info: dict[str, Any]) -> str:
+    ref = info.get("ref") or ""
+    if ref.startswith("refs/pull/") or not ref:
+        return (info.get("label") or "").rsplit(":", 1)[-1]
+    return ref
 
 
 class GiteaForge:
@@ -189,6 +197,7 @@ class GiteaForge:
             f"{self.repo_path}/issues/{number}/comments",
             json={"body": body},
             expect=(201,),
+            repeatable=False,
         ).json()
         return _comment(data)
 

@@ -193,6 +193,7 @@ class GitHubForge:
             f"{self.repo_path}/issues/{number}/comments",
             json={"body": body},
             expect=(201,),
+            repeatable=False,
         ).json()
         return _comment(data, "comment")
 

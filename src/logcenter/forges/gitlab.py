@@ -71,6 +71,29 @@ def pull_request_from(data: dict[str, Any]) -> PullRequest:
     )
 
 
+def pull_request_from_hook(payload: dict[str, Any]) -> PullRequest:
+    """A PullRequest from a Merge Request Hook body (its `object_attributes` differ from the API entity:
+    `last_commit.id` is the head, `url` the page, `merge_user_id` instead of a user, and the actor in
+    `user`)."""
+    attrs = payload.get("object_attributes") or {}
+    state = _STATES.get(attrs.get("state") or "opened", PRState.OPEN)
+    merged = state is PRState.MERGED
+    return PullRequest(
+        number=int(attrs["iid"]),
+        url=attrs.get("url") or "",
+        title=attrs.get("title") or "",
+        state=state,
+        head_branch=attrs.get("source_branch") or "",
+        head_sha=(attrs.get("last_commit") or {}).get("id") or "",
+        base_branch=attrs.get("target_branch") or "",
+        merged=merged,
+        merge_commit_sha=(attrs.get("merge_commit_sha") or None) if merged else None,
+        merged_by=(payload.get("user") or {}).get("username") if merged else None,
+        merged_at=parse_time(attrs.get("updated_at")) if merged else None,
+        author=None,
+    )
+
+
 class GitLabForge:
     kind = ForgeKind.GITLAB
 
@@ -82,7 +105,9 @@ class GitLabForge:
             "gitlab",
             config.api_url,
             token=config.token,
-            auth_headers={"PRIVATE-TOKEN": config.token},
+            # GitLab takes personal/project tokens as Bearer too; unlike PRIVATE-TOKEN, httpx drops
+            # Authorization when a redirect leaves the host
+            auth_headers={"Authorization": f"Bearer {config.token}"},
             headers={"Accept": "application/json"},
             timeout=config.timeout,
             max_retries=config.max_retries,
@@ -245,6 +270,7 @@ class GitLabForge:
             f"{self._mr(number)}/notes",
             json={"body": body},
             expect=(201,),
+            repeatable=False,
         ).json()
         return self._note(data, number)
 

@@ -23,6 +23,7 @@ log = structlog.get_logger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_WAIT = 30.0  # seconds; a longer Retry-After fails now rather than hang a request or a job
 DETAIL_LIMIT = 300
+sleep = time.sleep  # a module attribute so tests can record the waits instead of sleeping
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
@@ -67,7 +68,7 @@ class ForgeHTTP:
             base_url=base_url.rstrip("/"),
             headers={"User-Agent": "logcenter-forge-client", **(headers or {}), **auth_headers},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            follow_redirects=False,
+            follow_redirects=True,  # a renamed repository answers 301/307; httpx drops auth off-host
             transport=transport,
         )
 
@@ -88,24 +89,39 @@ class ForgeHTTP:
         json: Any = None,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
+        repeatable: bool = True,
     ) -> httpx.Response:
-        """Send one call, retrying connection failures, 5xx and 429 at most `max_retries` times."""
+        """Send one call, retrying connection failures, 5xx and 429 at most `max_retries` times.
+
+        `repeatable=False` is for calls that must not happen twice (a comment): those are retried only when
+        the forge cannot have acted on them, a refused connection or a 429."""
         expected = set(expect)
         attempt = 0
         while True:
             try:
                 response = self._client.request(method, path, json=json, params=params, headers=headers)
+            except httpx.ConnectError as exc:
+                failure: ForgeError = ForgeError(
+                    self.forge, call, None, f"cannot reach the forge ({type(exc).__name__})"
+                )
+                wait = None
             except httpx.TimeoutException as exc:
-                failure: ForgeError = ForgeError(self.forge, call, None, f"timed out ({type(exc).__name__})")
+                failure = ForgeError(self.forge, call, None, f"timed out ({type(exc).__name__})")
+                if not repeatable:
+                    raise failure from None
                 wait = None
             except httpx.HTTPError as exc:
                 failure = ForgeError(self.forge, call, None, f"cannot reach the forge ({type(exc).__name__})")
+                if not repeatable:
+                    raise failure from None
                 wait = None
             else:
                 if response.status_code in expected:
                     return response
                 failure = self.error(call, response)
-                if response.status_code not in RETRY_STATUSES:
+                if response.status_code not in RETRY_STATUSES or (
+                    not repeatable and response.status_code != 429
+                ):
                     raise failure
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
             if attempt >= self.max_retries or (wait is not None and wait > MAX_RETRY_WAIT):
@@ -121,7 +137,7 @@ class ForgeHTTP:
             log.info(
                 "forge.retry", forge=self.forge, call=call, status=failure.forge_status, wait=round(delay, 2)
             )
-            time.sleep(delay)
+            sleep(delay)
             attempt += 1
 
     def error(self, call: str, response: httpx.Response, cls: type[ForgeError] = ForgeError) -> ForgeError:
@@ -156,11 +172,12 @@ def _flatten(value: Any) -> str:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """A forge timestamp (RFC 3339, `Z` or offset) as an aware datetime; None for null or Go's zero time."""
+    """A forge timestamp as an aware datetime: RFC 3339 (`Z` or offset) or GitLab's webhook form
+    `2026-01-02 03:04:05 UTC`; None for null or Go's zero time."""
     if not value or not isinstance(value, str) or value.startswith("0001-01-01"):
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.removesuffix(" UTC").replace("Z", "+00:00"))
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
