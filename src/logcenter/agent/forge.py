@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from logcenter.agent.git import Credentials
 from logcenter.agent.options import AgentSettings
 from logcenter.forges.base import ForgeKind
+from logcenter.projects.schemas import ProjectRead
 
 # How each forge takes a token over git's HTTP basic auth.
 _GIT_USER = {ForgeKind.GITEA: "oauth2", ForgeKind.GITHUB: "x-access-token", ForgeKind.GITLAB: "oauth2"}
@@ -72,14 +73,14 @@ def repo_path(repo_url: str) -> str:
     return path.strip("/").removesuffix(".git")
 
 
-def resolve(project: Any, settings: AgentSettings, repo_url: str) -> ForgeTarget:
+def resolve(project: ProjectRead, settings: AgentSettings, repo_url: str) -> ForgeTarget:
     """The forge for this project: its kind from the project, the agent's options or the repository host."""
     configured = {
         ForgeKind.GITEA: (settings.gitea_url, settings.gitea_token),
         ForgeKind.GITHUB: (settings.github_url, settings.github_token),
         ForgeKind.GITLAB: (settings.gitlab_url, settings.gitlab_token),
     }
-    kind_name = getattr(project, "forge", None) or settings.forge
+    kind_name = project.forge or settings.forge
     kind: ForgeKind | None = ForgeKind(kind_name) if kind_name else None
     host = _host(repo_url)
     if kind is None and host:
@@ -99,8 +100,8 @@ def resolve(project: Any, settings: AgentSettings, repo_url: str) -> ForgeTarget
     url, token = configured[kind]
     if token is None or not token.get_secret_value():
         raise ForgeMissing(f"no {kind} token: set LOGCENTER_{kind.upper()}_TOKEN in the agent's environment")
-    api_url = _api_url(kind, getattr(project, "forge_url", None) or url)
-    repo = getattr(project, "forge_repo", None) or settings.forge_repo or repo_path(repo_url)
+    api_url = _api_url(kind, project.forge_url or url)
+    repo = project.forge_repo or settings.forge_repo or repo_path(repo_url)
     return ForgeTarget(kind=kind, api_url=api_url, repo=repo, token=token.get_secret_value())
 
 
