@@ -7,6 +7,7 @@ from logcenter.jobs.models import Job
 from logcenter.notify.models import NotificationChannel, NotificationCursor, NotificationDelivery
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
+from logcenter.webhooks.models import WebhookDelivery
 
 __all__ = [
     "ApiToken",
@@ -23,4 +24,5 @@ __all__ = [
     "Project",
     "RecentEventId",
     "RepairAttempt",
+    "WebhookDelivery",
 ]

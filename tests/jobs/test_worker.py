@@ -22,7 +22,7 @@ from logcenter.bugs.models import Bug, BugEvent, BugStatus
 from logcenter.db import create_db_engine, create_session_factory, session_scope, utcnow
 from logcenter.jobs import Worker, enqueue, run_pending
 from logcenter.jobs.models import Job, JobState
-from logcenter.jobs.registry import PERIODIC, load_handlers
+from logcenter.jobs.registry import PERIODIC
 from logcenter.main import create_app
 from logcenter.repair.jobs import SWEEP_LEASES
 from tests.bugs.helpers import committed_bug
@@ -145,9 +145,8 @@ def test_the_lease_sweeper_is_a_periodic_job(db, session, settings):
     held = committed_bug(
         session, BugStatus.FIXING, lease_owner="agent-2", lease_expires_at=utcnow() + timedelta(hours=1)
     )
-    # Only the periodic kinds this test is about (other features register theirs: notifications...).
-    load_handlers()
-    periodic = [p for kind, p in PERIODIC.items() if kind in ("jobs.prune", SWEEP_LEASES)]
+    # The periodic kinds of this test (other features register theirs too).
+    periodic = [PERIODIC["jobs.prune"], PERIODIC[SWEEP_LEASES]]
     worker = Worker(db.factory, settings, name="w", periodic=periodic)
     now = utcnow()
     assert worker.schedule(now=now) == ["jobs.prune", SWEEP_LEASES]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,9 @@ PUBLIC_URL = "https://logcenter.example.org"
 
 
 @pytest.fixture
-def settings(db: Database) -> Settings:
+def settings(db: Database, tmp_path: Path) -> Settings:
     return Settings(
+        data_dir=tmp_path / "data",  # the secret box's key file
         database_url=db.url,
         database_pool_size=5,
         lease_sweep_seconds=3600,

@@ -6,7 +6,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from logcenter.config import Settings
+from logcenter.notify.models import NotificationChannel
+from tests.conftest import Database
 from tests.notify.receivers import Receiver
+from tests.webhooks.test_secrets import logcenter
 
 
 def create(client: TestClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
@@ -139,3 +143,27 @@ def test_failed_test_message_is_a_502_with_the_reason(
         headers=admin_headers,
     ).json()["deliveries"]
     assert [(d["status"], d["attempts"]) for d in failed] == [("failed", 1)]
+
+
+def test_urls_and_secrets_are_encrypted_at_rest_and_survive_a_key_rotation(
+    client: TestClient, admin_headers: dict[str, str], db: Database, settings: Settings, receiver: Receiver
+) -> None:
+    receiver.default = (200, '{"errcode": 0, "errmsg": "ok"}')
+    url = f"{receiver.url}/robot/send?access_token=plain-token-123"
+    channel = create(client, admin_headers, name="ding", kind="dingtalk", url=url, secret="SEC-plain-secret")
+
+    def stored() -> tuple[str, str]:
+        with db.factory() as session:
+            row = session.get_one(NotificationChannel, channel["id"])
+            return row.url_sealed or "", row.secret_sealed or ""
+
+    before = stored()
+    assert "plain-token-123" not in before[0] and "SEC-plain-secret" not in before[1]
+    rotated = logcenter(settings, "secrets", "rotate", "--drop-old")
+    assert rotated.returncode == 0, rotated.stderr
+    assert stored()[0] != before[0] and stored()[1] != before[1]
+    # The running server reads the new key file; the robot still gets a correctly signed message.
+    response = client.post(f"/api/v1/notification-channels/{channel['id']}/test", headers=admin_headers)
+    assert response.status_code == 200, response.text
+    (request,) = receiver.requests
+    assert request.query["access_token"] == "plain-token-123" and "sign" in request.query

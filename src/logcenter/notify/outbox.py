@@ -36,7 +36,9 @@ from logcenter.notify.models import (
 log = structlog.get_logger(__name__)
 
 CURSOR = "bug_events"
-BATCH = 200  # events per transaction: with five channels about 0.3 s of write lock on SQLite (bench/notify.py)
+BATCH = (
+    200  # events per transaction: with five channels about 0.3 s of write lock on SQLite (bench/notify.py)
+)
 
 # Called with the new deliveries' ids inside the dispatcher's transaction: enqueues a job for each.
 Enqueue = Callable[[Session, list[int]], None]
