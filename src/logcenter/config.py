@@ -150,6 +150,11 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Failed attempts in a row after which a channel is marked as failing"
     )
     notify_digest_hour: int = Field(default=9, ge=0, le=23, description="Hour (UTC) of the daily digest")
+    automerge_check_seconds: int = Field(
+        default=60,
+        ge=5,
+        description="How often fixes awaiting review are checked against auto-merge policies",
+    )
     notify_burst_per_minute: int = Field(
         default=10,
         ge=0,

@@ -18,6 +18,7 @@ from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
 from logcenter import __version__, apidocs
+from logcenter.automerge.routes import router as automerge_router
 from logcenter.bugs.routes import router as bugs_router
 from logcenter.config import Settings, get_settings
 from logcenter.db import create_db_engine, create_session_factory
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stats_router,
         webhooks_router,
         notify_router,
+        automerge_router,
     ):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

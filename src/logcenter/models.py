@@ -1,6 +1,7 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
 from logcenter.auth.models import ApiToken
+from logcenter.automerge.models import MergeDecision, MergePolicy
 from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Occurrence, RecentEventId
 from logcenter.db import Base
 from logcenter.jobs.models import Job
@@ -17,6 +18,8 @@ __all__ = [
     "BugHourlyCount",
     "BugTagValue",
     "Job",
+    "MergeDecision",
+    "MergePolicy",
     "NotificationChannel",
     "NotificationCursor",
     "NotificationDelivery",

@@ -1,5 +1,5 @@
 """Notification channels, their delivery log, and the cursor of the history outbox (started at the end of
-the existing history, so an upgrade does not announce old events).
+the existing history, so an upgrade does not announce old events); auto-merge policies and decisions.
 
 Revision ID: 0010
 Revises: 0009
@@ -88,6 +88,36 @@ def upgrade() -> None:
         ["channel_id", "bug_id", "event_kind", "event_at"],
         unique=False,
     )
+    op.create_table(
+        "merge_policies",
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("mode", sa.String(length=20), nullable=False),
+        sa.Column("max_lines", sa.Integer(), nullable=False),
+        sa.Column("max_files", sa.Integer(), nullable=False),
+        sa.Column("allowed_paths", sa.Text(), nullable=False),
+        sa.Column("grace_minutes", sa.Integer(), nullable=False),
+        sa.Column("require_checks", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            name=op.f("fk_merge_policies_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("project_id", name=op.f("pk_merge_policies")),
+    )
+    op.create_table(
+        "merge_decisions",
+        sa.Column("bug_id", sa.Integer(), nullable=False),
+        sa.Column("head_sha", sa.String(length=64), nullable=False),
+        sa.Column("outcome", sa.String(length=20), nullable=False),
+        sa.Column("conditions", sa.Text(), nullable=False),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["bug_id"], ["bugs.id"], name=op.f("fk_merge_decisions_bug_id_bugs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("bug_id", "head_sha", name=op.f("pk_merge_decisions")),
+    )
     cursors = op.create_table(
         "notification_cursors",
         sa.Column("name", sa.String(length=50), nullable=False),
@@ -101,6 +131,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("notification_cursors")
+    op.drop_table("merge_decisions")
+    op.drop_table("merge_policies")
     op.drop_index("ix_notification_deliveries_throttle", table_name="notification_deliveries")
     op.drop_index("ix_notification_deliveries_channel_id_id", table_name="notification_deliveries")
     op.drop_table("notification_deliveries")

@@ -1,0 +1,183 @@
+"""The auto-merge job: looks at each PENDING_REVIEW fix of a project with a policy, once its grace period is
+over, and merges it (or, in dry-run mode, says it would) when every condition holds. Each decision is written
+on the bug's history with every condition's value, once per PR head: a new push is a new look.
+
+Forge calls run outside any transaction; the merge goes through the reviews service, as a reviewer's would
+(moved head → 409, already merged → recorded), so the MERGED move notifies the channels like any merge.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from logcenter.automerge import policy as rules
+from logcenter.automerge.models import MergeDecision, MergePolicy, Mode
+from logcenter.bugs import service as bugs_service
+from logcenter.bugs import workflow
+from logcenter.bugs.models import Bug, BugStatus
+from logcenter.config import Settings
+from logcenter.db import session_scope, utcnow
+from logcenter.errors import LogCenterError
+from logcenter.forges.base import PRState
+from logcenter.projects import forge as project_forge
+from logcenter.projects.models import Project
+from logcenter.repair.models import RepairAttempt
+from logcenter.reviews import service as reviews
+
+log = structlog.get_logger(__name__)
+
+ACTOR = "auto-merge"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    bug_id: int
+    pr_number: int
+    opened_at: datetime
+    mode: str
+    policy: dict[str, Any]
+    target: project_forge.ForgeTarget
+    test_passed: bool | None
+    test_output: str | None
+
+
+def candidates(session: Session, settings: Settings, *, now: datetime) -> list[Candidate]:
+    """Fixes awaiting review in projects whose policy is on (or dry run) and whose grace period is over."""
+    rows = session.execute(
+        select(Bug, MergePolicy, Project)
+        .join(MergePolicy, MergePolicy.project_id == Bug.project_id)
+        .join(Project, Project.id == Bug.project_id)
+        .where(
+            Bug.status == BugStatus.PENDING_REVIEW,
+            Bug.pr_number.is_not(None),
+            MergePolicy.mode != Mode.OFF,
+        )
+        .order_by(Bug.id)
+    )
+    found = []
+    for bug, merge_policy, project in rows:
+        if now - bug.status_changed_at < timedelta(minutes=merge_policy.grace_minutes):
+            continue  # asking the forge can wait until the grace period is over
+        report = session.scalar(
+            select(RepairAttempt)
+            .where(RepairAttempt.bug_id == bug.id)
+            .order_by(RepairAttempt.id.desc())
+            .limit(1)
+        )
+        try:
+            target = project_forge.target_for(project, settings)
+        except LogCenterError:
+            continue  # no forge configured: nothing to merge with
+        found.append(
+            Candidate(
+                bug_id=bug.id,
+                pr_number=bug.pr_number,  # type: ignore[arg-type]
+                opened_at=bug.status_changed_at,
+                mode=merge_policy.mode,
+                policy={c.name: getattr(merge_policy, c.name) for c in MergePolicy.__table__.columns},
+                target=target,
+                test_passed=report.test_passed if report else None,
+                test_output=report.test_output if report else None,
+            )
+        )
+    return found
+
+
+def decided(session: Session, bug_id: int, head_sha: str) -> bool:
+    return session.get(MergeDecision, (bug_id, head_sha)) is not None
+
+
+def consider(
+    factory: sessionmaker[Session], settings: Settings, candidate: Candidate, *, now: datetime
+) -> str | None:
+    """Judge one fix; returns the outcome written down, or None (wait, or decided already for this head)."""
+    with closing(project_forge.connect(candidate.target)) as forge:
+        pr = forge.get_pull_request(candidate.pr_number)
+        if pr.state != PRState.OPEN or pr.merged:
+            return None  # the forge webhooks and the PR sync job take it from here
+        with session_scope(factory, write=False) as session:
+            if decided(session, candidate.bug_id, pr.head_sha):
+                return None
+        policy = MergePolicy(**candidate.policy)
+        checks = forge.commit_checks(pr.head_sha).state if policy.require_checks else None
+        conditions = rules.evaluate(
+            policy,
+            test_passed=candidate.test_passed,
+            test_output=candidate.test_output,
+            diff=forge.pull_request_diff(candidate.pr_number),
+            files=[f.filename for f in forge.pull_request_files(candidate.pr_number)],
+            checks=checks,
+            opened_at=candidate.opened_at,
+            now=now,
+            comments=forge.list_comments(candidate.pr_number),
+            pr_author=pr.author,
+        )
+    verdict = rules.verdict(conditions)
+    if verdict is None:
+        return None
+    text = rules.summary(conditions)
+    head = pr.head_sha[:12]
+    if verdict is False:
+        outcome, note = "refused", f"Auto-merge refused PR #{pr.number} at {head}: {text}"
+    elif candidate.mode == Mode.DRY_RUN:
+        outcome, note = "would_merge", f"Auto-merge (dry run) would merge PR #{pr.number} at {head}: {text}"
+    else:
+        try:
+            reviews.merge(
+                factory,
+                settings,
+                candidate.bug_id,
+                actor=ACTOR,
+                note=f"Merged by auto-merge at {head}: {text}",
+                expected_head_sha=pr.head_sha,
+            )
+            outcome, note = "merged", None
+        except LogCenterError as exc:
+            outcome, note = "failed", f"Auto-merge of PR #{pr.number} at {head} failed: {exc.message}"
+    with session_scope(factory) as session:
+        session.add(
+            MergeDecision(
+                bug_id=candidate.bug_id,
+                head_sha=pr.head_sha,
+                outcome=outcome,
+                conditions=[c.to_json() for c in conditions],
+                decided_at=now,
+            )
+        )
+        if note is not None:
+            bug = bugs_service.get_bug(session, candidate.bug_id, for_update=True)
+            workflow.record_note(
+                session,
+                bug,
+                kind=workflow.HistoryKind.AUTOMERGE,
+                actor=ACTOR,
+                note=note,
+                link=pr.url,
+                now=now,
+            )
+    log.info("automerge.decided", bug=candidate.bug_id, pr=pr.number, outcome=outcome)
+    return outcome
+
+
+def run(factory: sessionmaker[Session], settings: Settings, *, now: datetime | None = None) -> dict[int, str]:
+    """One round over every candidate; returns each decided bug's outcome."""
+    now = now or utcnow()
+    with session_scope(factory, write=False) as session:
+        found = candidates(session, settings, now=now)
+    outcomes: dict[int, str] = {}
+    for candidate in found:
+        try:
+            outcome = consider(factory, settings, candidate, now=now)
+        except LogCenterError as exc:  # one forge down must not stop the others
+            log.warning("automerge.skipped", bug=candidate.bug_id, error=exc.message)
+            continue
+        if outcome is not None:
+            outcomes[candidate.bug_id] = outcome
+    return outcomes
