@@ -1,7 +1,7 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
 from logcenter.auth.models import ApiToken
-from logcenter.automerge.models import MergeDecision, MergePolicy
+from logcenter.automerge.models import MergeDecision, MergePolicy, ReviewRequest
 from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Occurrence, RecentEventId
 from logcenter.db import Base
 from logcenter.jobs.models import Job
@@ -27,5 +27,6 @@ __all__ = [
     "Project",
     "RecentEventId",
     "RepairAttempt",
+    "ReviewRequest",
     "WebhookDelivery",
 ]

@@ -19,7 +19,8 @@ class Mode(StrEnum):
 
 
 class MergePolicy(Base):
-    """When a verified fix may be merged without a person (every condition must hold)."""
+    """A project's review policy: its designated reviewers, and when a verified fix may be merged without a
+    person (every condition must hold)."""
 
     __tablename__ = "merge_policies"
 
@@ -31,6 +32,9 @@ class MergePolicy(Base):
     allowed_paths: Mapped[Any] = mapped_column(JSONText, default=list)
     grace_minutes: Mapped[int] = mapped_column(Integer, default=60)
     require_checks: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Designated reviewers (forge user names): requested on each fix's PR; when set, only they (and admins)
+    # may merge from Log Center.
+    reviewers: Mapped[Any] = mapped_column(JSONText, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -44,3 +48,14 @@ class MergeDecision(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # merged / would_merge / refused / failed
     conditions: Mapped[Any] = mapped_column(JSONText, default=list)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReviewRequest(Base):
+    """The designated reviewers were asked to review this PR (once per PR)."""
+
+    __tablename__ = "review_requests"
+
+    bug_id: Mapped[int] = mapped_column(ForeignKey("bugs.id", ondelete="CASCADE"), primary_key=True)
+    pr_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reviewers: Mapped[Any] = mapped_column(JSONText, default=list)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

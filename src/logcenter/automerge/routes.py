@@ -1,4 +1,5 @@
-"""`/api/v1/merge-policies/{project_id}`: a project's auto-merge policy (admin only)."""
+"""`/api/v1/merge-policies/{project_id}`: a project's review policy (designated reviewers, auto-merge);
+admin only."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from logcenter.projects import service as projects_service
 router = APIRouter(prefix="/api/v1/merge-policies", tags=["auto-merge"])
 
 DEFAULTS = {"mode": Mode.OFF.value, "max_lines": 20, "max_files": 3, "allowed_paths": [], "grace_minutes": 60,
-            "require_checks": True}  # fmt: skip
+            "require_checks": True, "reviewers": []}  # fmt: skip
 
 
 def _read(session: Session, slug: str) -> PolicyRead:

@@ -1,4 +1,4 @@
-"""The auto-merge policy API's bodies."""
+"""The review policy API's bodies (designated reviewers, auto-merge)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from logcenter.automerge.models import Mode
 
+ForgeUser = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")]
 Glob = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]+$", max_length=300)]
 
 
@@ -25,6 +26,12 @@ class PolicyUpdate(BaseModel):
     )
     grace_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     require_checks: bool | None = Field(default=None, description="the head's CI statuses must be green")
+    reviewers: list[ForgeUser] | None = Field(
+        default=None,
+        max_length=50,
+        description="forge user names requested on each fix's PR; when set, only they (and admins) may merge "
+        "from Log Center",
+    )
 
 
 class PolicyRead(BaseModel):
@@ -35,6 +42,7 @@ class PolicyRead(BaseModel):
     allowed_paths: list[str]
     grace_minutes: int
     require_checks: bool
+    reviewers: list[str]
     protected: dict[str, list[str]] = Field(
         description="files a fix may never touch to be merged automatically (dependencies, CI, migrations, "
         "secrets)"

@@ -1,6 +1,7 @@
-"""The auto-merge job: looks at each PENDING_REVIEW fix of a project with a policy, once its grace period is
-over, and merges it (or, in dry-run mode, says it would) when every condition holds. Each decision is written
-on the bug's history with every condition's value, once per PR head: a new push is a new look.
+"""The review policy job. Designated reviewers are requested on each new fix's PR. Auto-merge looks at each
+PENDING_REVIEW fix of a project with a policy, once its grace period is over, and merges it (or, in dry-run
+mode, says it would) when every condition holds. Each decision is written on the bug's history with every
+condition's value, once per PR head: a new push is a new look.
 
 Forge calls run outside any transaction; the merge goes through the reviews service, as a reviewer's would
 (moved head → 409, already merged → recorded), so the MERGED move notifies the channels like any merge.
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from logcenter.automerge import policy as rules
-from logcenter.automerge.models import MergeDecision, MergePolicy, Mode
+from logcenter.automerge.models import MergeDecision, MergePolicy, Mode, ReviewRequest
 from logcenter.bugs import service as bugs_service
 from logcenter.bugs import workflow
 from logcenter.bugs.models import Bug, BugStatus
@@ -137,6 +138,7 @@ def consider(
                 actor=ACTOR,
                 note=f"Merged by auto-merge at {head}: {text}",
                 expected_head_sha=pr.head_sha,
+                admin=True,  # the project's own policy decided: its designated reviewers agreed to it
             )
             outcome, note = "merged", None
         except LogCenterError as exc:
@@ -166,9 +168,75 @@ def consider(
     return outcome
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewAsk:
+    bug_id: int
+    pr_number: int
+    reviewers: list[str]
+    target: project_forge.ForgeTarget
+
+
+def review_asks(session: Session, settings: Settings) -> list[ReviewAsk]:
+    """PRs awaiting review in projects with designated reviewers, who were not asked yet."""
+    asked = select(ReviewRequest.bug_id).where(
+        ReviewRequest.bug_id == Bug.id, ReviewRequest.pr_number == Bug.pr_number
+    )
+    rows = session.execute(
+        select(Bug, MergePolicy, Project)
+        .join(MergePolicy, MergePolicy.project_id == Bug.project_id)
+        .join(Project, Project.id == Bug.project_id)
+        .where(Bug.status == BugStatus.PENDING_REVIEW, Bug.pr_number.is_not(None), ~asked.exists())
+        .order_by(Bug.id)
+    )
+    found = []
+    for bug, merge_policy, project in rows:
+        if not merge_policy.reviewers:
+            continue
+        try:
+            target = project_forge.target_for(project, settings)
+        except LogCenterError:
+            continue
+        found.append(ReviewAsk(bug.id, bug.pr_number, list(merge_policy.reviewers), target))  # type: ignore[arg-type]
+    return found
+
+
+def ask_reviewers(
+    factory: sessionmaker[Session], settings: Settings, ask: ReviewAsk, *, now: datetime
+) -> None:
+    """Request the designated reviewers on the PR (not its author: forges refuse that), once per PR."""
+    with closing(project_forge.connect(ask.target)) as forge:
+        pr = forge.get_pull_request(ask.pr_number)
+        names = [name for name in ask.reviewers if name != pr.author]
+        if names and pr.state == PRState.OPEN:
+            forge.request_reviewers(ask.pr_number, names)
+    with session_scope(factory) as session:
+        session.add(
+            ReviewRequest(bug_id=ask.bug_id, pr_number=ask.pr_number, reviewers=names, requested_at=now)
+        )
+        if names:
+            bug = bugs_service.get_bug(session, ask.bug_id, for_update=True)
+            workflow.record_note(
+                session,
+                bug,
+                kind=workflow.HistoryKind.REVIEW_REQUESTED,
+                actor=ACTOR,
+                note=f"Review of PR #{ask.pr_number} requested from {', '.join(names)}",
+                link=pr.url,
+                now=now,
+            )
+
+
 def run(factory: sessionmaker[Session], settings: Settings, *, now: datetime | None = None) -> dict[int, str]:
-    """One round over every candidate; returns each decided bug's outcome."""
+    """One round: request designated reviewers on new PRs, then judge every auto-merge candidate; returns each
+    decided bug's outcome."""
     now = now or utcnow()
+    with session_scope(factory, write=False) as session:
+        asks = review_asks(session, settings)
+    for ask in asks:
+        try:
+            ask_reviewers(factory, settings, ask, now=now)
+        except LogCenterError as exc:
+            log.warning("automerge.review_request_failed", bug=ask.bug_id, error=exc.message)
     with session_scope(factory, write=False) as session:
         found = candidates(session, settings, now=now)
     outcomes: dict[int, str] = {}

@@ -46,6 +46,7 @@ class HistoryKind(StrEnum):
     DEPLOYMENT = "deployment"  # a deployment note that did not move the bug
     NOTE = "note"  # anything else a person wrote on the bug
     AUTOMERGE = "automerge"  # what the auto-merge policy decided for a PR head (automerge/)
+    REVIEW_REQUESTED = "review_requested"  # the project's designated reviewers were requested on the PR
     AGENT = "agent"  # a step of the repair agent's run (fixing, verifying, pushed)
 
 

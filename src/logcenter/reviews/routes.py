@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 
 from logcenter.auth.deps import Reviewer, ReviewReader
+from logcenter.auth.models import Scope
 from logcenter.bugs.schemas import MAX_ID, BugRead
 from logcenter.config import Settings
 from logcenter.forges.base import MergeStyle
@@ -62,6 +63,7 @@ def merge_many(body: BatchMergeIn, request: Request, who: Reviewer) -> BatchResu
             actor=who.name,
             merge_style=style,
             note=body.note,
+            admin=who.scope == Scope.ADMIN,
         )
     )
 
@@ -94,6 +96,7 @@ def merge(bug_id: BugId, request: Request, who: Reviewer, body: MergeIn | None =
         merge_style=MergeStyle(body.merge_style) if body.merge_style else None,
         note=body.note,
         expected_head_sha=body.expected_head_sha,
+        admin=who.scope == Scope.ADMIN,
     )
     return _answer(done)
 

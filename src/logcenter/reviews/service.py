@@ -18,6 +18,7 @@ import structlog
 from cachetools import LRUCache
 from sqlalchemy.orm import Session, sessionmaker
 
+from logcenter.automerge import designated
 from logcenter.bugs import service as bugs_service
 from logcenter.bugs.models import Bug, BugStatus
 from logcenter.bugs.workflow import HistoryKind
@@ -112,11 +113,14 @@ def merge(
     merge_style: MergeStyle | None = None,
     note: str | None = None,
     expected_head_sha: str | None = None,
+    admin: bool = False,
 ) -> Reviewed:
     """Merge the bug's PR at the head the reviewer saw, then MERGED. 409 if the PR moved or was closed; a PR
-    merged on the forge already is recorded, not merged twice; 502 when the forge fails (bug unchanged)."""
+    merged on the forge already is recorded, not merged twice; 502 when the forge fails (bug unchanged).
+    403 when the project has designated reviewers and `actor` is neither one of them nor `admin`."""
     with session_scope(factory, write=False) as session:
         ready = _ready(session, bug_id, action="merged", settings=settings)
+        designated.check_may_merge(session, bug_id=bug_id, actor=actor, admin=admin)
     style = merge_style or ready.merge_style
     expected_head_sha = expected_head_sha or ready.head_sha
     with closing(project_forge.connect(ready.target)) as forge:
@@ -194,10 +198,12 @@ def merge_many(
     actor: str,
     merge_style: MergeStyle | None = None,
     note: str | None = None,
+    admin: bool = False,
 ) -> list[BatchItem]:
     """Merge several bugs' PRs; each result reported separately."""
     return _batch(
-        bug_ids, lambda i: merge(factory, settings, i, actor=actor, merge_style=merge_style, note=note)
+        bug_ids,
+        lambda i: merge(factory, settings, i, actor=actor, merge_style=merge_style, note=note, admin=admin),
     )
 
 

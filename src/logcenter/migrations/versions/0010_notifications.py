@@ -97,6 +97,7 @@ def upgrade() -> None:
         sa.Column("allowed_paths", sa.Text(), nullable=False),
         sa.Column("grace_minutes", sa.Integer(), nullable=False),
         sa.Column("require_checks", sa.Boolean(), nullable=False),
+        sa.Column("reviewers", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"],
@@ -118,6 +119,17 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("bug_id", "head_sha", name=op.f("pk_merge_decisions")),
     )
+    op.create_table(
+        "review_requests",
+        sa.Column("bug_id", sa.Integer(), nullable=False),
+        sa.Column("pr_number", sa.Integer(), nullable=False),
+        sa.Column("reviewers", sa.Text(), nullable=False),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["bug_id"], ["bugs.id"], name=op.f("fk_review_requests_bug_id_bugs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("bug_id", "pr_number", name=op.f("pk_review_requests")),
+    )
     cursors = op.create_table(
         "notification_cursors",
         sa.Column("name", sa.String(length=50), nullable=False),
@@ -131,6 +143,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("notification_cursors")
+    op.drop_table("review_requests")
     op.drop_table("merge_decisions")
     op.drop_table("merge_policies")
     op.drop_index("ix_notification_deliveries_throttle", table_name="notification_deliveries")
