@@ -98,7 +98,7 @@ def enqueue(
 
 def _wake_after_commit(session: Session) -> None:
     if not event.contains(session, "after_commit", _wake):
-        event.listen(session, "after_commit", _wake, once=True)
+        event.listen(session, "after_commit", _wake)
 
 
 def _wake(_session: Session) -> None:
