@@ -34,6 +34,8 @@ from logcenter.main import create_app
 from logcenter.migrations import upgrade
 from logcenter.models import Base
 
+pytest_plugins = ["tests.forgefake.fixtures"]  # fake_gitea, fake_github, fake_gitlab, fake_forge, origin_repo
+
 POSTGRES_URL = os.environ.get(
     "LOGCENTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -9,6 +9,8 @@ import platformdirs
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from logcenter.ingest.scrub import Scrubber
+
 # Earlier versions kept their data in ./data, relative to where `serve` was started.
 LEGACY_DATA_DIR = Path("data")
 
@@ -80,6 +82,14 @@ class Settings(BaseSettings):
         default=60, ge=0, description="Report timestamps further in the future are clamped to server time"
     )
 
+    # Data scrubbing (ingest/scrub.py): secrets in reports are replaced by [Filtered] before they are stored
+    scrub_data: bool = Field(default=True, description="Scrub passwords, tokens, cookies, card numbers...")
+    scrub_fields: str = Field(
+        default="", description="More sensitive key names, comma-separated (matched as parts of keys)"
+    )
+    scrub_safe_fields: str = Field(default="", description="Key names never scrubbed, comma-separated")
+    scrub_ip_addresses: bool = Field(default=False, description="Also scrub IP addresses")
+
     # Sentry protocol: Relay's limits (develop-docs envelopes.mdx); 413 above them
     sentry_max_envelope_compressed_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1024, description="413 above this body size on /api/<id>/envelope/"
@@ -145,6 +155,15 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'logcenter.db'}"
         return self
+
+    @property
+    def scrubber(self) -> Scrubber:
+        return Scrubber.from_settings(
+            self.scrub_fields.split(","),
+            self.scrub_safe_fields.split(","),
+            self.scrub_ip_addresses,
+            enabled=self.scrub_data,
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     apidocs.install(app)
     app.state.settings = settings
+    app.state.scrubber = settings.scrubber
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.project_keys = ProjectKeys(session_factory)
