@@ -107,16 +107,20 @@ def test_a_killed_workers_job_is_run_again_after_its_lease(db, settings, calls):
         job_id = enqueue(s, "test.blocking", {"bug_id": 7})
     proc = subprocess.Popen([sys.executable, "-c", DOOMED, db.url], env=env(), cwd=ROOT)
     try:
-        wait_for(lambda: job(db, job_id).locked_by == "doomed", "the doomed worker to claim the job")
+        wait_for(
+            lambda: job(db, job_id).locked_by == "doomed", "the doomed worker to claim the job", timeout=60
+        )
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     RELEASE.set()  # the test process's handler runs through
     held = job(db, job_id)
     assert (held.state, held.attempts) == (JobState.RUNNING, 1)
-    # Its lease still holds: nobody else runs it yet.
-    assert run_pending(db.factory, settings, kinds=TEST_KINDS) == 0
     assert held.locked_until is not None
+    # Until its lease runs out nobody else runs it.
+    assert (
+        run_pending(db.factory, settings, kinds=TEST_KINDS, now=held.locked_until - timedelta(seconds=1)) == 0
+    )
     after_lease = held.locked_until + timedelta(seconds=6)  # the heartbeat renews at most 5 s ahead
     assert run_pending(db.factory, settings, kinds=TEST_KINDS, now=after_lease) == 1
     done = job(db, job_id)
