@@ -6,9 +6,12 @@ from logcenter.db import Base
 from logcenter.jobs.models import Job
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
+from logcenter.sourcemaps.models import ArtifactBundle, ArtifactFile, SourcemapRetention
 
 __all__ = [
     "ApiToken",
+    "ArtifactBundle",
+    "ArtifactFile",
     "Base",
     "Bug",
     "BugEvent",
@@ -19,4 +22,5 @@ __all__ = [
     "Project",
     "RecentEventId",
     "RepairAttempt",
+    "SourcemapRetention",
 ]

@@ -13,6 +13,7 @@ class Scope(StrEnum):
     ADMIN = "admin"
     AGENT = "agent"
     INGEST = "ingest"
+    SOURCEMAPS = "sourcemaps"  # sentry-cli uploads from CI: nothing else
 
 
 class ApiToken(Base):
