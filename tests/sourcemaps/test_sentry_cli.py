@@ -110,7 +110,11 @@ def test_debug_id_bundle_uploaded_by_sentry_cli_resolves_a_browser_error(
     injected = sentry_cli(["sourcemaps", "inject", "dist"], node_env, live_server.url, upload_token, app)
     assert "debug" in injected.lower()
     uploaded = sentry_cli(
-        ["sourcemaps", "upload", "--project", "users_web", "dist"], node_env, live_server.url, upload_token, app
+        ["sourcemaps", "upload", "--project", "users_web", "dist"],
+        node_env,
+        live_server.url,
+        upload_token,
+        app,
     )
     assert "main.js" in uploaded
 
