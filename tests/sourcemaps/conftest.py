@@ -9,6 +9,7 @@ import pytest
 from logcenter.auth.models import Scope
 from logcenter.config import Settings
 from tests.conftest import Database, make_token
+from tests.test_docs_js import node_env, site  # noqa: F401 - the JS tests' fixtures, used here too
 
 
 @pytest.fixture
