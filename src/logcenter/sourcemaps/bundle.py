@@ -13,6 +13,7 @@ import orjson
 
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+MAX_FILES = 20_000  # files indexed per bundle: a build's assets, not a mirror of node_modules
 _URL_MAX = 2000
 
 
@@ -51,6 +52,8 @@ def read_manifest(path: Path) -> Manifest:
         raise BundleError(f"The bundle is not a readable zip with a JSON manifest: {exc}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise BundleError("The bundle's manifest.json has no `files` object")
+    if len(manifest["files"]) > MAX_FILES:
+        raise BundleError(f"The bundle lists {len(manifest['files'])} files; the limit is {MAX_FILES}")
     entries = []
     for zip_path, meta in manifest["files"].items():
         if not isinstance(meta, dict) or zip_path not in names:

@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from logcenter.auth.deps import Principal, require
+from logcenter.auth import service as auth_service
+from logcenter.auth.deps import Principal, authorize, touch_last_used
 from logcenter.auth.models import Scope
+from logcenter.db import session_scope
 from logcenter.deps import SessionDep, SettingsDep
 from logcenter.errors import BadRequest, NotFound, PayloadTooLarge
 from logcenter.projects.models import Project
@@ -27,7 +29,21 @@ from logcenter.sourcemaps import service
 from logcenter.sourcemaps.storage import SHA1, Storage
 
 router = APIRouter(tags=["sourcemaps"])
-Uploader = Annotated[Principal, Depends(require(Scope.SOURCEMAPS))]
+
+
+def uploader(request: Request) -> Principal:
+    """A token with the `sourcemaps` (or admin) scope, checked in a read-only transaction of its own: an
+    upload must not hold SQLite's write lock while it receives or joins megabytes of chunks."""
+    with session_scope(request.app.state.session_factory, write=False) as session:
+        row = authorize(session, request, [Scope.SOURCEMAPS])
+        principal = Principal(row.id, row.name, Scope(row.scope))
+        stale = auth_service.needs_touch(row)
+    if stale:
+        touch_last_used(request, principal.token_id)
+    return principal
+
+
+Uploader = Annotated[Principal, Depends(uploader)]
 
 CHUNK_SIZE = 8 * 1024 * 1024
 CHUNKS_PER_REQUEST = 64
@@ -97,23 +113,31 @@ class AssembleRequest(BaseModel):
 
 @router.post("/api/0/organizations/{org}/artifactbundle/assemble/", summary="sentry-cli: assemble a bundle")
 def assemble_bundle(
-    org: str, body: AssembleRequest, request: Request, session: SessionDep, settings: SettingsDep, _: Uploader
+    org: str, body: AssembleRequest, request: Request, settings: SettingsDep, _: Uploader
 ) -> dict[str, object]:
     """`not_found` with the chunks still to upload; `ok` once the bundle is stored and indexed; `error` with
-    a detail when it is not a usable bundle."""
-    projects = service.projects_by_slug(session, body.projects)
+    a detail when it is not a usable bundle. The bundle is joined and read outside any transaction; only
+    its index is written in one (SQLite has one writer: the ingest writer must not wait for a big upload)."""
+    sessions = request.app.state.session_factory
+    storage = storage_of(request)
+    checksum, release, dist = body.checksum.lower(), body.version or None, body.dist or None
     chunks = service.check_checksums(body.chunks, "chunks")
-    result = service.assemble(
-        session,
-        storage_of(request),
-        settings,
-        projects=projects,
-        checksum=body.checksum.lower(),
-        chunks=chunks,
-        release=body.version or None,
-        dist=body.dist or None,
-    )
-    return result.body()
+    with session_scope(sessions, write=False) as session:
+        projects = service.projects_by_slug(session, body.projects)
+        todo, answer = service.missing_for(session, storage, projects, checksum, chunks, release)
+    if answer is not None:
+        return answer.body()
+    stored = service.store(storage, settings, checksum, chunks)
+    if isinstance(stored, service.Assembled):
+        return stored.body()
+    with session_scope(sessions) as session:
+        # Another upload of the same bundle may have indexed it meanwhile.
+        todo, answer = service.missing_for(session, storage, todo, checksum, [], release)
+        if answer is None:
+            answer = service.index(
+                session, stored, projects=todo, checksum=checksum, release=release, dist=dist
+            )
+    return answer.body()
 
 
 class BundleRead(BaseModel):

@@ -17,7 +17,7 @@ from logcenter.config import Settings
 from logcenter.db import utcnow
 from logcenter.errors import BadRequest, NotFound, PayloadTooLarge
 from logcenter.projects.models import Project
-from logcenter.sourcemaps.bundle import BundleError, read_manifest
+from logcenter.sourcemaps.bundle import BundleError, Manifest, read_manifest
 from logcenter.sourcemaps.models import ArtifactBundle, ArtifactFile, SourcemapRetention
 from logcenter.sourcemaps.storage import SHA1, Storage
 
@@ -58,39 +58,52 @@ def check_checksums(values: object, what: str) -> list[str]:
     return checksums
 
 
-def assemble(
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A bundle joined and read on disk, ready to be indexed."""
+
+    relative: str
+    size: int
+    manifest: Manifest
+
+
+def missing_for(
     session: Session,
     storage: Storage,
-    settings: Settings,
-    *,
     projects: list[Project],
     checksum: str,
     chunks: list[str],
     release: str | None,
-    dist: str | None,
-) -> Assembled:
-    """Join an uploaded bundle and index it for `projects`: `not_found` with the chunks still missing, `ok`
-    once indexed, `error` with why when the bundle cannot be used (sentry-cli prints the detail)."""
-    existing = {
-        row.project_id: row
-        for row in session.scalars(
-            select(ArtifactBundle).where(
+) -> tuple[list[Project], Assembled | None]:
+    """The projects that do not have this bundle yet, and the answer when nothing is to be done now: `ok`
+    if every project has it, `not_found` with the chunks still to upload."""
+    existing = set(
+        session.scalars(
+            select(ArtifactBundle.project_id).where(
                 ArtifactBundle.checksum == checksum,
                 ArtifactBundle.project_id.in_([p.id for p in projects]),
-                ArtifactBundle.release.is_(release) if release is None else ArtifactBundle.release == release,
+                ArtifactBundle.release.is_(None) if release is None else ArtifactBundle.release == release,
             )
         )
-    }
+    )
     todo = [p for p in projects if p.id not in existing]
     if not todo:
-        return Assembled(OK, [])
+        return todo, Assembled(OK, [])
     missing = [c for c in dict.fromkeys(chunks) if not storage.has_chunk(c)]
     if missing and not storage.bundle_path(_relative(checksum)).is_file():
-        return Assembled(NOT_FOUND, missing)
+        return todo, Assembled(NOT_FOUND, missing)
+    return todo, None
+
+
+def store(storage: Storage, settings: Settings, checksum: str, chunks: list[str]) -> Stored | Assembled:
+    """Join the chunks and read the bundle's manifest, outside any transaction (a bundle can be large):
+    the bundle, or the `error` answer saying why it cannot be used."""
     try:
         relative, size = storage.assemble(checksum, chunks)
     except ValueError as exc:
         return Assembled(ERROR, [], str(exc))
+    except FileNotFoundError:  # a chunk deleted meanwhile (a concurrent assemble of the same bundle)
+        return Assembled(NOT_FOUND, [c for c in chunks if not storage.has_chunk(c)])
     if size > settings.sourcemap_max_bundle_bytes:
         storage.remove(relative)
         raise PayloadTooLarge(
@@ -102,16 +115,30 @@ def assemble(
         storage.remove(relative)
         return Assembled(ERROR, [], str(exc))
     storage.remove_chunks(chunks)
+    return Stored(relative, size, manifest)
+
+
+def index(
+    session: Session,
+    stored: Stored,
+    *,
+    projects: list[Project],
+    checksum: str,
+    release: str | None,
+    dist: str | None,
+) -> Assembled:
+    """Index a stored bundle for each project, in the caller's (short) write transaction."""
+    manifest = stored.manifest
     release = release or manifest.release
     dist = dist or manifest.dist
-    for project in todo:
+    for project in projects:
         bundle = ArtifactBundle(
             project_id=project.id,
             checksum=checksum,
-            path=relative,
+            path=stored.relative,
             release=release[:200] if release else None,
             dist=dist[:64] if dist else None,
-            size=size,
+            size=stored.size,
             file_count=len(manifest.entries),
         )
         session.add(bundle)
