@@ -7,6 +7,7 @@ from logcenter.jobs.models import Job
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
 from logcenter.sourcemaps.models import ArtifactBundle, ArtifactFile, SourcemapRetention
+from logcenter.webhooks.models import WebhookDelivery
 
 __all__ = [
     "ApiToken",
@@ -23,4 +24,5 @@ __all__ = [
     "RecentEventId",
     "RepairAttempt",
     "SourcemapRetention",
+    "WebhookDelivery",
 ]

@@ -1,7 +1,7 @@
 """Artifact bundles of source maps (sentry-cli uploads), the index of their files, per-project retention.
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
