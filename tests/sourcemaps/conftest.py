@@ -13,15 +13,9 @@ from tests.test_docs_js import node_env, site  # noqa: F401 - the JS tests' fixt
 
 
 @pytest.fixture
-def settings(db: Database, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=db.url,
-        database_pool_size=5,
-        lease_sweep_seconds=3600,
-        count_interval=0,
-        job_worker=False,
-        sourcemaps_dir=tmp_path / "sourcemaps",
-    )
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The suite's settings, with the bundles in this test's folder."""
+    return settings.model_copy(update={"sourcemaps_dir": tmp_path / "sourcemaps"})
 
 
 @pytest.fixture
