@@ -74,6 +74,19 @@ def test_chunks_are_assembled_into_an_indexed_bundle(client, db, admin_headers, 
     assert not list((settings.sourcemaps_path / "chunks").glob("*/*"))
 
 
+def test_older_sentry_cli_release_bundles_are_indexed_by_release_and_url(client, db, admin_headers):
+    """sentry-cli before artifact bundles assembled the same zip under /releases/<version>/assemble/."""
+    client.post("/api/v1/projects", json={"project_id": "shop_web"}, headers=admin_headers).raise_for_status()
+    url = "/api/0/organizations/acme/releases/shop%401.2/assemble/"
+    answer = upload(client, admin_headers, a_bundle("old"), ["shop_web"], url=url)
+    assert answer["state"] == "ok"
+    with db.factory() as session:
+        releases = {(f.url, f.release) for f in session.scalars(select(ArtifactFile))}
+    assert releases == {("~/static/app.js", "shop@1.2"), ("~/static/app.js.map", "shop@1.2")}
+    no_project = client.post(url, json={"checksum": sha1(b"x"), "chunks": []}, headers=admin_headers)
+    assert no_project.status_code == 400 and "--project" in no_project.json()["detail"]
+
+
 def test_gzipped_chunks_are_accepted(client, admin_headers):
     client.post("/api/v1/projects", json={"project_id": "shop_web"}, headers=admin_headers).raise_for_status()
     bundle = a_bundle("gz")

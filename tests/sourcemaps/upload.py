@@ -80,6 +80,7 @@ def upload(
     *,
     version: str | None = None,
     chunk_size: int | None = None,
+    url: str = "/api/0/organizations/acme/artifactbundle/assemble/",
 ) -> dict[str, Any]:
     """Upload a bundle as sentry-cli does; the last assemble answer."""
     options = client.get("/api/0/organizations/acme/chunk-upload/", headers=headers)
@@ -89,7 +90,6 @@ def upload(
     request = {"checksum": sha1(bundle), "chunks": [sha1(c) for c in chunks], "projects": projects}
     if version:
         request["version"] = version
-    url = "/api/0/organizations/acme/artifactbundle/assemble/"
     first = client.post(url, json=request, headers=headers)
     assert first.status_code == 200, first.text
     if first.json()["state"] == "not_found":

@@ -111,6 +111,41 @@ class AssembleRequest(BaseModel):
     dist: str | None = Field(default=None, max_length=64)
 
 
+class ReleaseAssembleRequest(BaseModel):
+    """The request of sentry-cli versions before artifact bundles (ChunkedReleaseRequest)."""
+
+    checksum: str = Field(pattern=r"^[0-9a-fA-F]{40}$")
+    chunks: list[str] = Field(max_length=service.MAX_CHUNKS)
+    projects: list[str] = Field(default_factory=list, max_length=100)
+    dist: str | None = Field(default=None, max_length=64)
+
+
+@router.post(
+    "/api/0/organizations/{org}/releases/{version}/assemble/",
+    summary="sentry-cli before 2.17: assemble a release bundle",
+)
+def assemble_release_bundle(
+    org: str,
+    version: str,
+    body: ReleaseAssembleRequest,
+    request: Request,
+    settings: SettingsDep,
+    principal: Uploader,
+) -> dict[str, object]:
+    """The same bundle format, named by release and URL only (`releases files <version> upload-sourcemaps`
+    of older sentry-cli versions)."""
+    if len(version) > 200:
+        raise BadRequest("A release name is at most 200 characters")
+    request_body = AssembleRequest(
+        checksum=body.checksum,
+        chunks=body.chunks,
+        projects=body.projects,
+        version=version,
+        dist=body.dist,
+    )
+    return assemble_bundle(org, request_body, request, settings, principal)
+
+
 @router.post("/api/0/organizations/{org}/artifactbundle/assemble/", summary="sentry-cli: assemble a bundle")
 def assemble_bundle(
     org: str, body: AssembleRequest, request: Request, settings: SettingsDep, _: Uploader
