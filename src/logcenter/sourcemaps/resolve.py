@@ -12,13 +12,16 @@ A missing, unreadable or corrupt map leaves the frame as it was: it never fails 
 
 from __future__ import annotations
 
+import copy
 import functools
 import posixpath
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import structlog
@@ -39,6 +42,10 @@ MAX_RESOLVED_FRAMES = 500  # frames looked up per event (SDKs send at most 50 pe
 _SOURCE_MAPPING_URL = re.compile(rb"//[#@]\s*sourceMappingURL=(\S+)\s*$")
 # Events that may carry JavaScript frames: any frame with a column (Python's have none).
 _MARKER = b'"colno"'
+FRAME_CACHE_SIZE = 4096  # resolved frames: an error that recurs has the same minified frames
+DEBUG_ID_CACHE_SIZE = 1024  # where a debug id's files are: a debug id names one content, for good
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def may_apply(payload: bytes) -> bool:
@@ -46,8 +53,32 @@ def may_apply(payload: bytes) -> bool:
     return _MARKER in payload
 
 
+class _Lru(Generic[K, V]):
+    """A bounded map, least recently used out first, shared by the threads that resolve events."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 @dataclass(frozen=True, slots=True)
 class _Map:
+    key: tuple[str, str]  # (bundle, zip entry): what the frame cache is keyed by
     view: SourceMapView
     url: str  # where the map is, `~/...` or a full URL: its sources are relative to it
     minified: SourceView | None  # the minified file, for the original function names
@@ -61,6 +92,10 @@ class Resolver:
         self._root = root
         self._map = functools.lru_cache(maxsize=cache_size)(self._parse_map)
         self._source = functools.lru_cache(maxsize=cache_size)(self._parse_source)
+        self._debug_ids: _Lru[tuple[int, str], tuple[service.Located, service.Located | None]] = _Lru(
+            DEBUG_ID_CACHE_SIZE
+        )
+        self._frames: _Lru[tuple[Any, ...], dict[str, Any]] = _Lru(FRAME_CACHE_SIZE)
 
     def resolve(self, event: dict[str, Any], project_pk: int) -> dict[str, Any]:
         """`event` with its minified frames resolved in place (the minified stack kept as `raw_stacktrace`).
@@ -89,14 +124,26 @@ class Resolver:
                     maps[url] = self._find(session, project_pk, url, images.get(url), release, dist)
                 found = maps[url]
                 if found is not None:
-                    update = _lookup(found, frame)
+                    update = self._resolved_frame(found, frame)
                     if update is not None:
                         resolved.append((frame, update))
         if not resolved:
             return
         event["raw_stacktrace"] = _raw_stack(event)  # before the frames change
         for frame, update in resolved:
-            frame.update(update)
+            data = frame.get("data")
+            frame.update(copy.deepcopy(update))
+            frame["data"] = {**(data if isinstance(data, dict) else {}), **update["data"]}
+
+    def _resolved_frame(self, found: _Map, frame: dict[str, Any]) -> dict[str, Any] | None:
+        key = (found.key, frame.get("lineno"), frame.get("colno"), _text(frame.get("function")))
+        update = self._frames.get(key)
+        if update is None:
+            update = _lookup(found, frame)
+            if update is None:
+                return None
+            self._frames.put(key, update)
+        return update
 
     def _find(
         self,
@@ -108,9 +155,15 @@ class Resolver:
         dist: str | None,
     ) -> _Map | None:
         if debug_id is not None:
-            source_map = service.by_debug_id(session, project_pk, debug_id, "source_map")
-            if source_map is not None:
-                minified = service.by_debug_id(session, project_pk, debug_id, "minified_source")
+            located = self._debug_ids.get((project_pk, debug_id))
+            if located is None:
+                source_map = service.by_debug_id(session, project_pk, debug_id, "source_map")
+                if source_map is not None:
+                    minified = service.by_debug_id(session, project_pk, debug_id, "minified_source")
+                    located = (source_map, minified)
+                    self._debug_ids.put((project_pk, debug_id), located)
+            if located is not None:
+                source_map, minified = located
                 return self._load(source_map, minified, source_map.url or "~/")
         if release is None:
             return None
@@ -135,7 +188,7 @@ class Resolver:
         if view is None:
             return None
         source = self._source(minified.bundle, minified.zip_path) if minified is not None else None
-        return _Map(view=view, url=map_url, minified=source)
+        return _Map(key=(source_map.bundle, source_map.zip_path), view=view, url=map_url, minified=source)
 
     def _mapping_url(self, minified: service.Located) -> str | None:
         """The `//# sourceMappingURL=` comment at the end of a minified file."""
@@ -174,17 +227,12 @@ def _lookup(found: _Map, frame: dict[str, Any]) -> dict[str, Any] | None:
     if token is None or not token.src:
         return None
     path = source_path(token.src, found.url)
-    data = frame.get("data")
     update: dict[str, Any] = {
         "filename": path,
         "abs_path": _source_url(token.src, found.url),
         "lineno": token.src_line + 1,
         "colno": token.src_col + 1,
-        "data": {
-            **(data if isinstance(data, dict) else {}),
-            "sourcemap": found.url,
-            "resolved_with": "sourcemap",
-        },
+        "data": {"sourcemap": found.url, "resolved_with": "sourcemap"},
     }
     original_function = token.function_name or None
     if original_function:
