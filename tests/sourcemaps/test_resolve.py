@@ -152,3 +152,31 @@ def test_a_bundle_gone_from_disk_never_fails_a_report(client, db, admin_headers,
     (settings.sourcemaps_path / path).unlink()
     bug = send(client, admin_headers, project, event(code, debug_id=DEBUG_ID))
     assert bug["file_path"] == URL
+
+
+def test_two_builds_of_the_same_code_group_into_one_bug(client, admin_headers, project, tmp_path):
+    """The minified position changes with every build; the bug is the original line, so it stays one."""
+    first_code, first_map = minify(tmp_path / "a")
+    later = tmp_path / "b"
+    (later / "src").mkdir(parents=True)
+    (later / "src" / "banner.ts").write_text('(globalThis as any).banner = () => "Free shipping over 50";\n')
+    source = CHECKOUT_TS + 'import "./banner";\n'  # the throw stays on line 3 of src/checkout.ts
+    second_code, second_map = minify(later, source)
+    assert throw_position(first_code) != throw_position(second_code)
+    second_id = "9f0e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e6f"
+    for code, source_map, debug_id in (
+        (first_code, first_map, DEBUG_ID),
+        (second_code, second_map, second_id),
+    ):
+        bundle = artifact_bundle(
+            {
+                "~/static/app.js": ("minified_source", code, {"debug-id": debug_id}),
+                "~/static/app.js.map": ("source_map", source_map, {"debug-id": debug_id}),
+            }
+        )
+        assert upload(client, admin_headers, bundle, ["shop_web"])["state"] == "ok"
+
+    first = send(client, admin_headers, project, event(first_code, debug_id=DEBUG_ID))
+    second = send(client, admin_headers, project, event(second_code, debug_id=second_id))
+    assert first["id"] == second["id"] and second["occurrence_count"] == 2
+    assert (second["file_path"], second["line_number"]) == ("src/checkout.ts", 3)

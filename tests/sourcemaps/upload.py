@@ -29,10 +29,10 @@ export function applyCoupon(cart: { total: number }, code: string | undefined): 
 """
 
 
-def minify(tmp_path: Path) -> tuple[bytes, bytes]:
+def minify(tmp_path: Path, source: str = CHECKOUT_TS) -> tuple[bytes, bytes]:
     """src/checkout.ts minified by esbuild with its source map: (app.js, app.js.map)."""
-    (tmp_path / "src").mkdir(exist_ok=True)
-    (tmp_path / "src" / "checkout.ts").write_text(CHECKOUT_TS)
+    (tmp_path / "src").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "src" / "checkout.ts").write_text(source)
     command = [
         str(ESBUILD),
         "src/checkout.ts",
