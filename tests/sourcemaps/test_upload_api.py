@@ -47,6 +47,12 @@ def test_only_sourcemaps_and_admin_tokens_may_upload(client, db, admin_headers, 
         assert options["url"] == f"http://testserver{url}"
         assert (options["hashAlgorithm"], options["compression"]) == ("sha1", ["gzip"])
         assert "artifact_bundles" in options["accept"]
+    # An upload token from CI reads no bug and changes no project.
+    assert client.get("/api/v1/bugs", headers=bearer(upload_token)).status_code == 403
+    assert (
+        client.post("/api/v1/projects", json={"project_id": "x"}, headers=bearer(upload_token)).status_code
+        == 403
+    )
 
 
 def test_chunks_are_assembled_into_an_indexed_bundle(client, db, admin_headers, upload_token, settings):
