@@ -332,7 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="create a token; prints it as the last line")
     create.add_argument("--name", required=True)
-    create.add_argument("--scope", required=True, choices=["admin", "agent", "ingest", "reviewer"])
+    create.add_argument(
+        "--scope", required=True, choices=["admin", "agent", "ingest", "reviewer", "sourcemaps"]
+    )
     create.set_defaults(func=cmd_token_create)
     token.add_parser("list", help="list tokens (never their values)").set_defaults(func=cmd_token_list)
     revoke = token.add_parser("revoke", help="revoke a token by id")
