@@ -36,6 +36,7 @@ from logcenter.process import settle_heap
 from logcenter.projects.routes import router as projects_router
 from logcenter.repair.routes import router as repair_router
 from logcenter.reviews.routes import router as reviews_router
+from logcenter.sourcemaps.routes import router as sourcemaps_router
 from logcenter.stats.routes import router as stats_router
 from logcenter.validation import to_failure
 from logcenter.webhooks.routes import router as webhooks_router
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         repair_router,
         stats_router,
         webhooks_router,
+        sourcemaps_router,
         notify_router,
         automerge_router,
     ):

@@ -8,10 +8,13 @@ from logcenter.jobs.models import Job
 from logcenter.notify.models import NotificationChannel, NotificationCursor, NotificationDelivery
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
+from logcenter.sourcemaps.models import ArtifactBundle, ArtifactFile, SourcemapRetention
 from logcenter.webhooks.models import WebhookDelivery
 
 __all__ = [
     "ApiToken",
+    "ArtifactBundle",
+    "ArtifactFile",
     "Base",
     "Bug",
     "BugEvent",
@@ -28,5 +31,6 @@ __all__ = [
     "RecentEventId",
     "RepairAttempt",
     "ReviewRequest",
+    "SourcemapRetention",
     "WebhookDelivery",
 ]
