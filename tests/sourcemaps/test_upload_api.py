@@ -162,7 +162,8 @@ def test_a_bundle_over_the_size_limit_is_refused_before_anything_is_written(clie
     client.post("/api/v1/projects", json={"project_id": "shop_web"}, headers=admin_headers).raise_for_status()
     chunk = b"x" * 4096
     files = [("file", (sha1(chunk), chunk, "application/octet-stream"))]
-    assert client.post("/api/0/organizations/acme/chunk-upload/", files=files, headers=admin_headers).is_success
+    sent = client.post("/api/0/organizations/acme/chunk-upload/", files=files, headers=admin_headers)
+    assert sent.is_success
     settings.sourcemap_max_bundle_bytes = 64 * 1024
     times = settings.sourcemap_max_bundle_bytes // len(chunk) + 1
     request = {"checksum": sha1(chunk * times), "chunks": [sha1(chunk)] * times, "projects": ["shop_web"]}
