@@ -267,3 +267,17 @@ def test_without_a_forge_merging_says_what_to_configure(client, session, admin_h
     response = client.post(f"/api/v1/bugs/{bug.id}/merge", headers=admin_headers)
     assert response.status_code == 409
     assert ("no forge" if missing == "forge" else "LOGCENTER_GITEA_TOKEN") in response.json()["detail"]
+
+
+def test_rejecting_a_pr_merged_meanwhile_records_the_merge(client, session, admin_headers, fake_github):
+    configure(client, admin_headers, fake_github)
+    bug, pr = pending(session, fake_github)
+    fake_github.merge_pr(fake_github.default_repo, pr.number, by="maria")
+    response = client.post(
+        f"/api/v1/bugs/{bug.id}/reject", json={"reason": "too late"}, headers=admin_headers
+    )
+    assert response.status_code == 409
+    assert "already merged" in response.json()["detail"]
+    bug = reload(session, bug)
+    assert (bug.status, bug.merge_commit_sha) == (BugStatus.MERGED, pr.merge_commit)
+    assert not pr.comments
