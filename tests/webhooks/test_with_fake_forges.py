@@ -281,3 +281,33 @@ def test_rejecting_a_pr_merged_meanwhile_records_the_merge(client, session, admi
     bug = reload(session, bug)
     assert (bug.status, bug.merge_commit_sha) == (BugStatus.MERGED, pr.merge_commit)
     assert not pr.comments
+
+
+def test_no_transaction_is_held_while_the_forge_answers(live_server, api, session, fake_gitea):
+    """A merge waiting for a slow forge does not hold the database: other writes go on meanwhile (on SQLite a
+    write transaction held across the forge call would make them wait for it)."""
+    import threading
+    import time
+
+    body = {
+        "project_id": "app",
+        "forge": "gitea",
+        "forge_url": fake_gitea.api_url,
+        "forge_repo": fake_gitea.default_repo,
+        "forge_token": fake_gitea.token,
+    }
+    assert api.post("/api/v1/projects", json=body).status_code == 201
+    bug, pr = pending(session, fake_gitea)
+    answers: list[int] = []
+    with fake_gitea.lock:  # the fake forge answers nothing until released
+        merging = threading.Thread(
+            target=lambda: answers.append(api.post(f"/api/v1/bugs/{bug.id}/merge", timeout=60).status_code)
+        )
+        merging.start()
+        time.sleep(0.5)  # let the merge reach the forge
+        edited = api.put("/api/v1/projects/app", json={"description": "edited meanwhile"}, timeout=10)
+        assert edited.status_code == 200
+        assert merging.is_alive()  # the merge was still waiting for the forge
+    merging.join(60)
+    assert answers == [200]
+    assert pr.merged
