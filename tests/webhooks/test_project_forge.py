@@ -43,3 +43,22 @@ def test_a_reviewer_token_reads_bugs_but_cannot_change_projects(client, db, sess
     assert client.put("/api/v1/projects/shop", json={"forge": "gitea"}, headers=reviewer).status_code == 403
     ingest = {"Authorization": f"Bearer {make_token(db, Scope.INGEST, 'app')}"}
     assert client.get("/api/v1/bugs", headers=ingest).status_code == 403
+
+
+def test_a_forge_address_without_api_path_gets_the_forges_usual_one(
+    client, session, admin_headers, fake_gitlab
+):
+    from tests.webhooks.test_with_fake_forges import pending
+
+    body = {
+        "project_id": "app",
+        "forge": "gitlab",
+        "forge_url": fake_gitlab.url,  # the web address, as people copy it from the browser
+        "forge_repo": fake_gitlab.default_repo,
+        "forge_token": fake_gitlab.token,
+    }
+    assert client.post("/api/v1/projects", json=body, headers=admin_headers).status_code == 201
+    bug, pr = pending(session, fake_gitlab)
+    response = client.post(f"/api/v1/bugs/{bug.id}/merge", headers=admin_headers)
+    assert response.status_code == 200, response.text
+    assert pr.merged
