@@ -1,4 +1,4 @@
-"""`logcenter serve | worker | db upgrade | token create | token list | token revoke`."""
+"""`logcenter serve | agent | worker | db upgrade | token create | token list | token revoke`."""
 
 from __future__ import annotations
 
@@ -194,6 +194,12 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if revoked else 1
 
 
+def cmd_agent(args: argparse.Namespace, _: Settings) -> int:
+    from logcenter.agent.cli import run
+
+    return run(args)
+
+
 def cmd_secrets_new_key(_: argparse.Namespace, settings: Settings) -> int:
     from logcenter.secretbox import new_key
 
@@ -253,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="server processes (default 1, LOGCENTER_WORKERS)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(func=cmd_serve)
+
+    from logcenter.agent.cli import add_arguments
+
+    agent = sub.add_parser("agent", help="run the repair agent (fixes NEW bugs, opens pull requests)")
+    add_arguments(agent)
+    agent.set_defaults(func=cmd_agent)
 
     worker = sub.add_parser("worker", help="run background jobs (for setups with LOGCENTER_JOB_WORKER=false)")
     worker.add_argument("--once", action="store_true", help="run the jobs due now, then exit")

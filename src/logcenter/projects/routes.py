@@ -45,6 +45,7 @@ def to_read(project: Project, request: Request) -> ProjectRead:
         forge_token_set=project.forge_token_encrypted is not None,
         webhook_secret_set=project.webhook_secret_encrypted is not None,
         merge_style=project.merge_style,
+        agent_settings=project.agent_settings or {},
         ingest_key=project.ingest_key,
         dsn=service.dsn(project, base_url=base_url(request)),
         created_at=project.created_at,
