@@ -23,5 +23,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch copy: on SQLite, dropping the old `projects`
-    # table with foreign keys on deletes every bug by cascade (tests/webhooks/test_migration.py).
+    # table would delete every bug and occurrence by cascade.
     op.drop_column("projects", "agent_settings")
