@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -175,7 +176,17 @@ def target_for(project: Project, settings: Settings) -> ForgeTarget:
         raise ForgeNotConfigured(
             f"Project {project.slug!r} has no {kind.value} token: set forge_token ({where}) or {env}"
         )
-    return ForgeTarget(kind=kind, api_url=api_url.rstrip("/"), repo=repo, token=token)
+    return ForgeTarget(kind=kind, api_url=api_base(kind, api_url), repo=repo, token=token)
+
+
+def api_base(kind: ForgeKind, url: str) -> str:
+    """The API base for a URL: as given when it has a path, else (Gitea, GitLab) the forge's usual one on that
+    host: people set LOGCENTER_GITEA_URL to the address they open in a browser, https://gitea.example.com.
+    A GitHub URL is taken as given (api.github.com serves its API at the root)."""
+    parts = urlsplit(url.rstrip("/"))
+    if kind is ForgeKind.GITHUB or parts.path.strip("/") or not parts.netloc:
+        return url.rstrip("/")
+    return forges.default_api_url(kind, parts.netloc, scheme=parts.scheme or "https")
 
 
 def connect(target: ForgeTarget) -> Forge:
