@@ -185,7 +185,7 @@ def _apply(session: Session, bug: Bug, event: ForgeEvent) -> str:
     if event.action is Action.REOPENED:
         return apply.reopened(session, bug, actor=actor, by=event.actor, number=event.number, link=event.link)
     if event.action is Action.PUSHED:
-        return apply.head_moved(bug, head_sha=event.head_sha)
+        return apply.head_moved(session, bug, head_sha=event.head_sha, actor=actor, link=event.link)
     return apply.commented(
         session, bug, actor=actor, text=event.text, link=event.link, review_state=event.review_state
     )
