@@ -48,6 +48,7 @@ class HistoryKind(StrEnum):
     AUTOMERGE = "automerge"  # what the auto-merge policy decided for a PR head (automerge/)
     REVIEW_REQUESTED = "review_requested"  # the project's designated reviewers were requested on the PR
     AGENT = "agent"  # a step of the repair agent's run (fixing, verifying, pushed)
+    PR_PUSHED = "pr_pushed"  # new commits on the PR's branch after the fix was reported: review them again
 
 
 TRANSITIONS: dict[BugStatus, frozenset[BugStatus]] = {
@@ -256,11 +257,6 @@ def link_pull_request(
         link=pr_url,
         now=now,
     )
-
-
-def update_head(bug: Bug, *, head_sha: str) -> None:
-    """The PR's branch moved (a push to it): the head sha a reviewer merges at. No history row."""
-    bug.head_sha = _sha(head_sha)
 
 
 def merge(
