@@ -159,3 +159,17 @@ def test_the_policy_api(
     assert bad.status_code == 422 and "mode" in bad.text
     assert client.get("/api/v1/merge-policies/nope", headers=admin_headers).status_code == 404
     assert client.get("/api/v1/merge-policies/team/app", headers=agent_headers).status_code == 403
+
+
+def test_a_push_after_the_agent_verified_the_fix_stops_it(
+    client: TestClient, admin_headers: dict[str, str], session: Session, db: Database, settings: Settings,
+    fake_gitea: Any,
+) -> None:  # fmt: skip
+    configure(client, admin_headers, fake_gitea)
+    fix = open_fix(session, fake_gitea)
+    pushed = fake_gitea.push(
+        fake_gitea.default_repo, "fix/auto-1", {"app/calc.py": "def add(a, b):\n    return 3\n"}
+    )
+    fake_gitea.set_status(fake_gitea.default_repo, pushed, "ci/tests", "success")
+    note = refused(session, db, settings, fix)
+    assert f"✖ verified_head: {pushed[:12]}, verified {fix.head[:12]}" in note

@@ -83,6 +83,13 @@ def verified(test_passed: bool | None, test_output: str | None) -> Condition:
     return Condition("verified", ok, value)
 
 
+def same_head(verified: str | None, head: str) -> Condition:
+    """The PR's head is the commit the agent verified: a push since (by anyone) was not verified."""
+    ok = verified is None or head.lower().startswith(verified.lower())
+    value = head[:12] if ok else f"{head[:12]}, verified {verified[:12]}"  # type: ignore[index]
+    return Condition("verified_head", ok, value)
+
+
 def evaluate(
     policy: MergePolicy,
     *,

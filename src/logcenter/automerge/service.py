@@ -47,6 +47,7 @@ class Candidate:
     target: project_forge.ForgeTarget
     test_passed: bool | None
     test_output: str | None
+    verified_head: str | None  # the head the agent verified and reported
 
 
 def candidates(session: Session, settings: Settings, *, now: datetime) -> list[Candidate]:
@@ -86,6 +87,7 @@ def candidates(session: Session, settings: Settings, *, now: datetime) -> list[C
                 target=target,
                 test_passed=report.test_passed if report else None,
                 test_output=report.test_output if report else None,
+                verified_head=bug.head_sha,
             )
         )
     return found
@@ -120,6 +122,7 @@ def consider(
             comments=forge.list_comments(candidate.pr_number),
             pr_author=pr.author,
         )
+        conditions.insert(1, rules.same_head(candidate.verified_head, pr.head_sha))
     verdict = rules.verdict(conditions)
     if verdict is None:
         return None

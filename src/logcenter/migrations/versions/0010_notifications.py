@@ -2,7 +2,7 @@
 the existing history, so an upgrade does not announce old events); auto-merge policies and decisions.
 
 Revision ID: 0010
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-06
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
