@@ -36,6 +36,7 @@ from logcenter.repair import service as repair_service
 from logcenter.repair.routes import router as repair_router
 from logcenter.stats.routes import router as stats_router
 from logcenter.validation import to_failure
+from logcenter.web import install as install_web
 
 log = structlog.get_logger(__name__)
 
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (projects_router, bugs_router, repair_router, stats_router):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    install_web(app)  # pages at /, after the API's routes and error handlers
 
     @app.get(
         "/api/health",

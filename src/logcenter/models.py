@@ -5,6 +5,7 @@ from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Oc
 from logcenter.db import Base
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
+from logcenter.users.models import User, WebSession
 
 __all__ = [
     "ApiToken",
@@ -17,4 +18,6 @@ __all__ = [
     "Project",
     "RecentEventId",
     "RepairAttempt",
+    "User",
+    "WebSession",
 ]

@@ -1,0 +1,185 @@
+"""The bug board's reads: stat cards, keyset pages and capped totals, built to stay fast on large tables.
+
+Offset paging and exact totals cost a scan of every match (bench/web.py); the board instead pages by a cursor on
+(sort column, id), counts a filtered list only up to `COUNT_CAP`, and reads its stat cards from indexes:
+`ix_bugs_status_last_seen` for the current status counts, `ix_bugs_status_status_changed_at` for what entered
+a status today, `ix_bugs_created_at` for what was found today.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from logcenter.bugs.models import Bug, BugStatus
+from logcenter.bugs.service import BugFilter, _filtered
+from logcenter.errors import ValidationFailed
+from logcenter.projects.models import Project
+
+S = BugStatus
+COUNT_CAP = 10_000
+BOARD_SORTS: dict[str, Any] = {
+    "last_seen": Bug.last_seen,
+    "first_seen": Bug.first_seen,
+    "occurrence_count": Bug.occurrence_count,
+    "id": Bug.id,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StatCards:
+    """Today's board: found / entered a status since midnight (UTC), and the queues as they are now."""
+
+    new_today: int
+    fixing: int
+    pending_review: int
+    merged_today: int
+    deployed_today: int
+    failed_today: int
+    by_status: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class BoardPage:
+    rows: list[tuple[Bug, str]]
+    next_cursor: str | None
+    total: int
+    total_capped: bool
+
+
+def stat_cards(session: Session, *, now: dt.datetime, project_id: int | None = None) -> StatCards:
+    """The board's stat cards; each count is one index range read."""
+    midnight = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time.min, tzinfo=dt.UTC)
+    scoped = (lambda q: q.where(Bug.project_id == project_id)) if project_id else (lambda q: q)
+    by_status = {s.value: 0 for s in S}
+    for status, count in session.execute(scoped(select(Bug.status, func.count()).group_by(Bug.status))):
+        by_status[status] = count
+    entered = dict(
+        session.execute(
+            scoped(
+                select(Bug.status, func.count())
+                .where(Bug.status.in_((S.MERGED, S.DEPLOYED, S.FAILED)), Bug.status_changed_at >= midnight)
+                .group_by(Bug.status)
+            )
+        ).all()
+    )
+    new_today = session.scalar(scoped(select(func.count()).where(Bug.created_at >= midnight))) or 0
+    return StatCards(
+        new_today=new_today,
+        fixing=by_status[S.FIXING],
+        pending_review=by_status[S.PENDING_REVIEW],
+        merged_today=entered.get(S.MERGED, 0),
+        deployed_today=entered.get(S.DEPLOYED, 0),
+        failed_today=entered.get(S.FAILED, 0),
+        by_status=by_status,
+    )
+
+
+def encode_cursor(bug: Bug, sort: str) -> str:
+    value = getattr(bug, sort.removeprefix("-"))
+    if isinstance(value, dt.datetime):
+        value = value.isoformat()
+    return base64.urlsafe_b64encode(orjson.dumps([value, bug.id])).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+    try:
+        value, bug_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if sort.removeprefix("-") in ("last_seen", "first_seen"):
+            value = dt.datetime.fromisoformat(value)
+        elif not isinstance(value, int):
+            raise ValueError(value)
+        if not isinstance(bug_id, int):
+            raise ValueError(bug_id)
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise ValidationFailed([{"field": "cursor", "message": "not a cursor of this board"}]) from exc
+    return value, bug_id
+
+
+def page(
+    session: Session,
+    *,
+    filters: BugFilter,
+    sort: str = "-last_seen",
+    cursor: str | None = None,
+    limit: int = 50,
+) -> BoardPage:
+    """One page of the filtered bugs after `cursor` (keyset on the sort column and id), with a capped total."""
+    key = sort.removeprefix("-")
+    if key not in BOARD_SORTS:
+        raise ValidationFailed([{"field": "sort", "message": f"expected one of {', '.join(BOARD_SORTS)}"}])
+    column, descending = BOARD_SORTS[key], sort.startswith("-")
+    query = _filtered(select(Bug, Project.slug).join(Project, Project.id == Bug.project_id), filters)
+    if cursor:
+        value, bug_id = _decode_cursor(cursor, sort)
+        if key == "id":
+            query = query.where(Bug.id < bug_id if descending else Bug.id > bug_id)
+        elif descending:
+            query = query.where(or_(column < value, and_(column == value, Bug.id < bug_id)))
+        else:
+            query = query.where(or_(column > value, and_(column == value, Bug.id > bug_id)))
+    order = (column.desc(), Bug.id.desc()) if descending else (column.asc(), Bug.id.asc())
+    if key == "id":
+        order = order[:1]
+    rows = [(bug, slug) for bug, slug in session.execute(query.order_by(*order).limit(limit + 1))]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    total, capped = count(session, filters=filters)
+    return BoardPage(
+        rows=rows,
+        next_cursor=encode_cursor(rows[-1][0], sort) if more and rows else None,
+        total=total,
+        total_capped=capped,
+    )
+
+
+def count(session: Session, *, filters: BugFilter) -> tuple[int, bool]:
+    """How many bugs match, counted up to COUNT_CAP (True when there are more)."""
+    inner = _filtered(select(Bug.id).join(Project, Project.id == Bug.project_id), filters)
+    if not filters.project:  # the join only serves the project filter
+        inner = _filtered(select(Bug.id), filters)
+    n = session.scalar(select(func.count()).select_from(inner.limit(COUNT_CAP + 1).subquery())) or 0
+    return min(n, COUNT_CAP), n > COUNT_CAP
+
+
+def section(session: Session, *, filters: BugFilter, status: BugStatus, limit: int = 20) -> BoardPage:
+    """A board section (needs review, fixing): the oldest in that status first, so nothing waits forever."""
+    scoped = BugFilter(**{**_as_dict(filters), "statuses": [status]})
+    query = _filtered(select(Bug, Project.slug).join(Project, Project.id == Bug.project_id), scoped)
+    rows = [
+        (bug, slug)
+        for bug, slug in session.execute(query.order_by(Bug.status_changed_at, Bug.id).limit(limit))
+    ]
+    total, capped = count(session, filters=scoped)
+    return BoardPage(rows=rows, next_cursor=None, total=total, total_capped=capped)
+
+
+def _as_dict(filters: BugFilter) -> dict[str, Any]:
+    return {name: getattr(filters, name) for name in BugFilter.__slots__}  # type: ignore[attr-defined]
+
+
+def daily_counts(
+    session: Session, *, bug_id: int, days: int, now: dt.datetime
+) -> list[tuple[dt.date, int]]:
+    """Occurrences of a bug per UTC day over the last `days` days, zeros included (from the hourly counts)."""
+    from logcenter.bugs.models import BugHourlyCount
+
+    first = now.astimezone(dt.UTC).date() - dt.timedelta(days=days - 1)
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=dt.UTC)
+    series = {first + dt.timedelta(days=i): 0 for i in range(days)}
+    rows = session.execute(
+        select(BugHourlyCount.hour, BugHourlyCount.count).where(
+            BugHourlyCount.bug_id == bug_id, BugHourlyCount.hour >= start
+        )
+    )
+    for hour, n in rows:
+        day = hour.astimezone(dt.UTC).date()
+        if day in series:
+            series[day] += n
+    return list(series.items())
