@@ -91,7 +91,6 @@ def board_page(
 @router.post("/bugs/batch")
 def batch_review(
     request: Request,
-    session: SessionDep,
     user: Reviewer,
     action: Annotated[str, Form(pattern="^(merge|reject)$")],
     bug_ids: Annotated[list[int], Form(max_length=100)],

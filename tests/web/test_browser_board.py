@@ -1,0 +1,106 @@
+"""The board and the bug page in a real browser: log in, filter, search, open a bug, review it."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.web.conftest import screenshot
+
+
+def test_board_sections_filters_and_detail(users, seed, login, live_server):
+    review = [seed.runtime_bug(i) for i in range(3)]
+    for n, bug_id in enumerate(review):
+        seed.pending_review(bug_id, pr_number=40 + n, pr_url=f"https://gitea.example.com/team/rtc/pulls/{40 + n}")
+    fixing = seed.runtime_bug(10, error_type="KeyError")
+    seed.claim(fixing)
+    failed = seed.runtime_bug(11, error_type="DatabaseTimeout")
+    seed.failed(failed, "The regression test passed on the base branch: the bug was not reproduced")
+    new = seed.runtime_bug(12, project="rtc_web", error_type="ZeroDivisionError", environment="staging")
+
+    page = login("rita")
+    cards = page.locator("ul.cards")
+    expect(cards.locator("[data-card=pending_review]")).to_have_text("3")
+    expect(cards.locator("[data-card=fixing]")).to_have_text("1")
+    expect(cards.locator("[data-card=new]")).to_have_text("6")
+    review_section = page.locator("section[aria-labelledby=sec-review]")
+    expect(review_section.locator("tbody tr")).to_have_count(3)
+    expect(page.locator("section[aria-labelledby=sec-fixing] tbody tr")).to_have_count(1)
+    other = page.locator("section[aria-labelledby=sec-list] tbody tr")
+    expect(other).to_have_count(2)
+    expect(page.locator("section[aria-labelledby=sec-list]")).to_contain_text("ZeroDivisionError")
+    expect(review_section.locator("time").first).to_have_text(re.compile(r"(second|minute)s? ago|now"))
+    screenshot(page, "board")
+
+    # Status chip: only the failed bug, and the URL says so (shareable).
+    page.locator("nav.chips a[title=FAILED]").click()
+    expect(page).to_have_url(re.compile(r"status=FAILED"))
+    expect(page.locator("section[aria-labelledby=sec-list] tbody tr")).to_have_count(1)
+    expect(page.locator("section[aria-labelledby=sec-list]")).to_contain_text("DatabaseTimeout")
+
+    # Search and the project filter.
+    page.goto(f"{live_server.url}/?q=ZeroDivision")
+    expect(page.locator("table.bugs tbody tr")).to_have_count(1)
+    page.goto(f"{live_server.url}/?project=rtc_web&status=NEW")
+    expect(page.locator("section[aria-labelledby=sec-list] tbody tr")).to_have_count(1)
+    expect(page.locator("section[aria-labelledby=sec-list]")).to_contain_text(f"#{new}")
+
+    # The bug page: stack trace with the raising frame marked, PR card, diff in both layouts.
+    page.goto(f"{live_server.url}/")
+    page.locator(f"a[href='/bugs/{review[0]}']").first.click()
+    expect(page).to_have_url(re.compile(rf"/bugs/{review[0]}$"))
+    expect(page.locator(".trace")).to_contain_text("for item in request.user:")
+    expect(page.locator(".trace .hll").first).to_contain_text("app/views_0.py")
+    card = page.locator("#pr-card")
+    expect(card).to_contain_text("PR #40")
+    expect(card).to_contain_text("fix/auto-20260225-1430")
+    expect(card).to_contain_text("2 files changed")
+    link = card.locator("a.button")
+    expect(link).to_have_attribute("href", "https://gitea.example.com/team/rtc/pulls/40")
+    expect(link).to_have_attribute("target", "_blank")
+    diff = page.locator("#diff")
+    expect(diff.locator(".diff-file")).to_have_count(2)
+    expect(diff.locator(".diff-unified tr.dl-add").first).to_contain_text("if request.user is not None:")
+    expect(diff.locator(".diff-split").first).to_be_hidden()
+    diff.locator("button[data-diff-mode=split]").click()
+    expect(diff.locator(".diff-split").first).to_be_visible()
+    expect(diff.locator(".diff-split td.del").first).to_contain_text("for item in request.user:")
+    expect(page.locator("#occ-chart canvas").first).to_be_attached()
+    expect(page.locator("ol.log")).to_contain_text("Bug recorded")
+    expect(page.locator("#merge-btn")).to_be_visible()
+    screenshot(page, "detail")
+
+
+def test_reject_with_reason_marks_the_bug_failed(users, seed, login, live_server, api):
+    bug_id = seed.runtime_bug(1)
+    seed.pending_review(bug_id, pr_number=7, pr_url="https://gitea.example.com/team/rtc/pulls/7")
+    page = login("rita")
+    page.goto(f"{live_server.url}/bugs/{bug_id}")
+    page.fill("form[action$='/reject'] textarea[name=reason]", "The check hides the bug: request.user must be set")
+    page.click("#reject-btn")
+    expect(page.locator("h1 .badge")).to_contain_text("Failed")
+    expect(page.locator("dd.failure").first).to_have_text("The check hides the bug: request.user must be set")
+    expect(page.locator("ol.log")).to_contain_text("rita")
+    assert api.get(f"/api/v1/bugs/{bug_id}").json()["status"] == "FAILED"
+    # A failed bug can be retried.
+    page.click("#retry-btn")
+    expect(page.locator("h1 .badge")).to_contain_text("New")
+
+
+def test_batch_reject_of_three_bugs_shows_each_result(users, seed, login, live_server, api):
+    bugs = [seed.runtime_bug(i) for i in range(4)]
+    for n, bug_id in enumerate(bugs):
+        seed.pending_review(bug_id, pr_number=n + 1, pr_url=f"https://gitea.example.com/t/r/pulls/{n + 1}")
+    page = login("rita")
+    for bug_id in bugs[:3]:
+        page.check(f"input[name=bug_ids][value='{bug_id}']")
+    page.fill("form#batch input[name=reason]", "Wrong approach")
+    page.click("form#batch button[value=reject]")
+    results = page.locator("#batch-results li")
+    expect(results).to_have_count(3)
+    for bug_id in bugs[:3]:
+        expect(page.locator(f"#batch-results li[data-bug='{bug_id}']")).to_contain_text("Failed")
+    statuses = [api.get(f"/api/v1/bugs/{b}").json()["status"] for b in bugs]
+    assert statuses == ["FAILED", "FAILED", "FAILED", "PENDING_REVIEW"]
+    screenshot(page, "batch")
