@@ -42,6 +42,10 @@ STATUS_INFO: dict[str, tuple[str, str, str]] = {
 }
 
 
+# Role names as templates show them (`_(user.role|capitalize)`).
+ROLE_NAMES = (_("Admin"), _("Reviewer"), _("Viewer"))
+
+
 def safe_url(value: object) -> str | None:
     """The URL if it is http(s) (then a page may link it), else None: report text may hold javascript: links."""
     if not isinstance(value, str) or len(value) > 2000:
