@@ -1,0 +1,67 @@
+"""The board's reads on both databases: keyset pages walk every match once, stat cards count the right bugs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from logcenter.bugs import board
+from logcenter.bugs.models import BugStatus
+from logcenter.bugs.service import BugFilter
+from tests.factories import make_bug, make_project
+
+
+def test_keyset_pages_visit_every_bug_once_in_order(session):
+    project = make_project(session, "p")
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    ids = []
+    for i in range(23):
+        # Pairs share a last_seen, so the id breaks ties across page boundaries.
+        bug = make_bug(session, project, seen=start + dt.timedelta(minutes=i // 2), occurrence_count=i % 5)
+        ids.append(bug.id)
+    session.commit()
+    for sort in ("-last_seen", "last_seen", "-occurrence_count", "-id", "id", "first_seen"):
+        seen, cursor = [], None
+        while True:
+            page = board.page(session, filters=BugFilter(), sort=sort, cursor=cursor, limit=5)
+            seen += [bug.id for bug, _ in page.rows]
+            assert page.total == 23
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert sorted(seen) == sorted(ids), sort
+        assert len(seen) == len(set(seen)), sort
+
+
+def test_status_filter_and_capped_count(session, monkeypatch):
+    project = make_project(session, "p")
+    for status in [BugStatus.NEW] * 4 + [BugStatus.FAILED] * 3 + [BugStatus.MERGED] * 2:
+        make_bug(session, project, status=status)
+    session.commit()
+    page = board.page(session, filters=BugFilter(statuses=[BugStatus.NEW, BugStatus.FAILED]), limit=50)
+    assert sorted(bug.status for bug, _ in page.rows) == ["FAILED"] * 3 + ["NEW"] * 4
+    monkeypatch.setattr(board, "COUNT_CAP", 5)
+    assert board.count(session, filters=BugFilter()) == (5, True)
+    assert board.count(session, filters=BugFilter(statuses=[BugStatus.FAILED])) == (3, False)
+
+
+def test_stat_cards_count_today_and_the_queues(session):
+    project = make_project(session, "p")
+    other = make_project(session, "q")
+    now = dt.datetime(2026, 3, 1, 15, 0, tzinfo=dt.UTC)
+    yesterday = now - dt.timedelta(days=1)
+    make_bug(session, project, seen=now, created_at=now)
+    make_bug(session, project, seen=yesterday, created_at=yesterday)
+    make_bug(session, project, status=BugStatus.FIXING, seen=yesterday)
+    make_bug(session, project, status=BugStatus.PENDING_REVIEW, seen=yesterday)
+    make_bug(session, project, status=BugStatus.MERGED, seen=now, status_changed_at=now)
+    make_bug(session, project, status=BugStatus.MERGED, seen=yesterday, status_changed_at=yesterday)
+    make_bug(session, project, status=BugStatus.FAILED, seen=now, status_changed_at=now)
+    make_bug(session, other, status=BugStatus.DEPLOYED, seen=now, status_changed_at=now)
+    session.commit()
+    cards = board.stat_cards(session, now=now)
+    assert (cards.fixing, cards.pending_review) == (1, 1)
+    assert (cards.merged_today, cards.deployed_today, cards.failed_today) == (1, 1, 1)
+    assert cards.new_today == 4  # created today, whatever their status now
+    assert cards.by_status["MERGED"] == 2
+    only_p = board.stat_cards(session, now=now, project_id=project.id)
+    assert only_p.deployed_today == 0 and only_p.by_status["DEPLOYED"] == 0
