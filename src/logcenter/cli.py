@@ -1,4 +1,4 @@
-"""`logcenter serve | db upgrade | token create | list | revoke | user create | list | disable | set-password`."""
+"""`logcenter serve | db upgrade | token create/list/revoke | user create/list/disable/set-password`."""
 
 from __future__ import annotations
 

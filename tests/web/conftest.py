@@ -1,4 +1,4 @@
-"""Fixtures of the web UI tests: users of each role, bugs brought in through the real API, a logged-in browser."""
+"""Web UI test fixtures: users of each role, bugs brought in through the real API, a logged-in browser."""
 
 from __future__ import annotations
 
@@ -74,7 +74,9 @@ class Seeder:
         assert response.status_code == 200, response.text
         return int(response.json()["id"])
 
-    def runtime_bug(self, n: int, *, project: str = "rtc_backend", error_type: str = "TypeError", **extra: Any) -> int:
+    def runtime_bug(
+        self, n: int, *, project: str = "rtc_backend", error_type: str = "TypeError", **extra: Any
+    ) -> int:
         error = {
             "type": error_type,
             "message": f"'NoneType' object is not iterable (case {n})",
@@ -103,10 +105,14 @@ class Seeder:
         return int(bugs[0]["id"])
 
     def claim(self, bug_id: int) -> None:
-        response = self.api.put(f"/api/v1/bugs/{bug_id}/status", json={"status": "FIXING"}, headers=self.agent)
+        response = self.api.put(
+            f"/api/v1/bugs/{bug_id}/status", json={"status": "FIXING"}, headers=self.agent
+        )
         assert response.status_code == 200, response.text
 
-    def pending_review(self, bug_id: int, *, pr_number: int, pr_url: str, diff: str = DIFF, **extra: Any) -> None:
+    def pending_review(
+        self, bug_id: int, *, pr_number: int, pr_url: str, diff: str = DIFF, **extra: Any
+    ) -> None:
         self.claim(bug_id)
         body = {
             "fixer": "claude-code",

@@ -32,7 +32,9 @@ def log_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
 @pytest.fixture
 def pending_bug(session):
     project = make_project(session, "rtc_backend")
-    bug = make_bug(session, project, status=BugStatus.PENDING_REVIEW, pr_number=5, pr_url="https://g.example/p/5")
+    bug = make_bug(
+        session, project, status=BugStatus.PENDING_REVIEW, pr_number=5, pr_url="https://g.example/p/5"
+    )
     session.commit()
     return bug.id
 
@@ -58,7 +60,9 @@ def test_viewer_sees_no_review_buttons_and_cannot_merge_or_reject(client, users,
         response = client.post(f"/bugs/{pending_bug}/{action}", data={**data, "csrf_token": csrf})
         assert response.status_code == 403, action
         assert "only reviewers and admins" in response.text
-    batch = client.post("/bugs/batch", data={"action": "reject", "bug_ids": [pending_bug], "csrf_token": csrf})
+    batch = client.post(
+        "/bugs/batch", data={"action": "reject", "bug_ids": [pending_bug], "csrf_token": csrf}
+    )
     assert batch.status_code == 403
     assert 'id="batch"' not in client.get("/").text
     assert client.get("/tokens").status_code == 403  # admins only
@@ -111,7 +115,9 @@ def test_wrong_passwords_are_rate_limited(client, users):
     for _ in range(10):
         form = client.get("/login")
         token = CSRF.search(form.text).group(1)
-        response = client.post("/login", data={"username": "rita", "password": "wrong pass", "csrf_token": token})
+        response = client.post(
+            "/login", data={"username": "rita", "password": "wrong pass", "csrf_token": token}
+        )
         assert response.status_code == 401
         assert "Wrong username or password" in response.text
     form = client.get("/login")
@@ -155,7 +161,9 @@ def test_pages_send_a_csp_without_inline_scripts(client, users):
 
 def test_static_files_are_cached_and_vendored_with_integrity(client):
     page = client.get("/login")
-    match = re.search(r'src="(/static/vendor/htmx\.min\.js\?v=[0-9a-f]+)" integrity="(sha384-[^"]+)"', page.text)
+    match = re.search(
+        r'src="(/static/vendor/htmx\.min\.js\?v=[0-9a-f]+)" integrity="(sha384-[^"]+)"', page.text
+    )
     assert match
     response = client.get(match.group(1))
     assert response.status_code == 200

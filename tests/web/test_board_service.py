@@ -1,4 +1,4 @@
-"""The board's reads on both databases: keyset pages walk every match once, stat cards count the right bugs."""
+"""The board's reads on both databases: keyset pages visit every match once, stat cards count right."""
 
 from __future__ import annotations
 

@@ -12,7 +12,9 @@ from tests.web.conftest import screenshot
 def test_board_sections_filters_and_detail(users, seed, login, live_server):
     review = [seed.runtime_bug(i) for i in range(3)]
     for n, bug_id in enumerate(review):
-        seed.pending_review(bug_id, pr_number=40 + n, pr_url=f"https://gitea.example.com/team/rtc/pulls/{40 + n}")
+        seed.pending_review(
+            bug_id, pr_number=40 + n, pr_url=f"https://gitea.example.com/team/rtc/pulls/{40 + n}"
+        )
     fixing = seed.runtime_bug(10, error_type="KeyError")
     seed.claim(fixing)
     failed = seed.runtime_bug(11, error_type="DatabaseTimeout")
@@ -77,7 +79,9 @@ def test_reject_with_reason_marks_the_bug_failed(users, seed, login, live_server
     seed.pending_review(bug_id, pr_number=7, pr_url="https://gitea.example.com/team/rtc/pulls/7")
     page = login("rita")
     page.goto(f"{live_server.url}/bugs/{bug_id}")
-    page.fill("form[action$='/reject'] textarea[name=reason]", "The check hides the bug: request.user must be set")
+    page.fill(
+        "form[action$='/reject'] textarea[name=reason]", "The check hides the bug: request.user must be set"
+    )
     page.click("#reject-btn")
     expect(page.locator("h1 .badge")).to_contain_text("Failed")
     expect(page.locator("dd.failure").first).to_have_text("The check hides the bug: request.user must be set")

@@ -20,7 +20,11 @@ def test_hostile_report_is_shown_as_text_and_runs_nothing(users, seed, login, li
             "message": HOSTILE,
             "file_path": "app/<b>views</b>.py",
             "line_number": 3,
-            "stack_trace": ["Traceback (most recent call last):", f'  File "x.py", line 3, in {HOSTILE}', HOSTILE],
+            "stack_trace": [
+                "Traceback (most recent call last):",
+                f'  File "x.py", line 3, in {HOSTILE}',
+                HOSTILE,
+            ],
         },
         context={
             HOSTILE: HOSTILE,
@@ -43,8 +47,19 @@ def test_hostile_report_is_shown_as_text_and_runs_nothing(users, seed, login, li
     sentry_bug = seed.sentry_event(
         "rtc_backend",
         event(
-            exception={"values": [{"type": "XSSError", "value": HOSTILE, "stacktrace": {"frames": [
-                {"filename": "app/x.py", "lineno": 7, "function": HOSTILE, "in_app": True}]}}]},
+            exception={
+                "values": [
+                    {
+                        "type": "XSSError",
+                        "value": HOSTILE,
+                        "stacktrace": {
+                            "frames": [
+                                {"filename": "app/x.py", "lineno": 7, "function": HOSTILE, "in_app": True}
+                            ]
+                        },
+                    }
+                ]
+            },
             tags={"<b>tag</b>": HOSTILE},
             request={"url": "javascript:alert('req')", "method": "GET", "headers": {HOSTILE: HOSTILE}},
             user={"id": HOSTILE, "email": "<img src=x onerror=alert(5)>@x.io"},
@@ -70,7 +85,9 @@ def test_hostile_report_is_shown_as_text_and_runs_nothing(users, seed, login, li
     page.goto(f"{live_server.url}/bugs/{sentry_bug}")
     page.locator("details summary", has_text="Breadcrumbs").click()
     for title in ("Request", "User", "Tags", "Breadcrumbs"):
-        expect(page.locator("details", has=page.locator("summary", has_text=title))).to_contain_text(HOSTILE[:20])
+        expect(page.locator("details", has=page.locator("summary", has_text=title))).to_contain_text(
+            HOSTILE[:20]
+        )
     expect(page.locator(".unlinked", has_text="javascript:alert('req')").first).to_be_visible()
     assert page.locator("main img, main script:not([type='application/json']), main iframe").count() == 0
     assert page.locator("main a[href^='javascript:']").count() == 0

@@ -1,7 +1,7 @@
 """The bug board's reads: stat cards, keyset pages and capped totals, built to stay fast on large tables.
 
-Offset paging and exact totals cost a scan of every match (bench/web.py); the board instead pages by a cursor on
-(sort column, id), counts a filtered list only up to `COUNT_CAP`, and reads its stat cards from indexes:
+Offset paging and exact totals cost a scan of every match (bench/web.py); the board instead pages by a cursor
+on (sort column, id), counts a filtered list only up to `COUNT_CAP`, and reads its stat cards from indexes:
 `ix_bugs_status_last_seen` for the current status counts, `ix_bugs_status_status_changed_at` for what entered
 a status today, `ix_bugs_created_at` for what was found today.
 """
@@ -110,7 +110,7 @@ def page(
     cursor: str | None = None,
     limit: int = 50,
 ) -> BoardPage:
-    """One page of the filtered bugs after `cursor` (keyset on the sort column and id), with a capped total."""
+    """One page of the filtered bugs after `cursor` (keyset on sort column and id), with a capped total."""
     key = sort.removeprefix("-")
     if key not in BOARD_SORTS:
         raise ValidationFailed([{"field": "sort", "message": f"expected one of {', '.join(BOARD_SORTS)}"}])
@@ -124,7 +124,7 @@ def page(
             query = query.where(or_(column < value, and_(column == value, Bug.id < bug_id)))
         else:
             query = query.where(or_(column > value, and_(column == value, Bug.id > bug_id)))
-    order = (column.desc(), Bug.id.desc()) if descending else (column.asc(), Bug.id.asc())
+    order: list[Any] = [column.desc(), Bug.id.desc()] if descending else [column.asc(), Bug.id.asc()]
     if key == "id":
         order = order[:1]
     rows = [(bug, slug) for bug, slug in session.execute(query.order_by(*order).limit(limit + 1))]
@@ -161,12 +161,10 @@ def section(session: Session, *, filters: BugFilter, status: BugStatus, limit: i
 
 
 def _as_dict(filters: BugFilter) -> dict[str, Any]:
-    return {name: getattr(filters, name) for name in BugFilter.__slots__}  # type: ignore[attr-defined]
+    return {name: getattr(filters, name) for name in BugFilter.__slots__}
 
 
-def daily_counts(
-    session: Session, *, bug_id: int, days: int, now: dt.datetime
-) -> list[tuple[dt.date, int]]:
+def daily_counts(session: Session, *, bug_id: int, days: int, now: dt.datetime) -> list[tuple[dt.date, int]]:
     """Occurrences of a bug per UTC day over the last `days` days, zeros included (from the hourly counts)."""
     from logcenter.bugs.models import BugHourlyCount
 

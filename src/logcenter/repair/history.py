@@ -52,7 +52,5 @@ def list_attempts(
 def fixers(session: Session) -> list[str]:
     """Every fixer named in a repair report, for the filter."""
     return [
-        f
-        for f in session.scalars(select(RepairAttempt.fixer).distinct().order_by(RepairAttempt.fixer))
-        if f
+        f for f in session.scalars(select(RepairAttempt.fixer).distinct().order_by(RepairAttempt.fixer)) if f
     ]

@@ -15,8 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from logcenter.errors import LogCenterError
 from logcenter.validation import to_failure
 from logcenter.web import admin_routes, auth_routes, board_routes, bug_routes, i18n
-from logcenter.web.security import SECURITY_HEADERS, LoginLimiter, LoginRequired
 from logcenter.web.assets import StaticFiles
+from logcenter.web.security import SECURITY_HEADERS, LoginLimiter, LoginRequired
 from logcenter.web.templating import STATIC, render
 
 API_PREFIXES = ("/api", "/docs", "/redoc", "/openapi.json")
@@ -37,7 +37,9 @@ class WebMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        i18n.activate(i18n.negotiate(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language")))
+        i18n.activate(
+            i18n.negotiate(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language"))
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -50,7 +52,9 @@ class WebMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def _error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def _error_page(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
     if request.headers.get("hx-request"):  # shown in the page's notice area by static/app.js
         return HTMLResponse(
             render(request, "error_fragment.html", status_code=status, message=message).body,
@@ -76,10 +80,12 @@ def install(app: FastAPI) -> None:
 
     async def domain_error(request: Request, exc: Exception) -> Response:
         if not is_web_path(request.url.path):
-            return await api_domain_error(request, exc)  # type: ignore[misc, no-any-return]
+            return await api_domain_error(request, exc)  # type: ignore[misc]
         assert isinstance(exc, LogCenterError)
         if isinstance(exc, LoginRequired):
-            target = "/login?next=" + _quote(request.url.path + ("?" + request.url.query if request.url.query else ""))
+            target = "/login?next=" + _quote(
+                request.url.path + ("?" + request.url.query if request.url.query else "")
+            )
             if request.headers.get("hx-request"):
                 return Response(status_code=204, headers={"HX-Redirect": target})
             return RedirectResponse(target, status_code=303)
@@ -87,7 +93,7 @@ def install(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         if not is_web_path(request.url.path):
-            return await api_validation_error(request, exc)  # type: ignore[misc, no-any-return]
+            return await api_validation_error(request, exc)  # type: ignore[misc]
         assert isinstance(exc, RequestValidationError)
         failure = to_failure(exc.errors())
         return _error_page(request, failure.status_code, failure.message)

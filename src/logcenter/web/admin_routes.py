@@ -217,9 +217,7 @@ def token_create(
     scope: Annotated[Scope, Form()],
 ) -> Response:
     row, plaintext = auth_service.create_token(session, name=name, scope=scope)
-    return render(
-        request, "tokens.html", tokens=auth_service.list_tokens(session), created=(row, plaintext)
-    )
+    return render(request, "tokens.html", tokens=auth_service.list_tokens(session), created=(row, plaintext))
 
 
 @router.post("/tokens/{token_id}/revoke")

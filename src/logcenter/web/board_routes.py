@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
@@ -69,7 +69,7 @@ def board_page(
             text=filters.text,
         )
     listing = board.page(session, filters=rest, sort=sort, cursor=cursor, limit=PAGE_SIZE)
-    context = dict(
+    context: dict[str, Any] = dict(
         cards=cards,
         sections=sections,
         listing=listing,

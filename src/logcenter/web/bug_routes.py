@@ -55,7 +55,10 @@ def bug_page(bug_id: BugId, request: Request, session: SessionDep, user: Current
 
 @router.get("/bugs/{bug_id}/diff/{file_index}")
 def diff_file(
-    bug_id: BugId, file_index: Annotated[int, Path(ge=0, le=10_000)], request: Request, session: SessionDep,
+    bug_id: BugId,
+    file_index: Annotated[int, Path(ge=0, le=10_000)],
+    request: Request,
+    session: SessionDep,
     user: CurrentUser,
 ) -> Response:
     """One file of the PR's diff in full (a large file shows its first lines until asked)."""
@@ -80,14 +83,20 @@ def merge(
     bug_id: BugId, request: Request, user: Reviewer, head_sha: Annotated[str, Form(max_length=64)] = ""
 ) -> Response:
     reviews.merge(
-        request.app.state.session_factory, bug_id=bug_id, actor=user.username, expected_head_sha=head_sha or None
+        request.app.state.session_factory,
+        bug_id=bug_id,
+        actor=user.username,
+        expected_head_sha=head_sha or None,
     )
     return _after(request, bug_id, "merged")
 
 
 @router.post("/bugs/{bug_id}/reject")
 def reject(
-    bug_id: BugId, request: Request, user: Reviewer, reason: Annotated[str, Form(min_length=1, max_length=10_000)]
+    bug_id: BugId,
+    request: Request,
+    user: Reviewer,
+    reason: Annotated[str, Form(min_length=1, max_length=10_000)],
 ) -> Response:
     reviews.reject(request.app.state.session_factory, bug_id=bug_id, actor=user.username, reason=reason)
     return _after(request, bug_id, "rejected")
@@ -101,9 +110,10 @@ def retry(bug_id: BugId, request: Request, user: Reviewer) -> Response:
 
 @router.post("/bugs/{bug_id}/fail")
 def mark_failed(
-    bug_id: BugId, request: Request, user: Reviewer, reason: Annotated[str, Form(min_length=1, max_length=10_000)]
+    bug_id: BugId,
+    request: Request,
+    user: Reviewer,
+    reason: Annotated[str, Form(min_length=1, max_length=10_000)],
 ) -> Response:
     reviews.mark_failed(request.app.state.session_factory, bug_id=bug_id, actor=user.username, reason=reason)
     return _after(request, bug_id, "failed")
-
-

@@ -62,9 +62,7 @@ class DiffFile:
 
         def flush() -> None:
             for i in range(max(len(removed), len(added))):
-                rows.append(
-                    (removed[i] if i < len(removed) else None, added[i] if i < len(added) else None)
-                )
+                rows.append((removed[i] if i < len(removed) else None, added[i] if i < len(added) else None))
             removed.clear()
             added.clear()
 
@@ -80,12 +78,16 @@ class DiffFile:
         return rows
 
 
-def parse_diff(diff: str, *, max_lines: int = DIFF_PAGE_LINES, full_file: int | None = None) -> list[DiffFile]:
+def parse_diff(
+    diff: str, *, max_lines: int = DIFF_PAGE_LINES, full_file: int | None = None
+) -> list[DiffFile]:
     """Files of a unified diff; each keeps its first `max_lines` lines (all of file `full_file`'s)."""
     try:
         patch = PatchSet(diff)
     except UnidiffParseError:
-        return [DiffFile("(diff)", "modified", 0, 0, [DiffLine(" ", None, None, t) for t in diff.splitlines()])]
+        return [
+            DiffFile("(diff)", "modified", 0, 0, [DiffLine(" ", None, None, t) for t in diff.splitlines()])
+        ]
     files = []
     for index, patched in enumerate(patch):
         status = (
@@ -101,8 +103,15 @@ def parse_diff(diff: str, *, max_lines: int = DIFF_PAGE_LINES, full_file: int | 
         limit = None if full_file == index else max_lines
         count = 0
         for hunk in patched:
-            lines = [DiffLine("@", None, None, f"@@ -{hunk.source_start},{hunk.source_length} "
-                              f"+{hunk.target_start},{hunk.target_length} @@ {hunk.section_header}".rstrip())]
+            lines = [
+                DiffLine(
+                    "@",
+                    None,
+                    None,
+                    f"@@ -{hunk.source_start},{hunk.source_length} "
+                    f"+{hunk.target_start},{hunk.target_length} @@ {hunk.section_header}".rstrip(),
+                )
+            ]
             lines += [
                 DiffLine(line.line_type, line.source_line_no, line.target_line_no, line.value.rstrip("\n"))
                 for line in hunk

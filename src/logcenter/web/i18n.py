@@ -51,7 +51,9 @@ def negotiate(cookie: str | None, accept_language: str | None) -> str:
         except (ValueError, UnknownLocaleError):
             continue
         if parsed.language == "zh":
-            return "zh_CN"  # the one Chinese catalogue (Traditional readers still read it better than English)
+            return (
+                "zh_CN"  # the one Chinese catalogue (Traditional readers still read it better than English)
+            )
         if parsed.language == "en":
             return "en"
     return DEFAULT
@@ -74,7 +76,7 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 
 def relative(when: dt.datetime | None, *, now: dt.datetime | None = None) -> str:
-    """"2 hours ago" in the reader's language."""
+    """ "2 hours ago" in the reader's language."""
     if when is None:
         return ""
     delta = when - (now or dt.datetime.now(dt.UTC))

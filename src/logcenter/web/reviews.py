@@ -52,7 +52,9 @@ def _state_from_status(status: str) -> str:
     return "open"
 
 
-def pull_request(session: Session, details: BugDetails, *, default_branch: str | None) -> PullRequestView | None:
+def pull_request(
+    session: Session, details: BugDetails, *, default_branch: str | None
+) -> PullRequestView | None:
     """The PR of the bug's current fix, from what the agent reported (files, diff, branch)."""
     bug = details.bug
     if not bug.pr_number:

@@ -19,8 +19,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from logcenter import __version__
 from logcenter.bugs.models import BugStatus
 from logcenter.web import i18n
-from logcenter.web.security import CSRF_FIELD
 from logcenter.web.assets import integrity, static_url
+from logcenter.web.security import CSRF_FIELD
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -35,7 +35,11 @@ def _(message: str) -> str:
 STATUS_INFO: dict[str, tuple[str, str, str]] = {
     BugStatus.NEW: ("🆕", _("New"), _("Reported, waiting for the repair agent")),
     BugStatus.FIXING: ("🔧", _("Fixing"), _("The repair agent is working on a fix")),
-    BugStatus.PENDING_REVIEW: ("🟡", _("Pending review"), _("A fix is ready: its pull request waits for review")),
+    BugStatus.PENDING_REVIEW: (
+        "🟡",
+        _("Pending review"),
+        _("A fix is ready: its pull request waits for review"),
+    ),
     BugStatus.MERGED: ("✅", _("Merged"), _("The fix was merged; waiting for a deployment")),
     BugStatus.DEPLOYED: ("🚀", _("Deployed"), _("The fix is deployed")),
     BugStatus.FAILED: ("❌", _("Failed"), _("No fix: see the reason; retry to try again")),
@@ -47,7 +51,7 @@ ROLE_NAMES = (_("Admin"), _("Reviewer"), _("Viewer"))
 
 
 def safe_url(value: object) -> str | None:
-    """The URL if it is http(s) (then a page may link it), else None: report text may hold javascript: links."""
+    """The URL if it is http(s) (then a page may link it), else None: reports may hold javascript: links."""
     if not isinstance(value, str) or len(value) > 2000:
         return None
     try:
