@@ -24,6 +24,8 @@ from logcenter.projects.models import Project
 
 S = BugStatus
 COUNT_CAP = 10_000
+# A text search has no index to count from (LIKE '%...%'): each counted match costs a scan of several rows.
+SEARCH_COUNT_CAP = 1_000
 BOARD_SORTS: dict[str, Any] = {
     "last_seen": Bug.last_seen,
     "first_seen": Bug.first_seen,
@@ -140,12 +142,14 @@ def page(
 
 
 def count(session: Session, *, filters: BugFilter) -> tuple[int, bool]:
-    """How many bugs match, counted up to COUNT_CAP (True when there are more)."""
+    """How many bugs match, counted up to a cap (COUNT_CAP, or SEARCH_COUNT_CAP with a text search); the flag
+    says there are more."""
+    cap = SEARCH_COUNT_CAP if filters.text else COUNT_CAP
     inner = _filtered(select(Bug.id).join(Project, Project.id == Bug.project_id), filters)
     if not filters.project:  # the join only serves the project filter
         inner = _filtered(select(Bug.id), filters)
-    n = session.scalar(select(func.count()).select_from(inner.limit(COUNT_CAP + 1).subquery())) or 0
-    return min(n, COUNT_CAP), n > COUNT_CAP
+    n = session.scalar(select(func.count()).select_from(inner.limit(cap + 1).subquery())) or 0
+    return min(n, cap), n > cap
 
 
 def section(session: Session, *, filters: BugFilter, status: BugStatus, limit: int = 20) -> BoardPage:

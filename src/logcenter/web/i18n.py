@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale
 from babel.core import UnknownLocaleError
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_timedelta
 from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
@@ -75,30 +75,63 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current()).ngettext(singular, plural, n)
 
 
+_UNITS = (
+    ("year", 3600 * 24 * 365),
+    ("month", 3600 * 24 * 30),
+    ("week", 3600 * 24 * 7),
+    ("day", 86400),
+    ("hour", 3600),
+    ("minute", 60),
+    ("second", 1),
+)
+
+
+@cache
+def _locale(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+@lru_cache(maxsize=4096)
+def _relative_text(seconds: int, code: str) -> str:
+    return format_timedelta(
+        dt.timedelta(seconds=seconds), add_direction=True, threshold=1, locale=_locale(code)
+    )
+
+
 def relative(when: dt.datetime | None, *, now: dt.datetime | None = None) -> str:
-    """ "2 hours ago" in the reader's language."""
+    """ "2 hours ago" in the reader's language.
+
+    Rounded to the unit Babel would show before formatting, so that a page of rows shares a few cached texts:
+    Babel's formatting costs ~0.2 ms a call, which a board of 50 rows would pay in full.
+    """
     if when is None:
         return ""
-    delta = when - (now or dt.datetime.now(dt.UTC))
-    return format_timedelta(delta, add_direction=True, threshold=1, locale=current())
+    seconds = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
+    for _name, size in _UNITS:
+        if abs(seconds) >= size:
+            seconds = round(seconds / size) * size
+            break
+    return _relative_text(int(seconds), current())
 
 
 def absolute(when: dt.datetime | None) -> str:
-    """A UTC time as text; the browser rewrites it into the reader's time zone (static/app.js)."""
+    """A UTC time as ISO text; the browser rewrites it into the reader's time zone (static/app.js)."""
     if when is None:
         return ""
-    return format_datetime(when, "yyyy-MM-dd HH:mm:ss 'UTC'", tzinfo=dt.UTC, locale=current())
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def number(value: float | int) -> str:
-    return format_decimal(value, locale=current())
+    if isinstance(value, int):  # both languages group thousands with ","; Babel costs 0.2 ms a call
+        return f"{value:,}"
+    return format_decimal(value, locale=_locale(current()))
 
 
 def percent(value: float | None) -> str:
-    return "—" if value is None else format_percent(value, "#,##0.0%", locale=current())
+    return "—" if value is None else format_percent(value, "#,##0.0%", locale=_locale(current()))
 
 
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
-    return format_timedelta(dt.timedelta(seconds=seconds), threshold=1, locale=current())
+    return format_timedelta(dt.timedelta(seconds=seconds), threshold=1, locale=_locale(current()))
