@@ -34,6 +34,8 @@ from logcenter.main import create_app
 from logcenter.migrations import upgrade
 from logcenter.models import Base
 
+pytest_plugins = ["tests.forgefake.fixtures"]  # fake_gitea, fake_github, fake_gitlab, fake_forge, origin_repo
+
 POSTGRES_URL = os.environ.get(
     "LOGCENTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -149,7 +151,15 @@ def session(db: Database) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(db: Database) -> Settings:
-    return Settings(database_url=db.url, database_pool_size=5, lease_sweep_seconds=3600, count_interval=0)
+    # No background job worker: a test runs the jobs it means to with logcenter.jobs.run_pending (a worker
+    # thread's writes would race the test's own SQLite sessions). tests/jobs/ tests the worker itself.
+    return Settings(
+        database_url=db.url,
+        database_pool_size=5,
+        lease_sweep_seconds=3600,
+        count_interval=0,
+        job_worker=False,
+    )
 
 
 @pytest.fixture

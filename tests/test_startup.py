@@ -121,11 +121,14 @@ def test_health_says_the_database_and_the_writer_answer(client):
 
 
 def test_health_is_503_when_the_database_is_gone(app, client):
-    app.state.engine.dispose()
-    app.state.engine = create_db_engine(
-        f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test", pool_size=1
-    )
-    response = client.get("/api/health")
+    working = app.state.engine
+    unreachable = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test"
+    app.state.engine = create_db_engine(unreachable, pool_size=1)
+    try:
+        response = client.get("/api/health")
+    finally:
+        app.state.engine.dispose()
+        app.state.engine = working
     assert response.status_code == 503
     assert response.json()["database"] == "down" and response.json()["status"] == "unavailable"
 

@@ -1,4 +1,4 @@
-"""`logcenter serve | db upgrade | token create/list/revoke | user create/list/disable/set-password`."""
+"""The command line: `logcenter serve | worker | db upgrade | token ... | user ...`."""
 
 from __future__ import annotations
 
@@ -88,6 +88,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     writer = WriterProcess(settings)
     writer.start()
     settings = settings.model_copy(update={"writer_socket": writer.path})
+    # One job worker for the whole server, here in the parent: not one per HTTP worker (jobs/worker.py).
+    jobs = _JobWorkerThread(settings) if settings.job_worker else None
     try:
         if workers > 1:
             # Each worker process builds its app from the environment (create_app() reads the settings).
@@ -97,8 +99,55 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         else:
             uvicorn.run(create_app(settings), **options)
     finally:
+        if jobs is not None:
+            jobs.stop()
         writer.stop()
     return 0
+
+
+class _JobWorkerThread:
+    """`serve`'s job worker: a thread with an engine of its own."""
+
+    def __init__(self, settings: Settings) -> None:
+        from logcenter.db import create_session_factory
+        from logcenter.jobs.worker import Worker
+
+        self._engine = _engine(settings)
+        self._worker = Worker(create_session_factory(self._engine), settings)
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._worker.stop()
+        self._engine.dispose()
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
+    from logcenter.db import create_session_factory
+    from logcenter.jobs.worker import Worker
+
+    _upgrade(settings)
+    engine = _engine(settings)
+    worker = Worker(create_session_factory(engine), settings, name=args.name)
+    try:
+        if args.once:
+            ran = worker.run_pending()
+            print(f"Ran {ran} job{'s' * (ran != 1)}", file=sys.stderr)
+            return 0
+
+        def _stop(signum: int, _frame: object) -> None:
+            # The first signal lets the running job finish; a second one ends the process at once.
+            signal.signal(signum, signal.SIG_DFL)
+            worker.stop(timeout=0)
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        print(f"Job worker {worker.name} on the {_where(settings)}", file=sys.stderr, flush=True)
+        worker.run_forever()
+        return 0
+    finally:
+        engine.dispose()
 
 
 def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
@@ -250,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="server processes (default 1, LOGCENTER_WORKERS)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run background jobs (for setups with LOGCENTER_JOB_WORKER=false)")
+    worker.add_argument("--once", action="store_true", help="run the jobs due now, then exit")
+    worker.add_argument("--name", help="this worker's name in jobs.locked_by (default host:pid:random)")
+    worker.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)

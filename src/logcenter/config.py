@@ -9,6 +9,8 @@ import platformdirs
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from logcenter.ingest.scrub import Scrubber
+
 # Earlier versions kept their data in ./data, relative to where `serve` was started.
 LEGACY_DATA_DIR = Path("data")
 
@@ -80,6 +82,14 @@ class Settings(BaseSettings):
         default=60, ge=0, description="Report timestamps further in the future are clamped to server time"
     )
 
+    # Data scrubbing (ingest/scrub.py): secrets in reports are replaced by [Filtered] before they are stored
+    scrub_data: bool = Field(default=True, description="Scrub passwords, tokens, cookies, card numbers...")
+    scrub_fields: str = Field(
+        default="", description="More sensitive key names, comma-separated (matched as parts of keys)"
+    )
+    scrub_safe_fields: str = Field(default="", description="Key names never scrubbed, comma-separated")
+    scrub_ip_addresses: bool = Field(default=False, description="Also scrub IP addresses")
+
     # Sentry protocol: Relay's limits (develop-docs envelopes.mdx); 413 above them
     sentry_max_envelope_compressed_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1024, description="413 above this body size on /api/<id>/envelope/"
@@ -98,7 +108,30 @@ class Settings(BaseSettings):
 
     # Repair agent leases
     lease_seconds: int = Field(default=1800, ge=10, description="Default lease of a claimed bug")
-    lease_sweep_seconds: int = Field(default=30, ge=1)
+    lease_sweep_seconds: int = Field(
+        default=30, ge=1, description="How often a background job returns expired leases to NEW"
+    )
+
+    # Background jobs (docs/jobs.md)
+    job_worker: bool = Field(
+        default=True,
+        description="Run background jobs in this server: one worker thread per `logcenter serve`, whatever "
+        "the number of HTTP workers. Set false when only `logcenter worker` processes should run them",
+    )
+    job_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often an idle job worker looks for due jobs"
+    )
+    job_lease_seconds: int = Field(
+        default=300,
+        ge=5,
+        description="A running job's lease, renewed while its worker lives; a dead worker's job is run "
+        "again this long after its last renewal",
+    )
+    job_retry_seconds: float = Field(
+        default=10.0, ge=0, description="Wait before a failed job's second attempt; doubled for each next"
+    )
+    job_retry_max_seconds: float = Field(default=3600.0, ge=0, description="Longest wait between attempts")
+    job_keep_days: int = Field(default=7, ge=1, description="Finished jobs are deleted after this many days")
 
     # Admin bootstrap
     admin_token: SecretStr | None = Field(
@@ -122,6 +155,15 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'logcenter.db'}"
         return self
+
+    @property
+    def scrubber(self) -> Scrubber:
+        return Scrubber.from_settings(
+            self.scrub_fields.split(","),
+            self.scrub_safe_fields.split(","),
+            self.scrub_ip_addresses,
+            enabled=self.scrub_data,
+        )
 
     @property
     def is_sqlite(self) -> bool:

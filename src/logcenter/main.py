@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from logcenter import __version__, apidocs
 from logcenter.bugs.routes import router as bugs_router
 from logcenter.config import Settings, get_settings
-from logcenter.db import create_db_engine, create_session_factory, session_scope
+from logcenter.db import create_db_engine, create_session_factory
 from logcenter.errors import LogCenterError
 from logcenter.ingest import routes as ingest_routes
 from logcenter.ingest.channel import RemoteWriter
@@ -29,10 +28,10 @@ from logcenter.ingest.keys import ProjectKeys
 from logcenter.ingest.sentry import routes as sentry_routes
 from logcenter.ingest.writer import BatchCommitter
 from logcenter.ingest.writer_thread import GroupCommitWriter
+from logcenter.jobs.worker import Worker
 from logcenter.logs import configure_logging
 from logcenter.process import settle_heap
 from logcenter.projects.routes import router as projects_router
-from logcenter.repair import service as repair_service
 from logcenter.repair.routes import router as repair_router
 from logcenter.stats.routes import router as stats_router
 from logcenter.validation import to_failure
@@ -113,19 +112,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         app.state.writer = writer
         await writer.start()
-        stop = threading.Event()
-        sweeper = threading.Thread(
-            target=_sweep_leases, args=(app, stop), name="logcenter-lease-sweeper", daemon=True
-        )
-        sweeper.start()
+        # Under `logcenter serve` (writer_socket set) its parent process runs the one job worker of the
+        # server; an app run on its own runs its own, as it runs its own writer.
+        jobs: Worker | None = None
+        if settings.job_worker and not settings.writer_socket:
+            jobs = Worker(session_factory, settings)
+            jobs.start()
+        app.state.jobs = jobs
         if settings.writer_socket:  # a worker of `logcenter serve`: this process only serves this app
             settle_heap()  # what start-up built lives as long as the process (logcenter/process.py)
         try:
             yield
         finally:
-            stop.set()
+            if jobs is not None:
+                await run_in_threadpool(jobs.stop)
             await writer.stop()
-            sweeper.join(5)
             engine.dispose()
 
     app = LogCenterApp(
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     apidocs.install(app)
     app.state.settings = settings
+    app.state.scrubber = settings.scrubber
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.project_keys = ProjectKeys(session_factory)
@@ -177,19 +179,6 @@ def _database_answers(app: FastAPI) -> bool:
     except Exception:
         log.warning("health.database_down", exc_info=True)
         return False
-
-
-def _sweep_leases(app: FastAPI, stop: threading.Event) -> None:
-    """Return bugs of crashed agents to NEW even when no agent is claiming."""
-    settings: Settings = app.state.settings
-    while not stop.wait(settings.lease_sweep_seconds):
-        try:
-            with session_scope(app.state.session_factory) as session:
-                swept = repair_service.sweep_expired(session)
-            if swept:
-                log.info("repair.leases_expired", count=swept)
-        except Exception:
-            log.exception("repair.sweep_failed")
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -3,6 +3,7 @@
 from logcenter.auth.models import ApiToken
 from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Occurrence, RecentEventId
 from logcenter.db import Base
+from logcenter.jobs.models import Job
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
 from logcenter.users.models import User, WebSession
@@ -14,6 +15,7 @@ __all__ = [
     "BugEvent",
     "BugHourlyCount",
     "BugTagValue",
+    "Job",
     "Occurrence",
     "Project",
     "RecentEventId",

@@ -20,10 +20,12 @@ ALLOWED = {
     (S.FIXING, S.NEW),
     (S.PENDING_REVIEW, S.MERGED),
     (S.PENDING_REVIEW, S.FAILED),
+    (S.PENDING_REVIEW, S.FIXING),  # a reviewer asks the agent to revise its PR
     (S.MERGED, S.DEPLOYED),
     (S.MERGED, S.NEW),
     (S.DEPLOYED, S.NEW),
     (S.FAILED, S.NEW),
+    (S.FAILED, S.PENDING_REVIEW),  # the PR closed without merging was reopened
 }
 PAIRS = list(itertools.product(list(S), list(S)))
 

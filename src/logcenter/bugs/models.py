@@ -64,6 +64,7 @@ class Bug(Base):
     commit_hash: Mapped[str | None] = mapped_column(String(64))
     context: Mapped[Any] = mapped_column(JSONText, default=dict)
 
+    # Changed only through bugs/workflow.py, with the fields below that go with each state.
     status: Mapped[str] = mapped_column(String(20), default=BugStatus.NEW)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     failure_reason: Mapped[str | None] = mapped_column(Text)
@@ -76,11 +77,15 @@ class Bug(Base):
     pr_number: Mapped[int | None] = mapped_column(Integer)
     pr_url: Mapped[str | None] = mapped_column(String(500))
     branch_name: Mapped[str | None] = mapped_column(String(200))
+    # The PR's head commit as last known: a reviewer's merge is made at this sha, refused if the PR moved.
+    head_sha: Mapped[str | None] = mapped_column(String(64))
     merge_commit_sha: Mapped[str | None] = mapped_column(String(64))
     merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    merged_by: Mapped[str | None] = mapped_column(String(200))
     deployed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deployed_version: Mapped[str | None] = mapped_column(String(200))
     deployed_commit: Mapped[str | None] = mapped_column(String(64))
+    deployed_environment: Mapped[str | None] = mapped_column(String(64))
 
     # Repair-agent lease while FIXING.
     lease_owner: Mapped[str | None] = mapped_column(String(200))
@@ -147,11 +152,13 @@ class BugEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bug_id: Mapped[int] = mapped_column(ForeignKey("bugs.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))  # workflow.HistoryKind
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str | None] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
+    # Where it happened: the PR, the comment or review, the deployment's pipeline.
+    link: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 

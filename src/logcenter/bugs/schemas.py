@@ -40,10 +40,14 @@ class BugRead(BaseModel):
     pr_number: int | None
     pr_url: str | None
     branch_name: str | None
+    head_sha: str | None
     merge_commit_sha: str | None
     merged_at: datetime | None
+    merged_by: str | None
     deployed_at: datetime | None
     deployed_version: str | None
+    deployed_commit: str | None
+    deployed_environment: str | None
     lease_owner: str | None
     lease_expires_at: datetime | None
     created_at: datetime
@@ -66,6 +70,7 @@ class BugEventRead(BaseModel):
     to_status: str | None
     actor: str
     note: str | None
+    link: str | None
     created_at: datetime
 
 

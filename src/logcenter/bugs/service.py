@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 
 from logcenter.bugs import workflow
 from logcenter.bugs.models import Bug, BugEvent, BugStatus, BugTagValue, Occurrence
-from logcenter.db import utcnow
-from logcenter.errors import Conflict, NotFound, ValidationFailed
+from logcenter.errors import NotFound, ValidationFailed
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
 
@@ -177,38 +176,36 @@ def change_status(
 ) -> Bug:
     """Move a bug wherever the workflow allows, recording what the new state needs (merge commit, release)."""
     bug = get_bug(session, bug_id, for_update=True)
-    now = utcnow()
-    workflow.transition(session, bug, status, actor=actor, note=note, failure_reason=failure_reason, now=now)
-    if status == BugStatus.FIXING:
-        # Taken by hand rather than through a claim: still leased, so an abandoned fix returns to NEW.
-        bug.lease_owner = actor
-        bug.lease_expires_at = now + (lease or timedelta(minutes=30))
-    elif status == BugStatus.MERGED:
-        bug.merged_at = now
-        bug.merge_commit_sha = merge_commit_sha.lower() if merge_commit_sha else None
-    elif status == BugStatus.DEPLOYED:
-        bug.deployed_at = now
-        bug.deployed_version = deployed_version
-        bug.deployed_commit = deployed_commit.lower() if deployed_commit else None
+    workflow.transition(
+        session,
+        bug,
+        status,
+        actor=actor,
+        note=note,
+        failure_reason=failure_reason,
+        merge_commit_sha=merge_commit_sha,
+        deployed_version=deployed_version,
+        deployed_commit=deployed_commit,
+        lease=lease,
+    )
     session.flush()
     return bug
 
 
 def retry(session: Session, bug_id: int, *, actor: str, note: str | None = None) -> Bug:
     """FAILED → NEW: give the repair agent another go."""
-    # The workflow also allows FIXING/MERGED/DEPLOYED → NEW (release, regression), but none is a retry:
-    # "retry" on a bug being fixed would pull it from under its agent's lease.
-    current = session.scalar(select(Bug.status).where(Bug.id == bug_id).with_for_update())
-    if current is not None and current != BugStatus.FAILED:
-        raise Conflict(f"Bug {bug_id} cannot be retried: it is {current}, only a FAILED bug can be")
-    return change_status(session, bug_id, status=BugStatus.NEW, actor=actor, note=note or "Retry requested")
+    bug = get_bug(session, bug_id, for_update=True)
+    workflow.retry(session, bug, actor=actor, note=note or "Retry requested")
+    session.flush()
+    return bug
 
 
 def mark_failed(session: Session, bug_id: int, *, actor: str, reason: str) -> Bug:
     """FIXING / PENDING_REVIEW → FAILED with the reason a human gave."""
-    return change_status(
-        session, bug_id, status=BugStatus.FAILED, actor=actor, failure_reason=reason, note=reason
-    )
+    bug = get_bug(session, bug_id, for_update=True)
+    workflow.fail(session, bug, actor=actor, reason=reason)
+    session.flush()
+    return bug
 
 
 def set_pr_info(
@@ -216,9 +213,8 @@ def set_pr_info(
 ) -> Bug:
     """Link the bug to the pull request of its fix."""
     bug = get_bug(session, bug_id, for_update=True)
-    bug.pr_number, bug.pr_url = pr_number, pr_url
-    if branch_name:
-        bug.branch_name = branch_name
-    workflow.record_note(session, bug, kind="pr", actor=actor, note=f"PR #{pr_number}: {pr_url}")
+    workflow.link_pull_request(
+        session, bug, actor=actor, pr_number=pr_number, pr_url=pr_url, branch_name=branch_name
+    )
     session.flush()
     return bug

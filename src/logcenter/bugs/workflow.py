@@ -1,9 +1,20 @@
-"""The bug workflow: the only module that changes a bug's status. Every change writes a history row."""
+"""The bug workflow: the only module that changes a bug's status and the fields that go with it.
+
+Each move is a named function (`claim`, `release`, `expire_lease`, `submit_for_review`, `merge`, `deploy`,
+`fail`, `retry`, `reopen`, `reopen_review`, `request_revision`) that checks the move is allowed (409 naming
+both states otherwise), fills what the new state needs (lease, pull request, merge commit, release, failure
+reason), clears what no longer holds, and writes one history row. Webhooks, the UI, the API and the repair
+agent call these, so none of them can move a bug without the fields that explain it. `record_note` writes a
+history row without a move (a PR comment, a review, a deployment note).
+
+Nothing here commits or does I/O beyond the session: the caller's edge owns the transaction.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -13,16 +24,40 @@ from logcenter.db import utcnow
 from logcenter.errors import Conflict, ValidationFailed
 
 S = BugStatus
+
+
+class HistoryKind(StrEnum):
+    """What a history row records (`bug_events.kind`)."""
+
+    CREATED = "created"  # ingest saw the fingerprint for the first time
+    STATUS = "status"  # a move by a person or an agent through the API (claim, release, retry, by hand)
+    REPAIR = "repair"  # the repair agent's report moved the bug (PENDING_REVIEW or FAILED)
+    LEASE_EXPIRED = "lease_expired"  # the agent stopped heart-beating
+    REGRESSION = "regression"  # seen again in code that contains the fix
+    PR = "pr"  # the fix's pull request was linked
+    MERGED = "merged"  # the forge merged the PR (webhook, sync, or a reviewer in Log Center)
+    DEPLOYED = "deployed"  # CI/CD deployed a commit that contains the merge
+    PR_CLOSED = "pr_closed"  # the PR was closed without merging
+    PR_REOPENED = "pr_reopened"  # a closed PR was reopened
+    REVISION_REQUESTED = "revision_requested"  # a reviewer sent the fix back to the agent
+    COMMENT = "comment"  # a comment on the PR
+    REVIEW = "review"  # a review of the PR (approve / request changes)
+    REPAIR_REPORT = "repair_report"  # a repair report that did not move the bug
+    DEPLOYMENT = "deployment"  # a deployment note that did not move the bug
+    NOTE = "note"  # anything else a person wrote on the bug
+
+
 TRANSITIONS: dict[BugStatus, frozenset[BugStatus]] = {
     S.NEW: frozenset({S.FIXING}),
     # FIXING → NEW: the agent released the bug or its lease expired.
     S.FIXING: frozenset({S.PENDING_REVIEW, S.FAILED, S.NEW}),
-    S.PENDING_REVIEW: frozenset({S.MERGED, S.FAILED}),
+    # PENDING_REVIEW → FIXING: a reviewer asked the agent to revise its PR.
+    S.PENDING_REVIEW: frozenset({S.MERGED, S.FAILED, S.FIXING}),
     # MERGED/DEPLOYED → NEW: a regression (the fix's code still raises).
     S.MERGED: frozenset({S.DEPLOYED, S.NEW}),
     S.DEPLOYED: frozenset({S.NEW}),
-    # FAILED → NEW: a human asks for another attempt.
-    S.FAILED: frozenset({S.NEW}),
+    # FAILED → NEW: a human asks for another attempt. FAILED → PENDING_REVIEW: its closed PR was reopened.
+    S.FAILED: frozenset({S.NEW, S.PENDING_REVIEW}),
 }
 
 # Values of the old nine-state design, accepted on input (shared/ARCHITECTURE.md).
@@ -34,6 +69,9 @@ LEGACY_STATUSES: dict[str, BugStatus] = {
     "FIXED": S.PENDING_REVIEW,
     "VERIFIED": S.MERGED,
 }
+
+NO_REASON = "No reason given"
+DEFAULT_MANUAL_LEASE = timedelta(minutes=30)
 
 
 def parse_status(value: str, *, field: str = "status") -> BugStatus:
@@ -53,6 +91,316 @@ def can_transition(current: str, target: BugStatus) -> bool:
     return target in TRANSITIONS.get(BugStatus(current), frozenset())
 
 
+def _sha(value: str | None) -> str | None:
+    return value.strip().lower() if value else None
+
+
+def _move(
+    session: Session,
+    bug: Bug,
+    target: BugStatus,
+    *,
+    actor: str,
+    kind: HistoryKind,
+    note: str | None,
+    now: datetime | None,
+    link: str | None = None,
+) -> tuple[BugEvent, datetime]:
+    """Check the move, set the status and write its history row; the named functions fill the rest."""
+    current = BugStatus(bug.status)
+    if not can_transition(current, target):
+        raise Conflict(f"Bug {bug.id} cannot move from {current} to {target}")
+    now = now or utcnow()
+    bug.status = target
+    bug.status_changed_at = now
+    if current == S.FIXING:  # whoever held the bug holds it no longer
+        bug.lease_owner = None
+        bug.lease_expires_at = None
+    if target != S.FAILED:
+        bug.failure_reason = None
+    event = BugEvent(
+        bug_id=bug.id,
+        kind=kind,
+        from_status=current,
+        to_status=target,
+        actor=actor,
+        note=note,
+        link=link,
+        created_at=now,
+    )
+    session.add(event)
+    return event, now
+
+
+def _clear_pull_request(bug: Bug) -> None:
+    bug.pr_number = bug.pr_url = bug.branch_name = bug.head_sha = None
+
+
+def _clear_merge(bug: Bug) -> None:
+    bug.merge_commit_sha = bug.merged_at = bug.merged_by = None
+
+
+def _clear_deployment(bug: Bug) -> None:
+    bug.deployed_at = bug.deployed_version = bug.deployed_commit = bug.deployed_environment = None
+
+
+def claim(
+    session: Session,
+    bug: Bug,
+    *,
+    agent: str,
+    lease: timedelta,
+    note: str | None = None,
+    kind: HistoryKind = HistoryKind.STATUS,
+    now: datetime | None = None,
+) -> BugEvent:
+    """NEW → FIXING, leased to `agent` for `lease` (a lease that is not renewed returns the bug to NEW)."""
+    event, now = _move(session, bug, S.FIXING, actor=agent, kind=kind, note=note, now=now)
+    bug.lease_owner = agent
+    bug.lease_expires_at = now + lease
+    return event
+
+
+def renew_lease(bug: Bug, *, until: datetime) -> None:
+    """A heartbeat: the agent still works on the bug. No history row (heartbeats come every minute)."""
+    if bug.status != S.FIXING:
+        raise Conflict(f"Bug {bug.id} is {bug.status}, not FIXING: there is no lease to renew")
+    bug.lease_expires_at = until
+
+
+def release(
+    session: Session,
+    bug: Bug,
+    *,
+    actor: str,
+    note: str | None = None,
+    kind: HistoryKind = HistoryKind.STATUS,
+    now: datetime | None = None,
+) -> BugEvent:
+    """FIXING → NEW: the agent gives the bug back without a report."""
+    _expect(bug, S.FIXING, S.NEW)
+    event, _ = _move(session, bug, S.NEW, actor=actor, kind=kind, note=note, now=now)
+    return event
+
+
+def expire_lease(
+    session: Session, bug: Bug, *, actor: str = "system", now: datetime | None = None
+) -> BugEvent:
+    """FIXING → NEW because the agent holding the bug stopped renewing its lease."""
+    _expect(bug, S.FIXING, S.NEW)
+    note = f"Lease of {bug.lease_owner or 'unknown agent'} expired"
+    event, _ = _move(session, bug, S.NEW, actor=actor, kind=HistoryKind.LEASE_EXPIRED, note=note, now=now)
+    return event
+
+
+def submit_for_review(
+    session: Session,
+    bug: Bug,
+    *,
+    actor: str,
+    pr_number: int | None = None,
+    pr_url: str | None = None,
+    branch_name: str | None = None,
+    head_sha: str | None = None,
+    note: str | None = None,
+    link: str | None = None,
+    kind: HistoryKind = HistoryKind.STATUS,
+    now: datetime | None = None,
+) -> BugEvent:
+    """FIXING → PENDING_REVIEW with the fix's pull request (fields not given keep a PR linked earlier)."""
+    event, _ = _move(
+        session, bug, S.PENDING_REVIEW, actor=actor, kind=kind, note=note, now=now, link=link or pr_url
+    )
+    _set_pull_request(bug, pr_number=pr_number, pr_url=pr_url, branch_name=branch_name, head_sha=head_sha)
+    # A new fix: an earlier fix's merge and release (a regression reopened the bug since) are not this one's.
+    _clear_merge(bug)
+    _clear_deployment(bug)
+    return event
+
+
+def _set_pull_request(
+    bug: Bug, *, pr_number: int | None, pr_url: str | None, branch_name: str | None, head_sha: str | None
+) -> None:
+    if pr_number is not None:
+        bug.pr_number = pr_number
+    if pr_url:
+        bug.pr_url = pr_url
+    if branch_name:
+        bug.branch_name = branch_name
+    if head_sha:
+        bug.head_sha = _sha(head_sha)
+
+
+def link_pull_request(
+    session: Session,
+    bug: Bug,
+    *,
+    actor: str,
+    pr_number: int,
+    pr_url: str,
+    branch_name: str | None = None,
+    head_sha: str | None = None,
+    now: datetime | None = None,
+) -> BugEvent:
+    """Link (or update) the pull request of the bug's fix without moving the bug; a history row says so."""
+    _set_pull_request(bug, pr_number=pr_number, pr_url=pr_url, branch_name=branch_name, head_sha=head_sha)
+    return record_note(
+        session,
+        bug,
+        kind=HistoryKind.PR,
+        actor=actor,
+        note=f"PR #{pr_number}: {pr_url}",
+        link=pr_url,
+        now=now,
+    )
+
+
+def update_head(bug: Bug, *, head_sha: str) -> None:
+    """The PR's branch moved (a push to it): the head sha a reviewer merges at. No history row."""
+    bug.head_sha = _sha(head_sha)
+
+
+def merge(
+    session: Session,
+    bug: Bug,
+    *,
+    actor: str,
+    merge_commit_sha: str | None = None,
+    merged_by: str | None = None,
+    merged_at: datetime | None = None,
+    note: str | None = None,
+    link: str | None = None,
+    kind: HistoryKind = HistoryKind.STATUS,
+    now: datetime | None = None,
+) -> BugEvent:
+    """PENDING_REVIEW → MERGED: the merge commit (what a deployment must contain), who merged it, when."""
+    event, now = _move(session, bug, S.MERGED, actor=actor, kind=kind, note=note, now=now, link=link)
+    bug.merge_commit_sha = _sha(merge_commit_sha)
+    bug.merged_by = merged_by or actor
+    bug.merged_at = merged_at or now
+    # A new merge is a new fix: the release of an earlier fix that failed (a regression reopened the bug)
+    # does not contain this one, so reports from that release must not reopen the bug again.
+    _clear_deployment(bug)
+    return event
+
+
+def deploy(
+    session: Session,
+    bug: Bug,
+    *,
+    actor: str,
+    commit: str | None = None,
+    version: str | None = None,
+    environment: str | None = None,
+    deployed_at: datetime | None = None,
+    note: str | None = None,
+    link: str | None = None,
+    kind: HistoryKind = HistoryKind.STATUS,
+    now: datetime | None = None,
+) -> BugEvent:
+    """MERGED → DEPLOYED: the release that carries the fix (what the regression check compares with)."""
+    event, now = _move(session, bug, S.DEPLOYED, actor=actor, kind=kind, note=note, now=now, link=link)
+    bug.deployed_commit = _sha(commit)
+    bug.deployed_version = version
+    bug.deployed_environment = environment
+    bug.deployed_at = deployed_at or now
+    return event
+
+
+def fail(
+    session: Session,
+    bug: Bug,
+    *,
+    actor: str,
+    reason: str | None,
+    note: str | None = None,
+    link: str | None = None,
+    kind: HistoryKind = HistoryKind.STATUS,
+    now: datetime | None = None,
+) -> BugEvent:
+    """FIXING / PENDING_REVIEW → FAILED, with the reason shown on the bug until it is retried."""
+    reason = reason or note or NO_REASON
+    event, _ = _move(session, bug, S.FAILED, actor=actor, kind=kind, note=note or reason, now=now, link=link)
+    bug.failure_reason = reason
+    return event
+
+
+def retry(
+    session: Session,
+    bug: Bug,
+    *,
+    actor: str,
+    note: str | None = None,
+    kind: HistoryKind = HistoryKind.STATUS,
+    now: datetime | None = None,
+) -> BugEvent:
+    """FAILED → NEW: another repair attempt, which will open a PR of its own."""
+    # The workflow also allows FIXING/MERGED/DEPLOYED → NEW (release, regression), but none is a retry:
+    # "retry" on a bug being fixed would pull it from under its agent's lease.
+    if bug.status != S.FAILED:
+        raise Conflict(f"Bug {bug.id} cannot be retried: it is {bug.status}, only a FAILED bug can be")
+    event, _ = _move(session, bug, S.NEW, actor=actor, kind=kind, note=note, now=now)
+    _clear_pull_request(bug)
+    return event
+
+
+def reopen(
+    session: Session,
+    bug: Bug,
+    *,
+    actor: str,
+    note: str | None = None,
+    kind: HistoryKind = HistoryKind.REGRESSION,
+    now: datetime | None = None,
+) -> BugEvent:
+    """MERGED / DEPLOYED → NEW: the fix did not hold. The merge and release stay on the bug (which fix
+    regressed) until the next fix replaces them; the next attempt opens a new PR."""
+    if bug.status not in (S.MERGED, S.DEPLOYED):
+        raise Conflict(f"Bug {bug.id} cannot move from {bug.status} to {S.NEW}: only a fixed bug is reopened")
+    event, _ = _move(session, bug, S.NEW, actor=actor, kind=kind, note=note, now=now)
+    _clear_pull_request(bug)
+    return event
+
+
+def reopen_review(
+    session: Session,
+    bug: Bug,
+    *,
+    actor: str,
+    note: str | None = None,
+    link: str | None = None,
+    kind: HistoryKind = HistoryKind.STATUS,
+    now: datetime | None = None,
+) -> BugEvent:
+    """FAILED → PENDING_REVIEW: the PR that was closed without merging was reopened."""
+    event, _ = _move(session, bug, S.PENDING_REVIEW, actor=actor, kind=kind, note=note, now=now, link=link)
+    return event
+
+
+def request_revision(
+    session: Session,
+    bug: Bug,
+    *,
+    actor: str,
+    agent: str,
+    lease: timedelta,
+    note: str | None = None,
+    link: str | None = None,
+    kind: HistoryKind = HistoryKind.REVISION_REQUESTED,
+    now: datetime | None = None,
+) -> BugEvent:
+    """PENDING_REVIEW → FIXING: a reviewer sends the fix back; `agent` revises the same PR under a lease."""
+    event, now = _move(session, bug, S.FIXING, actor=actor, kind=kind, note=note, now=now, link=link)
+    bug.lease_owner = agent
+    bug.lease_expires_at = now + lease
+    return event
+
+
+def _expect(bug: Bug, current: BugStatus, target: BugStatus) -> None:
+    if bug.status != current:
+        raise Conflict(f"Bug {bug.id} cannot move from {bug.status} to {target}")
+
+
 def transition(
     session: Session,
     bug: Bug,
@@ -61,45 +409,55 @@ def transition(
     actor: str,
     note: str | None = None,
     failure_reason: str | None = None,
-    kind: str = "status",
+    merge_commit_sha: str | None = None,
+    deployed_version: str | None = None,
+    deployed_commit: str | None = None,
+    lease: timedelta | None = None,
+    kind: HistoryKind = HistoryKind.STATUS,
     now: datetime | None = None,
 ) -> BugEvent:
-    """Move `bug` to `target` or raise 409 naming both states; records who did it and why."""
+    """Move `bug` to `target` by whichever named move leads there from its state (a move by hand through
+    `PUT /bugs/{id}/status`); 409 naming both states when none does."""
     current = BugStatus(bug.status)
     if not can_transition(current, target):
         raise Conflict(f"Bug {bug.id} cannot move from {current} to {target}")
-    now = now or utcnow()
-    bug.status = target
-    bug.status_changed_at = now
-    if target == S.FAILED:
-        bug.failure_reason = failure_reason or note or "No reason given"
-    elif target == S.NEW:
-        bug.failure_reason = None
-    if current == S.FIXING:
-        bug.lease_owner = None
-        bug.lease_expires_at = None
+    if target == S.FIXING:
+        # Taken by hand rather than through a claim: still leased, so an abandoned fix returns to NEW.
+        held = lease or DEFAULT_MANUAL_LEASE
+        if current == S.NEW:
+            return claim(session, bug, agent=actor, lease=held, note=note, kind=kind, now=now)
+        return request_revision(
+            session, bug, agent=actor, lease=held, actor=actor, note=note, kind=kind, now=now
+        )
+    if target == S.PENDING_REVIEW:
+        move = reopen_review if current == S.FAILED else submit_for_review
+        return move(session, bug, actor=actor, note=note, kind=kind, now=now)
     if target == S.MERGED:
-        # A new merge is a new fix: the release of an earlier fix that failed (a regression reopened the bug)
-        # does not contain this one, so reports from that release must not reopen the bug again.
-        bug.deployed_at = bug.deployed_version = bug.deployed_commit = None
-    event = BugEvent(
-        bug_id=bug.id,
-        kind=kind,
-        from_status=current,
-        to_status=target,
-        actor=actor,
-        note=bug.failure_reason if target == S.FAILED and not note else note,
-        created_at=now,
-    )
-    session.add(event)
-    return event
+        return merge(
+            session, bug, merge_commit_sha=merge_commit_sha, actor=actor, note=note, kind=kind, now=now
+        )
+    if target == S.DEPLOYED:
+        return deploy(
+            session,
+            bug,
+            commit=deployed_commit,
+            version=deployed_version,
+            actor=actor,
+            note=note,
+            kind=kind,
+            now=now,
+        )
+    if target == S.FAILED:
+        return fail(session, bug, reason=failure_reason, actor=actor, note=note, kind=kind, now=now)
+    back = {S.FIXING: release, S.FAILED: retry}.get(current, reopen)
+    return back(session, bug, actor=actor, note=note, kind=kind, now=now)
 
 
 def created_event(bug_id: int, *, actor: str, now: datetime) -> dict[str, object]:
     """The history row of a bug that ingest just created (its first state, NEW)."""
     return {
         "bug_id": bug_id,
-        "kind": "created",
+        "kind": HistoryKind.CREATED.value,
         "from_status": None,
         "to_status": S.NEW.value,
         "actor": actor,
@@ -116,9 +474,17 @@ def record_created(session: Session, bug_ids: Iterable[int], *, actor: str, now:
 
 
 def record_note(
-    session: Session, bug: Bug, *, kind: str, actor: str, note: str, now: datetime | None = None
+    session: Session,
+    bug: Bug,
+    *,
+    kind: HistoryKind,
+    actor: str,
+    note: str,
+    link: str | None = None,
+    now: datetime | None = None,
 ) -> BugEvent:
-    """A history row that does not change the status (PR linked, comment): from_status == to_status."""
+    """A history row that does not change the status (PR linked, comment, review): from_status ==
+    to_status. `link` points at what it records (the comment's URL)."""
     event = BugEvent(
         bug_id=bug.id,
         kind=kind,
@@ -126,6 +492,7 @@ def record_note(
         to_status=bug.status,
         actor=actor,
         note=note,
+        link=link,
         created_at=now or utcnow(),
     )
     session.add(event)

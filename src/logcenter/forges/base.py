@@ -100,6 +100,46 @@ class PullRequest:
     author: str | None = None
 
 
+class CheckState(StrEnum):
+    """The combined verdict of a commit's statuses and check runs."""
+
+    SUCCESS = "success"
+    PENDING = "pending"
+    FAILURE = "failure"
+    NONE = "none"  # nothing reported for the commit (no CI, or not yet started)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    state: CheckState
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class CommitChecks:
+    """Statuses and check runs of one commit, with the combined state: any failure fails, any pending
+    keeps it pending, all success succeeds."""
+
+    sha: str
+    state: CheckState
+    checks: tuple[Check, ...] = ()
+
+
+def combine_checks(sha: str, checks: list[Check]) -> CommitChecks:
+    """One verdict from many checks, the way forges show it on a PR."""
+    states = {c.state for c in checks}
+    if not checks:
+        state = CheckState.NONE
+    elif CheckState.FAILURE in states:
+        state = CheckState.FAILURE
+    elif CheckState.PENDING in states:
+        state = CheckState.PENDING
+    else:
+        state = CheckState.SUCCESS
+    return CommitChecks(sha=sha, state=state, checks=tuple(checks))
+
+
 @dataclass(frozen=True)
 class PRComment:
     """A comment or review on a PR, for the bug's history."""
@@ -144,6 +184,14 @@ class Forge(Protocol):
 
     def list_comments(self, number: int) -> list[PRComment]:
         """Comments and reviews of the PR, oldest first."""
+        ...
+
+    def request_reviewers(self, number: int, reviewers: list[str]) -> None:
+        """Ask these users (forge logins) to review the PR."""
+        ...
+
+    def commit_checks(self, sha: str) -> CommitChecks:
+        """Commit statuses and check runs for `sha`, combined."""
         ...
 
     def contains_commit(self, commit: str, *, in_commit: str) -> bool:

@@ -28,6 +28,7 @@ from logcenter.ingest.body import LARGE_BODY_BYTES, encode_headers, json_answer,
 from logcenter.ingest.events import idempotency_event_id
 from logcenter.ingest.report import Report
 from logcenter.ingest.schemas import ReportAccepted, ReportDeduplicated, ReportIn, to_report
+from logcenter.ingest.scrub import Scrubber
 from logcenter.validation import from_pydantic
 
 PATH = "/api/v1/logs/report"
@@ -48,7 +49,8 @@ _IDEMPOTENCY_KEY = re.compile(r'"?([\x21\x23-\x7e]{1,255})"?')
 async def report(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     body = await read_capped(request, settings.max_body_bytes)
-    parse = partial(_parse, body, timedelta(seconds=settings.max_clock_skew_seconds))
+    max_skew = timedelta(seconds=settings.max_clock_skew_seconds)
+    parse = partial(_parse, body, max_skew, request.app.state.scrubber)
     # A body too large to validate in a few milliseconds is validated in a worker thread, so that it never
     # holds up the event loop (and every other request).
     report_ = parse() if len(body) <= LARGE_BODY_BYTES else await off_the_loop(request, parse)
@@ -73,12 +75,12 @@ def _idempotency_key(value: str) -> str:
     return match.group(1)
 
 
-def _parse(body: bytes, max_skew: timedelta) -> Report:
+def _parse(body: bytes, max_skew: timedelta, scrubber: Scrubber) -> Report:
     try:
         payload = ReportIn.model_validate_json(body)
     except ValidationError as exc:
         raise from_pydantic(exc) from None
-    return to_report(payload, now=utcnow(), max_skew=max_skew)
+    return to_report(payload, now=utcnow(), max_skew=max_skew, scrubber=scrubber)
 
 
 async def report_preflight(_: Request) -> Response:

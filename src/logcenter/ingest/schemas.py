@@ -13,6 +13,8 @@ from logcenter.errors import ValidationFailed
 from logcenter.ingest import fingerprint
 from logcenter.ingest.limits import fit_json
 from logcenter.ingest.report import Report
+from logcenter.ingest.scrub import DEFAULT as DEFAULT_SCRUBBER
+from logcenter.ingest.scrub import Scrubber
 from logcenter.projects.schemas import Slug
 
 Token = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]+$", min_length=1)]
@@ -155,7 +157,9 @@ def check_location(payload: ReportIn) -> None:
         raise ValidationFailed([{"field": f, "message": "required for runtime reports"} for f in missing])
 
 
-def to_report(payload: ReportIn, *, now: datetime, max_skew: timedelta) -> Report:
+def to_report(
+    payload: ReportIn, *, now: datetime, max_skew: timedelta, scrubber: Scrubber = DEFAULT_SCRUBBER
+) -> Report:
     check_location(payload)
     error = payload.error
     trace = error.stack_trace
@@ -166,8 +170,8 @@ def to_report(payload: ReportIn, *, now: datetime, max_skew: timedelta) -> Repor
         environment=payload.environment,
         level=payload.level,
         error_type=error.type,
-        message=_no_nul(error.message),
-        stack_trace=_no_nul(stack_text),
+        message=scrubber.text(_no_nul(error.message)),
+        stack_trace=scrubber.text(_no_nul(stack_text)),
         timestamp=clamp_timestamp(payload.timestamp, now=now, max_skew=max_skew),
         fingerprint=compute_fingerprint(payload),
         file_path=error.file_path,
@@ -175,7 +179,7 @@ def to_report(payload: ReportIn, *, now: datetime, max_skew: timedelta) -> Repor
         version=payload.version,
         commit_hash=payload.commit_hash,
         repo_url=payload.repo_url,
-        context=fit_json(payload.context or {}),
+        context=fit_json(scrubber.scrub(payload.context or {})),
     )
 
 

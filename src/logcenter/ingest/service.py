@@ -236,6 +236,6 @@ def _reopen_regressions(
         note = f"regression: seen again after the fix was {g.status.lower()}" + (
             f" ({where})" if where else ""
         )
-        workflow.transition(session, bug, BugStatus.NEW, actor=ACTOR, note=note, kind="regression", now=now)
+        workflow.reopen(session, bug, actor=ACTOR, note=note, now=now)
         g.status = BugStatus.NEW
     session.flush()

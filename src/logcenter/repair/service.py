@@ -35,11 +35,7 @@ def claim(
     bugs = list(session.scalars(query))
     now = utcnow()
     for bug in bugs:
-        workflow.transition(
-            session, bug, BugStatus.FIXING, actor=agent, note="Claimed by repair agent", now=now
-        )
-        bug.lease_owner = agent
-        bug.lease_expires_at = now + lease
+        workflow.claim(session, bug, agent=agent, lease=lease, note="Claimed by repair agent", now=now)
     session.flush()
     return bugs
 
@@ -62,7 +58,7 @@ def heartbeat(
     bugs = _leased(session, agent=agent, bug_ids=bug_ids)
     until = utcnow() + lease
     for bug in bugs:
-        bug.lease_expires_at = until
+        workflow.renew_lease(bug, until=until)
     held = [b.id for b in bugs]
     return held, [i for i in bug_ids if i not in held]
 
@@ -73,7 +69,7 @@ def release(
     """Give bugs back (FIXING → NEW) without a report; returns (released, not held)."""
     bugs = _leased(session, agent=agent, bug_ids=bug_ids)
     for bug in bugs:
-        workflow.transition(session, bug, BugStatus.NEW, actor=agent, note=note or "Released by repair agent")
+        workflow.release(session, bug, actor=agent, note=note or "Released by repair agent")
     released = [b.id for b in bugs]
     return released, [i for i in bug_ids if i not in released]
 
@@ -90,10 +86,7 @@ def sweep_expired(session: Session) -> int:
         )
     )
     for bug in bugs:
-        note = f"Lease of {bug.lease_owner or 'unknown agent'} expired"
-        workflow.transition(
-            session, bug, BugStatus.NEW, actor=SYSTEM, note=note, kind="lease_expired", now=now
-        )
+        workflow.expire_lease(session, bug, actor=SYSTEM, now=now)
     session.flush()
     return len(bugs)
 
@@ -144,13 +137,19 @@ def create_report(session: Session, bug_id: int, *, report: RepairReportIn, acto
         if outcome == BugStatus.PENDING_REVIEW and report.pr_url
         else None
     )
-    workflow.transition(session, bug, outcome, actor=agent, note=note, failure_reason=reason, kind="repair")
-    if report.pr_url:
-        bug.pr_url = report.pr_url
-    if report.pr_number:
-        bug.pr_number = report.pr_number
-    if report.branch_name:
-        bug.branch_name = report.branch_name
+    if outcome == BugStatus.PENDING_REVIEW:
+        workflow.submit_for_review(
+            session,
+            bug,
+            actor=agent,
+            pr_number=report.pr_number,
+            pr_url=report.pr_url,
+            branch_name=report.branch_name,
+            note=note,
+            kind=workflow.HistoryKind.REPAIR,
+        )
+    else:
+        workflow.fail(session, bug, actor=agent, reason=reason, kind=workflow.HistoryKind.REPAIR)
     session.add(attempt)
     session.flush()
     return attempt

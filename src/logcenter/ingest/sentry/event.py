@@ -20,6 +20,8 @@ from logcenter.ingest import fingerprint
 from logcenter.ingest.limits import MAX_KEY, MAX_MESSAGE, MAX_STRING, MAX_TAGS, clip, fit_json
 from logcenter.ingest.report import Report
 from logcenter.ingest.schemas import clamp_timestamp
+from logcenter.ingest.scrub import DEFAULT as DEFAULT_SCRUBBER
+from logcenter.ingest.scrub import Scrubber
 from logcenter.ingest.sentry.stacktrace import (
     format_exceptions,
     format_stack,
@@ -101,8 +103,10 @@ def to_report(
     event_id: str,
     now: datetime,
     max_skew: timedelta,
+    scrubber: Scrubber = DEFAULT_SCRUBBER,
 ) -> Report:
-    """Map an event (payload.load_event or parse_event) onto a Report; check it with payload.storable."""
+    """Map an event (payload.load_event or parse_event) onto a Report; check it with payload.storable.
+    What it keeps is scrubbed (ingest/scrub.py) after the fingerprint is made: grouping is unchanged."""
     exceptions = _exception_values(event)
     message = _message(event)
     if exceptions and message and _synthetic(exceptions[-1]):
@@ -144,16 +148,18 @@ def to_report(
         environment=_clamp(_text(event.get("environment")) or DEFAULT_ENVIRONMENT, _ENVIRONMENT_MAX),
         level=LEVELS.get(str(event.get("level") or "error").lower(), "ERROR"),
         error_type=error_type,
-        message=text,
-        stack_trace=stack_trace,
+        message=scrubber.text(text),
+        stack_trace=scrubber.text(stack_trace),
         timestamp=clamp_timestamp(_timestamp(event.get("timestamp")), now=now, max_skew=max_skew),
         fingerprint=_fingerprint(event.get("fingerprint"), project_slug, default_parts, default),
         file_path=file_path,
         line_number=line_number,
         version=version,
         commit_hash=commit if _FULL_SHA.fullmatch(commit) else None,
-        context=fit_json(_context(event)),
-        data=fit_json(_data(event, exceptions, message[0] if message and exceptions else None)),
+        context=fit_json(scrubber.scrub(_context(event))),
+        data=fit_json(
+            scrubber.scrub(_data(event, exceptions, message[0] if exceptions and message else None))
+        ),
         event_id=event_id,
         project_pk=project_pk,
     )

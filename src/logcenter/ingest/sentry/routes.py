@@ -26,6 +26,8 @@ from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarg
 from logcenter.ingest.body import LARGE_BODY_BYTES, encode_headers, json_answer, off_the_loop
 from logcenter.ingest.keys import ProjectKey, ProjectKeys
 from logcenter.ingest.report import Report
+from logcenter.ingest.scrub import DEFAULT as DEFAULT_SCRUBBER
+from logcenter.ingest.scrub import Scrubber
 from logcenter.ingest.sentry import auth
 from logcenter.ingest.sentry.decoding import BodyDecoder
 from logcenter.ingest.sentry.envelope import Envelope, EnvelopeParser
@@ -83,6 +85,7 @@ class _Sentry:
     max_envelope: int
     max_event: int
     max_skew: timedelta
+    scrubber: Scrubber
 
 
 async def preflight(_: Request) -> Response:
@@ -208,7 +211,7 @@ async def _ingest(
     retry_after = sentry.quota.retry_after(project.pk)
     if retry_after is not None:
         raise over_quota(project.slug, retry_after)
-    make = partial(_report, payload, header_event_id, project, sentry.max_skew)
+    make = partial(_report, payload, header_event_id, project, sentry.max_skew, sentry.scrubber)
     report = make() if len(payload) <= LARGE_BODY_BYTES else await off_the_loop(request, make)
     event_id = report.event_id
     assert event_id is not None
@@ -221,7 +224,9 @@ async def _ingest(
     return _answer(event_id)
 
 
-def _report(payload: bytes, header_event_id: str | None, project: ProjectKey, max_skew: timedelta) -> Report:
+def _report(
+    payload: bytes, header_event_id: str | None, project: ProjectKey, max_skew: timedelta, scrubber: Scrubber
+) -> Report:
     """The event's Report (`load_event`, then `to_report`). Only a Report that cannot be stored as it is costs
     more: it is made again from the repaired event (`parse_event(payload)`)."""
     event = load_event(payload)
@@ -234,6 +239,7 @@ def _report(payload: bytes, header_event_id: str | None, project: ProjectKey, ma
         event_id=event_id,
         now=utcnow(),
         max_skew=max_skew,
+        scrubber=scrubber,
     )
     return report_from(payload, event, report_of)
 
@@ -336,6 +342,7 @@ def _state(request: Request) -> _Sentry:
             max_envelope=getattr(settings, "sentry_max_envelope_bytes", MAX_ENVELOPE_BYTES),
             max_event=getattr(settings, "sentry_max_event_bytes", MAX_EVENT_BYTES),
             max_skew=timedelta(seconds=getattr(settings, "max_clock_skew_seconds", 60)),
+            scrubber=getattr(app_state, "scrubber", DEFAULT_SCRUBBER),
         )
         # No await since the lookup: concurrent first requests cannot both get here.
         app_state.sentry_ingest = sentry

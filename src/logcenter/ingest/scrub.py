@@ -1,0 +1,213 @@
+"""Data scrubbing: secrets and personal data in a report become `[Filtered]` before anything is stored.
+
+Error reports carry what the application had at hand: request bodies with passwords, `Authorization` and
+`Cookie` headers, tokens in query strings, card numbers in messages. Sentry's server-side scrubbing (Relay's
+default PII rules) removes them before storage; this does the same, so that they reach neither the database,
+nor the pages, nor the AI the repair agent hands a bug to (the agent runs the same rules on its prompt).
+
+Two kinds of rule, as in Relay:
+- by key: in any JSON object of the report (context, request data, headers, cookies, query strings, user,
+  contexts, extra, tags, breadcrumbs' data), the value of a key that contains a sensitive word (`password`,
+  `token`, `cookie`, ...) is replaced whole, whatever its type;
+- by value: in every string (messages and stack traces included) card numbers that pass the Luhn check, PEM
+  private keys, the password of `scheme://user:password@host` URLs, sensitive `name=value` pairs of query
+  strings and `Bearer` / `Basic` credentials are replaced; IP addresses too when asked.
+
+Keys in `safe_fields` are never scrubbed (a `token_count` that is just a number, say).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+FILTERED = "[Filtered]"
+
+# Relay's @password rule plus what Sentry's "Additional Sensitive Fields" users add most: matched as parts
+# of the lower-cased key with - and _ removed, so `X-Api-Key`, `api_key` and `apiKey` all match `apikey`.
+DEFAULT_FIELDS: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "auth",
+    "credential",
+    "cookie",
+    "session",
+    "csrf",
+    "xsrf",
+    "creditcard",
+    "cardnumber",
+    "cvv",
+    "cvc",
+    "ssn",
+)
+
+_MAX_VERDICTS = 10_000  # keys, and short strings, whose answers are remembered
+_SHORT = 200
+_NUMBER_CHARS = frozenset("0123456789-")
+_CARD = re.compile(r"\d{4}(?:[ -]?\d){9,15}")  # then bounded by neither a digit nor a dash (_card)
+_PEM = re.compile(
+    r"-----BEGIN[A-Z ]*PRIVATE KEY-----.+?-----END[A-Z ]*PRIVATE KEY-----", re.DOTALL | re.IGNORECASE
+)
+_URL_AUTH = re.compile(
+    r"(?P<scheme>\b[a-z][a-z0-9+.\-]*://)(?P<user>[^:@/\s]*):(?P<password>[^@/\s]+)@", re.I
+)
+_BEARER = re.compile(r"\b(?P<kind>Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=\-]{8,}", re.IGNORECASE)
+_IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")
+_IPV6 = re.compile(r"(?<![:\w])(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{1,4}(?![:\w])", re.IGNORECASE)
+# Keys that hold an IP address in Sentry's interfaces (user.ip_address, request.env.REMOTE_ADDR).
+_IP_KEYS = ("ipaddress", "remoteaddr", "xforwardedfor", "xrealip", "clientip")
+
+
+def _normal(key: str) -> str:
+    return key.lower().replace("-", "").replace("_", "")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        n = ord(char) - 48
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+# Issuer prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay): with the Luhn check they keep
+# millisecond timestamps and other long numbers from being taken for cards.
+_ISSUER = re.compile(r"4|5[1-5]|2[2-7]|3[47]|6011|65|64[4-9]|35|30[0-5]|36|38|62")
+
+
+def _card(match: re.Match[str]) -> str:
+    text, start, end = match.string, match.start(), match.end()
+    if (start and text[start - 1] in _NUMBER_CHARS) or (end < len(text) and text[end] in _NUMBER_CHARS):
+        return match.group()  # part of a longer number
+    digits = re.sub(r"\D", "", match.group())
+    if 13 <= len(digits) <= 19 and _ISSUER.match(digits) and _luhn(digits):
+        return FILTERED
+    return match.group()
+
+
+@dataclass(frozen=True, slots=True)
+class Scrubber:
+    """The rules of one server (LOGCENTER_SCRUB_*); `scrub` returns a scrubbed copy, never mutates."""
+
+    enabled: bool = True
+    fields: tuple[str, ...] = DEFAULT_FIELDS
+    safe_fields: frozenset[str] = frozenset({"author"})
+    ip_addresses: bool = False
+    _query: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _verdicts: dict[str, bool] = field(init=False, repr=False, compare=False)
+    _texts: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Every `name=value` or `name: value` pair (query strings, form bodies, cookies, code, JSON or YAML
+        # text), each name checked as a key is. A match starts only at the start of a name, so the scan stays
+        # linear in the text; `:` counts but not `://`; a quoted value runs to its closing quote.
+        name = r"(?<![\w.\-\[\]])(?P<name>[\w.\-\[\]]{3,})"
+        separator = r"(?P<sep>[\"']?[ \t]*(?:=|:(?!//))[ \t]*(?P<quote>[\"'])?)"
+        bare = r"(?:(?:Bearer|Basic|Token)\s+)?[^&;=\s#\"',}]+(?:=+(?=[&;\s#\"',}]|$))?"
+        value = rf"(?P<value>(?(quote)[^\"'\n]*|{bare}))"
+        object.__setattr__(self, "_query", re.compile(name + separator + value, re.IGNORECASE))
+        object.__setattr__(self, "_verdicts", {})
+        object.__setattr__(self, "_texts", {})
+
+    @classmethod
+    def from_settings(
+        cls, extra: Iterable[str], safe: Iterable[str], ip_addresses: bool, enabled: bool = True
+    ) -> Scrubber:
+        return cls(
+            enabled=enabled,
+            fields=DEFAULT_FIELDS + tuple(_normal(f) for f in extra if f.strip()),
+            safe_fields=frozenset({"author", *(_normal(f) for f in safe if f.strip())}),
+            ip_addresses=ip_addresses,
+        )
+
+    def sensitive(self, key: str) -> bool:
+        """Whether a key's value is scrubbed; remembered per key (reports repeat the same few keys)."""
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            name = _normal(key)
+            verdict = name not in self.safe_fields and (
+                (self.ip_addresses and name in _IP_KEYS) or any(word in name for word in self.fields)
+            )
+            if len(self._verdicts) >= _MAX_VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[key] = verdict
+        return verdict
+
+    def _pairs(self, text: str) -> str:
+        """`text` with the values of its sensitive pairs filtered. The value of a pair that is not sensitive
+        is scanned again, as a name (in `name: token=abc`, `token` is the next pair's name)."""
+        out, pos = [], 0
+        while (match := self._query.search(text, pos)) is not None:
+            if self.sensitive(match["name"]):
+                out += [text[pos : match.end("sep")], FILTERED]
+                pos = match.end()
+            else:
+                out.append(text[pos : match.end("sep")])
+                pos = match.end("sep")
+        out.append(text[pos:])
+        return "".join(out)
+
+    def text(self, value: str) -> str:
+        """A string with the value rules applied. Short strings repeat from report to report (SDK names,
+        versions, integrations, URLs), so their answers are remembered."""
+        if len(value) < 9 or not self.enabled:
+            return value  # "a://b:c@d", "token=abc": nothing shorter to scrub
+        if len(value) > _SHORT:
+            return self._text(value)
+        done = self._texts.get(value)
+        if done is None:
+            done = self._text(value)
+            if len(self._texts) >= _MAX_VERDICTS:
+                self._texts.clear()
+            self._texts[value] = done
+        return done
+
+    def _text(self, value: str) -> str:
+        # Each rule's regex runs only when a plain substring test (C speed) says it might match.
+        low = value.lower()
+        if "private key" in low:
+            value = _PEM.sub(FILTERED, value)
+        if "://" in low and "@" in low:
+            value = _URL_AUTH.sub(lambda m: f"{m['scheme']}{m['user']}:{FILTERED}@", value)
+        flat = low.replace("_", "").replace("-", "")
+        if any(word in flat for word in self.fields):
+            value = self._pairs(value)
+        if "bearer" in low or "basic" in low or "token" in low:
+            value = _BEARER.sub(lambda m: f"{m['kind']} {FILTERED}", value)
+        value = _CARD.sub(_card, value)
+        if self.ip_addresses:
+            value = _IPV6.sub(FILTERED, _IPV4.sub(FILTERED, value))
+        return value
+
+    def scrub(self, value: Any) -> Any:
+        """A JSON value (dicts, lists, strings, numbers) with both kinds of rule applied."""
+        if not self.enabled:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {
+                key: FILTERED
+                if isinstance(key, str) and self.sensitive(key) and item not in (None, "")
+                else self.scrub(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            # [name, value] pairs: Sentry's form of headers, query strings and cookies.
+            if len(value) == 2 and isinstance(value[0], str) and self.sensitive(value[0]):
+                return [value[0], FILTERED]
+            return [self.scrub(item) for item in value]
+        return value
+
+
+DEFAULT = Scrubber()
