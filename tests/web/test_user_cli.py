@@ -18,9 +18,15 @@ def cli_env(db, monkeypatch):
 
 
 def test_user_commands(cli_env, db, capsys):
-    assert cli.main(["user", "create", "--username", "mei", "--role", "reviewer", "--password", "s3cret-pass"]) == 0
+    assert (
+        cli.main(["user", "create", "--username", "mei", "--role", "reviewer", "--password", "s3cret-pass"])
+        == 0
+    )
     assert "Created reviewer user 'mei'" in capsys.readouterr().err
-    assert cli.main(["user", "create", "--username", "MEI", "--role", "viewer", "--password", "s3cret-pass"]) == 1
+    assert (
+        cli.main(["user", "create", "--username", "MEI", "--role", "viewer", "--password", "s3cret-pass"])
+        == 1
+    )
     assert "already exists" in capsys.readouterr().err
     assert cli.main(["user", "create", "--username", "x", "--role", "viewer", "--password", "short"]) == 1
     assert "at least 8 characters" in capsys.readouterr().err

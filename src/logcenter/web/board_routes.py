@@ -98,6 +98,11 @@ def batch_review(
 ) -> Response:
     """Approve and merge, or reject, several PENDING_REVIEW bugs; each bug's own result is shown."""
     results = reviews.batch(
-        request.app.state.session_factory, bug_ids=bug_ids, action=action, actor=user.username, reason=reason
+        request.app.state.session_factory,
+        request.app.state.settings,
+        bug_ids=bug_ids,
+        action=action,
+        actor=user.username,
+        reason=reason,
     )
     return render(request, "batch_results.html", results=results, action=action)

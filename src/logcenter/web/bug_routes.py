@@ -27,7 +27,12 @@ CHART_DAYS = 30
 def bug_page(bug_id: BugId, request: Request, session: SessionDep, user: CurrentUser) -> Response:
     details = bugs_service.get_details(session, bug_id, occurrences=20)
     project = projects_service.get_by_slug(session, details.project_slug)
-    pr = reviews.pull_request(session, details, default_branch=project.default_branch)
+    pr = reviews.pull_request(
+        request.app.state.session_factory,
+        request.app.state.settings,
+        details,
+        default_branch=project.default_branch,
+    )
     latest = details.occurrences[0] if details.occurrences else None
     chart = board.daily_counts(session, bug_id=bug_id, days=CHART_DAYS, now=dt.datetime.now(dt.UTC))
     bug = details.bug
@@ -64,7 +69,12 @@ def diff_file(
     """One file of the PR's diff in full (a large file shows its first lines until asked)."""
     details = bugs_service.get_details(session, bug_id, occurrences=0)
     project = projects_service.get_by_slug(session, details.project_slug)
-    pr = reviews.pull_request(session, details, default_branch=project.default_branch)
+    pr = reviews.pull_request(
+        request.app.state.session_factory,
+        request.app.state.settings,
+        details,
+        default_branch=project.default_branch,
+    )
     files = parse_diff(pr.diff, full_file=file_index) if pr and pr.diff else []
     if file_index >= len(files):
         return Response(status_code=404)
@@ -84,6 +94,7 @@ def merge(
 ) -> Response:
     reviews.merge(
         request.app.state.session_factory,
+        request.app.state.settings,
         bug_id=bug_id,
         actor=user.username,
         expected_head_sha=head_sha or None,
@@ -98,7 +109,13 @@ def reject(
     user: Reviewer,
     reason: Annotated[str, Form(min_length=1, max_length=10_000)],
 ) -> Response:
-    reviews.reject(request.app.state.session_factory, bug_id=bug_id, actor=user.username, reason=reason)
+    reviews.reject(
+        request.app.state.session_factory,
+        request.app.state.settings,
+        bug_id=bug_id,
+        actor=user.username,
+        reason=reason,
+    )
     return _after(request, bug_id, "rejected")
 
 

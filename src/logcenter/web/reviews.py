@@ -1,20 +1,24 @@
 """The review actions of the UI (merge, reject, retry, mark failed, batch) and what the PR card shows.
 
 One small module between the pages and the services, so the pages do not care which service does the work:
-retry and mark-failed are the bug workflow's; merging and rejecting act on the forge through the reviews
-service when it is installed (logcenter.reviews), and the PR card reads the pull request from there too.
+retry and mark-failed are the bug service's; merging and rejecting act on the forge through the reviews
+service (logcenter.reviews), and the PR card reads the pull request from there too, falling back to what the
+repair agent reported when the forge cannot be asked.
 Each action runs in its own transaction: one bug's failure in a batch does not undo the others'.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from logcenter.bugs import service as bugs_service
 from logcenter.bugs.models import Bug, BugStatus
 from logcenter.bugs.service import BugDetails
+from logcenter.config import Settings
 from logcenter.db import session_scope
 from logcenter.errors import LogCenterError, Unavailable
 
@@ -52,26 +56,54 @@ def _state_from_status(status: str) -> str:
     return "open"
 
 
+def _reviews_service() -> Any:
+    """The reviews service (merge / reject through the forge), or None on a server built without it."""
+    try:  # imported by name: the reviews feature ships in the same package, on its own schedule
+        return importlib.import_module("logcenter.reviews.service")
+    except ImportError:
+        return None
+
+
 def pull_request(
-    session: Session, details: BugDetails, *, default_branch: str | None
+    factory: sessionmaker[Session], settings: Settings, details: BugDetails, *, default_branch: str | None
 ) -> PullRequestView | None:
-    """The PR of the bug's current fix, from what the agent reported (files, diff, branch)."""
+    """The PR of the bug's current fix: as the forge shows it now (reviews service), else as the agent
+    reported it (files, diff, branch), with the reason the forge could not be asked."""
     bug = details.bug
     if not bug.pr_number:
         return None
     report = next((r for r in reversed(details.repair_reports) if r.pr_number == bug.pr_number), None)
-    diff = report.diff if report else None
-    return PullRequestView(
+    stored = PullRequestView(
         number=bug.pr_number,
         url=bug.pr_url,
         title=f"fix: auto repair bug #{bug.id}",
         state=_state_from_status(bug.status),
         head_branch=bug.branch_name or (report.branch_name if report else None),
         base_branch=default_branch,
-        head_sha=None,
-        files=_files_of(diff, report.modified_files if report else []),
-        diff=diff,
+        head_sha=getattr(bug, "head_sha", None),
+        files=_files_of(report.diff if report else None, report.modified_files if report else []),
+        diff=report.diff if report else None,
         forge=_forge_of(bug.pr_url),
+    )
+    reviews_service = _reviews_service()
+    if reviews_service is None:
+        return stored
+    try:
+        live = reviews_service.pull_request(factory, settings, bug.id)
+    except LogCenterError as exc:  # forge not configured, unreachable, failing: show what is stored
+        stored.error = exc.message
+        return stored
+    return PullRequestView(
+        number=live.number,
+        url=live.url,
+        title=live.title,
+        state="merged" if live.merged else str(live.state),
+        head_branch=live.head_branch,
+        base_branch=live.base_branch,
+        head_sha=live.head_sha,
+        files=[(f.filename, f.additions, f.deletions) for f in live.files],
+        diff=live.diff,
+        forge=stored.forge,
     )
 
 
@@ -93,15 +125,34 @@ def _forge_of(url: str | None) -> str | None:
     return "gitea"
 
 
-def merge(factory: sessionmaker[Session], *, bug_id: int, actor: str, expected_head_sha: str | None) -> Bug:
-    """Approve and merge the bug's PR at the reviewed head sha → MERGED."""
-    raise Unavailable("Merging from Log Center needs the reviews service, which this server does not have")
+def merge(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    bug_id: int,
+    actor: str,
+    expected_head_sha: str | None,
+) -> Bug:
+    """Approve and merge the bug's PR at the reviewed head sha → MERGED (409 if the PR moved since)."""
+    reviews_service = _reviews_service()
+    if reviews_service is None:
+        raise Unavailable(
+            "Merging from Log Center needs the reviews service, which this server does not have"
+        )
+    done = reviews_service.merge(factory, settings, bug_id, actor=actor, expected_head_sha=expected_head_sha)
+    return cast(Bug, done.bug)
 
 
-def reject(factory: sessionmaker[Session], *, bug_id: int, actor: str, reason: str) -> Bug:
-    """Reject the fix with a reason → FAILED."""
-    with session_scope(factory) as session:
-        return bugs_service.mark_failed(session, bug_id, actor=actor, reason=reason)
+def reject(
+    factory: sessionmaker[Session], settings: Settings, *, bug_id: int, actor: str, reason: str
+) -> Bug:
+    """Reject the fix with a reason: commented on the PR, which is closed → FAILED."""
+    reviews_service = _reviews_service()
+    if reviews_service is None:
+        with session_scope(factory) as session:
+            return bugs_service.mark_failed(session, bug_id, actor=actor, reason=reason)
+    done = reviews_service.reject(factory, settings, bug_id, actor=actor, reason=reason)
+    return cast(Bug, done.bug)
 
 
 def retry(factory: sessionmaker[Session], *, bug_id: int, actor: str) -> Bug:
@@ -115,16 +166,23 @@ def mark_failed(factory: sessionmaker[Session], *, bug_id: int, actor: str, reas
 
 
 def batch(
-    factory: sessionmaker[Session], *, bug_ids: list[int], action: str, actor: str, reason: str
+    factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    bug_ids: list[int],
+    action: str,
+    actor: str,
+    reason: str,
 ) -> list[BatchResult]:
     """Merge or reject each bug on its own; returns every bug's result."""
     results = []
     for bug_id in dict.fromkeys(bug_ids):
         try:
             if action == "merge":
-                bug = merge(factory, bug_id=bug_id, actor=actor, expected_head_sha=None)
+                bug = merge(factory, settings, bug_id=bug_id, actor=actor, expected_head_sha=None)
             else:
-                bug = reject(factory, bug_id=bug_id, actor=actor, reason=reason or "Rejected in batch review")
+                reason = reason or "Rejected in batch review"
+                bug = reject(factory, settings, bug_id=bug_id, actor=actor, reason=reason)
             results.append(BatchResult(bug_id, True, bug.status, ""))
         except LogCenterError as exc:
             results.append(BatchResult(bug_id, False, None, exc.message))
