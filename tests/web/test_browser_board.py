@@ -108,3 +108,19 @@ def test_batch_reject_of_three_bugs_shows_each_result(users, seed, login, live_s
     statuses = [api.get(f"/api/v1/bugs/{b}").json()["status"] for b in bugs]
     assert statuses == ["FAILED", "FAILED", "FAILED", "PENDING_REVIEW"]
     screenshot(page, "batch")
+
+
+def test_the_board_refreshes_itself_without_losing_the_readers_place(users, seed, login, live_server):
+    live_server.app.state.board_refresh_seconds = 1
+    seed.runtime_bug(1)
+    page = login("victor")
+    expect(page.locator("[data-card=new]")).to_have_text("1")
+    page.evaluate("window.readerMark = 42")  # survives only if the page is not reloaded
+    seed.runtime_bug(2, error_type="LateError")
+    expect(page.locator("[data-card=new]")).to_have_text("2", timeout=10_000)
+    expect(page.locator("section[aria-labelledby=sec-list]")).to_contain_text("LateError")
+    assert page.evaluate("window.readerMark") == 42
+    # On a phone the board is one column and still shows the cards and rows.
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.locator("[data-card=new]")).to_be_visible()
+    screenshot(page, "board-phone")

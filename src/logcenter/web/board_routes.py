@@ -19,6 +19,7 @@ from logcenter.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+REFRESH_SECONDS = 20  # how often an open board refreshes its counts and rows
 LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 SORTS = ["-last_seen", "last_seen", "-first_seen", "first_seen", "-occurrence_count", "-id", "id"]
 
@@ -83,6 +84,7 @@ def board_page(
         levels=LEVELS,
         sorts=SORTS,
         projects=[p.slug for p in projects_service.list_projects(session)],
+        refresh_seconds=getattr(request.app.state, "board_refresh_seconds", REFRESH_SECONDS),
     )
     template = "board_body.html" if partial or request.headers.get("hx-request") else "board.html"
     return render(request, template, **context)

@@ -107,6 +107,8 @@ def relative(when: dt.datetime | None, *, now: dt.datetime | None = None) -> str
     if when is None:
         return ""
     seconds = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
+    if -1 < seconds < 60:  # this second, or a client's clock a little ahead of ours
+        return gettext("just now")
     for _name, size in _UNITS:
         if abs(seconds) >= size:
             seconds = round(seconds / size) * size
