@@ -7,6 +7,7 @@ from logcenter.jobs.models import Job
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
 from logcenter.users.models import User, WebSession
+from logcenter.webhooks.models import WebhookDelivery
 
 __all__ = [
     "ApiToken",
@@ -22,4 +23,5 @@ __all__ = [
     "RepairAttempt",
     "User",
     "WebSession",
+    "WebhookDelivery",
 ]

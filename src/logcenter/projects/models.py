@@ -26,5 +26,13 @@ class Project(Base):
     default_branch: Mapped[str | None] = mapped_column(String(200))
     test_command: Mapped[str | None] = mapped_column(String(2000))
     ingest_key: Mapped[str] = mapped_column(String(64), unique=True, default=new_ingest_key)
+    # Forge of the repository (docs/forges-setup.md). Unset fields fall back to the server-wide settings;
+    # forge_repo falls back to what repo_url names. Secrets are Fernet tokens (logcenter/secretbox.py).
+    forge: Mapped[str | None] = mapped_column(String(20))
+    forge_url: Mapped[str | None] = mapped_column(String(500))
+    forge_repo: Mapped[str | None] = mapped_column(String(300))
+    forge_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    merge_style: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
