@@ -19,6 +19,24 @@ from tests.sentry.helpers import auth, envelope
 ARTIFACTS = Path(__file__).parent / "artifacts"
 PASSWORD = "correct horse battery"
 
+# The repair agent's fix of the fake forge's sample app (tests/forgefake/git.py): average([]) raised.
+FIX = {
+    "app/calc.py": (
+        '"""Arithmetic helpers used by the sample app."""\n\n\n'
+        "def average(values: list[float]) -> float:\n"
+        "    if not values:\n"
+        "        return 0.0\n"
+        "    return sum(values) / len(values)\n\n\n"
+        "def ratio(part: float, whole: float) -> float:\n"
+        "    return part / whole\n"
+    ),
+    "tests/test_calc_empty.py": (
+        "from app.calc import average\n\n\ndef test_average_of_nothing() -> None:\n    assert average([]) == 0.0\n"
+    ),
+}
+    "app/calc.py": "def add(a, b):\n    if a is None or b is None:\n        return None\n    return a + b\n"
+}
+
 DIFF = """diff --git a/app/views.py b/app/views.py
 index 3b18e51..a9c2f4d 100644
 --- a/app/views.py
@@ -103,6 +121,26 @@ class Seeder:
         assert response.status_code == 200, response.text
         bugs = self.api.get("/api/v1/bugs", params={"project_id": project, "sort": "-id"}).json()["bugs"]
         return int(bugs[0]["id"])
+
+    def use_forge(self, project: str, fake: Any) -> None:
+        """Point the project at a fake forge through the API, as an admin would."""
+        body = {
+            "forge": fake.kind,
+            "forge_url": fake.api_url,
+            "forge_repo": fake.default_repo,
+            "forge_token": fake.token,
+            "default_branch": "main",
+        }
+        response = self.api.put(f"/api/v1/projects/{project}", json=body)
+        assert response.status_code == 200, response.text
+
+    def pending_on_forge(self, bug_id: int, fake: Any, *, branch: str | None = None) -> Any:
+        """The agent's work for real: a branch pushed to the fake forge, its PR opened, the report posted."""
+        branch = branch or f"fix/auto-20260225-1430-{bug_id}"
+        pr = fake.open_pr(fake.default_repo, branch, files=FIX, title=f"fix: auto repair bug #{bug_id}")
+        url = f"{fake.url}/{fake.default_repo}/pulls/{pr.number}"
+        self.pending_review(bug_id, pr_number=pr.number, pr_url=url, branch_name=branch, diff=None)
+        return pr
 
     def claim(self, bug_id: int) -> None:
         response = self.api.put(

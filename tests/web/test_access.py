@@ -87,9 +87,10 @@ def test_posts_without_the_csrf_token_are_refused(client, users, pending_bug):
     refused = other.post("/tokens", data={"name": "x", "scope": "agent", "csrf_token": csrf})
     assert refused.status_code == 403
     assert "did not come from this site" in refused.text
-    response = client.post(f"/bugs/{pending_bug}/reject", data={"reason": "bad fix", "csrf_token": csrf})
-    assert response.status_code == 200  # redirected to the bug page
-    assert "bad fix" in response.text
+    # With its token the same reviewer's POST goes through (to the workflow, which refuses an illegal move).
+    response = client.post(f"/bugs/{pending_bug}/retry", data={"csrf_token": csrf})
+    assert response.status_code == 409
+    assert "only a FAILED bug" in response.text
 
 
 def test_the_login_form_needs_its_csrf_cookie(client, users):
