@@ -31,7 +31,8 @@ FIX = {
         "    return part / whole\n"
     ),
     "tests/test_calc_empty.py": (
-        "from app.calc import average\n\n\ndef test_average_of_nothing() -> None:\n    assert average([]) == 0.0\n"
+        "from app.calc import average\n\n\n"
+        "def test_average_of_nothing() -> None:\n    assert average([]) == 0.0\n"
     ),
 }
 
