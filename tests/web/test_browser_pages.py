@@ -148,7 +148,7 @@ def test_project_inline_edit_and_missing_fields(users, seed, login, live_server,
     page = login("ada")
     page.click("nav a[href='/projects']")
     card = page.locator("section.project").first
-    expect(card.locator(".missing")).to_be_visible()
+    expect(card.locator(".missing").first).to_contain_text("cannot fix")
     expect(card.locator(".missing-field[data-field=test_command]")).to_be_visible()
     expect(card.locator("dd.missing-value[data-field=test_command]")).to_have_css("color", "rgb(179, 38, 30)")
     expect(card.locator("code[id^=dsn-]")).to_contain_text("@127.0.0.1")
@@ -170,6 +170,25 @@ def test_project_inline_edit_and_missing_fields(users, seed, login, live_server,
     expect(card.locator(".missing-field[data-field=test_command]")).to_have_count(0)
     project = api.get("/api/v1/projects/rtc_backend").json()
     assert (project["test_command"], project["default_branch"]) == ("pytest -q", "main")
+    # Forge settings: the token is write-only, shown as set, never echoed.
+    expect(card.locator("p.missing[data-field=forge]")).to_contain_text("has no gitea token")
+    card.locator("button.edit-btn").click()
+    form = page.locator("section.project.editing form")
+    form.locator("select[name=forge]").select_option("gitea")
+    form.locator("input[name=forge_url]").fill("https://gitea.example.com/api/v1")
+    form.locator("input[name=forge_repo]").fill("team/rtc_backend")
+    form.locator("input[name=forge_token]").fill("secret-forge-token-123")
+    form.locator("button[type=submit]").click()
+    card = page.locator("section.project").first
+    expect(card.locator("p.ok")).to_contain_text("Saved")
+    expect(card.locator("p.missing[data-field=forge]")).to_have_count(0)
+    expect(card).to_contain_text("✔ set")
+    assert "secret-forge-token-123" not in page.content()
+    card.locator("button.edit-btn").click()
+    assert "secret-forge-token-123" not in page.content()
+    page.locator("section.project.editing button", has_text="Cancel").click()
+    project = api.get("/api/v1/projects/rtc_backend").json()
+    assert project["forge_token_set"] is True and project["forge"] == "gitea"
     old_key = project["ingest_key"]
     card.locator("button", has_text="Rotate key").click()
     expect(page.locator("section.project p.ok")).to_contain_text("New ingest key")

@@ -10,12 +10,15 @@ from pydantic import ValidationError
 
 from logcenter.auth import service as auth_service
 from logcenter.auth.models import Scope
+from logcenter.config import Settings
 from logcenter.deps import SessionDep
-from logcenter.errors import NotFound
+from logcenter.errors import LogCenterError, NotFound
+from logcenter.projects import forge as project_forge
 from logcenter.projects import service as projects_service
 from logcenter.projects.models import Project
 from logcenter.projects.schemas import ProjectUpdate
 from logcenter.repair import history
+from logcenter.secretbox import box_for
 from logcenter.stats import service as stats_service
 from logcenter.validation import to_failure
 from logcenter.web.security import AdminUser, CurrentUser
@@ -55,9 +58,17 @@ def missing_for_agent(project: Project) -> list[str]:
     for name in ("default_branch", "test_command"):
         if not getattr(project, name, None):
             missing.append(name)
-    if "forge_token" in ProjectUpdate.model_fields and not getattr(project, "forge_token_encrypted", None):
-        missing.append("forge_token")
     return missing
+
+
+def forge_problem(project: Project, settings: Settings) -> str | None:
+    """Why pull requests cannot be opened or merged for this project (None when its forge is reachable by
+    configuration: the project's settings or the server-wide ones)."""
+    try:
+        project_forge.target_for(project, settings)
+    except LogCenterError as exc:
+        return exc.message
+    return None
 
 
 def _base_url(request: Request) -> str:
@@ -96,10 +107,12 @@ def _project_context(request: Request, project: Project) -> dict[str, Any]:
         "p": project,
         "dsn": projects_service.dsn(project, base_url=base + "/"),
         "missing": missing_for_agent(project),
+        "forge_problem": forge_problem(project, request.app.state.settings),
         "webhooks": {forge: f"{base}/api/webhooks/{forge}" for forge in ("gitea", "github", "gitlab")},
         "deploy_url": f"{base}/api/webhooks/deployment",
         "fields": _editable(PROJECT_FIELDS),
         "secrets": [s for s in SECRET_FIELDS if s[0] in ProjectUpdate.model_fields],
+        "choices": {"forge": ["gitea", "github", "gitlab"], "merge_style": ["merge", "squash", "rebase"]},
     }
 
 
@@ -168,13 +181,13 @@ def _save_project(request: Request, slug: str, values: dict[str, Any]) -> Respon
                 **_project_context(request, project),
             )
     with session_scope(request.app.state.session_factory) as session:
-        project = _update(session, slug, data)
+        project = _update(session, slug, data, request.app.state.settings)
         return render(request, "project_card.html", saved=True, **_project_context(request, project))
 
 
-def _update(session: Any, slug: str, data: ProjectUpdate) -> Project:
-    """The same service as PUT /api/v1/projects (it encrypts secrets where the forges feature does)."""
-    return projects_service.update_project(session, slug=slug, data=data)
+def _update(session: Any, slug: str, data: ProjectUpdate, settings: Settings) -> Project:
+    """The same service as PUT /api/v1/projects, which encrypts the secrets."""
+    return projects_service.update_project(session, slug=slug, data=data, box=box_for(settings))
 
 
 @router.get("/repairs")
