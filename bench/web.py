@@ -96,7 +96,9 @@ def build(db: str, bugs: int, occurrences: int, rebuild: bool) -> str:
         for n in range(start, min(start + chunk, bugs)):
             status = rng.choices([s for s, _ in STATUSES], weights)[0]
             first = now - timedelta(minutes=rng.randrange(60 * 24 * 90))
-            last = min(now, first + timedelta(minutes=rng.randrange(60 * 24 * 30)))
+            last = first + timedelta(minutes=rng.randrange(60 * 24 * 30))
+            if last > now:  # seen until now: spread over the last day, not all at `now`
+                last = now - timedelta(seconds=rng.randrange(86400))
             changed = last + timedelta(minutes=rng.randrange(600)) if status != "NEW" else first
             changed = min(changed, now)
             etype = TYPES[n % len(TYPES)]

@@ -44,7 +44,7 @@ def test_status_filter_and_capped_count(session, monkeypatch):
     assert board.count(session, filters=BugFilter(statuses=[BugStatus.FAILED])) == (3, False)
 
 
-def test_stat_cards_count_today_and_the_queues(session):
+def test_stat_cards_count_today_and_the_queues(session, monkeypatch):
     project = make_project(session, "p")
     other = make_project(session, "q")
     now = dt.datetime(2026, 3, 1, 15, 0, tzinfo=dt.UTC)
@@ -63,5 +63,8 @@ def test_stat_cards_count_today_and_the_queues(session):
     assert (cards.merged_today, cards.deployed_today, cards.failed_today) == (1, 1, 1)
     assert cards.new_today == 4  # created today, whatever their status now
     assert cards.by_status["MERGED"] == 2
+    monkeypatch.setattr(board, "CHIP_CAP", 1)
+    assert board.stat_cards(session, now=now).by_status["MERGED"] == 2  # 1 + 1: "more than one"
+    monkeypatch.undo()
     only_p = board.stat_cards(session, now=now, project_id=project.id)
     assert only_p.deployed_today == 0 and only_p.by_status["DEPLOYED"] == 0

@@ -84,6 +84,7 @@ def board_page(
         levels=LEVELS,
         sorts=SORTS,
         projects=[p.slug for p in projects_service.list_projects(session)],
+        chip_cap=board.CHIP_CAP,
         refresh_seconds=getattr(request.app.state, "board_refresh_seconds", REFRESH_SECONDS),
     )
     template = "board_body.html" if partial or request.headers.get("hx-request") else "board.html"

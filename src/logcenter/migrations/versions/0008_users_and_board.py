@@ -1,4 +1,4 @@
-"""Web UI accounts and sessions, and the indexes the board's status filter and stat cards read.
+"""Web UI accounts and sessions, and the indexes the board's status filter, order and stat cards read.
 
 Revision ID: 0008
 Revises: 0007
@@ -45,6 +45,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_web_sessions_user_id", "web_sessions", ["user_id"])
     op.create_index("ix_web_sessions_expires_at", "web_sessions", ["expires_at"])
+    # The board orders by (last_seen, id) and pages by a cursor on both: with id in the index no sort is
+    # needed, however many bugs share a last_seen.
+    op.drop_index("ix_bugs_status_last_seen", table_name="bugs")
+    op.create_index("ix_bugs_status_last_seen_id", "bugs", ["status", "last_seen", "id"])
+    op.drop_index("ix_bugs_last_seen", table_name="bugs")
+    op.create_index("ix_bugs_last_seen_id", "bugs", ["last_seen", "id"])
     # The board's "today" stat cards: bugs that entered a status since midnight, per status.
     op.create_index("ix_bugs_status_status_changed_at", "bugs", ["status", "status_changed_at"])
     # The board's project filter sorted by last seen.
@@ -54,5 +60,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_bugs_project_id_last_seen", table_name="bugs")
     op.drop_index("ix_bugs_status_status_changed_at", table_name="bugs")
+    op.drop_index("ix_bugs_last_seen_id", table_name="bugs")
+    op.create_index("ix_bugs_last_seen", "bugs", ["last_seen"])
+    op.drop_index("ix_bugs_status_last_seen_id", table_name="bugs")
+    op.create_index("ix_bugs_status_last_seen", "bugs", ["status", "last_seen"])
     op.drop_table("web_sessions")
     op.drop_table("users")
