@@ -68,3 +68,18 @@ def test_stat_cards_count_today_and_the_queues(session, monkeypatch):
     monkeypatch.undo()
     only_p = board.stat_cards(session, now=now, project_id=project.id)
     assert only_p.deployed_today == 0 and only_p.by_status["DEPLOYED"] == 0
+
+
+def test_project_filter_pages_within_the_project(session):
+    mine, other = make_project(session, "team/app"), make_project(session, "other")
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    ids = [make_bug(session, mine, seen=start + dt.timedelta(minutes=i)).id for i in range(7)]
+    for i in range(5):
+        make_bug(session, other, seen=start + dt.timedelta(minutes=i))
+    session.commit()
+    first = board.page(session, filters=BugFilter(project="team/app"), limit=4)
+    second = board.page(session, filters=BugFilter(project="team/app"), cursor=first.next_cursor, limit=4)
+    assert [b.id for b, _ in first.rows + second.rows] == ids[::-1]
+    assert {slug for _, slug in first.rows + second.rows} == {"team/app"}
+    assert (first.total, second.next_cursor) == (7, None)
+    assert board.page(session, filters=BugFilter(project="nobody")).rows == []

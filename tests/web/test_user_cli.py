@@ -12,6 +12,9 @@ from logcenter.users import service as users_service
 @pytest.fixture
 def cli_env(db, monkeypatch):
     monkeypatch.setenv("LOGCENTER_DATABASE_URL", db.url)
+    # cli.main configures structlog to print to this test's captured stderr, which pytest closes afterwards:
+    # later tests' log lines would fail on it.
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

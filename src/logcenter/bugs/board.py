@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from logcenter.bugs.models import Bug, BugStatus
@@ -24,6 +24,7 @@ from logcenter.errors import ValidationFailed
 from logcenter.projects.models import Project
 
 S = BugStatus
+Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 COUNT_CAP = 10_000
 CHIP_CAP = 1_000  # the status chips' counts: "1,000+" above
 # A text search has no index to count from (LIKE '%...%'): each counted match costs a scan of several rows.
@@ -120,15 +121,16 @@ def page(
     if key not in BOARD_SORTS:
         raise ValidationFailed([{"field": "sort", "message": f"expected one of {', '.join(BOARD_SORTS)}"}])
     column, descending = BOARD_SORTS[key], sort.startswith("-")
-    query = _filtered(select(Bug, Project.slug).join(Project, Project.id == Bug.project_id), filters)
+    query = _where(session, select(Bug, Project.slug).join(Project, Project.id == Bug.project_id), filters)
     if cursor:
         value, bug_id = _decode_cursor(cursor, sort)
         if key == "id":
             query = query.where(Bug.id < bug_id if descending else Bug.id > bug_id)
-        elif descending:
-            query = query.where(or_(column < value, and_(column == value, Bug.id < bug_id)))
-        else:
-            query = query.where(or_(column > value, and_(column == value, Bug.id > bug_id)))
+        else:  # a row-value comparison: one range of the (…, sort column, id) index
+            after = tuple_(column, Bug.id)
+            query = query.where(
+                after < tuple_(value, bug_id) if descending else after > tuple_(value, bug_id)
+            )
     order: list[Any] = [column.desc(), Bug.id.desc()] if descending else [column.asc(), Bug.id.asc()]
     if key == "id":
         order = order[:1]
@@ -148,9 +150,7 @@ def count(session: Session, *, filters: BugFilter) -> tuple[int, bool]:
     """How many bugs match, counted up to a cap (COUNT_CAP, or SEARCH_COUNT_CAP with a text search); the flag
     says there are more."""
     cap = SEARCH_COUNT_CAP if filters.text else COUNT_CAP
-    inner = _filtered(select(Bug.id).join(Project, Project.id == Bug.project_id), filters)
-    if not filters.project:  # the join only serves the project filter
-        inner = _filtered(select(Bug.id), filters)
+    inner = _where(session, select(Bug.id), filters)
     n = session.scalar(select(func.count()).select_from(inner.limit(cap + 1).subquery())) or 0
     return min(n, cap), n > cap
 
@@ -158,13 +158,23 @@ def count(session: Session, *, filters: BugFilter) -> tuple[int, bool]:
 def section(session: Session, *, filters: BugFilter, status: BugStatus, limit: int = 20) -> BoardPage:
     """A board section (needs review, fixing): the oldest in that status first, so nothing waits forever."""
     scoped = BugFilter(**{**_as_dict(filters), "statuses": [status]})
-    query = _filtered(select(Bug, Project.slug).join(Project, Project.id == Bug.project_id), scoped)
+    query = _where(session, select(Bug, Project.slug).join(Project, Project.id == Bug.project_id), scoped)
     rows = [
         (bug, slug)
         for bug, slug in session.execute(query.order_by(Bug.status_changed_at, Bug.id).limit(limit))
     ]
     total, capped = count(session, filters=scoped)
     return BoardPage(rows=rows, next_cursor=None, total=total, total_capped=capped)
+
+
+def _where(session: Session, query: Q, filters: BugFilter) -> Q:
+    """The bugs service's filters, with the project looked up first: a condition on bugs.project_id reads
+    the (project_id, last_seen, id) index, where a condition on the joined projects.slug would not."""
+    if not filters.project:
+        return _filtered(query, filters)
+    project_id = session.scalar(select(Project.id).where(Project.slug == filters.project))
+    unscoped = BugFilter(**{**_as_dict(filters), "project": None})
+    return _filtered(query.where(Bug.project_id == (project_id or -1)), unscoped)
 
 
 def _as_dict(filters: BugFilter) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class Bug(Base):
         Index("ix_bugs_last_seen_id", "last_seen", "id"),
         # The web board: today's stat cards (status entered since midnight) and the project filter's order.
         Index("ix_bugs_status_status_changed_at", "status", "status_changed_at"),
-        Index("ix_bugs_project_id_last_seen", "project_id", "last_seen"),
+        Index("ix_bugs_project_id_last_seen_id", "project_id", "last_seen", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -54,11 +54,11 @@ def upgrade() -> None:
     # The board's "today" stat cards: bugs that entered a status since midnight, per status.
     op.create_index("ix_bugs_status_status_changed_at", "bugs", ["status", "status_changed_at"])
     # The board's project filter sorted by last seen.
-    op.create_index("ix_bugs_project_id_last_seen", "bugs", ["project_id", "last_seen"])
+    op.create_index("ix_bugs_project_id_last_seen_id", "bugs", ["project_id", "last_seen", "id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_bugs_project_id_last_seen", table_name="bugs")
+    op.drop_index("ix_bugs_project_id_last_seen_id", table_name="bugs")
     op.drop_index("ix_bugs_status_status_changed_at", table_name="bugs")
     op.drop_index("ix_bugs_last_seen_id", table_name="bugs")
     op.create_index("ix_bugs_last_seen", "bugs", ["last_seen"])
