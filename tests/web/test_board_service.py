@@ -83,3 +83,34 @@ def test_project_filter_pages_within_the_project(session):
     assert {slug for _, slug in first.rows + second.rows} == {"team/app"}
     assert (first.total, second.next_cursor) == (7, None)
     assert board.page(session, filters=BugFilter(project="nobody")).rows == []
+
+
+def test_keyset_pages_of_several_statuses_merge_in_order(session):
+    project = make_project(session, "p")
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    statuses = [BugStatus.NEW, BugStatus.FAILED, BugStatus.MERGED]
+    bugs = [
+        make_bug(session, project, status=statuses[i % 3], seen=start + dt.timedelta(minutes=(i * 7) % 11))
+        for i in range(30)
+    ]
+    session.commit()
+    wanted = sorted(
+        (b for b in bugs if b.status in (BugStatus.NEW, BugStatus.FAILED)),
+        key=lambda b: (b.last_seen, b.id),
+        reverse=True,
+    )
+    for sort in ("-last_seen", "id"):
+        seen, cursor = [], None
+        while True:
+            page = board.page(
+                session,
+                filters=BugFilter(statuses=[BugStatus.NEW, BugStatus.FAILED]),
+                sort=sort,
+                cursor=cursor,
+                limit=4,
+            )
+            seen += [bug.id for bug, _ in page.rows]
+            if (cursor := page.next_cursor) is None:
+                break
+        expected = [b.id for b in wanted] if sort == "-last_seen" else sorted(b.id for b in wanted)
+        assert seen == expected, sort
