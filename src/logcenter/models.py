@@ -6,11 +6,14 @@ from logcenter.db import Base
 from logcenter.jobs.models import Job
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
+from logcenter.sourcemaps.models import ArtifactBundle, ArtifactFile, SourcemapRetention
 from logcenter.users.models import User, WebSession
 from logcenter.webhooks.models import WebhookDelivery
 
 __all__ = [
     "ApiToken",
+    "ArtifactBundle",
+    "ArtifactFile",
     "Base",
     "Bug",
     "BugEvent",
@@ -21,6 +24,7 @@ __all__ = [
     "Project",
     "RecentEventId",
     "RepairAttempt",
+    "SourcemapRetention",
     "User",
     "WebSession",
     "WebhookDelivery",

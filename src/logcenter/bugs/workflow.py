@@ -45,6 +45,7 @@ class HistoryKind(StrEnum):
     REPAIR_REPORT = "repair_report"  # a repair report that did not move the bug
     DEPLOYMENT = "deployment"  # a deployment note that did not move the bug
     NOTE = "note"  # anything else a person wrote on the bug
+    AGENT = "agent"  # a step of the repair agent's run (fixing, verifying, pushed)
 
 
 TRANSITIONS: dict[BugStatus, frozenset[BugStatus]] = {

@@ -52,22 +52,31 @@ def reencrypt_secrets(session: Session, *, box: SecretBox) -> int:
     return count
 
 
+def _remote(project: Project) -> str | None:
+    """repo_url when an admin set it and it is a network remote: a repo_url from an error report never
+    decides where a token goes or which repository a webhook names."""
+    url = project.repo_url
+    if url and project.repo_url_confirmed and not url.startswith(("/", "file://")):
+        return url
+    return None
+
+
 def repo_path(project: Project) -> str | None:
-    """The forge repository: `forge_repo`, else the path `repo_url` names (None if neither says)."""
+    """The forge repository: `forge_repo`, else the path a confirmed `repo_url` names (None if neither)."""
     if project.forge_repo:
         return project.forge_repo
-    if project.repo_url and not project.repo_url.startswith(("/", "file://")):
+    if (url := _remote(project)) is not None:
         try:
-            return forges.parse_repo(project.repo_url)[1]
+            return forges.parse_repo(url)[1]
         except ValueError:
             return None
     return None
 
 
 def _repo_host(project: Project) -> str:
-    if project.repo_url and not project.repo_url.startswith(("/", "file://")):
+    if (url := _remote(project)) is not None:
         try:
-            return forges.parse_repo(project.repo_url)[0]
+            return forges.parse_repo(url)[0]
         except ValueError:
             return ""
     return ""

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, Text
+from sqlalchemy import Boolean, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from logcenter.db import Base, UTCDateTime, utcnow
+from logcenter.db import Base, JSONText, UTCDateTime, utcnow
 
 
 def new_ingest_key() -> str:
@@ -21,10 +22,15 @@ class Project(Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     repo_url: Mapped[str | None] = mapped_column(String(500))
+    # True when an admin set repo_url; a repo_url from an error report (reports need no login) is only a
+    # suggestion: the repair agent and the forge clients use it only once an admin confirms it.
+    repo_url_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     local_path: Mapped[str | None] = mapped_column(String(1000))
     description: Mapped[str | None] = mapped_column(Text)
     default_branch: Mapped[str | None] = mapped_column(String(200))
     test_command: Mapped[str | None] = mapped_column(String(2000))
+    # The repair agent's settings (projects/schemas.py AgentSettings); None = the agent's own defaults.
+    agent_settings: Mapped[Any] = mapped_column(JSONText, nullable=True)
     ingest_key: Mapped[str] = mapped_column(String(64), unique=True, default=new_ingest_key)
     # Forge of the repository (docs/forges-setup.md). Unset fields fall back to the server-wide settings;
     # forge_repo falls back to what repo_url names. Secrets are Fernet tokens (logcenter/secretbox.py).

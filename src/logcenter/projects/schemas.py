@@ -27,6 +27,35 @@ ForgeRepo = Annotated[
 ForgeSecret = Annotated[SecretStr, StringConstraints(max_length=2000)]
 
 
+class AgentSettings(BaseModel):
+    """How the repair agent treats this project; a field left out (null) takes the agent's own default
+    (its `LOGCENTER_AGENT_*` environment). The fixer's command line and every credential stay on the agent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fixer: Annotated[str, StringConstraints(pattern=r"^(claude|codex|aider|command)$")] | None = None
+    max_files: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        default=None, description="Files a fix may change"
+    )
+    max_lines: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        default=None, description="Lines (added + removed) a fix may change"
+    )
+    test_patterns: (
+        Annotated[
+            list[Annotated[str, StringConstraints(min_length=1, max_length=200)]], Field(max_length=100)
+        ]
+        | None
+    ) = Field(default=None, description="Globs of test files, e.g. tests/*, *_test.go")
+    require_regression_test: bool | None = Field(
+        default=None, description="A fix must add a test that fails before it (default true)"
+    )
+    timeout_seconds: Annotated[int, Field(ge=10, le=86_400)] | None = Field(
+        default=None, description="Wall clock per fix"
+    )
+    max_turns: Annotated[int, Field(ge=1, le=1000)] | None = None
+    max_budget_usd: Annotated[float, Field(gt=0, le=1000)] | None = None
+
+
 class ProjectFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -40,6 +69,7 @@ class ProjectFields(BaseModel):
         | None
     ) = None
     test_command: Annotated[Line, StringConstraints(max_length=2000)] | None = None
+    agent_settings: AgentSettings | None = None
     forge: ForgeKindIn | None = None
     forge_url: Annotated[Line, StringConstraints(max_length=500)] | None = None
     forge_repo: ForgeRepo | None = None
@@ -78,6 +108,10 @@ class ProjectRead(BaseModel):
     project_id: str
     name: str | None
     repo_url: str | None
+    repo_url_confirmed: bool = Field(
+        description="False when repo_url came from an error report: the repair agent and the forge clients "
+        "use it only once an admin sets (confirms) it with PUT"
+    )
     local_path: str | None
     description: str | None
     default_branch: str | None
@@ -88,6 +122,7 @@ class ProjectRead(BaseModel):
     forge_token_set: bool
     webhook_secret_set: bool
     merge_style: str | None
+    agent_settings: AgentSettings = Field(default_factory=AgentSettings)
     ingest_key: str
     dsn: str
     created_at: datetime

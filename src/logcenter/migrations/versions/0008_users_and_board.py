@@ -1,7 +1,7 @@
 """Web UI accounts and sessions, and the indexes the board's status filter, order and stat cards read.
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0013
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
