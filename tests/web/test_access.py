@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from logcenter.bugs.models import BugStatus
 from logcenter.users import service as users_service
-from tests.factories import make_bug, make_project
+from tests.factories import make_bug, make_project, report_payload
 from tests.web.conftest import PASSWORD
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -180,3 +180,22 @@ def test_language_from_accept_language_and_cookie(client):
     assert "Log in" in client.get("/login", headers={"Accept-Language": "fr-FR, en;q=0.8"}).text
     client.get("/lang/zh_CN?next=/login")
     assert "登录" in client.get("/login", headers={"Accept-Language": "en"}).text
+
+
+def test_saving_a_project_does_not_confirm_a_suggested_repository(client, users, admin_headers):
+    report = report_payload(project_id="shop", repo_url="https://git.example.com/team/shop.git")
+    assert client.post("/api/v1/logs/report", json=report).status_code == 200
+    csrf = log_in(client, "ada")
+    card = client.get("/projects").text
+    assert "not confirmed" in card
+    fields = {
+        "repo_url": "https://git.example.com/team/shop.git",
+        "test_command": "pytest -q",
+        "csrf_token": csrf,
+    }
+    assert client.post("/projects/shop", data=fields).status_code == 200
+    project = client.get("/api/v1/projects/shop", headers=admin_headers).json()
+    assert (project["test_command"], project["repo_url_confirmed"]) == ("pytest -q", False)
+    assert client.post("/projects/shop", data={**fields, "confirm_repo_url": "1"}).status_code == 200
+    assert client.get("/api/v1/projects/shop", headers=admin_headers).json()["repo_url_confirmed"] is True
+    assert "not confirmed" not in client.get("/projects").text

@@ -151,6 +151,9 @@ async def project_save(slug: str, request: Request, user: AdminUser) -> Response
         raw = form.get(name)
         if isinstance(raw, str):
             values[name] = raw.strip()
+    # Only what changed is sent to the service: saving the form must not confirm a repository URL that an
+    # error report suggested (setting repo_url confirms it), unless the admin ticked "confirm".
+    confirm_repo = form.get("confirm_repo_url") == "1"
     for name, _column, _label in SECRET_FIELDS:
         raw = form.get(name)
         if name in ProjectUpdate.model_fields and isinstance(raw, str) and raw.strip():
@@ -159,12 +162,21 @@ async def project_save(slug: str, request: Request, user: AdminUser) -> Response
             values[name] = ""
     from starlette.concurrency import run_in_threadpool
 
-    return await run_in_threadpool(_save_project, request, slug, values)
+    return await run_in_threadpool(_save_project, request, slug, values, confirm_repo)
 
 
-def _save_project(request: Request, slug: str, values: dict[str, Any]) -> Response:
+def _save_project(request: Request, slug: str, values: dict[str, Any], confirm_repo: bool) -> Response:
     from logcenter.db import session_scope
 
+    with session_scope(request.app.state.session_factory, write=False) as session:
+        current = projects_service.get_by_slug(session, slug)
+        values = {
+            name: value
+            for name, value in values.items()
+            if name in {s[0] for s in SECRET_FIELDS}
+            or (getattr(current, name, None) or "") != value
+            or (name == "repo_url" and confirm_repo and value)
+        }
     try:
         data = ProjectUpdate.model_validate(values)
     except ValidationError as exc:
