@@ -37,6 +37,7 @@ from logcenter.reviews.routes import router as reviews_router
 from logcenter.sourcemaps.routes import router as sourcemaps_router
 from logcenter.stats.routes import router as stats_router
 from logcenter.validation import to_failure
+from logcenter.web import install as install_web
 from logcenter.webhooks.routes import router as webhooks_router
 
 log = structlog.get_logger(__name__)
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    install_web(app)  # pages at /, after the API's routes and error handlers
 
     @app.get(
         "/api/health",

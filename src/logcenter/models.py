@@ -7,6 +7,7 @@ from logcenter.jobs.models import Job
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
 from logcenter.sourcemaps.models import ArtifactBundle, ArtifactFile, SourcemapRetention
+from logcenter.users.models import User, WebSession
 from logcenter.webhooks.models import WebhookDelivery
 
 __all__ = [
@@ -24,5 +25,7 @@ __all__ = [
     "RecentEventId",
     "RepairAttempt",
     "SourcemapRetention",
+    "User",
+    "WebSession",
     "WebhookDelivery",
 ]

@@ -40,9 +40,13 @@ class Bug(Base):
     __tablename__ = "bugs"
     __table_args__ = (
         UniqueConstraint("project_id", "fingerprint"),
-        Index("ix_bugs_status_last_seen", "status", "last_seen"),
+        # With id: the board orders by (last_seen, id) and pages by a cursor on both (migration 0008).
+        Index("ix_bugs_status_last_seen_id", "status", "last_seen", "id"),
         Index("ix_bugs_project_status", "project_id", "status"),
-        Index("ix_bugs_last_seen", "last_seen"),
+        Index("ix_bugs_last_seen_id", "last_seen", "id"),
+        # The web board: today's stat cards (status entered since midnight) and the project filter's order.
+        Index("ix_bugs_status_status_changed_at", "status", "status_changed_at"),
+        Index("ix_bugs_project_id_last_seen_id", "project_id", "last_seen", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
