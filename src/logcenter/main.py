@@ -34,6 +34,7 @@ from logcenter.process import settle_heap
 from logcenter.projects.routes import router as projects_router
 from logcenter.repair.routes import router as repair_router
 from logcenter.stats.routes import router as stats_router
+from logcenter.triage.routes import router as triage_router
 from logcenter.validation import to_failure
 
 log = structlog.get_logger(__name__)
@@ -144,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = session_factory
     app.state.project_keys = ProjectKeys(session_factory)
     _install_error_handlers(app)
-    for router in (projects_router, bugs_router, repair_router, stats_router):
+    for router in (projects_router, bugs_router, triage_router, repair_router, stats_router):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 

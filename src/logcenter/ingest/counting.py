@@ -138,6 +138,14 @@ def count_pending(
     return len(ids)
 
 
+def count_ids(sql: HotPath, ids: list[int], *, retention: int, now: datetime) -> int:
+    """Add these occurrences, already taken off the backlog, to the bugs they belong to now (a merge of
+    duplicates moved them: triage/service.py), and prune those bugs; returns how many were counted."""
+    counted, over = apply(sql, _read_back(sql, ids), retention=retention, now=now, taken=True)
+    sql.prune(list(over), keep=retention)
+    return counted
+
+
 def apply(
     sql: HotPath, tally: Tally, *, retention: int, now: datetime, taken: bool = False
 ) -> tuple[int, dict[int, int]]:
