@@ -101,7 +101,7 @@ def absorb(session: Session, survivor_id: int, bug_ids: list[int], *, actor: str
     if missing:
         raise NotFound(f"Bug {missing[0]} not found")
     survivor = locked[survivor_id]
-    others = [locked[i] for i in ids if i != survivor_id]
+    others = [locked[i] for i in sorted(set(bug_ids))]  # the survivor among them: 422 from the workflow
     workflow.absorb(session, survivor, others, actor=actor)
     _add_counters(survivor, others)
     session.flush()
