@@ -240,3 +240,36 @@ def test_the_agent_never_claims_a_merged_away_bug(client, session, admin_headers
     act(client, admin_headers, "POST", f"{survivor.id}/absorb", bug_ids=[duplicate.id])
     response = client.post("/api/v1/agent/claim", headers=agent_headers, json={"agent": "a1", "limit": 10})
     assert [b["id"] for b in response.json()["bugs"]] == [survivor.id]
+
+
+def test_stats_count_a_merged_bug_once(client, admin_headers):
+    for line in (42, 42, 43):
+        ingest(client, error={"line_number": line})
+    a, b = listed(client, admin_headers)[::-1]
+    act(client, admin_headers, "POST", f"{a}/absorb", bug_ids=[b])
+    body = client.get("/api/v1/stats", headers=admin_headers).json()
+    assert (body["status_counts"]["total"], body["status_counts"]["new"]) == (1, 1)
+    assert body["daily"][-1]["occurrences"] == 3
+    assert [(p["project_id"], p["total"]) for p in body["projects"]] == [("rtc_backend", 1)]
+
+
+def test_the_writers_tally_does_not_count_absorbed_reports_twice(client, db, admin_headers, reported):
+    """The writer counts from memory a second after it stored (ingest/counting.py): a merge in between
+    takes those reports, and the writer's count must leave them to it."""
+    a, b, c = reported
+    now = datetime.now(UTC)
+    payload = ReportIn.model_validate(report_payload(error={"line_number": 43}))
+    tally = counting.Tally()
+    with db.factory() as s:
+        begin_write(s)
+        report = to_report(payload, now=now, max_skew=timedelta(minutes=1))
+        service.store_batch(s, [report, report], retention=100, now=now, tally=tally)
+        s.commit()
+    act(client, admin_headers, "POST", f"{a}/absorb", bug_ids=[b])
+    with db.factory() as s:
+        begin_write(s)
+        counted, _ = counting.apply(HotPath(s.connection()), tally, retention=100, now=now)
+        s.commit()
+    assert counted == 0
+    assert detail(client, admin_headers, a)["occurrence_count"] == 3 + 2 + 2
+    assert detail(client, admin_headers, b)["occurrence_count"] == 2
