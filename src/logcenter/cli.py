@@ -1,4 +1,4 @@
-"""`logcenter serve | worker | db upgrade | token create | token list | token revoke`."""
+"""`logcenter serve | agent | worker | db upgrade | token create | token list | token revoke`."""
 
 from __future__ import annotations
 
@@ -60,6 +60,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Before anything is created or printed as running (logcenter/startup.py).
     check_port(settings.host, settings.port)
     _upgrade(settings)
+    from logcenter.secretbox import ensure_key_file
+
+    ensure_key_file(settings)  # created once, before any worker process may race to create it
     engine = _engine(settings)
     with session_scope(create_session_factory(engine)) as session:
         configured = settings.admin_token.get_secret_value() if settings.admin_token else None
@@ -191,6 +194,57 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if revoked else 1
 
 
+def cmd_agent(args: argparse.Namespace, _: Settings) -> int:
+    from logcenter.agent.cli import run
+
+    return run(args)
+
+
+def cmd_secrets_new_key(_: argparse.Namespace, settings: Settings) -> int:
+    from logcenter.secretbox import new_key
+
+    print(new_key())
+    return 0
+
+
+def cmd_secrets_reencrypt(args: argparse.Namespace, settings: Settings) -> int:
+    from logcenter.secretbox import SecretKeyError
+
+    try:
+        return _reencrypt(args, settings)
+    except SecretKeyError as exc:
+        print(f"logcenter: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def _reencrypt(args: argparse.Namespace, settings: Settings) -> int:
+    """`rotate`: a new key first in the key file; both: every stored secret encrypted with the first key."""
+    from logcenter.db import create_session_factory, session_scope
+    from logcenter.projects import forge
+    from logcenter.secretbox import SecretBox, rotate_key_file
+
+    _upgrade(settings)
+    if args.secrets_command == "rotate":
+        path = rotate_key_file(settings)
+        print(f"Added a new key first in {path}", file=sys.stderr)
+    box = SecretBox(settings)
+    engine = _engine(settings)
+    with session_scope(create_session_factory(engine)) as session:
+        count = forge.reencrypt_secrets(session, box=box)
+    engine.dispose()
+    print(f"Re-encrypted {count} stored secret(s) with the newest key", file=sys.stderr)
+    if args.secrets_command == "rotate" and args.drop_old:
+        _drop_old_keys(settings)
+        print("Removed the old keys from the key file", file=sys.stderr)
+    return 0
+
+
+def _drop_old_keys(settings: Settings) -> None:
+    from logcenter.secretbox import key_file, load_keys, write_key_file
+
+    write_key_file(key_file(settings), [load_keys(settings)[0].decode()])
+
+
 def build_parser() -> argparse.ArgumentParser:
     from logcenter import __version__
 
@@ -206,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(func=cmd_serve)
 
+    from logcenter.agent.cli import add_arguments
+
+    agent = sub.add_parser("agent", help="run the repair agent (fixes NEW bugs, opens pull requests)")
+    add_arguments(agent)
+    agent.set_defaults(func=cmd_agent)
+
     worker = sub.add_parser("worker", help="run background jobs (for setups with LOGCENTER_JOB_WORKER=false)")
     worker.add_argument("--once", action="store_true", help="run the jobs due now, then exit")
     worker.add_argument("--name", help="this worker's name in jobs.locked_by (default host:pid:random)")
@@ -217,12 +277,24 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="create a token; prints it as the last line")
     create.add_argument("--name", required=True)
-    create.add_argument("--scope", required=True, choices=["admin", "agent", "ingest"])
+    create.add_argument("--scope", required=True, choices=["admin", "agent", "ingest", "reviewer"])
     create.set_defaults(func=cmd_token_create)
     token.add_parser("list", help="list tokens (never their values)").set_defaults(func=cmd_token_list)
     revoke = token.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(func=cmd_token_revoke)
+
+    secrets = sub.add_parser("secrets", help="the key that encrypts stored forge tokens and webhook secrets")
+    verbs = secrets.add_subparsers(dest="secrets_command", required=True)
+    verbs.add_parser("new-key", help="print a new key (for LOGCENTER_SECRET_KEY)").set_defaults(
+        func=cmd_secrets_new_key
+    )
+    rotate = verbs.add_parser("rotate", help="put a new key first in the key file and re-encrypt with it")
+    rotate.add_argument("--drop-old", action="store_true", help="then remove the old keys from the file")
+    rotate.set_defaults(func=cmd_secrets_reencrypt)
+    verbs.add_parser(
+        "reencrypt", help="re-encrypt stored secrets with the first key (after changing LOGCENTER_SECRET_KEY)"
+    ).set_defaults(func=cmd_secrets_reencrypt)
     return parser
 
 

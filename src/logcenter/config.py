@@ -138,6 +138,34 @@ class Settings(BaseSettings):
         default=None, description="If set and no admin token exists, this one is stored on first start"
     )
 
+    # Forges: server-wide fallbacks for projects that do not set their own (PUT /api/v1/projects/{id})
+    gitea_url: str | None = Field(
+        default=None, description="Gitea API base, e.g. https://gitea.example/api/v1"
+    )
+    gitea_token: SecretStr | None = None
+    github_api_url: str = Field(default="https://api.github.com", description="GitHub (Enterprise) API base")
+    github_token: SecretStr | None = None
+    gitlab_url: str | None = Field(
+        default=None, description="GitLab API base, e.g. https://gitlab.example/api/v4"
+    )
+    gitlab_token: SecretStr | None = None
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret of the forge and deployment webhooks of projects without their own; with "
+        "neither, the webhook endpoints refuse every call",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) that encrypt stored forge tokens and webhook secrets, newest first, "
+        "comma-separated; default: the key file secret.key in the data directory, created on first use",
+    )
+    pull_request_cache_seconds: float = Field(
+        default=30, ge=0, description="How long GET /api/v1/bugs/{id}/pull-request reuses the forge's answer"
+    )
+    pr_sync_seconds: int = Field(
+        default=300, ge=10, description="How often the worker asks the forge about PRs awaiting review"
+    )
+
     log_level: str = "INFO"
 
     @field_validator("database_url")

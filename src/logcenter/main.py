@@ -33,9 +33,11 @@ from logcenter.logs import configure_logging
 from logcenter.process import settle_heap
 from logcenter.projects.routes import router as projects_router
 from logcenter.repair.routes import router as repair_router
+from logcenter.reviews.routes import router as reviews_router
 from logcenter.stats.routes import router as stats_router
 from logcenter.triage.routes import router as triage_router
 from logcenter.validation import to_failure
+from logcenter.webhooks.routes import router as webhooks_router
 
 log = structlog.get_logger(__name__)
 
@@ -145,7 +147,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = session_factory
     app.state.project_keys = ProjectKeys(session_factory)
     _install_error_handlers(app)
-    for router in (projects_router, bugs_router, triage_router, repair_router, stats_router):
+    # reviews_router before bugs_router: POST /api/v1/bugs/merge is not a bug id.
+    for router in (
+        projects_router,
+        reviews_router,
+        bugs_router,
+        triage_router,
+        repair_router,
+        stats_router,
+        webhooks_router,
+    ):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 

@@ -6,6 +6,7 @@ from logcenter.db import Base
 from logcenter.jobs.models import Job
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
+from logcenter.webhooks.models import WebhookDelivery
 
 __all__ = [
     "ApiToken",
@@ -19,4 +20,5 @@ __all__ = [
     "Project",
     "RecentEventId",
     "RepairAttempt",
+    "WebhookDelivery",
 ]

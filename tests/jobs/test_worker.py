@@ -22,6 +22,7 @@ from logcenter.bugs.models import Bug, BugEvent, BugStatus
 from logcenter.db import create_db_engine, create_session_factory, session_scope, utcnow
 from logcenter.jobs import Worker, enqueue, run_pending
 from logcenter.jobs.models import Job, JobState
+from logcenter.jobs.registry import PERIODIC
 from logcenter.main import create_app
 from logcenter.repair.jobs import SWEEP_LEASES
 from tests.bugs.helpers import committed_bug
@@ -144,7 +145,9 @@ def test_the_lease_sweeper_is_a_periodic_job(db, session, settings):
     held = committed_bug(
         session, BugStatus.FIXING, lease_owner="agent-2", lease_expires_at=utcnow() + timedelta(hours=1)
     )
-    worker = Worker(db.factory, settings, name="w")
+    # The periodic kinds of this test (other features register theirs too).
+    periodic = [PERIODIC["jobs.prune"], PERIODIC[SWEEP_LEASES]]
+    worker = Worker(db.factory, settings, name="w", periodic=periodic)
     now = utcnow()
     assert worker.schedule(now=now) == ["jobs.prune", SWEEP_LEASES]
     assert worker.schedule(now=now) == []  # one queued per periodic kind, however often it is asked

@@ -83,5 +83,24 @@ def require(*scopes: Scope) -> Callable[..., Principal]:
     return dependency
 
 
+def require_outside_transaction(*scopes: Scope) -> Callable[..., Principal]:
+    """Like `require`, for endpoints that call a forge: the token is checked in a short transaction of its
+    own, so the request holds no transaction (on SQLite: no write lock) while it waits for the forge."""
+
+    def dependency(request: Request) -> Principal:
+        with session_scope(request.app.state.session_factory, write=False) as session:
+            row = authorize(session, request, scopes)
+            principal = Principal(row.id, row.name, Scope(row.scope))
+            stale = service.needs_touch(row)
+        if stale:
+            touch_last_used(request, principal.token_id)
+        return principal
+
+    return dependency
+
+
 Admin = Annotated[Principal, Depends(require(Scope.ADMIN))]
 AgentOrAdmin = Annotated[Principal, Depends(require(Scope.AGENT))]
+# Merge / reject: admin and reviewer tokens; the pull request's page: those and the agent's.
+Reviewer = Annotated[Principal, Depends(require_outside_transaction(Scope.REVIEWER))]
+ReviewReader = Annotated[Principal, Depends(require_outside_transaction(Scope.REVIEWER, Scope.AGENT))]

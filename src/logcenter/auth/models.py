@@ -13,6 +13,8 @@ class Scope(StrEnum):
     ADMIN = "admin"
     AGENT = "agent"
     INGEST = "ingest"
+    # May merge and reject fixes (POST /api/v1/bugs/{id}/merge, /reject) and read their pull requests.
+    REVIEWER = "reviewer"
 
 
 class ApiToken(Base):

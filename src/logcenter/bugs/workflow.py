@@ -48,6 +48,7 @@ class HistoryKind(StrEnum):
     REPAIR_REPORT = "repair_report"  # a repair report that did not move the bug
     DEPLOYMENT = "deployment"  # a deployment note that did not move the bug
     NOTE = "note"  # anything else a person wrote on the bug
+    AGENT = "agent"  # a step of the repair agent's run (fixing, verifying, pushed)
     IGNORED = "ignored"  # triage: hidden from the list and the agent (forever / for a while / N more times)
     UNIGNORED = "unignored"  # by hand, or the triage.unignore job when the condition was met
     ASSIGNED = "assigned"  # triage: someone is (or nobody is any more) responsible for the bug

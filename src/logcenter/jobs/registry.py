@@ -25,6 +25,7 @@ from logcenter.config import Settings
 HANDLER_MODULES: tuple[str, ...] = (
     "logcenter.jobs.housekeeping",
     "logcenter.repair.jobs",
+    "logcenter.reviews.jobs",
     "logcenter.triage.jobs",
 )
 

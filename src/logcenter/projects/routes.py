@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from logcenter.auth.deps import Admin, AgentOrAdmin
 from logcenter.deps import SessionDep
-from logcenter.projects import service
+from logcenter.projects import forge, service
 from logcenter.projects.models import Project
 from logcenter.projects.schemas import (
     IngestKeyRotated,
@@ -15,6 +15,7 @@ from logcenter.projects.schemas import (
     ProjectRead,
     ProjectUpdate,
 )
+from logcenter.secretbox import SecretBox, box_for
 
 # Project ids may contain "/" (the guide's `project_id`, e.g. "team/app"), hence the `:path` parameters.
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
@@ -22,6 +23,10 @@ router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
 def base_url(request: Request) -> str:
     return request.app.state.settings.public_url or str(request.base_url)
+
+
+def secret_box(request: Request) -> SecretBox:
+    return box_for(request.app.state.settings)
 
 
 def to_read(project: Project, request: Request) -> ProjectRead:
@@ -34,6 +39,13 @@ def to_read(project: Project, request: Request) -> ProjectRead:
         description=project.description,
         default_branch=project.default_branch,
         test_command=project.test_command,
+        forge=project.forge,
+        forge_url=project.forge_url,
+        forge_repo=forge.repo_path(project),
+        forge_token_set=project.forge_token_encrypted is not None,
+        webhook_secret_set=project.webhook_secret_encrypted is not None,
+        merge_style=project.merge_style,
+        agent_settings=project.agent_settings or {},
         ingest_key=project.ingest_key,
         dsn=service.dsn(project, base_url=base_url(request)),
         created_at=project.created_at,
@@ -50,7 +62,7 @@ def list_projects(request: Request, session: SessionDep, _: AgentOrAdmin) -> Pro
     "", response_model=ProjectRead, status_code=201, summary="Create a project before its first report"
 )
 def create_project(body: ProjectCreate, request: Request, session: SessionDep, _: Admin) -> ProjectRead:
-    return to_read(service.create(session, data=body), request)
+    return to_read(service.create(session, data=body, box=secret_box(request)), request)
 
 
 @router.get("/{project_id:path}", response_model=ProjectRead, summary="A project")
@@ -62,7 +74,8 @@ def get_project(project_id: str, request: Request, session: SessionDep, _: Agent
 def update_project(
     project_id: str, body: ProjectUpdate, request: Request, session: SessionDep, _: Admin
 ) -> ProjectRead:
-    return to_read(service.update_project(session, slug=project_id, data=body), request)
+    project = service.update_project(session, slug=project_id, data=body, box=secret_box(request))
+    return to_read(project, request)
 
 
 @router.post(

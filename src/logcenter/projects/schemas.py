@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
 # A project id becomes part of fingerprints, URLs and filters: printable, no control characters, bounded.
 # The same type serves ingest, so every id a report may carry is one the projects API accepts.
@@ -14,6 +14,46 @@ Line = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
 # a command: those are never accepted. Local repositories only from an admin (the API), not from reports.
 REMOTE_REPO_PREFIXES = ("http://", "https://", "ssh://", "git@")
 LOCAL_REPO_PREFIXES = ("file://", "/")
+
+# Forge settings: "" clears a field (PUT). A repository path is "owner/name" or a GitLab "group/sub/name".
+ForgeKindIn = Literal["gitea", "github", "gitlab", ""]
+MergeStyleIn = Literal["merge", "squash", "rebase", ""]
+ForgeRepo = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(?:[A-Za-z0-9_.][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9_.][A-Za-z0-9_.\-]*)+)?$", max_length=300
+    ),
+]
+ForgeSecret = Annotated[SecretStr, StringConstraints(max_length=2000)]
+
+
+class AgentSettings(BaseModel):
+    """How the repair agent treats this project; a field left out (null) takes the agent's own default
+    (its `LOGCENTER_AGENT_*` environment). The fixer's command line and every credential stay on the agent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fixer: Annotated[str, StringConstraints(pattern=r"^(claude|codex|aider|command)$")] | None = None
+    max_files: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        default=None, description="Files a fix may change"
+    )
+    max_lines: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        default=None, description="Lines (added + removed) a fix may change"
+    )
+    test_patterns: (
+        Annotated[
+            list[Annotated[str, StringConstraints(min_length=1, max_length=200)]], Field(max_length=100)
+        ]
+        | None
+    ) = Field(default=None, description="Globs of test files, e.g. tests/*, *_test.go")
+    require_regression_test: bool | None = Field(
+        default=None, description="A fix must add a test that fails before it (default true)"
+    )
+    timeout_seconds: Annotated[int, Field(ge=10, le=86_400)] | None = Field(
+        default=None, description="Wall clock per fix"
+    )
+    max_turns: Annotated[int, Field(ge=1, le=1000)] | None = None
+    max_budget_usd: Annotated[float, Field(gt=0, le=1000)] | None = None
 
 
 class ProjectFields(BaseModel):
@@ -29,6 +69,21 @@ class ProjectFields(BaseModel):
         | None
     ) = None
     test_command: Annotated[Line, StringConstraints(max_length=2000)] | None = None
+    agent_settings: AgentSettings | None = None
+    forge: ForgeKindIn | None = None
+    forge_url: Annotated[Line, StringConstraints(max_length=500)] | None = None
+    forge_repo: ForgeRepo | None = None
+    # Write-only: stored encrypted, never returned (ProjectRead says only whether one is set).
+    forge_token: ForgeSecret | None = None
+    webhook_secret: ForgeSecret | None = None
+    merge_style: MergeStyleIn | None = None
+
+    @field_validator("forge_url")
+    @classmethod
+    def _forge_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be the forge's http(s):// API base URL")
+        return value.rstrip("/") if value else value
 
     @field_validator("repo_url")
     @classmethod
@@ -57,6 +112,13 @@ class ProjectRead(BaseModel):
     description: str | None
     default_branch: str | None
     test_command: str | None
+    forge: str | None
+    forge_url: str | None
+    forge_repo: str | None = Field(description="As set, else derived from repo_url")
+    forge_token_set: bool
+    webhook_secret_set: bool
+    merge_style: str | None
+    agent_settings: AgentSettings = Field(default_factory=AgentSettings)
     ingest_key: str
     dsn: str
     created_at: datetime

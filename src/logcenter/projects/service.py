@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from logcenter.db import upsert_insert, utcnow
 from logcenter.errors import Conflict, NotFound
+from logcenter.projects import forge
 from logcenter.projects.models import Project, new_ingest_key
 from logcenter.projects.schemas import REMOTE_REPO_PREFIXES, ProjectCreate, ProjectUpdate
+from logcenter.secretbox import SecretBox
 
 
 @dataclass(slots=True, frozen=True)
@@ -34,9 +36,9 @@ def get_by_slug(session: Session, slug: str) -> Project:
     return project
 
 
-def create(session: Session, *, data: ProjectCreate) -> Project:
+def create(session: Session, *, data: ProjectCreate, box: SecretBox | None = None) -> Project:
     """Create a project ahead of its first report (needed when ingest keys are required)."""
-    fields = data.model_dump(exclude={"project_id"}, exclude_none=True)
+    fields = data.model_dump(exclude={"project_id", *forge.SECRET_FIELDS}, exclude_none=True)
     now = utcnow()
     # ON CONFLICT rather than look-then-insert: two concurrent creates on PostgreSQL would otherwise both
     # pass the look and one would fail on the unique slug (500) instead of getting its 409.
@@ -54,14 +56,27 @@ def create(session: Session, *, data: ProjectCreate) -> Project:
     )
     if pk is None:
         raise Conflict(f"Project {data.project_id!r} already exists")
-    return session.get_one(Project, pk)
+    project = session.get_one(Project, pk)
+    _store_secrets(project, data.model_dump(include=set(forge.SECRET_FIELDS), exclude_none=True), box)
+    session.flush()
+    return project
 
 
-def update_project(session: Session, *, slug: str, data: ProjectUpdate) -> Project:
-    """Apply the fields the client sent; an empty string clears one."""
+def _store_secrets(project: Project, values: dict[str, object], box: SecretBox | None) -> None:
+    if values:
+        if box is None:
+            raise TypeError("storing a forge token or webhook secret needs the server's SecretBox")
+        forge.store_secrets(project, values, box=box)
+
+
+def update_project(
+    session: Session, *, slug: str, data: ProjectUpdate, box: SecretBox | None = None
+) -> Project:
+    """Apply the fields the client sent; an empty string clears one. Secrets are stored encrypted."""
     project = get_by_slug(session, slug)
-    for key, value in data.model_dump(exclude_unset=True).items():
+    for key, value in data.model_dump(exclude_unset=True, exclude=set(forge.SECRET_FIELDS)).items():
         setattr(project, key, value or None)
+    _store_secrets(project, data.model_dump(include=set(forge.SECRET_FIELDS), exclude_unset=True), box)
     project.updated_at = utcnow()
     session.flush()
     return project

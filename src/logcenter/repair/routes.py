@@ -8,11 +8,19 @@ from fastapi import APIRouter, Request
 
 from logcenter.auth.deps import AgentOrAdmin
 from logcenter.bugs.routes import BugId, to_read
-from logcenter.bugs.schemas import RepairReportRead
+from logcenter.bugs.schemas import BugEventRead, RepairReportRead
 from logcenter.deps import SessionDep
 from logcenter.projects import service as projects_service
 from logcenter.repair import service
-from logcenter.repair.schemas import Claimed, ClaimIn, HeartbeatIn, LeaseResult, ReleaseIn, RepairReportIn
+from logcenter.repair.schemas import (
+    Claimed,
+    ClaimIn,
+    HeartbeatIn,
+    LeaseResult,
+    ProgressIn,
+    ReleaseIn,
+    RepairReportIn,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["repair agent"])
 
@@ -48,6 +56,17 @@ def heartbeat(body: HeartbeatIn, request: Request, session: SessionDep, _: Agent
 def release(body: ReleaseIn, session: SessionDep, _: AgentOrAdmin) -> LeaseResult:
     held, lost = service.release(session, agent=body.agent, bug_ids=body.bug_ids, note=body.note)
     return LeaseResult(held=held, lost=lost)
+
+
+@router.post(
+    "/agent/progress",
+    response_model=BugEventRead,
+    status_code=201,
+    summary="Record a step of a repair run in the bug's history (lease holder only)",
+)
+def progress(body: ProgressIn, session: SessionDep, _: AgentOrAdmin) -> BugEventRead:
+    event = service.progress(session, agent=body.agent, bug_id=body.bug_id, step=body.step, note=body.note)
+    return BugEventRead.model_validate(event)
 
 
 @router.post(

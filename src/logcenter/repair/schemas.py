@@ -39,6 +39,17 @@ class ReleaseIn(BaseModel):
     note: Annotated[str, StringConstraints(max_length=10_000)] | None = None
 
 
+class ProgressIn(BaseModel):
+    """A step of a repair run, for the bug's history (the bug must be leased to this agent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent: AgentName
+    bug_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+    step: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,30}$")]
+    note: Annotated[str, StringConstraints(max_length=2_000)] = ""
+
+
 class LeaseResult(BaseModel):
     held: list[int] = Field(description="Bugs this agent holds (heartbeat) or returned to NEW (release)")
     lost: list[int] = Field(description="Bugs not (or no longer) leased to this agent")

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from logcenter.bugs import workflow
-from logcenter.bugs.models import Bug, BugStatus
+from logcenter.bugs.models import Bug, BugEvent, BugStatus
 from logcenter.bugs.service import get_bug
 from logcenter.db import utcnow
 from logcenter.errors import Conflict, ValidationFailed
@@ -76,6 +76,18 @@ def release(
         workflow.release(session, bug, actor=agent, note=note or "Released by repair agent")
     released = [b.id for b in bugs]
     return released, [i for i in bug_ids if i not in released]
+
+
+def progress(session: Session, *, agent: str, bug_id: int, step: str, note: str) -> BugEvent:
+    """Record a step of the agent's run in the bug's history; only the lease holder may."""
+    bug = get_bug(session, bug_id, for_update=True)
+    if bug.status != BugStatus.FIXING or bug.lease_owner != agent:
+        raise Conflict(f"Bug {bug_id} is not being fixed by {agent!r}")
+    event = workflow.record_note(
+        session, bug, kind=workflow.HistoryKind.AGENT, actor=agent, note=f"{step}: {note}" if note else step
+    )
+    session.flush()
+    return event
 
 
 def sweep_expired(session: Session) -> int:

@@ -1,0 +1,298 @@
+"""Git for the agent: one mirror per repository under the workdir (fetched, not re-cloned), one worktree per
+bug, the diff the fixer made, commit and push.
+
+Credentials for a push or fetch over HTTPS reach git only through that one command's environment
+(`GIT_CONFIG_COUNT` / `GIT_CONFIG_KEY_0` / `GIT_CONFIG_VALUE_0` setting `http.<url>.extraHeader`): never a
+repository's config, a URL that is stored or logged, or a process's command line.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+class GitError(Exception):
+    """A git command failed; the message holds its (credential-free) output."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """HTTP basic credentials for one host (forge tokens act as passwords)."""
+
+    host: str
+    username: str
+    password: str = field(repr=False)
+
+    @property
+    def token(self) -> str:
+        """The secret part, masked in git's output."""
+        return self.password if len(self.password) >= len(self.username) else self.username
+
+    def env(self, url: str) -> dict[str, str]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or parts.hostname != self.host:
+            return {}
+        basic = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"http.{parts.scheme}://{parts.netloc}/.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        }
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "LOGCENTER_"))}
+    env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1"})
+    return env
+
+
+def git(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True, secret: str = ""
+) -> str:
+    """Run git; its output with `secret` masked (a token could echo back in an error)."""
+    full = _base_env()
+    full.update(env or {})
+    proc = subprocess.run(
+        ["git", "-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false", *args],
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
+    out = proc.stdout + proc.stderr
+    if secret:
+        out = out.replace(secret, "[MASKED]")
+    if check and proc.returncode != 0:
+        raise GitError(f"git {args[0]} failed: {out.strip()[-2000:]}")
+    return proc.stdout
+
+
+def safe_url(url: str) -> str:
+    """The URL without any user:password part, for messages."""
+    return re.sub(r"(?<=://)[^/@\s]*@", "", url)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialise fetches and worktree changes of one repository across threads and agent processes."""
+    with _locks_guard:
+        lock = _locks.setdefault(str(path), threading.Lock())
+    lock_file = path.parent / (path.name + ".lock")
+    with lock, open(lock_file, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Repository:
+    """A repository the agent makes worktrees from: its own mirror, or a project's local checkout."""
+
+    def __init__(self, path: Path, remote_url: str, credentials: Credentials | None) -> None:
+        self.path = path
+        self.remote_url = remote_url
+        self.credentials = credentials
+
+    def _auth(self) -> tuple[dict[str, str], str]:
+        if self.credentials is None:
+            return {}, ""
+        return self.credentials.env(self.remote_url), self.credentials.token
+
+    @classmethod
+    def mirror(cls, workdir: Path, url: str, credentials: Credentials | None) -> Repository:
+        """The mirror of `url` under workdir/mirrors, created on first use, fetched on every use."""
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", safe_url(url).rstrip("/").rsplit("/", 1)[-1])[:60] or "repo"
+        path = (
+            workdir
+            / "mirrors"
+            / f"{name.removesuffix('.git')}-{hashlib.sha1(url.encode()).hexdigest()[:10]}.git"
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        repo = cls(path, url, credentials)
+        with _locked(path):
+            if not (path / "HEAD").exists():
+                tmp = path.with_name(path.name + ".new")
+                shutil.rmtree(tmp, ignore_errors=True)
+                git("init", "--bare", "-q", str(tmp), cwd=path.parent)
+                git("remote", "add", "origin", url, cwd=tmp)
+                git("config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*", cwd=tmp)
+                tmp.rename(path)
+            env, secret = repo._auth()
+            git("fetch", "-q", "--prune", "origin", cwd=path, env=env, secret=secret)
+            git("worktree", "prune", cwd=path)
+        return repo
+
+    @classmethod
+    def local(cls, path: Path, url: str | None, credentials: Credentials | None) -> Repository:
+        """A project's own checkout (`local_path`): worktrees are added to it; its origin is fetched."""
+        if not (path / ".git").exists() and not (path / "HEAD").exists():
+            raise GitError(f"local_path {path} is not a git repository")
+        remote = git("remote", "get-url", "origin", cwd=path, check=False).strip()
+        repo = cls(path, url or remote, credentials)
+        with _locked(path):
+            if remote:
+                env, secret = repo._auth()
+                git("fetch", "-q", "origin", cwd=path, env=env, secret=secret)
+            git("worktree", "prune", cwd=path)
+        return repo
+
+    def remote_default_branch(self) -> str | None:
+        out = git("ls-remote", "--symref", "origin", "HEAD", cwd=self.path, check=False, env=self._auth()[0])
+        match = re.search(r"^ref: refs/heads/(\S+)\s+HEAD", out, re.M)
+        return match.group(1) if match else None
+
+    def resolve(self, ref: str) -> str | None:
+        out = git("rev-parse", "--verify", "-q", f"{ref}^{{commit}}", cwd=self.path, check=False).strip()
+        return out or None
+
+    def base(self, branch: str, commit: str | None) -> str:
+        """The commit to fix from: the bug's commit when it is known here, else the remote branch's head."""
+        if commit and re.fullmatch(r"[0-9a-fA-F]{7,64}", commit):
+            found = self.resolve(commit)
+            if found:
+                return found
+        for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
+            found = self.resolve(ref)
+            if found:
+                return found
+        raise GitError(f"branch {branch!r} not found in {safe_url(self.remote_url)}")
+
+    def free_branch(self, name: str) -> str:
+        """`name`, or `name-2`, `name-3`... when an earlier attempt (maybe of a crashed agent) holds it."""
+        taken = set(
+            git("for-each-ref", "--format=%(refname:short)", "refs/heads/fix/", cwd=self.path).split()
+        )
+        taken |= {
+            ref.removeprefix("origin/")
+            for ref in git(
+                "for-each-ref", "--format=%(refname:short)", "refs/remotes/origin/fix/", cwd=self.path
+            ).split()
+        }
+        candidate, n = name, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{name}-{n}"
+        return candidate
+
+    def add_worktree(self, path: Path, *, branch: str | None, base: str) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(self.path):
+            if branch:
+                git("worktree", "add", "-q", "-B", branch, str(path), base, cwd=self.path)
+            else:
+                git("worktree", "add", "-q", "--detach", str(path), base, cwd=self.path)
+        return path
+
+    def remove_worktree(self, path: Path) -> None:
+        with _locked(self.path):
+            git("worktree", "remove", "--force", str(path), cwd=self.path, check=False)
+            shutil.rmtree(path, ignore_errors=True)
+            git("worktree", "prune", cwd=self.path, check=False)
+
+    def push(self, worktree: Path, branch: str) -> None:
+        env, secret = self._auth()
+        git(
+            "push",
+            "-q",
+            "origin",
+            f"refs/heads/{branch}:refs/heads/{branch}",
+            cwd=worktree,
+            env=env,
+            secret=secret,
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    status: str  # A / M / D / R / T
+    added: int
+    removed: int
+    mode: str  # the new file mode (120000 = symlink, 160000 = submodule)
+
+
+def stage_all(worktree: Path) -> list[Change]:
+    """Stage everything the fixer changed and describe it (relative to HEAD, the base)."""
+    git("add", "-A", cwd=worktree)
+    counts: dict[str, tuple[int, int]] = {}
+    for line in git("diff", "--cached", "--numstat", "--no-renames", "-z", "HEAD", cwd=worktree).split("\0"):
+        if not line.strip():
+            continue
+        plus, minus, name = line.split("\t", 2)
+        counts[name] = (int(plus) if plus.isdigit() else 0, int(minus) if minus.isdigit() else 0)
+    changes = []
+    raw = git("diff", "--cached", "--raw", "--no-renames", "-z", "HEAD", cwd=worktree).split("\0")
+    for meta, path in zip(raw[0::2], raw[1::2], strict=False):
+        if not meta.startswith(":"):
+            continue
+        _, new_mode, _, _, status = meta[1:].split(" ")
+        added, removed = counts.get(path, (0, 0))
+        changes.append(Change(path=path, status=status[:1], added=added, removed=removed, mode=new_mode))
+    return changes
+
+
+def staged_diff(worktree: Path, paths: list[str] | None = None, *, binary: bool = False) -> str:
+    args = ["diff", "--cached", "--no-renames"]
+    if binary:
+        args.append("--binary")
+    args.append("HEAD")
+    if paths is not None:
+        args += ["--", *paths]
+    return git(*args, cwd=worktree)
+
+
+def apply_patch(worktree: Path, patch: str) -> None:
+    proc = subprocess.run(
+        ["git", "apply", "--whitespace=nowarn", "-"],
+        cwd=worktree,
+        input=patch,
+        text=True,
+        capture_output=True,
+        env=_base_env(),
+    )
+    if proc.returncode != 0:
+        raise GitError(f"git apply failed: {(proc.stdout + proc.stderr).strip()[-1000:]}")
+
+
+def commit(worktree: Path, *, message: str, name: str, email: str) -> str:
+    proc = subprocess.run(
+        [
+            "git",
+            "-c",
+            f"user.name={name}",
+            "-c",
+            f"user.email={email}",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-q",
+            "--no-verify",
+            "-F",
+            "-",
+        ],
+        cwd=worktree,
+        input=message,
+        text=True,
+        capture_output=True,
+        env=_base_env(),
+    )
+    if proc.returncode != 0:
+        raise GitError(f"git commit failed: {(proc.stdout + proc.stderr).strip()[-1000:]}")
+    return git("rev-parse", "HEAD", cwd=worktree).strip()

@@ -1,0 +1,125 @@
+"""Masking of secrets in report text before it leaves the machine (in a prompt, a PR or a report).
+
+Error reports carry whatever the application had at hand: connection strings with passwords, bearer tokens,
+cookies, API keys, card numbers. The fixer needs none of them to fix the bug, and the AI vendor must not get
+them, so they are replaced by `[MASKED]` (keys kept, so the model still sees which value was involved).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+MASK = "[MASKED]"
+
+# Names whose values are secrets, in JSON keys, query strings, headers and `key=value` text.
+SECRET_KEY = (
+    r"(?:passw(?:or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
+    r"auth(?:orization)?|cookie|set-cookie|session(?:[_-]?id)?|credentials?|client[_-]?secret|dsn)"
+)
+_SECRET_KEY_NAME = re.compile(rf"^[\w.-]*{SECRET_KEY}[\w.-]*$", re.IGNORECASE)
+
+# Every quantifier is bounded and every pattern anchored on a literal or a bounded run, so that masking stays
+# linear in the length of hostile text (a report is attacker-controlled: no regex may backtrack on it).
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # user:password@ in URLs
+    (re.compile(r"(?<=://)([^/\s:@]{1,200}):([^/\s@]{1,500})@"), rf"\1:{MASK}@"),
+    # Authorization: Bearer xyz / Basic xyz / token xyz
+    (re.compile(r"(?i)\b(bearer|basic|token)\s{1,10}[A-Za-z0-9._~+/=\-]{8,4096}"), rf"\1 {MASK}"),
+    # JSON Web Tokens
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{5,4096}"), MASK),
+    # Vendor tokens: GitHub, GitLab, Slack, AWS access key ids, OpenAI / Anthropic style keys, Google API keys
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})"), MASK),
+    (re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,255}"), MASK),
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,255}"), MASK),
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),
+    (re.compile(r"\bsk-(?:ant-)?[A-Za-z0-9_\-]{20,255}"), MASK),
+    (re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), MASK),
+]
+
+# key=value, key: value, "key": "value": a bounded key run right before the separator, checked for a secret
+# name by a function (one alternation inside an unbounded run would backtrack quadratically).
+_PAIR = re.compile(
+    r"(?<![\w.-])([\"']?)([\w.-]{1,64})([\"']?[ \t]{0,5}[:=][ \t]{0,5})"
+    r"(\"[^\"\n]{0,4096}\"|'[^'\n]{0,4096}'|[^\s,;&\"')}\]]{1,4096})"
+)
+_SECRET_IN_KEY = re.compile(SECRET_KEY, re.IGNORECASE)
+
+
+def _mask_pair(match: re.Match[str]) -> str:
+    if not _SECRET_IN_KEY.search(match.group(2)) or match.group(4).strip("\"'") == MASK:
+        return match.group(0)
+    return f"{match.group(1)}{match.group(2)}{match.group(3)}{MASK}"
+
+
+_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----")
+_PEM_END = re.compile(r"-----END [A-Z ]{0,40}PRIVATE KEY-----")
+
+
+def _mask_pem(value: str) -> str:
+    """PEM private key blocks, up to their END line or the end of the text (one pass)."""
+    parts, pos = [], 0
+    while (begin := _PEM_BEGIN.search(value, pos)) is not None:
+        end = _PEM_END.search(value, begin.end())
+        parts += [value[pos : begin.start()], MASK]
+        if end is None:
+            return "".join(parts)
+        pos = end.end()
+    return "".join(parts) + value[pos:] if parts else value
+
+
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch)
+        if i % 2 == 1:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    if 13 <= len(digits) <= 19 and _luhn(digits):
+        return MASK
+    return match.group(0)
+
+
+class Masker:
+    """Masks the built-in secret patterns plus any configured regexes (`LOGCENTER_AGENT_MASK_PATTERNS`) and
+    the exact values of the agent's own secrets."""
+
+    def __init__(self, extra_patterns: Iterable[str] = (), known_secrets: Iterable[str] = ()) -> None:
+        self._patterns = list(_PATTERNS)
+        self._patterns += [(re.compile(p), MASK) for p in extra_patterns]
+        self._known = sorted({s for s in known_secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in self._known:
+            value = value.replace(secret, MASK)
+        value = _mask_pem(value)
+        for pattern, replacement in self._patterns:
+            value = pattern.sub(replacement, value)
+        value = _PAIR.sub(_mask_pair, value)
+        return _CARD.sub(_mask_card, value)
+
+    def data(self, value: Any) -> Any:
+        """A JSON value with secret-named keys' values masked and every string masked."""
+        if isinstance(value, dict):
+            return {
+                k: (
+                    MASK
+                    if isinstance(k, str) and _SECRET_KEY_NAME.match(k) and v not in (None, "")
+                    else self.data(v)
+                )
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.data(v) for v in value]
+        if isinstance(value, str):
+            return self.text(value)
+        return value

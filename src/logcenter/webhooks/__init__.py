@@ -1,0 +1,1 @@
+"""Inbound forge and deployment webhooks: signed, idempotent, matched to bugs exactly."""
