@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from logcenter.bugs.models import BugHourlyCount, BugStatus, BugTagValue, Occurrence
+from logcenter.bugs.models import Bug, BugHourlyCount, BugStatus, BugTagValue, Occurrence
 from logcenter.db import begin_write
 from logcenter.ingest import counting, service
 from logcenter.ingest.schemas import ReportIn, to_report
@@ -272,4 +272,32 @@ def test_the_writers_tally_does_not_count_absorbed_reports_twice(client, db, adm
         s.commit()
     assert counted == 0
     assert detail(client, admin_headers, a)["occurrence_count"] == 3 + 2 + 2
+    assert detail(client, admin_headers, b)["occurrence_count"] == 2
+
+
+def test_a_count_that_meets_a_merge_counts_on_the_survivor(client, db, admin_headers, reported):
+    """A writer that took reports off the backlog and counts them while a merge moves them (PostgreSQL:
+    the merge passes over backlog rows being counted) finds their bug merged and counts them where they
+    are now."""
+    a, b, c = reported
+    now = datetime.now(UTC)
+    payload = ReportIn.model_validate(report_payload(error={"line_number": 43}))
+    tally = counting.Tally()
+    with db.factory() as s:
+        begin_write(s)
+        report = to_report(payload, now=now, max_skew=timedelta(minutes=1))
+        service.store_batch(s, [report, report, report], retention=100, now=now, tally=tally)
+        s.commit()
+    with db.factory() as s:  # the writer's count has taken the rows off the backlog...
+        begin_write(s)
+        sql = HotPath(s.connection())
+        ids = [i for t in tally.bugs.values() for i in t.ids]
+        assert sorted(sql.take_uncounted_ids(ids)) == sorted(ids)
+        # ... when the merge moves them (as it does after passing over rows locked by that count)
+        s.execute(update(Bug).where(Bug.id == b).values(merged_into_id=a))
+        s.execute(update(Occurrence).where(Occurrence.bug_id == b).values(bug_id=a))
+        counted, _ = counting.apply(sql, tally, retention=100, now=now, taken=True)
+        s.commit()
+    assert counted == 3
+    assert detail(client, admin_headers, a)["occurrence_count"] == 3 + 3
     assert detail(client, admin_headers, b)["occurrence_count"] == 2

@@ -329,11 +329,13 @@ class HotPath:
         """These occurrences' values of LATEST_FIELDS (context as stored JSON), by id."""
         return {row[0]: tuple(row[1:]) for row in self._by_ids(_LATEST, ids)}
 
-    def lock_counts(self, bug_ids: Sequence[int]) -> dict[int, int]:
-        """Occurrence count of these bugs, locked in id order like `lock_bugs`, so the two never deadlock."""
+    def lock_counts(self, bug_ids: Sequence[int]) -> tuple[dict[int, int], bool]:
+        """Occurrence count of these bugs, locked in id order like `lock_bugs`, so the two never deadlock;
+        and whether any of them was merged into another bug (triage) meanwhile."""
         lock = " FOR NO KEY UPDATE" if self.postgres else ""
-        sql = "SELECT id, occurrence_count FROM bugs WHERE id IN ({ids}) ORDER BY id" + lock
-        return dict(self._by_ids(sql, sorted(bug_ids)))
+        sql = "SELECT id, occurrence_count, merged_into_id FROM bugs WHERE id IN ({ids}) ORDER BY id" + lock
+        rows = self._by_ids(sql, sorted(bug_ids))
+        return {i: n for i, n, _ in rows}, any(m is not None for _, _, m in rows)
 
     def _by_ids(self, sql: str, ids: Sequence[int]) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
