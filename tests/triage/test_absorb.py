@@ -14,7 +14,7 @@ from logcenter.ingest.schemas import ReportIn, to_report
 from logcenter.ingest.sql import HotPath
 from tests.bugs.helpers import committed_bug, detail, ingest
 from tests.factories import report_payload
-from tests.triage.helpers import act, listed
+from tests.triage.helpers import act, listed, run_unignore_job
 
 S = BugStatus
 DAY1 = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
@@ -301,3 +301,20 @@ def test_a_count_that_meets_a_merge_counts_on_the_survivor(client, db, admin_hea
     assert counted == 3
     assert detail(client, admin_headers, a)["occurrence_count"] == 3 + 3
     assert detail(client, admin_headers, b)["occurrence_count"] == 2
+
+
+def test_an_ignored_survivor_is_not_woken_by_the_duplicates_it_absorbs(
+    client, admin_headers, db, settings, reported
+):
+    a, b, c = reported
+    ignored = act(client, admin_headers, "POST", f"{a}/ignore", until_occurrences=2)
+    assert (ignored["ignore_start_count"], ignored["ignore_until_count"]) == (3, 5)
+    body = act(client, admin_headers, "POST", f"{a}/absorb", bug_ids=[b, c])
+    assert (body["occurrence_count"], body["ignore_start_count"], body["ignore_until_count"]) == (6, 6, 8)
+    run_unignore_job(db, settings)
+    assert detail(client, admin_headers, a)["ignored_at"] is not None
+    for _ in range(2):  # recurrences of either fingerprint count
+        ingest(client, error={"line_number": 43})
+    run_unignore_job(db, settings)
+    assert detail(client, admin_headers, a)["ignored_at"] is None
+    assert detail(client, admin_headers, a)["history"][-1]["note"] == "recurred 2 times since it was ignored"

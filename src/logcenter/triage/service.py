@@ -103,6 +103,7 @@ def absorb(session: Session, survivor_id: int, bug_ids: list[int], *, actor: str
     survivor = locked[survivor_id]
     others = [locked[i] for i in sorted(set(bug_ids))]  # the survivor among them: 422 from the workflow
     workflow.absorb(session, survivor, others, actor=actor)
+    before = survivor.occurrence_count
     _add_counters(survivor, others)
     session.flush()
     other_ids = [b.id for b in others]
@@ -122,6 +123,12 @@ def absorb(session: Session, survivor_id: int, bug_ids: list[int], *, actor: str
         counting.count_ids(sql, taken, retention=retention, now=utcnow())
     sql.prune([survivor.id], keep=retention)
     session.refresh(survivor)
+    if survivor.ignore_until_count is not None:
+        # The duplicates' reports are not recurrences since the survivor was ignored: its threshold moves.
+        added = survivor.occurrence_count - before
+        survivor.ignore_start_count = (survivor.ignore_start_count or 0) + added
+        survivor.ignore_until_count = min(MAX_COUNT, survivor.ignore_until_count + added)
+        session.flush()
     return survivor
 
 
