@@ -1,4 +1,4 @@
-"""`logcenter serve | agent | worker | db upgrade | token create | token list | token revoke`."""
+"""`logcenter serve | agent | worker | jobs list|retry | db upgrade | token create|list|revoke`."""
 
 from __future__ import annotations
 
@@ -147,6 +147,45 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         engine.dispose()
 
 
+def cmd_jobs_list(args: argparse.Namespace, settings: Settings) -> int:
+    from logcenter.db import create_session_factory, session_scope
+    from logcenter.jobs import service as jobs_service
+
+    engine = _engine(settings)
+    try:
+        with session_scope(create_session_factory(engine), write=False) as session:
+            states = args.state or ["queued", "running", "failed"]
+            for job in jobs_service.list_jobs(session, states=states, limit=args.limit):
+                when = job.finished_at or job.run_after
+                error = (job.last_error or "").replace("\n", " ")[:200]
+                print(
+                    f"{job.id}\t{job.kind}\t{job.state}\t{job.attempts}/{job.max_attempts}\t"
+                    f"{when:%Y-%m-%d %H:%M:%S}\t{job.locked_by or ''}\t{error}"
+                )
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_jobs_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import IntegrityError
+
+    from logcenter.db import create_session_factory, session_scope
+    from logcenter.jobs import service as jobs_service
+
+    engine = _engine(settings)
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            queued = jobs_service.requeue(session, args.id)
+    except IntegrityError:
+        print(f"Job #{args.id} not queued: a job of the same key is queued already", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"Queued job #{args.id} again" if queued else f"No failed job #{args.id}", file=sys.stderr)
+    return 0 if queued else 1
+
+
 def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
     _upgrade(settings)
     print(f"Migrated the {_where(settings)} to the latest schema")
@@ -271,13 +310,31 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--name", help="this worker's name in jobs.locked_by (default host:pid:random)")
     worker.set_defaults(func=cmd_worker)
 
+    jobs = sub.add_parser("jobs", help="background jobs").add_subparsers(dest="jobs_command", required=True)
+    jobs_list = jobs.add_parser(
+        "list", help="jobs, newest first: id, kind, state, attempts, time, worker, error"
+    )
+    jobs_list.add_argument(
+        "--state",
+        action="append",
+        choices=["queued", "running", "done", "failed"],
+        help="repeatable (default: queued, running and failed)",
+    )
+    jobs_list.add_argument("--limit", type=int, default=50)
+    jobs_list.set_defaults(func=cmd_jobs_list)
+    jobs_retry = jobs.add_parser("retry", help="queue a failed job again, with all its attempts")
+    jobs_retry.add_argument("id", type=int)
+    jobs_retry.set_defaults(func=cmd_jobs_retry)
+
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
 
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="create a token; prints it as the last line")
     create.add_argument("--name", required=True)
-    create.add_argument("--scope", required=True, choices=["admin", "agent", "ingest", "reviewer"])
+    create.add_argument(
+        "--scope", required=True, choices=["admin", "agent", "ingest", "reviewer", "sourcemaps"]
+    )
     create.set_defaults(func=cmd_token_create)
     token.add_parser("list", help="list tokens (never their values)").set_defaults(func=cmd_token_list)
     revoke = token.add_parser("revoke", help="revoke a token by id")

@@ -134,6 +134,24 @@ class Settings(BaseSettings):
     job_keep_days: int = Field(default=7, ge=1, description="Finished jobs are deleted after this many days")
 
     # Admin bootstrap
+    sourcemaps_dir: Path | None = Field(
+        default=None,
+        description="Where uploaded source map bundles are kept (default: <data_dir>/sourcemaps)",
+    )
+    sourcemap_keep_bundles: int = Field(
+        default=100,
+        ge=1,
+        description="Artifact bundles kept per project (newest first); a project may override",
+    )
+    sourcemap_keep_days: int = Field(
+        default=90, ge=1, description="Artifact bundles older than this are deleted; a project may override"
+    )
+    sourcemap_max_bundle_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1024, description="Largest artifact bundle accepted from sentry-cli"
+    )
+    sourcemap_cache_size: int = Field(
+        default=64, ge=1, description="Parsed source maps kept in memory per process"
+    )
     admin_token: SecretStr | None = Field(
         default=None, description="If set and no admin token exists, this one is stored on first start"
     )
@@ -192,6 +210,10 @@ class Settings(BaseSettings):
             self.scrub_ip_addresses,
             enabled=self.scrub_data,
         )
+
+    @property
+    def sourcemaps_path(self) -> Path:
+        return (self.sourcemaps_dir or self.data_dir / "sourcemaps").expanduser()
 
     @property
     def is_sqlite(self) -> bool:

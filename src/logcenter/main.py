@@ -34,6 +34,7 @@ from logcenter.process import settle_heap
 from logcenter.projects.routes import router as projects_router
 from logcenter.repair.routes import router as repair_router
 from logcenter.reviews.routes import router as reviews_router
+from logcenter.sourcemaps.routes import router as sourcemaps_router
 from logcenter.stats.routes import router as stats_router
 from logcenter.triage.routes import router as triage_router
 from logcenter.validation import to_failure
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         repair_router,
         stats_router,
         webhooks_router,
+        sourcemaps_router,
     ):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

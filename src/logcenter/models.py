@@ -6,10 +6,13 @@ from logcenter.db import Base
 from logcenter.jobs.models import Job
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
+from logcenter.sourcemaps.models import ArtifactBundle, ArtifactFile, SourcemapRetention
 from logcenter.webhooks.models import WebhookDelivery
 
 __all__ = [
     "ApiToken",
+    "ArtifactBundle",
+    "ArtifactFile",
     "Base",
     "Bug",
     "BugEvent",
@@ -20,5 +23,6 @@ __all__ = [
     "Project",
     "RecentEventId",
     "RepairAttempt",
+    "SourcemapRetention",
     "WebhookDelivery",
 ]

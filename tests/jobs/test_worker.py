@@ -108,16 +108,20 @@ def test_a_killed_workers_job_is_run_again_after_its_lease(db, settings, calls):
         job_id = enqueue(s, "test.blocking", {"bug_id": 7})
     proc = subprocess.Popen([sys.executable, "-c", DOOMED, db.url], env=env(), cwd=ROOT)
     try:
-        wait_for(lambda: job(db, job_id).locked_by == "doomed", "the doomed worker to claim the job")
+        wait_for(
+            lambda: job(db, job_id).locked_by == "doomed", "the doomed worker to claim the job", timeout=60
+        )
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     RELEASE.set()  # the test process's handler runs through
     held = job(db, job_id)
     assert (held.state, held.attempts) == (JobState.RUNNING, 1)
-    # Its lease still holds: nobody else runs it yet.
-    assert run_pending(db.factory, settings, kinds=TEST_KINDS) == 0
     assert held.locked_until is not None
+    # Until its lease runs out nobody else runs it.
+    assert (
+        run_pending(db.factory, settings, kinds=TEST_KINDS, now=held.locked_until - timedelta(seconds=1)) == 0
+    )
     after_lease = held.locked_until + timedelta(seconds=6)  # the heartbeat renews at most 5 s ahead
     assert run_pending(db.factory, settings, kinds=TEST_KINDS, now=after_lease) == 1
     done = job(db, job_id)
@@ -263,3 +267,48 @@ def test_serve_with_two_http_workers_runs_one_job_worker(tmp_path):
         output = proc.communicate(timeout=60)[0]
         engine.dispose()
     assert output.count("event='jobs.worker_started'") == 1, output
+
+
+def logcenter(db, tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "logcenter", *args],
+        env=env(LOGCENTER_DATABASE_URL=db.url, LOGCENTER_DATA_DIR=str(tmp_path)),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_an_operator_lists_failed_jobs_and_queues_one_again(db, settings, calls, tmp_path):
+    with session_scope(db.factory) as s:
+        failing = enqueue(s, "test.permanent", {})
+        done = enqueue(s, "test.record", {})
+    assert run_pending(db.factory, settings, kinds=TEST_KINDS) == 2
+
+    listed = logcenter(db, tmp_path, "jobs", "list")
+    assert listed.returncode == 0, listed.stderr
+    [line] = listed.stdout.splitlines()  # the done job is not listed by default
+    fields = line.split("\t")
+    assert (fields[0], fields[1], fields[2], fields[3], fields[6]) == (
+        str(failing),
+        "test.permanent",
+        "failed",
+        "1/5",
+        "PermanentFailure: bug 42 no longer exists",
+    )
+    assert [
+        ln.split("\t")[0]
+        for ln in logcenter(db, tmp_path, "jobs", "list", "--state", "done").stdout.splitlines()
+    ] == [str(done)]
+
+    retried = logcenter(db, tmp_path, "jobs", "retry", str(failing))
+    assert (retried.returncode, retried.stderr.strip()) == (0, f"Queued job #{failing} again")
+    again = job(db, failing)
+    assert (again.state, again.attempts, again.finished_at) == (JobState.QUEUED, 0, None)
+    assert run_pending(db.factory, settings, kinds=TEST_KINDS) == 1
+    assert job(db, failing).state == JobState.FAILED  # it fails the same way: the operator sees it again
+
+    not_failed = logcenter(db, tmp_path, "jobs", "retry", str(done))
+    assert (not_failed.returncode, not_failed.stderr.strip()) == (1, f"No failed job #{done}")

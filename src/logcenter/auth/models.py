@@ -15,6 +15,7 @@ class Scope(StrEnum):
     INGEST = "ingest"
     # May merge and reject fixes (POST /api/v1/bugs/{id}/merge, /reject) and read their pull requests.
     REVIEWER = "reviewer"
+    SOURCEMAPS = "sourcemaps"  # sentry-cli uploads from CI: nothing else
 
 
 class ApiToken(Base):

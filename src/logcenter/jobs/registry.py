@@ -26,6 +26,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "logcenter.jobs.housekeeping",
     "logcenter.repair.jobs",
     "logcenter.reviews.jobs",
+    "logcenter.sourcemaps.jobs",
     "logcenter.triage.jobs",
 )
 

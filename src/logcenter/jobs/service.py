@@ -98,7 +98,7 @@ def enqueue(
 
 def _wake_after_commit(session: Session) -> None:
     if not event.contains(session, "after_commit", _wake):
-        event.listen(session, "after_commit", _wake, once=True)
+        event.listen(session, "after_commit", _wake)
 
 
 def _wake(_session: Session) -> None:
@@ -249,3 +249,21 @@ def prune(session: Session, *, older_than: datetime) -> int:
 
 def get(session: Session, job_id: int) -> Job | None:
     return session.get(Job, job_id, populate_existing=True)
+
+
+def list_jobs(session: Session, *, states: Collection[str], limit: int = 50) -> list[Job]:
+    """The newest jobs in these states, newest first (for `logcenter jobs list`)."""
+    return list(
+        session.scalars(select(Job).where(Job.state.in_(states)).order_by(Job.id.desc()).limit(limit))
+    )
+
+
+def requeue(session: Session, job_id: int, *, now: datetime | None = None) -> bool:
+    """A failed job queued again with all its attempts (an operator fixed the cause); False if it is not a
+    failed job. Its last error stays until the next attempt."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == JobState.FAILED)
+        .values(state=JobState.QUEUED, attempts=0, run_after=now or utcnow(), finished_at=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

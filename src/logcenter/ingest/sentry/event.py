@@ -65,6 +65,7 @@ _KEPT = (
     "contexts",
     "extra",
     "sdk",
+    "raw_stacktrace",  # the minified stack, when source maps resolved its frames (logcenter/sourcemaps)
 )
 _EVENT_ID = re.compile(r"[0-9a-f]{32}")
 # What _data leaves out. Never mutated: `in` compares with ==, so any empty list or object matches.

@@ -116,6 +116,7 @@ class _Event(msgspec.Struct, omit_defaults=True):
     extra: Any = None
     sdk: Any = None
     breadcrumbs: Any = None
+    debug_meta: Any = None  # the debug ids of JavaScript files, for source maps (logcenter/sourcemaps)
 
 
 _EVENT = msgspec.json.Decoder(_Event)

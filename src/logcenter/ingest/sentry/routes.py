@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -34,6 +35,7 @@ from logcenter.ingest.sentry.envelope import Envelope, EnvelopeParser
 from logcenter.ingest.sentry.event import event_id_of, to_report
 from logcenter.ingest.sentry.payload import load_event, report_from
 from logcenter.ingest.sentry.quota import QuotaVerdicts, over_quota
+from logcenter.sourcemaps.resolve import Resolver, may_apply
 
 ENVELOPE_PATH = "/api/{project_id}/envelope/"
 STORE_PATH = "/api/{project_id}/store/"
@@ -86,6 +88,8 @@ class _Sentry:
     max_event: int
     max_skew: timedelta
     scrubber: Scrubber
+    sourcemaps: Resolver | None  # resolves minified JavaScript frames (logcenter/sourcemaps)
+    sourcemap_threads: anyio.CapacityLimiter
 
 
 async def preflight(_: Request) -> Response:
@@ -211,8 +215,16 @@ async def _ingest(
     retry_after = sentry.quota.retry_after(project.pk)
     if retry_after is not None:
         raise over_quota(project.slug, retry_after)
-    make = partial(_report, payload, header_event_id, project, sentry.max_skew, sentry.scrubber)
-    report = make() if len(payload) <= LARGE_BODY_BYTES else await off_the_loop(request, make)
+    # Frames that may need a source map are resolved in a worker thread: it reads the bundle index and
+    # may parse a map.
+    resolver = sentry.sourcemaps if sentry.sourcemaps is not None and may_apply(payload) else None
+    make = partial(_report, payload, header_event_id, project, sentry.max_skew, sentry.scrubber, resolver)
+    if len(payload) > LARGE_BODY_BYTES:
+        report = await off_the_loop(request, make)
+    elif resolver is not None:
+        report = await anyio.to_thread.run_sync(make, limiter=sentry.sourcemap_threads)
+    else:
+        report = make()
     event_id = report.event_id
     assert event_id is not None
     # A repeated event_id comes back as a duplicate: acknowledged the same way, counted once.
@@ -225,14 +237,19 @@ async def _ingest(
 
 
 def _report(
-    payload: bytes, header_event_id: str | None, project: ProjectKey, max_skew: timedelta, scrubber: Scrubber
+    payload: bytes,
+    header_event_id: str | None,
+    project: ProjectKey,
+    max_skew: timedelta,
+    scrubber: Scrubber,
+    resolver: Resolver | None = None,
 ) -> Report:
     """The event's Report (`load_event`, then `to_report`). Only a Report that cannot be stored as it is costs
     more: it is made again from the repaired event (`parse_event(payload)`)."""
     event = load_event(payload)
     # "If the identifier mismatches between the Envelope and payload, the Envelope header takes precedence."
     event_id = header_event_id or event_id_of(event.get("event_id")) or uuid.uuid4().hex
-    report_of = partial(
+    report_of: Callable[[dict[str, Any]], Report] = partial(
         to_report,
         project_pk=project.pk,
         project_slug=project.slug,
@@ -241,6 +258,12 @@ def _report(
         max_skew=max_skew,
         scrubber=scrubber,
     )
+    if resolver is not None:
+        plain = report_of
+
+        def report_of(event: dict[str, Any]) -> Report:
+            return plain(resolver.resolve(event, project.pk))
+
     return report_from(payload, event, report_of)
 
 
@@ -343,6 +366,12 @@ def _state(request: Request) -> _Sentry:
             max_event=getattr(settings, "sentry_max_event_bytes", MAX_EVENT_BYTES),
             max_skew=timedelta(seconds=getattr(settings, "max_clock_skew_seconds", 60)),
             scrubber=getattr(app_state, "scrubber", DEFAULT_SCRUBBER),
+            sourcemaps=Resolver(
+                app_state.session_factory, settings.sourcemaps_path, settings.sourcemap_cache_size
+            )
+            if settings is not None and hasattr(app_state, "session_factory")
+            else None,
+            sourcemap_threads=anyio.CapacityLimiter(4),
         )
         # No await since the lookup: concurrent first requests cannot both get here.
         app_state.sentry_ingest = sentry

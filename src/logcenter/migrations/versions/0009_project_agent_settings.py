@@ -22,5 +22,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("projects") as batch:
-        batch.drop_column("agent_settings")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch copy: on SQLite, dropping the old `projects`
+    # table would delete every bug and occurrence by cascade.
+    op.drop_column("projects", "agent_settings")

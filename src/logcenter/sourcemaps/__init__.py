@@ -1,0 +1,1 @@
+"""Source maps for browser errors: artifact bundles uploaded by sentry-cli, and minified frames resolved."""
