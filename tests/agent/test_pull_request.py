@@ -166,3 +166,15 @@ def test_each_forge_gets_its_pull_request(harness: Harness, fake_forge) -> None:
     [pr] = fake_forge.repos[repo].prs.values()
     assert bug["pr_number"] == pr.number and pr.title == f"fix: IndexError in calc.py (bug #{bug_id})"
     assert fake_forge.repos[repo].bare.has(f"refs/heads/{bug['branch_name']}")
+
+
+def test_the_project_s_forge_settings_with_the_agent_s_own_token(harness: Harness, gitea) -> None:
+    # The server knows the forge (and holds a token of its own for webhooks and merges); the agent takes
+    # where to open the PR from the project, and the token only from its own environment.
+    harness.project(forge="gitea", forge_url=gitea.api_url, forge_repo=REPO, forge_token="server-side-token")
+    bug_id = harness.report("KeyError")
+    run = harness.run("--once", LOGCENTER_GITEA_TOKEN=gitea.token)
+    assert run.returncode == 0, run.stderr
+    assert harness.bug(bug_id)["status"] == "PENDING_REVIEW", harness.bug(bug_id)["failure_reason"]
+    [create] = gitea.calls("POST", "/pulls")
+    assert create.headers["authorization"] == f"token {gitea.token}"

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FILTERED = "[Filtered]"
+MAX_DEPTH = 32
+TOO_DEEP = f"[nested deeper than {MAX_DEPTH} levels: dropped]"
 
 # Relay's @password rule plus what Sentry's "Additional Sensitive Fields" users add most: matched as parts
 # of the lower-cased key with - and _ removed, so `X-Api-Key`, `api_key` and `apiKey` all match `apikey`.
@@ -53,8 +55,10 @@ _MAX_VERDICTS = 10_000  # keys, and short strings, whose answers are remembered
 _SHORT = 200
 _NUMBER_CHARS = frozenset("0123456789-")
 _CARD = re.compile(r"\d{4}(?:[ -]?\d){9,15}")  # then bounded by neither a digit nor a dash (_card)
+# The body stops at the next BEGIN, so many BEGINs without an END cost one pass, not one pass each.
 _PEM = re.compile(
-    r"-----BEGIN[A-Z ]*PRIVATE KEY-----.+?-----END[A-Z ]*PRIVATE KEY-----", re.DOTALL | re.IGNORECASE
+    r"-----BEGIN[A-Z ]*PRIVATE KEY-----(?:(?!-----BEGIN).)*?-----END[A-Z ]*PRIVATE KEY-----",
+    re.DOTALL | re.IGNORECASE,
 )
 _URL_AUTH = re.compile(
     r"(?P<scheme>\b[a-z][a-z0-9+.\-]*://)(?P<user>[^:@/\s]*):(?P<password>[^@/\s]+)@", re.I
@@ -113,7 +117,9 @@ class Scrubber:
         # linear in the text; `:` counts but not `://`; a quoted value runs to its closing quote.
         name = r"(?<![\w.\-\[\]])(?P<name>[\w.\-\[\]]{3,})"
         separator = r"(?P<sep>[\"']?[ \t]*(?:=|:(?!//))[ \t]*(?P<quote>[\"'])?)"
-        bare = r"(?:(?:Bearer|Basic|Token)\s+)?[^&;=\s#\"',}]+(?:=+(?=[&;\s#\"',}]|$))?"
+        # A bare value runs to a delimiter, never to a `=` or `:`: so it cannot swallow the next pair
+        # (`name:token=abc`), and one pair is one match (re.sub's C loop, no Python loop per pair).
+        bare = r"(?:(?:Bearer|Basic|Token)\s+)?[^&;=:\s#\"',}]+=*(?=[&;:\s#\"',}]|$)"
         value = rf"(?P<value>(?(quote)[^\"'\n]*|{bare}))"
         object.__setattr__(self, "_query", re.compile(name + separator + value, re.IGNORECASE))
         object.__setattr__(self, "_verdicts", {})
@@ -143,19 +149,12 @@ class Scrubber:
             self._verdicts[key] = verdict
         return verdict
 
-    def _pairs(self, text: str) -> str:
-        """`text` with the values of its sensitive pairs filtered. The value of a pair that is not sensitive
-        is scanned again, as a name (in `name: token=abc`, `token` is the next pair's name)."""
-        out, pos = [], 0
-        while (match := self._query.search(text, pos)) is not None:
-            if self.sensitive(match["name"]):
-                out += [text[pos : match.end("sep")], FILTERED]
-                pos = match.end()
-            else:
-                out.append(text[pos : match.end("sep")])
-                pos = match.end("sep")
-        out.append(text[pos:])
-        return "".join(out)
+    def _pair(self, match: re.Match[str]) -> str:
+        if self.sensitive(match["name"]):
+            return f"{match['name']}{match['sep']}{FILTERED}"
+        if match["quote"]:  # a quoted value may hold pairs of its own: "https://x/?token=abc"
+            return f"{match['name']}{match['sep']}{self._query.sub(self._pair, match['value'])}"
+        return match.group()
 
     def text(self, value: str) -> str:
         """A string with the value rules applied. Short strings repeat from report to report (SDK names,
@@ -181,7 +180,7 @@ class Scrubber:
             value = _URL_AUTH.sub(lambda m: f"{m['scheme']}{m['user']}:{FILTERED}@", value)
         flat = low.replace("_", "").replace("-", "")
         if any(word in flat for word in self.fields):
-            value = self._pairs(value)
+            value = self._query.sub(self._pair, value)
         if "bearer" in low or "basic" in low or "token" in low:
             value = _BEARER.sub(lambda m: f"{m['kind']} {FILTERED}", value)
         value = _CARD.sub(_card, value)
@@ -189,24 +188,27 @@ class Scrubber:
             value = _IPV6.sub(FILTERED, _IPV4.sub(FILTERED, value))
         return value
 
-    def scrub(self, value: Any) -> Any:
-        """A JSON value (dicts, lists, strings, numbers) with both kinds of rule applied."""
+    def scrub(self, value: Any, depth: int = 0) -> Any:
+        """A JSON value (dicts, lists, strings, numbers) with both kinds of rule applied. Past MAX_DEPTH
+        levels a value is dropped rather than walked (a report may nest thousands of levels)."""
         if not self.enabled:
             return value
         if isinstance(value, str):
             return self.text(value)
+        if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
+            return TOO_DEEP
         if isinstance(value, dict):
             return {
                 key: FILTERED
                 if isinstance(key, str) and self.sensitive(key) and item not in (None, "")
-                else self.scrub(item)
+                else self.scrub(item, depth + 1)
                 for key, item in value.items()
             }
         if isinstance(value, list):
             # [name, value] pairs: Sentry's form of headers, query strings and cookies.
             if len(value) == 2 and isinstance(value[0], str) and self.sensitive(value[0]):
                 return [value[0], FILTERED]
-            return [self.scrub(item) for item in value]
+            return [self.scrub(item, depth + 1) for item in value]
         return value
 
 

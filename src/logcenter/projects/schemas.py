@@ -108,6 +108,10 @@ class ProjectRead(BaseModel):
     project_id: str
     name: str | None
     repo_url: str | None
+    repo_url_confirmed: bool = Field(
+        description="False when repo_url came from an error report: the repair agent and the forge clients "
+        "use it only once an admin sets (confirms) it with PUT"
+    )
     local_path: str | None
     description: str | None
     default_branch: str | None
