@@ -36,6 +36,7 @@ from logcenter.repair.routes import router as repair_router
 from logcenter.reviews.routes import router as reviews_router
 from logcenter.sourcemaps.routes import router as sourcemaps_router
 from logcenter.stats.routes import router as stats_router
+from logcenter.triage.routes import router as triage_router
 from logcenter.validation import to_failure
 from logcenter.web import install as install_web
 from logcenter.webhooks.routes import router as webhooks_router
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projects_router,
         reviews_router,
         bugs_router,
+        triage_router,
         repair_router,
         stats_router,
         webhooks_router,

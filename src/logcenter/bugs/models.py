@@ -92,6 +92,23 @@ class Bug(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
+    # Triage (bugs/workflow.py: ignore, unignore, assign, absorb). None of it changes the status.
+    # Ignored while ignored_at is set, until ignore_until passes or occurrence_count reaches
+    # ignore_until_count (the count when ignored, ignore_start_count, plus N); the triage.unignore job
+    # ends it.
+    ignored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ignored_by: Mapped[str | None] = mapped_column(String(200))
+    ignore_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ignore_until_count: Mapped[int | None] = mapped_column(Integer)
+    ignore_start_count: Mapped[int | None] = mapped_column(Integer)
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    # Set on a bug absorbed by another (a merge of duplicates): its fingerprint's reports go to that bug.
+    # Always one level: bugs absorbed into a bug that is itself absorbed are re-pointed at the survivor.
+    # No foreign key: SQLite can add one only by copying `bugs`, which with foreign keys on would delete
+    # every occurrence. Both bugs are of one project and bugs are deleted only with their project, and the
+    # ingest redirect falls back to the bug itself if the survivor were ever missing.
+    merged_into_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
