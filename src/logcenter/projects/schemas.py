@@ -108,6 +108,11 @@ class ProjectRead(BaseModel):
     project_id: str
     name: str | None
     repo_url: str | None
+    repo_url_confirmed: bool = Field(
+        default=False,
+        description="True when an admin set repo_url; false when it came from an error report (the repair "
+        "agent works only on a confirmed repository)",
+    )
     local_path: str | None
     description: str | None
     default_branch: str | None
