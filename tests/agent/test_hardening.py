@@ -11,11 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from logcenter.agent import fixers, forge
+from logcenter.agent.git import Repository, Tampered, commit, stage_all
+from logcenter.agent.hardening import drop_token_variables
 from logcenter.agent.options import AgentSettings
 from logcenter.agent.prompt import Prompt
+from logcenter.agent.repair import Failure, project_config
 from logcenter.forges.base import ForgeKind
 from tests.agent.conftest import REPO_ROOT, TEST_COMMAND, Harness, git
 from tests.agent.test_pull_request import REPO, forge_env, gitea  # noqa: F401  (the fixture)
@@ -72,13 +76,29 @@ def _project(**fields: object) -> object:
     from logcenter.projects.schemas import ProjectRead
 
     base = {
-        "id": 1, "project_id": "calc", "name": None, "repo_url": None, "local_path": None,
+        "id": 1, "project_id": "calc", "name": None, "repo_url": None, "repo_url_confirmed": False,
+        "local_path": None,
         "description": None, "default_branch": None, "test_command": "pytest", "forge": None,
         "forge_url": None, "forge_repo": None, "forge_token_set": False, "webhook_secret_set": False,
         "merge_style": None, "ingest_key": "k", "dsn": "http://k@h/1",
         "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
     }  # fmt: skip
     return ProjectRead.model_validate({**base, **fields})
+
+
+def test_which_repository_the_agent_works_on(tmp_path: Path) -> None:
+    own = AgentSettings(repo_url="https://git.example.com/acme/calc.git", token=None)
+    none = AgentSettings(token=None)
+    confirmed = _project(repo_url="https://git.example.com/acme/app.git", repo_url_confirmed=True)
+    reported = _project(repo_url=EVIL_URL)
+    assert project_config(confirmed, none).repo_url == "https://git.example.com/acme/app.git"  # type: ignore[arg-type]
+    assert project_config(confirmed, own).repo_url == "https://git.example.com/acme/app.git"  # type: ignore[arg-type]
+    assert project_config(reported, own).repo_url == "https://git.example.com/acme/calc.git"  # type: ignore[arg-type]
+    local = project_config(_project(repo_url=EVIL_URL, local_path=str(tmp_path)), none)  # type: ignore[arg-type]
+    assert (local.repo_url, local.local_path) == (None, str(tmp_path))
+    with pytest.raises(Failure) as failed:
+        project_config(reported, none)  # type: ignore[arg-type]
+    assert failed.value.code == "config_missing" and "came from an error report" in str(failed.value)
 
 
 def test_the_forge_token_is_offered_only_to_the_forge_s_host() -> None:
@@ -235,3 +255,62 @@ def test_aider_gets_only_a_file_inside_the_worktree(tmp_path: Path) -> None:
     ):
         argv = _aider_argv(worktree, hostile)
         assert argv[-1] == "--no-stream" and "--" not in argv, (hostile, argv)
+
+
+def _mirror_with_branch(tmp_path: Path, origin: Path) -> Repository:
+    repo = Repository.mirror(tmp_path / "agent", str(origin), None)
+    worktree = repo.add_worktree(tmp_path / "agent" / "worktrees" / "w", branch="fix/x", base="origin/main")
+    (worktree / "NEW.txt").write_text("new\n")
+    stage_all(worktree)
+    commit(worktree, message="change", name="Agent", email="agent@example.com")
+    return repo
+
+
+def test_hooks_and_worktree_config_written_after_the_checkout_stop_the_push(
+    tmp_path: Path, origin: Path
+) -> None:
+    repo = _mirror_with_branch(tmp_path, origin)
+    hook = repo.path / "hooks" / "pre-push"
+    hook.write_text("#!/bin/sh\ntouch /tmp/pwned\n")
+    hook.chmod(0o755)
+    worktree_config = next((repo.path / "worktrees").iterdir()) / "config.worktree"
+    worktree_config.write_text("[core]\n\tsshCommand = touch /tmp/pwned\n")
+    with pytest.raises(Tampered) as refused:
+        repo.push("fix/x")
+    assert "hooks/pre-push" in str(refused.value) and "config.worktree" in str(refused.value)
+    assert git("for-each-ref", "refs/heads/fix/", cwd=origin) == ""
+    # Put back as it was, the push goes through.
+    hook.unlink()
+    worktree_config.unlink()
+    repo.push("fix/x")
+    assert git("for-each-ref", "--format=%(refname)", "refs/heads/fix/", cwd=origin).split() == [
+        "refs/heads/fix/x"
+    ]
+
+
+def test_the_user_s_global_git_config_does_not_redirect_the_push(
+    tmp_path: Path, origin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fixer's code can write the agent user's ~/.gitconfig as well: the push reads no global config.
+    evil = tmp_path / "evil.git"
+    git("init", "-q", "--bare", str(evil), cwd=tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    repo = _mirror_with_branch(tmp_path, origin)
+    (home / ".gitconfig").write_text(f'[url "{evil}"]\n\tpushInsteadOf = {origin}\n')
+    repo.push("fix/x")
+    assert git("for-each-ref", cwd=evil) == ""
+    assert "refs/heads/fix/x" in git("for-each-ref", "refs/heads/fix/", cwd=origin)
+
+
+def test_the_token_variables_leave_the_environment_once_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGCENTER_AGENT_TOKEN", "agent-token-value")
+    monkeypatch.setenv("LOGCENTER_GITEA_TOKEN", "gitea-token-value")
+    monkeypatch.setenv("LOGCENTER_AGENT_SERVER", "http://logcenter.example")
+    settings = AgentSettings()
+    assert sorted(drop_token_variables()) == ["LOGCENTER_AGENT_TOKEN", "LOGCENTER_GITEA_TOKEN"]
+    assert "LOGCENTER_AGENT_TOKEN" not in os.environ and "LOGCENTER_GITEA_TOKEN" not in os.environ
+    assert os.environ["LOGCENTER_AGENT_SERVER"] == "http://logcenter.example"
+    assert settings.secrets() == ["agent-token-value", "gitea-token-value"]

@@ -303,7 +303,7 @@ class Repository:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(self.path):
             if branch:
-                git("worktree", "add", "-q", "-B", branch, str(path), base, cwd=self.path)
+                git("worktree", "add", "-q", "--no-track", "-B", branch, str(path), base, cwd=self.path)
             else:
                 git("worktree", "add", "-q", "--detach", str(path), base, cwd=self.path)
         return path
