@@ -23,8 +23,12 @@ tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package
 /usr/bin/chromium:
 	apt-get update -qq && apt-get install -y -qq chromium
 
+# jq and curl for docs/forges-setup.md's CI deployment step (tests/webhooks/test_ci_example.py).
+/usr/bin/jq:
+	apt-get update -qq && apt-get install -y -qq jq curl
+
 ## Install everything and run the whole test suite (SQLite and PostgreSQL)
-test: $(BIN)/logcenter tests/js/node_modules/.package-lock.json /usr/bin/chromium
+test: $(BIN)/logcenter tests/js/node_modules/.package-lock.json /usr/bin/chromium /usr/bin/jq
 	$(BIN)/ruff check src tests sdk bench
 	$(BIN)/mypy src
 	$(BIN)/mypy --config-file sdk/pyproject.toml sdk/src/logcenter_sdk

@@ -127,19 +127,12 @@ def test_submit_for_review_stores_the_pull_request(session):
     ]
 
 
-def test_link_pull_request_and_update_head(session):
+def test_link_pull_request(session):
     bug = committed_bug(session, S.PENDING_REVIEW, branch_name="fix/a")
     url = "https://github.com/o/r/pull/3"
     workflow.link_pull_request(session, bug, actor="bot", pr_number=3, pr_url=url)
-    workflow.update_head(bug, head_sha=SHA)
     bug = reloaded(session, bug)
-    assert (bug.status, bug.pr_number, bug.pr_url, bug.branch_name, bug.head_sha) == (
-        S.PENDING_REVIEW,
-        3,
-        url,
-        "fix/a",
-        SHA.lower(),
-    )
+    assert (bug.status, bug.pr_number, bug.pr_url, bug.branch_name) == (S.PENDING_REVIEW, 3, url, "fix/a")
     assert [row(e) for e in events(session, bug)] == [
         ("pr", "PENDING_REVIEW", "PENDING_REVIEW", "bot", f"PR #3: {url}", url)
     ]

@@ -90,7 +90,9 @@ def test_admin_can_put_a_project(client, admin_headers, shop):
 
 def test_ingest_token_message_names_what_is_needed(client, ingest_headers):
     response = client.get("/api/v1/bugs", headers=ingest_headers)
-    assert response.json() == {"detail": "Token 'sdk' has scope 'ingest'; this endpoint needs admin or agent"}
+    assert response.json() == {
+        "detail": "Token 'sdk' has scope 'ingest'; this endpoint needs admin or agent or reviewer"
+    }
 
 
 def test_revoked_token_is_401(client, db):

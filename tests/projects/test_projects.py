@@ -225,6 +225,21 @@ def test_report_fills_an_empty_repo_url(client, admin_headers):
     assert get(client, admin_headers, "fresh")["repo_url"] == "https://git.example.com/acme/fresh.git"
 
 
+def test_a_reported_repo_url_is_only_a_suggestion_until_an_admin_confirms_it(client, admin_headers, projects):
+    # Reports need no login: a repo_url they carry must not decide where the forge token goes or which
+    # repository the repair agent clones and runs.
+    put(client, admin_headers, "billing", {"forge": "gitea", "forge_token": "secret-token"})
+    ingest(client, project_id="billing", repo_url="https://gitea.attacker.example/evil/billing.git")
+    reported = get(client, admin_headers, "billing")
+    assert reported["repo_url"] == "https://gitea.attacker.example/evil/billing.git"
+    assert reported["repo_url_confirmed"] is False and reported["forge_repo"] is None
+    put(client, admin_headers, "billing", {"repo_url": "https://gitea.example.com/acme/billing.git"})
+    confirmed = get(client, admin_headers, "billing")
+    assert confirmed["repo_url_confirmed"] is True and confirmed["forge_repo"] == "acme/billing"
+    put(client, admin_headers, "billing", {"repo_url": ""})
+    assert get(client, admin_headers, "billing")["repo_url_confirmed"] is False
+
+
 def test_report_fills_repo_url_of_a_project_created_without_one(client, admin_headers, projects):
     ingest(client, project_id="billing")
     assert get(client, admin_headers, "billing")["repo_url"] is None

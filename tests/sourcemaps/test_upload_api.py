@@ -155,3 +155,19 @@ def test_retention_keeps_the_newest_bundles_and_drops_old_ones(client, db, admin
         assert {f.bundle_id for f in session.scalars(select(ArtifactFile))} == {
             b["id"] for b in listed["bundles"]
         }
+
+
+def test_a_bundle_over_the_size_limit_is_refused_before_anything_is_written(client, admin_headers, settings):
+    # One stored chunk listed many times would otherwise be written out in full before its size is checked.
+    client.post("/api/v1/projects", json={"project_id": "shop_web"}, headers=admin_headers).raise_for_status()
+    chunk = b"x" * 4096
+    files = [("file", (sha1(chunk), chunk, "application/octet-stream"))]
+    sent = client.post("/api/0/organizations/acme/chunk-upload/", files=files, headers=admin_headers)
+    assert sent.is_success
+    settings.sourcemap_max_bundle_bytes = 64 * 1024
+    times = settings.sourcemap_max_bundle_bytes // len(chunk) + 1
+    request = {"checksum": sha1(chunk * times), "chunks": [sha1(chunk)] * times, "projects": ["shop_web"]}
+    url = "/api/0/organizations/acme/artifactbundle/assemble/"
+    refused = client.post(url, json=request, headers=admin_headers)
+    assert refused.status_code == 413 and "limit" in refused.json()["detail"]
+    assert not any(p.is_file() for p in (settings.sourcemaps_path / "bundles").rglob("*"))

@@ -94,9 +94,16 @@ def test_a_body_that_is_not_a_json_object_is_a_400(client, session):
         assert "JSON" in response.json()["detail"]
 
 
-def test_a_push_to_the_pr_branch_moves_the_head_a_later_merge_is_made_at(client, session):
+def test_a_push_to_the_pr_branch_is_noted_and_does_not_change_what_a_merge_is_made_at(client, session):
+    # A merge without the reviewer's expected_head_sha stays at the reported head: the forge refuses it (409)
+    # rather than merging the pushed commits nobody reviewed.
     bug = review_bug(session, forge_project(session, "shop", REPO), head_sha="a" * 40)
     body = p.gitea_pr("synchronized", repo=REPO, number=7, head_sha="d" * 40)
     response = post(client, "/api/webhooks/gitea", p.gitea_delivery(body, secret=SECRET))
-    assert response.json()["bugs"] == [{"bug_id": bug.id, "outcome": "head updated"}]
-    assert reload(session, bug).head_sha == "d" * 40
+    assert response.json()["bugs"] == [{"bug_id": bug.id, "outcome": "head moved"}]
+    assert reload(session, bug).head_sha == "a" * 40
+    [pushed] = [e for e in history(session, bug) if e.kind == "pr_pushed"]
+    assert "dddddddddddd" in pushed.note and "review them before merging" in pushed.note
+    again = p.gitea_pr("synchronized", repo=REPO, number=7, head_sha="d" * 40)
+    redelivered = post(client, "/api/webhooks/gitea", p.gitea_delivery(again, secret=SECRET))
+    assert redelivered.json()["bugs"] == [{"bug_id": bug.id, "outcome": "nothing to do"}]

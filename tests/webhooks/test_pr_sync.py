@@ -65,3 +65,30 @@ def test_the_sync_runs_periodically(app):
 
     load_handlers()
     assert PERIODIC[SYNC_PULL_REQUESTS].interval(app.state.settings) == 300
+
+
+def test_old_delivery_ids_are_pruned_recent_ones_kept(db, session, settings):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from logcenter.db import utcnow
+    from logcenter.reviews.jobs import PRUNE_DELIVERIES
+    from logcenter.webhooks.models import WebhookDelivery
+
+    for delivery, age in (("old", timedelta(days=40)), ("recent", timedelta(days=2))):
+        session.add(
+            WebhookDelivery(
+                source="gitea",
+                delivery_id=delivery,
+                event="pull_request",
+                outcome="ok",
+                received_at=utcnow() - age,
+            )
+        )
+    session.commit()
+    with session_scope(db.factory) as s:
+        enqueue(s, PRUNE_DELIVERIES)
+    assert run_pending(db.factory, settings, kinds=[PRUNE_DELIVERIES]) == 1
+    session.rollback()
+    assert list(session.scalars(select(WebhookDelivery.delivery_id))) == ["recent"]

@@ -267,3 +267,47 @@ def test_without_a_forge_merging_says_what_to_configure(client, session, admin_h
     response = client.post(f"/api/v1/bugs/{bug.id}/merge", headers=admin_headers)
     assert response.status_code == 409
     assert ("no forge" if missing == "forge" else "LOGCENTER_GITEA_TOKEN") in response.json()["detail"]
+
+
+def test_rejecting_a_pr_merged_meanwhile_records_the_merge(client, session, admin_headers, fake_github):
+    configure(client, admin_headers, fake_github)
+    bug, pr = pending(session, fake_github)
+    fake_github.merge_pr(fake_github.default_repo, pr.number, by="maria")
+    response = client.post(
+        f"/api/v1/bugs/{bug.id}/reject", json={"reason": "too late"}, headers=admin_headers
+    )
+    assert response.status_code == 409
+    assert "already merged" in response.json()["detail"]
+    bug = reload(session, bug)
+    assert (bug.status, bug.merge_commit_sha) == (BugStatus.MERGED, pr.merge_commit)
+    assert not pr.comments
+
+
+def test_no_transaction_is_held_while_the_forge_answers(live_server, api, session, fake_gitea):
+    """A merge waiting for a slow forge does not hold the database: other writes go on meanwhile (on SQLite a
+    write transaction held across the forge call would make them wait for it)."""
+    import threading
+    import time
+
+    body = {
+        "project_id": "app",
+        "forge": "gitea",
+        "forge_url": fake_gitea.api_url,
+        "forge_repo": fake_gitea.default_repo,
+        "forge_token": fake_gitea.token,
+    }
+    assert api.post("/api/v1/projects", json=body).status_code == 201
+    bug, pr = pending(session, fake_gitea)
+    answers: list[int] = []
+    with fake_gitea.lock:  # the fake forge answers nothing until released
+        merging = threading.Thread(
+            target=lambda: answers.append(api.post(f"/api/v1/bugs/{bug.id}/merge", timeout=60).status_code)
+        )
+        merging.start()
+        time.sleep(0.5)  # let the merge reach the forge
+        edited = api.put("/api/v1/projects/app", json={"description": "edited meanwhile"}, timeout=10)
+        assert edited.status_code == 200
+        assert merging.is_alive()  # the merge was still waiting for the forge
+    merging.join(60)
+    assert answers == [200]
+    assert pr.merged

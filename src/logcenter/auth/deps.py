@@ -101,6 +101,8 @@ def require_outside_transaction(*scopes: Scope) -> Callable[..., Principal]:
 
 Admin = Annotated[Principal, Depends(require(Scope.ADMIN))]
 AgentOrAdmin = Annotated[Principal, Depends(require(Scope.AGENT))]
+# Reading bugs: a reviewer reads what it reviews.
+BugReader = Annotated[Principal, Depends(require(Scope.AGENT, Scope.REVIEWER))]
 # Merge / reject: admin and reviewer tokens; the pull request's page: those and the agent's.
 Reviewer = Annotated[Principal, Depends(require_outside_transaction(Scope.REVIEWER))]
 ReviewReader = Annotated[Principal, Depends(require_outside_transaction(Scope.REVIEWER, Scope.AGENT))]

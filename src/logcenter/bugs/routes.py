@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from logcenter.auth.deps import AgentOrAdmin
+from logcenter.auth.deps import AgentOrAdmin, BugReader
 from logcenter.bugs import service, workflow
 from logcenter.bugs.models import Bug
 from logcenter.bugs.schemas import (
@@ -39,7 +39,7 @@ def to_read(bug: Bug, slug: str) -> BugRead:
 @router.get("", response_model=BugPage, summary="Search bugs")
 def list_bugs(
     session: SessionDep,
-    _: AgentOrAdmin,
+    _: BugReader,
     project_id: str | None = None,
     status: Annotated[
         list[str] | None, Query(description="Repeat or comma-separate; legacy names accepted")
@@ -73,7 +73,7 @@ def list_bugs(
     "/{bug_id}", response_model=BugDetail, summary="A bug with its history, occurrences and repair reports"
 )
 def get_bug(
-    bug_id: BugId, session: SessionDep, _: AgentOrAdmin, occurrences: Annotated[int, Query(ge=0, le=100)] = 20
+    bug_id: BugId, session: SessionDep, _: BugReader, occurrences: Annotated[int, Query(ge=0, le=100)] = 20
 ) -> BugDetail:
     d = service.get_details(session, bug_id, occurrences=occurrences)
     return BugDetail(

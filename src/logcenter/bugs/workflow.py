@@ -46,6 +46,7 @@ class HistoryKind(StrEnum):
     DEPLOYMENT = "deployment"  # a deployment note that did not move the bug
     NOTE = "note"  # anything else a person wrote on the bug
     AGENT = "agent"  # a step of the repair agent's run (fixing, verifying, pushed)
+    PR_PUSHED = "pr_pushed"  # new commits on the PR's branch after the fix was reported: review them again
 
 
 TRANSITIONS: dict[BugStatus, frozenset[BugStatus]] = {
@@ -254,11 +255,6 @@ def link_pull_request(
         link=pr_url,
         now=now,
     )
-
-
-def update_head(bug: Bug, *, head_sha: str) -> None:
-    """The PR's branch moved (a push to it): the head sha a reviewer merges at. No history row."""
-    bug.head_sha = _sha(head_sha)
 
 
 def merge(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,22 +53,31 @@ def reencrypt_secrets(session: Session, *, box: SecretBox) -> int:
     return count
 
 
+def _remote(project: Project) -> str | None:
+    """repo_url when an admin set it and it is a network remote: a repo_url from an error report never
+    decides where a token goes or which repository a webhook names."""
+    url = project.repo_url
+    if url and project.repo_url_confirmed and not url.startswith(("/", "file://")):
+        return url
+    return None
+
+
 def repo_path(project: Project) -> str | None:
-    """The forge repository: `forge_repo`, else the path `repo_url` names (None if neither says)."""
+    """The forge repository: `forge_repo`, else the path a confirmed `repo_url` names (None if neither)."""
     if project.forge_repo:
         return project.forge_repo
-    if project.repo_url and not project.repo_url.startswith(("/", "file://")):
+    if (url := _remote(project)) is not None:
         try:
-            return forges.parse_repo(project.repo_url)[1]
+            return forges.parse_repo(url)[1]
         except ValueError:
             return None
     return None
 
 
 def _repo_host(project: Project) -> str:
-    if project.repo_url and not project.repo_url.startswith(("/", "file://")):
+    if (url := _remote(project)) is not None:
         try:
-            return forges.parse_repo(project.repo_url)[0]
+            return forges.parse_repo(url)[0]
         except ValueError:
             return ""
     return ""
@@ -166,7 +176,17 @@ def target_for(project: Project, settings: Settings) -> ForgeTarget:
         raise ForgeNotConfigured(
             f"Project {project.slug!r} has no {kind.value} token: set forge_token ({where}) or {env}"
         )
-    return ForgeTarget(kind=kind, api_url=api_url.rstrip("/"), repo=repo, token=token)
+    return ForgeTarget(kind=kind, api_url=api_base(kind, api_url), repo=repo, token=token)
+
+
+def api_base(kind: ForgeKind, url: str) -> str:
+    """The API base for a URL: as given when it has a path, else (Gitea, GitLab) the forge's usual one on that
+    host: people set LOGCENTER_GITEA_URL to the address they open in a browser, https://gitea.example.com.
+    A GitHub URL is taken as given (api.github.com serves its API at the root)."""
+    parts = urlsplit(url.rstrip("/"))
+    if kind is ForgeKind.GITHUB or parts.path.strip("/") or not parts.netloc:
+        return url.rstrip("/")
+    return forges.default_api_url(kind, parts.netloc, scheme=parts.scheme or "https")
 
 
 def connect(target: ForgeTarget) -> Forge:

@@ -4,7 +4,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Text
+from sqlalchemy import Boolean, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from logcenter.db import Base, JSONText, UTCDateTime, utcnow
@@ -22,6 +22,9 @@ class Project(Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     repo_url: Mapped[str | None] = mapped_column(String(500))
+    # True when an admin set repo_url; a repo_url from an error report (reports need no login) is only a
+    # suggestion: the repair agent and the forge clients use it only once an admin confirms it.
+    repo_url_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     local_path: Mapped[str | None] = mapped_column(String(1000))
     description: Mapped[str | None] = mapped_column(Text)
     default_branch: Mapped[str | None] = mapped_column(String(200))

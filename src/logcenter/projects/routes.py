@@ -35,6 +35,7 @@ def to_read(project: Project, request: Request) -> ProjectRead:
         project_id=project.slug,
         name=project.name,
         repo_url=project.repo_url,
+        repo_url_confirmed=project.repo_url_confirmed,
         local_path=project.local_path,
         description=project.description,
         default_branch=project.default_branch,

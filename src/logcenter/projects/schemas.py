@@ -109,9 +109,8 @@ class ProjectRead(BaseModel):
     name: str | None
     repo_url: str | None
     repo_url_confirmed: bool = Field(
-        default=False,
-        description="True when an admin set repo_url; false when it came from an error report (the repair "
-        "agent works only on a confirmed repository)",
+        description="False when repo_url came from an error report: the repair agent and the forge clients "
+        "use it only once an admin sets (confirms) it with PUT"
     )
     local_path: str | None
     description: str | None

@@ -49,6 +49,7 @@ def create(session: Session, *, data: ProjectCreate, box: SecretBox | None = Non
             ingest_key=new_ingest_key(),
             created_at=now,
             updated_at=now,
+            repo_url_confirmed=bool(fields.get("repo_url")),  # an admin's
             **{k: (v or None) for k, v in fields.items()},
         )
         .on_conflict_do_nothing(index_elements=["slug"])
@@ -76,6 +77,8 @@ def update_project(
     project = get_by_slug(session, slug)
     for key, value in data.model_dump(exclude_unset=True, exclude=set(forge.SECRET_FIELDS)).items():
         setattr(project, key, value or None)
+        if key == "repo_url":  # an admin's word: confirmed (a report's is only a suggestion)
+            project.repo_url_confirmed = bool(value)
     _store_secrets(project, data.model_dump(include=set(forge.SECRET_FIELDS), exclude_unset=True), box)
     project.updated_at = utcnow()
     session.flush()

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from logcenter.bugs import workflow
-from logcenter.bugs.models import Bug, BugStatus
+from logcenter.bugs.models import Bug, BugEvent, BugStatus
 from logcenter.bugs.workflow import HistoryKind
 
 S = BugStatus
@@ -93,12 +94,25 @@ def reopened(
     return "pending review"
 
 
-def head_moved(bug: Bug, *, head_sha: str | None) -> str:
-    """A push to the PR's branch: later merges from Log Center are made at (and only at) this head."""
-    if head_sha and bug.status == S.PENDING_REVIEW:
-        workflow.update_head(bug, head_sha=head_sha)
-        return "head updated"
-    return "nothing to do"
+def head_moved(
+    session: Session, bug: Bug, *, head_sha: str | None, actor: str, link: str | None = None
+) -> str:
+    """A push to the PR's branch after the fix was reported. The bug keeps the head that was reported, so a
+    merge from Log Center without the reviewer's `expected_head_sha` is refused (409) instead of merging
+    commits nobody reviewed; the history says the PR has new commits (once per head)."""
+    if not head_sha or bug.status != S.PENDING_REVIEW or head_sha.lower() == (bug.head_sha or "").lower():
+        return "nothing to do"
+    note = f"PR #{bug.pr_number} has new commits (head {head_sha[:12]}): review them before merging"
+    last = session.scalar(
+        select(BugEvent.note)
+        .where(BugEvent.bug_id == bug.id, BugEvent.kind == HistoryKind.PR_PUSHED)
+        .order_by(BugEvent.id.desc())
+        .limit(1)
+    )
+    if last == note:
+        return "nothing to do"
+    workflow.record_note(session, bug, kind=HistoryKind.PR_PUSHED, actor=actor, note=note, link=link)
+    return "head moved"
 
 
 def commented(

@@ -78,7 +78,7 @@ def _apply(session: Session, bug: Bug, pr: PullRequest, *, actor: str) -> str:
         return apply.closed(session, bug, actor=actor, number=pr.number, reason=reason, link=pr.url)
     if bug.status == BugStatus.FAILED:
         return apply.reopened(session, bug, actor=actor, by="someone", number=pr.number, link=pr.url)
-    return apply.head_moved(bug, head_sha=pr.head_sha if pr.head_sha != bug.head_sha else None)
+    return apply.head_moved(session, bug, head_sha=pr.head_sha, actor=actor, link=pr.url)
 
 
 def sync_pending(

@@ -24,6 +24,7 @@ from logcenter.auth.models import Scope
 from logcenter.db import session_scope
 from logcenter.deps import SessionDep, SettingsDep
 from logcenter.errors import BadRequest, NotFound, PayloadTooLarge
+from logcenter.ingest.body import read_capped
 from logcenter.projects.models import Project
 from logcenter.sourcemaps import service
 from logcenter.sourcemaps.storage import SHA1, Storage
@@ -77,9 +78,9 @@ def chunk_options(org: str, request: Request, settings: SettingsDep, _: Uploader
 async def upload_chunks(org: str, request: Request, _: Uploader) -> dict[str, Any]:
     """Chunks as multipart files named by their SHA-1 (`file`, or `file_gzip` when gzipped); each is kept
     only if its content has that SHA-1."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_REQUEST_SIZE + 1024 * 1024:
-        raise PayloadTooLarge(f"Request body is {declared} bytes; the limit is {MAX_REQUEST_SIZE}")
+    # Read under the cap first, also when the body comes chunked with no Content-Length; the form parser
+    # then reads this copy (Starlette's Request keeps a body read once in `_body`).
+    request._body = await read_capped(request, MAX_REQUEST_SIZE + 1024 * 1024)
     storage = storage_of(request)
     async with request.form(max_files=CHUNKS_PER_REQUEST, max_fields=CHUNKS_PER_REQUEST) as form:
         parts = [(name, value) for name, value in form.multi_items() if isinstance(value, UploadFile)]

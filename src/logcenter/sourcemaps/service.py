@@ -19,7 +19,7 @@ from logcenter.errors import BadRequest, NotFound, PayloadTooLarge
 from logcenter.projects.models import Project
 from logcenter.sourcemaps.bundle import BundleError, Manifest, read_manifest
 from logcenter.sourcemaps.models import ArtifactBundle, ArtifactFile, SourcemapRetention
-from logcenter.sourcemaps.storage import SHA1, Storage
+from logcenter.sourcemaps.storage import SHA1, BundleTooLarge, Storage
 
 log = structlog.get_logger(__name__)
 
@@ -99,7 +99,9 @@ def store(storage: Storage, settings: Settings, checksum: str, chunks: list[str]
     """Join the chunks and read the bundle's manifest, outside any transaction (a bundle can be large):
     the bundle, or the `error` answer saying why it cannot be used."""
     try:
-        relative, size = storage.assemble(checksum, chunks)
+        relative, size = storage.assemble(checksum, chunks, max_bytes=settings.sourcemap_max_bundle_bytes)
+    except BundleTooLarge as exc:
+        raise PayloadTooLarge(str(exc)) from None
     except ValueError as exc:
         return Assembled(ERROR, [], str(exc))
     except FileNotFoundError:  # a chunk deleted meanwhile (a concurrent assemble of the same bundle)

@@ -37,13 +37,18 @@ class Storage:
     def bundle_path(self, relative: str) -> Path:
         return self.root / relative
 
-    def assemble(self, checksum: str, chunks: list[str]) -> tuple[str, int]:
+    def assemble(self, checksum: str, chunks: list[str], *, max_bytes: int) -> tuple[str, int]:
         """Join the chunks into the bundle named by `checksum`: (its path relative to the root, its size).
-        ValueError if the result does not have that SHA-1."""
+        ValueError if the result does not have that SHA-1; BundleTooLarge, before anything is written, if
+        it would be over `max_bytes` (a chunk may be listed many times: the sizes are added up first)."""
         relative = f"bundles/{checksum[:2]}/{checksum}.zip"
         target = self.root / relative
         if target.is_file():
             return relative, target.stat().st_size
+        sizes = {chunk: self.chunk_path(chunk).stat().st_size for chunk in set(chunks)}
+        total = sum(sizes[chunk] for chunk in chunks)
+        if total > max_bytes:
+            raise BundleTooLarge(total, max_bytes)
         digest = hashlib.sha1()  # noqa: S324
         size = 0
 
@@ -78,6 +83,12 @@ class Storage:
             except FileNotFoundError:
                 pass
         return removed
+
+
+class BundleTooLarge(Exception):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"The bundle would be {size} bytes; the limit is {limit}")
+        self.size, self.limit = size, limit
 
 
 def _write_atomic(target: Path, parts: Iterable[bytes], check: object = None) -> None:

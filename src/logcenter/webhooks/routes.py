@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from logcenter.errors import PayloadTooLarge
 from logcenter.forges.base import ForgeKind
+from logcenter.webhooks import deployment as deployments
 from logcenter.webhooks import service
 from logcenter.webhooks.schemas import DeploymentAnswer, WebhookAnswer
 
@@ -90,7 +91,7 @@ async def deployment(request: Request) -> DeploymentAnswer:
     says why the others were left."""
     raw = await _raw(request)
     return await run_in_threadpool(
-        service.receive_deployment,
+        deployments.receive_deployment,
         request.app.state.session_factory,
         request.app.state.settings,
         headers=request.headers,

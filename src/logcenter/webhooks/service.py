@@ -1,8 +1,8 @@
 """Forge and deployment webhooks: authenticate, de-duplicate, find the bugs, move them along.
 
 Every check runs before anything is written: a bad or missing signature is a 401 and nothing changes; a body
-whose repository no project has, or whose PR no bug has, is answered 200 "ignored". Forge calls (is the
-merge contained in the deployed commit?) run between two short transactions, never inside one.
+whose repository no project has, or whose PR no bug has, is answered 200 "ignored". A forge webhook is
+handled in one short transaction; the deployment call (deployment.py) shares the checks defined here.
 """
 
 from __future__ import annotations
@@ -15,35 +15,26 @@ from urllib.parse import parse_qs
 
 import orjson
 import structlog
-from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from logcenter.bugs import workflow
-from logcenter.bugs.models import Bug, BugStatus
+from logcenter.bugs.models import Bug
 from logcenter.config import Settings
 from logcenter.db import session_scope, upsert_insert, utcnow
-from logcenter.errors import BadRequest, Forbidden, LogCenterError, Unauthorized
-from logcenter.forges.base import ForgeError, ForgeKind
+from logcenter.errors import BadRequest, Forbidden, Unauthorized
+from logcenter.forges.base import ForgeKind
 from logcenter.projects import forge as project_forge
 from logcenter.projects.models import Project
 from logcenter.reviews import apply
-from logcenter.validation import from_pydantic
 from logcenter.webhooks import events, signatures
 from logcenter.webhooks.events import Action, ForgeEvent
 from logcenter.webhooks.models import WebhookDelivery
 from logcenter.webhooks.schemas import (
     BugOutcome,
-    DeploymentAnswer,
-    DeploymentIn,
-    LeftBug,
     WebhookAnswer,
 )
 
 log = structlog.get_logger(__name__)
-
-DEPLOYMENT = "deployment"
-MIN_SHA = 7
 
 
 @dataclass(frozen=True)
@@ -147,7 +138,7 @@ def claim_delivery(session: Session, *, source: str, delivery: str | None, event
     return row is not None
 
 
-def _record_outcome(session: Session, *, source: str, delivery: str | None, outcome: str) -> None:
+def record_outcome(session: Session, *, source: str, delivery: str | None, outcome: str) -> None:
     if delivery is not None:
         session.execute(
             update(WebhookDelivery)
@@ -194,7 +185,7 @@ def _apply(session: Session, bug: Bug, event: ForgeEvent) -> str:
     if event.action is Action.REOPENED:
         return apply.reopened(session, bug, actor=actor, by=event.actor, number=event.number, link=event.link)
     if event.action is Action.PUSHED:
-        return apply.head_moved(bug, head_sha=event.head_sha)
+        return apply.head_moved(session, bug, head_sha=event.head_sha, actor=actor, link=event.link)
     return apply.commented(
         session, bug, actor=actor, text=event.text, link=event.link, review_state=event.review_state
     )
@@ -226,7 +217,7 @@ def receive_forge(
         if not claim_delivery(session, source=kind, delivery=delivery, event=event_header):
             return WebhookAnswer(status="duplicate", message=f"Delivery {delivery} was handled already")
         answer = _handle(session, kind, event_header, body.payload, verified, repo)
-        _record_outcome(session, source=kind, delivery=delivery, outcome=f"{answer.status}: {answer.message}")
+        record_outcome(session, source=kind, delivery=delivery, outcome=f"{answer.status}: {answer.message}")
     log.info(
         "webhook.handled",
         forge=str(kind),
@@ -260,156 +251,7 @@ def _handle(
     return WebhookAnswer(status="ok", message=f"{event.action} applied", bugs=outcomes)
 
 
-# Deployment -----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Merged:
-    bug_id: int
-    merge_commit: str | None
-
-
-def _same_commit(a: str, b: str) -> bool:
-    a, b = a.lower(), b.lower()
-    n = min(len(a), len(b))
-    return n >= MIN_SHA and a[:n] == b[:n]
-
-
-def receive_deployment(
-    factory: sessionmaker[Session], settings: Settings, *, headers: Mapping[str, str], raw: bytes
-) -> DeploymentAnswer:
-    """MERGED → DEPLOYED for each bug of the project whose merge commit the deployed commit contains."""
-    body = read_body(DEPLOYMENT, raw, headers.get("content-type", "application/json"))
-    slug = body.payload.get("project_id")
-    delivery = signatures.delivery_id(DEPLOYMENT, headers)
-    with session_scope(factory, write=False) as session:
-        project = (
-            session.scalar(select(Project).where(Project.slug == slug)) if isinstance(slug, str) else None
-        )
-        verified = authenticate(
-            DEPLOYMENT,
-            [project] if project else [],
-            headers=headers,
-            signed=body.signed,
-            settings=settings,
-            what=f"project {slug!r}" if isinstance(slug, str) else "this deployment",
-        )
-        try:
-            data = DeploymentIn.model_validate(body.payload)
-        except ValidationError as exc:
-            raise from_pydantic(exc) from None
-        if verified is None or project is None:
-            return DeploymentAnswer(status="ignored", message=f"No project {str(slug)[:100]!r}")
-        if data.status.strip().lower() != "success":
-            return DeploymentAnswer(
-                status="ignored", message=f"Deployment status {data.status!r}: nothing changed"
-            )
-        merged = [
-            _Merged(bug_id, sha)
-            for bug_id, sha in session.execute(
-                select(Bug.id, Bug.merge_commit_sha)
-                .where(Bug.project_id == project.id, Bug.status == BugStatus.MERGED)
-                .order_by(Bug.id)
-            )
-        ]
-        try:
-            target: project_forge.ForgeTarget | None = project_forge.target_for(project, settings)
-        except project_forge.ForgeNotConfigured:
-            target = None
-        project_id = project.id
-    # No transaction from here until the write below: the forge may take seconds to answer.
-    contained, left = _contained(merged, data.commit, target)
-    deployed: list[int] = []
-    with session_scope(factory) as session:
-        if not claim_delivery(session, source=DEPLOYMENT, delivery=delivery, event="deployment"):
-            return DeploymentAnswer(status="duplicate", message=f"Delivery {delivery} was handled already")
-        at = data.deployed_at or utcnow()
-        for bug in session.scalars(
-            select(Bug)
-            .where(Bug.id.in_(contained), Bug.project_id == project_id)
-            .order_by(Bug.id)
-            .with_for_update()
-        ):
-            if bug.status != BugStatus.MERGED:
-                left.append(LeftBug(bug_id=bug.id, reason=f"now {bug.status}"))
-                continue
-            workflow.deploy(
-                session,
-                bug,
-                actor=f"deployment ({data.environment or 'unknown environment'})",
-                commit=data.commit.lower(),
-                version=data.version,
-                environment=data.environment,
-                deployed_at=at,
-                note=f"Deployed in commit {data.commit[:12]}"
-                + (f" ({data.version})" if data.version else "")
-                + (f" to {data.environment}" if data.environment else ""),
-                kind=workflow.HistoryKind.DEPLOYED,
-            )
-            deployed.append(bug.id)
-        message = f"{len(deployed)} bug(s) deployed" + (f", {len(left)} left as they were" if left else "")
-        _record_outcome(session, source=DEPLOYMENT, delivery=delivery, outcome=message)
-    log.info("webhook.deployment", project=slug, commit=data.commit, deployed=deployed, left=len(left))
-    return DeploymentAnswer(
-        status="ok", message=message, deployed=deployed, left=sorted(left, key=lambda b: b.bug_id)
-    )
-
-
-def _contained(
-    merged: list[_Merged], commit: str, target: project_forge.ForgeTarget | None
-) -> tuple[list[int], list[LeftBug]]:
-    """Which merged bugs' merge commits the deployed commit contains: the same commit, or (with a forge) an
-    ancestor of it. Without a forge only the same commit counts, and each bug left says why."""
-    contained: list[int] = []
-    left: list[LeftBug] = []
-    answers: dict[str, bool | str] = {}
-    client = None
-    try:
-        for bug in merged:
-            if not bug.merge_commit:
-                left.append(LeftBug(bug_id=bug.bug_id, reason="no merge commit recorded for its fix"))
-                continue
-            if _same_commit(bug.merge_commit, commit):
-                contained.append(bug.bug_id)
-                continue
-            if target is None:
-                left.append(
-                    LeftBug(
-                        bug_id=bug.bug_id,
-                        reason=f"merge commit {bug.merge_commit[:12]} is not the deployed commit, and "
-                        "without a forge configured Log Center cannot tell whether the deployed commit "
-                        "contains it",
-                    )
-                )
-                continue
-            if bug.merge_commit not in answers:
-                try:
-                    client = client or project_forge.connect(target)
-                    answers[bug.merge_commit] = client.contains_commit(bug.merge_commit, in_commit=commit)
-                except (ForgeError, LogCenterError) as exc:
-                    answers[bug.merge_commit] = f"the forge could not tell: {exc.message}"
-            answer = answers[bug.merge_commit]
-            if answer is True:
-                contained.append(bug.bug_id)
-            elif answer is False:
-                left.append(
-                    LeftBug(
-                        bug_id=bug.bug_id,
-                        reason=f"merge commit {bug.merge_commit[:12]} is not in deployed commit "
-                        f"{commit[:12]}",
-                    )
-                )
-            else:
-                left.append(LeftBug(bug_id=bug.bug_id, reason=str(answer)))
-    finally:
-        if client is not None:
-            client.close()
-    return contained, left
-
-
 def prune_deliveries(session: Session, *, older_than: datetime) -> int:
     """Forget delivery ids older than forges redeliver (days): the table stays small."""
-    from sqlalchemy import delete
-
     result = session.execute(delete(WebhookDelivery).where(WebhookDelivery.received_at < older_than))
     return int(getattr(result, "rowcount", 0) or 0)
