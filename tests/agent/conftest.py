@@ -84,10 +84,8 @@ class Harness:
         body = {"project_id": slug, "repo_url": str(self.origin), "test_command": TEST_COMMAND, **fields}
         response = self.api.post("/api/v1/projects", json=body)
         assert response.status_code == 201, response.text
-        if body.get("repo_url"):
-            # An admin's PUT is what confirms a repo_url (the agent works on no address a report chose).
-            response = self.api.put(f"/api/v1/projects/{slug}", json={"repo_url": body["repo_url"]})
-            assert response.status_code == 200, response.text
+        # An admin's repo_url is confirmed (the agent works on no address a report chose).
+        assert response.json()["repo_url_confirmed"] is bool(body.get("repo_url")), response.text
         return response.json()
 
     def report(
@@ -136,8 +134,6 @@ class Harness:
                 "LOGCENTER_AGENT_TEST_TIMEOUT": "120",
                 "FAKE_CLAUDE_SCENARIO": scenario,
                 "FAKE_CLAUDE_RECORD": str(self.record),
-                # The agent's own (admin-controlled) repository: the same origin the projects name.
-                "LOGCENTER_AGENT_REPO_URL": str(self.origin),
             }
         )
         env.update(extra)

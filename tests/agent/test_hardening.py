@@ -51,7 +51,7 @@ def test_a_repository_address_from_a_report_is_never_worked_on(harness: Harness)
     bug_id = report_with_repo_url(harness, EVIL_URL)
     project = harness.api.get("/api/v1/projects/calc").json()
     assert project["repo_url"] == EVIL_URL and not project.get("repo_url_confirmed")
-    harness.run("--once", "--no-push", LOGCENTER_AGENT_REPO_URL="", LOGCENTER_AGENT_TEST_COMMAND=TEST_COMMAND)
+    harness.run("--once", "--no-push", LOGCENTER_AGENT_TEST_COMMAND=TEST_COMMAND)
     bug = harness.bug(bug_id)
     assert bug["status"] == "FAILED"
     reason = bug["failure_reason"]
@@ -63,9 +63,28 @@ def test_a_repository_address_from_a_report_is_never_worked_on(harness: Harness)
     assert not list((harness.tmp / "agent").glob("mirrors/*.git"))
 
 
+def test_a_repository_an_admin_confirmed_is_worked_on(harness: Harness) -> None:
+    bug_id = report_with_repo_url(harness, EVIL_URL)
+    response = harness.api.put(
+        "/api/v1/projects/calc", json={"repo_url": str(harness.origin), "test_command": TEST_COMMAND}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["repo_url_confirmed"] is True
+    harness.run("--once", "--no-push")
+    bug = harness.bug(bug_id)
+    assert bug["failure_reason"].startswith("not_pushed: verified fix committed"), bug["failure_reason"]
+    [mirror] = (harness.tmp / "agent" / "mirrors").glob("*.git")
+    assert git("config", "remote.origin.url", cwd=mirror).strip() == str(harness.origin)
+
+
 def test_the_agent_s_own_repository_wins_over_one_a_report_named(harness: Harness) -> None:
     bug_id = report_with_repo_url(harness, EVIL_URL)
-    harness.run("--once", "--no-push", LOGCENTER_AGENT_TEST_COMMAND=TEST_COMMAND)
+    harness.run(
+        "--once",
+        "--no-push",
+        LOGCENTER_AGENT_REPO_URL=str(harness.origin),
+        LOGCENTER_AGENT_TEST_COMMAND=TEST_COMMAND,
+    )
     bug = harness.bug(bug_id)
     assert bug["failure_reason"].startswith("not_pushed: verified fix committed"), bug["failure_reason"]
     [mirror] = (harness.tmp / "agent" / "mirrors").glob("*.git")
