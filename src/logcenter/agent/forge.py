@@ -47,7 +47,8 @@ def _host(url: str | None) -> str | None:
 
 def _api_url(kind: ForgeKind, base: str | None) -> str:
     if kind == ForgeKind.GITHUB:
-        # LOGCENTER_GITHUB_API_URL (as on the server; LOGCENTER_GITHUB_URL too) is the API itself (GitHub Enterprise: https://github.example.com/api/v3).
+        # LOGCENTER_GITHUB_API_URL (as on the server) is the API itself (GitHub Enterprise:
+        # https://github.example.com/api/v3).
         if not base or _host(base) in ("github.com", "www.github.com"):
             return "https://api.github.com"
         return base.rstrip("/")
