@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean vendor translations
 
 $(BIN)/logcenter: pyproject.toml sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package
 
 # Debian's Chromium for the browser tests, driven by Playwright (whose own browser download does not work here).
 /usr/bin/chromium:
-	apt-get update -qq && apt-get install -y -qq chromium
+	apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji
 
 # jq and curl for docs/forges-setup.md's CI deployment step (tests/webhooks/test_ci_example.py).
 /usr/bin/jq:
@@ -47,6 +47,18 @@ format: $(BIN)/logcenter
 ## Ingest benchmark (see bench/README.md)
 bench: $(BIN)/logcenter
 	$(BIN)/python bench/ingest.py
+
+## Refresh the web UI's browser files (htmx, uPlot) from the npm registry, pinned by version and integrity
+vendor:
+	scripts/vendor_web.sh
+
+WEB = src/logcenter/web
+## Extract the web UI's strings, merge them into the catalogues and compile them (the .mo files are committed)
+translations: $(BIN)/logcenter
+	cd $(WEB) && ../../../$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location \
+		--omit-header -w 200 -o locale/messages.pot .
+	$(BIN)/pybabel update -i $(WEB)/locale/messages.pot -d $(WEB)/locale -w 200
+	$(BIN)/pybabel compile -d $(WEB)/locale --statistics
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,4 +1,4 @@
-"""`logcenter serve | agent | worker | jobs list|retry | db upgrade | token create|list|revoke`."""
+"""`logcenter serve | agent | worker | jobs list|retry | db upgrade | token create|list|revoke | user ...`."""
 
 from __future__ import annotations
 
@@ -67,12 +67,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     with session_scope(create_session_factory(engine)) as session:
         configured = settings.admin_token.get_secret_value() if settings.admin_token else None
         token = auth_service.ensure_admin_token(session, configured=configured)
+        from logcenter.users import service as users_service
+
+        has_users = users_service.count_users(session) > 0
     engine.dispose()
     print(f"Log Center on http://{settings.host}:{settings.port} (API /api, docs /docs)", flush=True)
     print(f"Storing data in the {_where(settings)}", flush=True)
     if token:
         print("Created the first admin token (shown only this once; keep it):", flush=True)
         print(f"  {token}", flush=True)
+    if not has_users:
+        print("No web UI user yet; create the first one with:", flush=True)
+        print("  logcenter user create --username admin --role admin", flush=True)
     options = {
         "host": settings.host,
         "port": settings.port,
@@ -233,6 +239,94 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if revoked else 1
 
 
+def _users_session(settings: Settings):
+    from logcenter.db import create_session_factory, session_scope
+
+    _upgrade(settings)
+    engine = _engine(settings)
+    return engine, session_scope(create_session_factory(engine))
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password:
+        return str(args.password)
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise SystemExit("logcenter: the passwords differ")
+    return first
+
+
+def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
+    from logcenter.errors import LogCenterError
+    from logcenter.users import service as users_service
+    from logcenter.users.models import Role
+
+    password = _password(args)
+    engine, scope = _users_session(settings)
+    try:
+        with scope as session:
+            user = users_service.create_user(
+                session, username=args.username, password=password, role=Role(args.role)
+            )
+            print(f"Created {user.role} user {user.username!r}", file=sys.stderr)
+    except LogCenterError as exc:
+        print(f"logcenter: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_user_list(_: argparse.Namespace, settings: Settings) -> int:
+    from logcenter.users import service as users_service
+
+    engine, scope = _users_session(settings)
+    with scope as session:
+        for user in users_service.list_users(session):
+            state = f"disabled {user.disabled_at:%Y-%m-%d}" if user.disabled_at else "active"
+            seen = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
+            print(f"{user.id}\t{user.username}\t{user.role}\t{state}\tlast login {seen}")
+    engine.dispose()
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
+    from logcenter.errors import LogCenterError
+    from logcenter.users import service as users_service
+
+    engine, scope = _users_session(settings)
+    try:
+        with scope as session:
+            users_service.set_disabled(session, username=args.username, disabled=not args.enable)
+    except LogCenterError as exc:
+        print(f"logcenter: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"{'Enabled' if args.enable else 'Disabled'} user {args.username!r}", file=sys.stderr)
+    return 0
+
+
+def cmd_user_set_password(args: argparse.Namespace, settings: Settings) -> int:
+    from logcenter.errors import LogCenterError
+    from logcenter.users import service as users_service
+
+    password = _password(args)
+    engine, scope = _users_session(settings)
+    try:
+        with scope as session:
+            users_service.set_password(session, username=args.username, password=password)
+    except LogCenterError as exc:
+        print(f"logcenter: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"Changed the password of {args.username!r}; their sessions ended", file=sys.stderr)
+    return 0
+
+
 def cmd_agent(args: argparse.Namespace, _: Settings) -> int:
     from logcenter.agent.cli import run
 
@@ -342,6 +436,22 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(func=cmd_token_revoke)
+
+    user = sub.add_parser("user", help="web UI users").add_subparsers(dest="user_command", required=True)
+    ucreate = user.add_parser("create", help="create a user (password from --password or a prompt)")
+    ucreate.add_argument("--username", required=True)
+    ucreate.add_argument("--role", required=True, choices=["admin", "reviewer", "viewer"])
+    ucreate.add_argument("--password", help="at least 8 characters; prompted for when omitted")
+    ucreate.set_defaults(func=cmd_user_create)
+    user.add_parser("list", help="list users").set_defaults(func=cmd_user_list)
+    udisable = user.add_parser("disable", help="disable a user and end their sessions")
+    udisable.add_argument("username")
+    udisable.add_argument("--enable", action="store_true", help="enable the user again")
+    udisable.set_defaults(func=cmd_user_disable)
+    upass = user.add_parser("set-password", help="change a user's password (ends their sessions)")
+    upass.add_argument("username")
+    upass.add_argument("--password", help="prompted for when omitted")
+    upass.set_defaults(func=cmd_user_set_password)
 
     secrets = sub.add_parser("secrets", help="the key that encrypts stored forge tokens and webhook secrets")
     verbs = secrets.add_subparsers(dest="secrets_command", required=True)

@@ -38,7 +38,9 @@ from logcenter.repair.routes import router as repair_router
 from logcenter.reviews.routes import router as reviews_router
 from logcenter.sourcemaps.routes import router as sourcemaps_router
 from logcenter.stats.routes import router as stats_router
+from logcenter.triage.routes import router as triage_router
 from logcenter.validation import to_failure
+from logcenter.web import install as install_web
 from logcenter.webhooks.routes import router as webhooks_router
 
 log = structlog.get_logger(__name__)
@@ -154,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projects_router,
         reviews_router,
         bugs_router,
+        triage_router,
         repair_router,
         stats_router,
         webhooks_router,
@@ -163,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    install_web(app)  # pages at /, after the API's routes and error handlers
 
     @app.get(
         "/api/health",

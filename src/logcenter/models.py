@@ -9,6 +9,7 @@ from logcenter.notify.models import NotificationChannel, NotificationCursor, Not
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
 from logcenter.sourcemaps.models import ArtifactBundle, ArtifactFile, SourcemapRetention
+from logcenter.users.models import User, WebSession
 from logcenter.webhooks.models import WebhookDelivery
 
 __all__ = [
@@ -32,5 +33,7 @@ __all__ = [
     "RepairAttempt",
     "ReviewRequest",
     "SourcemapRetention",
+    "User",
+    "WebSession",
     "WebhookDelivery",
 ]

@@ -40,9 +40,13 @@ class Bug(Base):
     __tablename__ = "bugs"
     __table_args__ = (
         UniqueConstraint("project_id", "fingerprint"),
-        Index("ix_bugs_status_last_seen", "status", "last_seen"),
+        # With id: the board orders by (last_seen, id) and pages by a cursor on both (migration 0008).
+        Index("ix_bugs_status_last_seen_id", "status", "last_seen", "id"),
         Index("ix_bugs_project_status", "project_id", "status"),
-        Index("ix_bugs_last_seen", "last_seen"),
+        Index("ix_bugs_last_seen_id", "last_seen", "id"),
+        # The web board: today's stat cards (status entered since midnight) and the project filter's order.
+        Index("ix_bugs_status_status_changed_at", "status", "status_changed_at"),
+        Index("ix_bugs_project_id_last_seen_id", "project_id", "last_seen", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,6 +91,23 @@ class Bug(Base):
     # Repair-agent lease while FIXING.
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    # Triage (bugs/workflow.py: ignore, unignore, assign, absorb). None of it changes the status.
+    # Ignored while ignored_at is set, until ignore_until passes or occurrence_count reaches
+    # ignore_until_count (the count when ignored, ignore_start_count, plus N); the triage.unignore job
+    # ends it.
+    ignored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ignored_by: Mapped[str | None] = mapped_column(String(200))
+    ignore_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ignore_until_count: Mapped[int | None] = mapped_column(Integer)
+    ignore_start_count: Mapped[int | None] = mapped_column(Integer)
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    # Set on a bug absorbed by another (a merge of duplicates): its fingerprint's reports go to that bug.
+    # Always one level: bugs absorbed into a bug that is itself absorbed are re-pointed at the survivor.
+    # No foreign key: SQLite can add one only by copying `bugs`, which with foreign keys on would delete
+    # every occurrence. Both bugs are of one project and bugs are deleted only with their project, and the
+    # ingest redirect falls back to the bug itself if the survivor were ever missing.
+    merged_into_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -50,6 +50,10 @@ def list_bugs(
     q: Annotated[str | None, Query(max_length=200, description="Text in type, message or file")] = None,
     since: Annotated[datetime | None, Query(description="Last seen at or after")] = None,
     until: Annotated[datetime | None, Query(description="Last seen at or before")] = None,
+    ignored: Annotated[
+        str, Query(description="Bugs being ignored: exclude (default), include, or only them")
+    ] = "exclude",
+    assignee: Annotated[str | None, Query(max_length=200, description="Assigned to this user")] = None,
     sort: str = "-last_seen",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -64,6 +68,8 @@ def list_bugs(
         text=q,
         since=since,
         until=until,
+        ignored=ignored,
+        assignee=assignee,
     )
     rows, total = service.list_bugs(session, filters=filters, sort=sort, page=page, page_size=page_size)
     return BugPage(bugs=[to_read(b, s) for b, s in rows], total=total, page=page, page_size=page_size)

@@ -50,6 +50,15 @@ class BugRead(BaseModel):
     deployed_environment: str | None
     lease_owner: str | None
     lease_expires_at: datetime | None
+    # Triage: ignored while ignored_at is set (until ignore_until / ignore_until_count, if given), who is on
+    # it, and the bug this one was merged into as a duplicate.
+    ignored_at: datetime | None
+    ignored_by: str | None
+    ignore_until: datetime | None
+    ignore_until_count: int | None
+    ignore_start_count: int | None
+    assignee: str | None
+    merged_into_id: int | None
     created_at: datetime
     updated_at: datetime
 

@@ -35,6 +35,11 @@ class BugFilter:
     text: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    ignored: str = "exclude"  # IGNORED: exclude (default), include or only bugs being ignored
+    assignee: str | None = None
+
+
+IGNORED = ("exclude", "include", "only")
 
 
 def _like(text: str) -> str:
@@ -46,6 +51,14 @@ Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 
 
 def _filtered(query: Q, f: BugFilter) -> Q:
+    # A duplicate merged into another bug is part of that bug: never listed on its own.
+    query = query.where(Bug.merged_into_id.is_(None))
+    if f.ignored == "exclude":
+        query = query.where(Bug.ignored_at.is_(None))
+    elif f.ignored == "only":
+        query = query.where(Bug.ignored_at.is_not(None))
+    if f.assignee:
+        query = query.where(Bug.assignee == f.assignee)
     if f.project:
         query = query.where(Project.slug == f.project)
     if f.statuses:
@@ -83,6 +96,8 @@ def list_bugs(
     session: Session, *, filters: BugFilter, sort: str = "-last_seen", page: int = 1, page_size: int = 50
 ) -> tuple[list[tuple[Bug, str]], int]:
     """One page of bugs matching `filters` (with their project slug), and how many match in all."""
+    if filters.ignored not in IGNORED:
+        raise ValidationFailed([{"field": "ignored", "message": f"expected one of {', '.join(IGNORED)}"}])
     key = sort.removeprefix("-")
     if key not in SORTS:
         raise ValidationFailed(

@@ -138,6 +138,14 @@ def count_pending(
     return len(ids)
 
 
+def count_ids(sql: HotPath, ids: list[int], *, retention: int, now: datetime) -> int:
+    """Add these occurrences, already taken off the backlog, to the bugs they belong to now (a merge of
+    duplicates moved them: triage/service.py), and prune those bugs; returns how many were counted."""
+    counted, over = apply(sql, _read_back(sql, ids), retention=retention, now=now, taken=True)
+    sql.prune(list(over), keep=retention)
+    return counted
+
+
 def apply(
     sql: HotPath, tally: Tally, *, retention: int, now: datetime, taken: bool = False
 ) -> tuple[int, dict[int, int]]:
@@ -157,7 +165,13 @@ def apply(
         if len(got) != len(ids):
             tally = _read_back(sql, got)
     # A bug deleted since its occurrences were stored took them (and their backlog rows) with it.
-    counts = sql.lock_counts(list(tally.bugs))
+    counts, merged = sql.lock_counts(list(tally.bugs))
+    if merged:
+        # A merge of duplicates (triage/service.py) moved some of these occurrences to the bug that absorbed
+        # theirs since they were tallied (a PostgreSQL writer counting them while the merge ran): count them
+        # where they are now.
+        tally = _read_back(sql, [i for t in tally.bugs.values() for i in t.ids])
+        counts, _ = sql.lock_counts(list(tally.bugs))
     bugs = sorted(b for b in tally.bugs if b in counts)
     stored = sql.latest_values([t.latest for t in tally.bugs.values() if isinstance(t.latest, int)])
     stamp = sql.ts(now)
@@ -182,4 +196,5 @@ def _read_back(sql: HotPath, ids: list[int]) -> Tally:
     tally = Tally()
     for occurrence_id, bug_id, at, environment, version in sql.occurrence_facts(ids):
         tally.add(bug_id, at, environment, version, occurrence_id, order=occurrence_id)
+        tally.bugs[bug_id].ids.append(occurrence_id)
     return tally

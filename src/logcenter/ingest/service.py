@@ -135,10 +135,33 @@ def _load_bugs(sql: HotPath, groups: dict[tuple[int, str], _Group]) -> None:
     """Fill in the groups whose bug exists already."""
     if not groups:
         return
-    for bug_id, project_id, fingerprint, status in sql.lock_bugs(set(groups)):
+    redirected: list[tuple[_Group, int]] = []
+    for bug_id, project_id, fingerprint, status, merged_into in sql.lock_bugs(set(groups)):
         group = groups.get((project_id, fingerprint))
         if group is not None:
             group.bug_id, group.status = bug_id, status
+            if merged_into is not None:
+                redirected.append((group, merged_into))
+    if redirected:
+        _redirect(sql, groups, redirected)
+
+
+def _redirect(
+    sql: HotPath, groups: dict[tuple[int, str], _Group], redirected: list[tuple[_Group, int]]
+) -> None:
+    """Reports of a duplicate merged into another bug (triage/service.py `absorb`) go to that bug: one more
+    query, only for batches that have such reports. Groups that end up on one bug become one group."""
+    survivors = sql.lock_survivors({to for _, to in redirected})
+    by_bug = {g.bug_id: g for g in groups.values() if g.bug_id}
+    for group, to in redirected:
+        status = survivors.get(to)
+        if status is None:  # not expected (bugs go only with their project): keep the bug itself
+            continue
+        group.bug_id, group.status = to, status
+        into = by_bug.setdefault(to, group)
+        if into is not group:
+            into.indexes = sorted(into.indexes + group.indexes)
+            del groups[(group.project_id, group.fingerprint)]
 
 
 def _insert_new_bugs(

@@ -256,19 +256,31 @@ class HotPath:
     def statuses(self, bug_ids: set[int]) -> dict[int, str]:
         return dict(self._by_ids("SELECT id, status FROM bugs WHERE id IN ({ids})", sorted(bug_ids)))
 
-    def lock_bugs(self, keys: set[tuple[int, str]]) -> list[tuple[int, int, str, str]]:
-        """(id, project_id, fingerprint, status) of existing bugs, locked in id order.
+    def lock_bugs(self, keys: set[tuple[int, str]]) -> list[tuple[int, int, str, str, int | None]]:
+        """(id, project_id, fingerprint, status, merged_into_id) of existing bugs, locked in id order.
 
         Row locks (PostgreSQL; SQLite's writer already holds the database lock) keep concurrent writers from
         changing a bug between this read and the regression check, and id order keeps them from deadlocking.
         NO KEY: the key is not changed, and a plain FOR UPDATE would block other transactions' foreign-key
         checks against these bugs (occurrences, history rows, ... being inserted for them).
+        `merged_into_id` is set on a duplicate merged into another bug (triage), which takes its reports.
         """
         where, params = self._per_project("fingerprint", keys)
-        sql = f"SELECT id, project_id, fingerprint, status FROM bugs WHERE {where} ORDER BY id" + (
-            " FOR NO KEY UPDATE" if self.postgres else ""
+        sql = (
+            f"SELECT id, project_id, fingerprint, status, merged_into_id FROM bugs WHERE {where} ORDER BY id"
+            + (" FOR NO KEY UPDATE" if self.postgres else "")
         )
         return [tuple(r) for r in self._run(sql, params).fetchall()]
+
+    def lock_survivors(self, bug_ids: set[int]) -> dict[int, str]:
+        """Status of the bugs that duplicates were merged into, locked like `lock_bugs` but after them.
+
+        A merge of duplicates (locking its bugs in id order) running at that moment could deadlock with this
+        batch on PostgreSQL; PostgreSQL then fails one of them, and the writer retries its batch report by
+        report."""
+        lock = " FOR NO KEY UPDATE" if self.postgres else ""
+        sql = "SELECT id, status FROM bugs WHERE id IN ({ids}) ORDER BY id" + lock
+        return dict(self._by_ids(sql, sorted(bug_ids)))
 
     def insert_bugs(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int, str]]:
         """Insert new bugs; returns (id, project_id, fingerprint) of those that did not exist yet."""
@@ -317,11 +329,13 @@ class HotPath:
         """These occurrences' values of LATEST_FIELDS (context as stored JSON), by id."""
         return {row[0]: tuple(row[1:]) for row in self._by_ids(_LATEST, ids)}
 
-    def lock_counts(self, bug_ids: Sequence[int]) -> dict[int, int]:
-        """Occurrence count of these bugs, locked in id order like `lock_bugs`, so the two never deadlock."""
+    def lock_counts(self, bug_ids: Sequence[int]) -> tuple[dict[int, int], bool]:
+        """Occurrence count of these bugs, locked in id order like `lock_bugs`, so the two never deadlock;
+        and whether any of them was merged into another bug (triage) meanwhile."""
         lock = " FOR NO KEY UPDATE" if self.postgres else ""
-        sql = "SELECT id, occurrence_count FROM bugs WHERE id IN ({ids}) ORDER BY id" + lock
-        return dict(self._by_ids(sql, sorted(bug_ids)))
+        sql = "SELECT id, occurrence_count, merged_into_id FROM bugs WHERE id IN ({ids}) ORDER BY id" + lock
+        rows = self._by_ids(sql, sorted(bug_ids))
+        return {i: n for i, n, _ in rows}, any(m is not None for _, _, m in rows)
 
     def _by_ids(self, sql: str, ids: Sequence[int]) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []

@@ -27,6 +27,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "logcenter.repair.jobs",
     "logcenter.reviews.jobs",
     "logcenter.sourcemaps.jobs",
+    "logcenter.triage.jobs",
     "logcenter.notify.jobs",
     "logcenter.automerge.jobs",
 )

@@ -22,9 +22,13 @@ SYSTEM = "system"
 def claim(
     session: Session, *, agent: str, limit: int, lease: timedelta, project: str | None = None
 ) -> list[Bug]:
-    """Move up to `limit` NEW bugs to FIXING for `agent`; concurrent claimers never get the same bug."""
+    """Move up to `limit` NEW bugs (not ignored, not merged away) to FIXING for `agent`; concurrent
+    claimers never get the same bug."""
     sweep_expired(session)
-    query = select(Bug).where(Bug.status == BugStatus.NEW)
+    # Never a bug someone chose to ignore, nor a duplicate merged into another (that one is the bug to fix).
+    query = select(Bug).where(
+        Bug.status == BugStatus.NEW, Bug.ignored_at.is_(None), Bug.merged_into_id.is_(None)
+    )
     if project:
         query = query.join(Project, Project.id == Bug.project_id).where(Project.slug == project)
     # SKIP LOCKED on PostgreSQL: rows another claimer is taking are passed over, not waited for. SQLite's

@@ -78,7 +78,8 @@ def _status_counts(
     stmt = (
         select(Project.slug, Project.name, Bug.status, func.count(Bug.id), func.sum(entered_today))
         .select_from(Project)
-        .outerjoin(Bug, Bug.project_id == Project.id)
+        # A duplicate merged into another bug (triage) is counted as part of that one.
+        .outerjoin(Bug, (Bug.project_id == Project.id) & Bug.merged_into_id.is_(None))
         .group_by(Project.id, Project.slug, Project.name, Bug.status)
     )
     if scope.project_id is not None:

@@ -3,7 +3,7 @@ suggestion until an admin sets it; the repair agent and the forge clients use on
 repo_urls start unconfirmed: nothing says whether an admin or a report set them.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

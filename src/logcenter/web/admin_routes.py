@@ -1,0 +1,252 @@
+"""Stats, projects, repair history and API tokens pages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from logcenter.auth import service as auth_service
+from logcenter.auth.models import Scope
+from logcenter.config import Settings
+from logcenter.deps import SessionDep
+from logcenter.errors import LogCenterError, NotFound
+from logcenter.projects import forge as project_forge
+from logcenter.projects import service as projects_service
+from logcenter.projects.models import Project
+from logcenter.projects.schemas import ProjectUpdate
+from logcenter.repair import history
+from logcenter.secretbox import box_for
+from logcenter.stats import service as stats_service
+from logcenter.validation import to_failure
+from logcenter.web.security import AdminUser, CurrentUser
+from logcenter.web.templating import _, render
+
+router = APIRouter(include_in_schema=False)
+
+# Plain fields of the inline editor, with what the repair agent needs each one for.
+PROJECT_FIELDS: list[tuple[str, str, str]] = [
+    ("name", _("Name"), ""),
+    ("repo_url", _("Repository URL"), _("The agent clones the repository from here")),
+    ("local_path", _("Local path"), _("Or a checkout on the agent's machine")),
+    ("default_branch", _("Default branch"), _("The branch fixes start from and PRs target")),
+    ("test_command", _("Test command"), _("The agent runs it to verify a fix, e.g. pytest -q")),
+    ("forge", _("Forge"), _("gitea, github or gitlab: where pull requests are opened")),
+    ("forge_url", _("Forge API URL"), _("e.g. https://gitea.example.com/api/v1")),
+    ("forge_repo", _("Forge repository"), _("owner/name on the forge")),
+    ("merge_style", _("Merge style"), _("merge, squash or rebase")),
+]
+# Write-only secrets: shown only as set / not set (column that holds the encrypted value).
+SECRET_FIELDS: list[tuple[str, str, str]] = [
+    ("forge_token", "forge_token_encrypted", _("Forge token")),
+    ("webhook_secret", "webhook_secret_encrypted", _("Webhook secret")),
+]
+
+
+def _editable(names: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Only the fields this server's projects have (forge settings come with the forges feature)."""
+    return [f for f in names if f[0] in ProjectUpdate.model_fields]
+
+
+def missing_for_agent(project: Project) -> list[str]:
+    """Fields the repair agent needs and the project lacks."""
+    missing = []
+    if not project.repo_url and not project.local_path:
+        missing.append("repo_url")
+    for name in ("default_branch", "test_command"):
+        if not getattr(project, name, None):
+            missing.append(name)
+    return missing
+
+
+def forge_problem(project: Project, settings: Settings) -> str | None:
+    """Why pull requests cannot be opened or merged for this project (None when its forge is reachable by
+    configuration: the project's settings or the server-wide ones)."""
+    try:
+        project_forge.target_for(project, settings)
+    except LogCenterError as exc:
+        return exc.message
+    return None
+
+
+def _base_url(request: Request) -> str:
+    return (request.app.state.settings.public_url or str(request.base_url)).rstrip("/")
+
+
+@router.get("/stats")
+def stats_page(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    days: Annotated[int, Query(ge=1, le=365)] = 7,
+    project: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    stats = stats_service.get_stats(session, days=days, project_slug=project or None)
+    chart = {
+        "days": [d.date.isoformat() for d in stats.daily],
+        "new": [d.new for d in stats.daily],
+        "fixed": [d.fixed for d in stats.daily],
+        "failed": [d.failed for d in stats.daily],
+    }
+    return render(
+        request,
+        "stats.html",
+        stats=stats,
+        chart=chart,
+        days=days,
+        project=project or "",
+        projects=[p.slug for p in projects_service.list_projects(session)],
+    )
+
+
+def _project_context(request: Request, project: Project) -> dict[str, Any]:
+    base = _base_url(request)
+    return {
+        "p": project,
+        "dsn": projects_service.dsn(project, base_url=base + "/"),
+        "missing": missing_for_agent(project),
+        "forge_problem": forge_problem(project, request.app.state.settings),
+        "webhooks": {forge: f"{base}/api/webhooks/{forge}" for forge in ("gitea", "github", "gitlab")},
+        "deploy_url": f"{base}/api/webhooks/deployment",
+        "fields": _editable(PROJECT_FIELDS),
+        "secrets": [s for s in SECRET_FIELDS if s[0] in ProjectUpdate.model_fields],
+        "choices": {"forge": ["gitea", "github", "gitlab"], "merge_style": ["merge", "squash", "rebase"]},
+    }
+
+
+@router.get("/projects")
+def projects_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    projects = [_project_context(request, p) for p in projects_service.list_projects(session)]
+    return render(request, "projects.html", projects=projects)
+
+
+@router.get("/projects/{slug:path}/edit")
+def project_edit(slug: str, request: Request, session: SessionDep, user: AdminUser) -> Response:
+    project = projects_service.get_by_slug(session, slug)
+    return render(request, "project_edit.html", errors={}, values={}, **_project_context(request, project))
+
+
+@router.get("/projects/{slug:path}/card")
+def project_card(slug: str, request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    project = projects_service.get_by_slug(session, slug)
+    return render(request, "project_card.html", **_project_context(request, project))
+
+
+@router.post("/projects/{slug:path}/rotate-key")
+def rotate_key(slug: str, request: Request, session: SessionDep, user: AdminUser) -> Response:
+    project = projects_service.rotate_ingest_key(session, slug=slug)
+    session.commit()
+    request.app.state.project_keys.forget(project.id, project.slug)
+    return render(request, "project_card.html", rotated=True, **_project_context(request, project))
+
+
+@router.post("/projects/{slug:path}")
+async def project_save(slug: str, request: Request, user: AdminUser) -> Response:
+    """Save the inline editor: every plain field as sent ("" clears it); secrets only when typed in."""
+    form = await request.form()
+    values: dict[str, Any] = {}
+    for name, _label, _hint in _editable(PROJECT_FIELDS):
+        raw = form.get(name)
+        if isinstance(raw, str):
+            values[name] = raw.strip()
+    # Only what changed is sent to the service: saving the form must not confirm a repository URL that an
+    # error report suggested (setting repo_url confirms it), unless the admin ticked "confirm".
+    confirm_repo = form.get("confirm_repo_url") == "1"
+    for name, _column, _label in SECRET_FIELDS:
+        raw = form.get(name)
+        if name in ProjectUpdate.model_fields and isinstance(raw, str) and raw.strip():
+            values[name] = raw.strip()
+        if name in ProjectUpdate.model_fields and form.get(f"clear_{name}") == "1":
+            values[name] = ""
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_save_project, request, slug, values, confirm_repo)
+
+
+def _save_project(request: Request, slug: str, values: dict[str, Any], confirm_repo: bool) -> Response:
+    from logcenter.db import session_scope
+
+    with session_scope(request.app.state.session_factory, write=False) as session:
+        current = projects_service.get_by_slug(session, slug)
+        values = {
+            name: value
+            for name, value in values.items()
+            if name in {s[0] for s in SECRET_FIELDS}
+            or (getattr(current, name, None) or "") != value
+            or (name == "repo_url" and confirm_repo and value)
+        }
+    try:
+        data = ProjectUpdate.model_validate(values)
+    except ValidationError as exc:
+        failure = to_failure(exc.errors())
+        errors = {e["field"].split(".")[-1]: e["message"] for e in failure.errors}
+        with session_scope(request.app.state.session_factory, write=False) as session:
+            project = projects_service.get_by_slug(session, slug)
+            return render(
+                request,
+                "project_edit.html",
+                status_code=422,
+                errors=errors,
+                values=values,
+                **_project_context(request, project),
+            )
+    with session_scope(request.app.state.session_factory) as session:
+        project = _update(session, slug, data, request.app.state.settings)
+        return render(request, "project_card.html", saved=True, **_project_context(request, project))
+
+
+def _update(session: Any, slug: str, data: ProjectUpdate, settings: Settings) -> Project:
+    """The same service as PUT /api/v1/projects, which encrypts the secrets."""
+    return projects_service.update_project(session, slug=slug, data=data, box=box_for(settings))
+
+
+@router.get("/repairs")
+def repairs_page(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    project: Annotated[str | None, Query(max_length=100)] = None,
+    status: Annotated[str | None, Query(max_length=40)] = None,
+    fixer: Annotated[str | None, Query(max_length=200)] = None,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    rows, next_before = history.list_attempts(
+        session, project=project or None, status=status or None, fixer=fixer or None, before_id=before
+    )
+    return render(
+        request,
+        "repairs.html",
+        rows=rows,
+        next_before=next_before,
+        project=project or "",
+        status=status or "",
+        fixer=fixer or "",
+        fixers=history.fixers(session),
+        projects=[p.slug for p in projects_service.list_projects(session)],
+    )
+
+
+@router.get("/tokens")
+def tokens_page(request: Request, session: SessionDep, user: AdminUser) -> Response:
+    return render(request, "tokens.html", tokens=auth_service.list_tokens(session), created=None)
+
+
+@router.post("/tokens")
+def token_create(
+    request: Request,
+    session: SessionDep,
+    user: AdminUser,
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    scope: Annotated[Scope, Form()],
+) -> Response:
+    row, plaintext = auth_service.create_token(session, name=name, scope=scope)
+    return render(request, "tokens.html", tokens=auth_service.list_tokens(session), created=(row, plaintext))
+
+
+@router.post("/tokens/{token_id}/revoke")
+def token_revoke(token_id: int, request: Request, session: SessionDep, user: AdminUser) -> Response:
+    if not auth_service.revoke(session, token_id=token_id):
+        raise NotFound(f"No active token #{token_id}")
+    return RedirectResponse("/tokens", status_code=303)

@@ -1,0 +1,201 @@
+"""Who may do what: logged-out visitors, viewers, CSRF, the login rate limit, sessions and languages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from logcenter.bugs.models import BugStatus
+from logcenter.users import service as users_service
+from tests.factories import make_bug, make_project, report_payload
+from tests.web.conftest import PASSWORD
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def log_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    """Log in through the form; returns the session's CSRF token (from the board's meta tag)."""
+    form = client.get("/login")
+    token = CSRF.search(form.text).group(1)
+    response = client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token, "next": "/"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    board = client.get("/")
+    return re.search(r'<meta name="csrf-token" content="([^"]+)">', board.text).group(1)
+
+
+@pytest.fixture
+def pending_bug(session):
+    project = make_project(session, "rtc_backend")
+    bug = make_bug(
+        session, project, status=BugStatus.PENDING_REVIEW, pr_number=5, pr_url="https://g.example/p/5"
+    )
+    session.commit()
+    return bug.id
+
+
+@pytest.mark.parametrize("path", ["/", "/bugs/1", "/stats", "/projects", "/repairs", "/tokens"])
+def test_logged_out_visits_redirect_to_login(client, path):
+    response = client.get(path, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/login?next={path}"
+
+
+def test_htmx_request_of_a_logged_out_visitor_is_sent_to_login(client):
+    response = client.get("/?partial=1", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert response.headers["HX-Redirect"].startswith("/login?next=/")
+
+
+def test_viewer_sees_no_review_buttons_and_cannot_merge_or_reject(client, users, pending_bug):
+    csrf = log_in(client, "victor")
+    page = client.get(f"/bugs/{pending_bug}")
+    assert page.status_code == 200
+    assert "merge-btn" not in page.text and "reject-btn" not in page.text
+    for action, data in (("merge", {}), ("reject", {"reason": "no"}), ("fail", {"reason": "no"})):
+        response = client.post(f"/bugs/{pending_bug}/{action}", data={**data, "csrf_token": csrf})
+        assert response.status_code == 403, action
+        assert "only reviewers and admins" in response.text
+    batch = client.post(
+        "/bugs/batch", data={"action": "reject", "bug_ids": [pending_bug], "csrf_token": csrf}
+    )
+    assert batch.status_code == 403
+    assert 'id="batch"' not in client.get("/").text
+    assert client.get("/tokens").status_code == 403  # admins only
+    with client.app.state.session_factory() as session:
+        from logcenter.bugs.service import get_bug
+
+        assert get_bug(session, pending_bug).status == BugStatus.PENDING_REVIEW
+
+
+def test_posts_without_the_csrf_token_are_refused(client, users, pending_bug):
+    csrf = log_in(client, "rita")
+    for url, data in (
+        (f"/bugs/{pending_bug}/reject", {"reason": "no"}),
+        ("/bugs/batch", {"action": "reject", "bug_ids": str(pending_bug)}),
+        ("/logout", {}),
+    ):
+        assert client.post(url, data=data).status_code == 403, url
+        assert client.post(url, data={**data, "csrf_token": "forged"}).status_code == 403, url
+    # Another session's token does not work either.
+    other = TestClient(client.app)  # a second browser of the same (already started) app
+    log_in(other, "ada")
+    refused = other.post("/tokens", data={"name": "x", "scope": "agent", "csrf_token": csrf})
+    assert refused.status_code == 403
+    assert "did not come from this site" in refused.text
+    # With its token the same reviewer's POST goes through (to the workflow, which refuses an illegal move).
+    response = client.post(f"/bugs/{pending_bug}/retry", data={"csrf_token": csrf})
+    assert response.status_code == 409
+    assert "only a FAILED bug" in response.text
+
+
+def test_the_login_form_needs_its_csrf_cookie(client, users):
+    response = client.post("/login", data={"username": "rita", "password": PASSWORD, "csrf_token": "x"})
+    assert response.status_code == 403
+    assert "lc_session" not in client.cookies
+
+
+def test_session_cookie_flags_and_logout(client, users):
+    form = client.get("/login")
+    token = CSRF.search(form.text).group(1)
+    response = client.post(
+        "/login", data={"username": "rita", "password": PASSWORD, "csrf_token": token}, follow_redirects=False
+    )
+    cookie = response.headers["set-cookie"]
+    assert "lc_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)">', client.get("/").text).group(1)
+    client.post("/logout", data={"csrf_token": csrf})
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_wrong_passwords_are_rate_limited(client, users):
+    for _ in range(10):
+        form = client.get("/login")
+        token = CSRF.search(form.text).group(1)
+        response = client.post(
+            "/login", data={"username": "rita", "password": "wrong pass", "csrf_token": token}
+        )
+        assert response.status_code == 401
+        assert "Wrong username or password" in response.text
+    form = client.get("/login")
+    token = CSRF.search(form.text).group(1)
+    response = client.post("/login", data={"username": "rita", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_disabled_user_is_logged_out_and_cannot_log_in(client, users, db):
+    log_in(client, "rita")
+    with db.factory() as session:
+        users_service.set_disabled(session, username="rita", disabled=True)
+        session.commit()
+    assert client.get("/", follow_redirects=False).status_code == 303
+    form = client.get("/login")
+    token = CSRF.search(form.text).group(1)
+    response = client.post("/login", data={"username": "rita", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 401
+
+
+def test_no_open_redirect_after_login(client, users):
+    form = client.get("/login")
+    token = CSRF.search(form.text).group(1)
+    response = client.post(
+        "/login",
+        data={"username": "rita", "password": PASSWORD, "csrf_token": token, "next": "//evil.example/x"},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/"
+
+
+def test_pages_send_a_csp_without_inline_scripts(client, users):
+    log_in(client, "rita")
+    response = client.get("/")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "<script>" not in response.text  # every script is a file (data islands are type=application/json)
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_static_files_are_cached_and_vendored_with_integrity(client):
+    page = client.get("/login")
+    match = re.search(
+        r'src="(/static/vendor/htmx\.min\.js\?v=[0-9a-f]+)" integrity="(sha384-[^"]+)"', page.text
+    )
+    assert match
+    response = client.get(match.group(1))
+    assert response.status_code == 200
+    assert "immutable" in response.headers["cache-control"]
+    import base64
+    import hashlib
+
+    assert match.group(2) == "sha384-" + base64.b64encode(hashlib.sha384(response.content).digest()).decode()
+
+
+def test_language_from_accept_language_and_cookie(client):
+    assert "登录" in client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}).text
+    assert "Log in" in client.get("/login", headers={"Accept-Language": "fr-FR, en;q=0.8"}).text
+    client.get("/lang/zh_CN?next=/login")
+    assert "登录" in client.get("/login", headers={"Accept-Language": "en"}).text
+
+
+def test_saving_a_project_does_not_confirm_a_suggested_repository(client, users, admin_headers):
+    report = report_payload(project_id="shop", repo_url="https://git.example.com/team/shop.git")
+    assert client.post("/api/v1/logs/report", json=report).status_code == 200
+    csrf = log_in(client, "ada")
+    card = client.get("/projects").text
+    assert "not confirmed" in card
+    fields = {
+        "repo_url": "https://git.example.com/team/shop.git",
+        "test_command": "pytest -q",
+        "csrf_token": csrf,
+    }
+    assert client.post("/projects/shop", data=fields).status_code == 200
+    project = client.get("/api/v1/projects/shop", headers=admin_headers).json()
+    assert (project["test_command"], project["repo_url_confirmed"]) == ("pytest -q", False)
+    assert client.post("/projects/shop", data={**fields, "confirm_repo_url": "1"}).status_code == 200
+    assert client.get("/api/v1/projects/shop", headers=admin_headers).json()["repo_url_confirmed"] is True
+    assert "not confirmed" not in client.get("/projects").text
