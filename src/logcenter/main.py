@@ -31,6 +31,7 @@ from logcenter.ingest.writer import BatchCommitter
 from logcenter.ingest.writer_thread import GroupCommitWriter
 from logcenter.jobs.worker import Worker
 from logcenter.logs import configure_logging
+from logcenter.notify.inbox_routes import router as inbox_router
 from logcenter.notify.routes import router as notify_router
 from logcenter.process import settle_heap
 from logcenter.projects.routes import router as projects_router
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sourcemaps_router,
         notify_router,
         automerge_router,
+        inbox_router,
     ):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

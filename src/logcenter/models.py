@@ -5,7 +5,7 @@ from logcenter.automerge.models import MergeDecision, MergePolicy, ReviewRequest
 from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Occurrence, RecentEventId
 from logcenter.db import Base
 from logcenter.jobs.models import Job
-from logcenter.notify.models import NotificationChannel, NotificationCursor, NotificationDelivery
+from logcenter.notify.models import InboxItem, NotificationChannel, NotificationCursor, NotificationDelivery
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
 from logcenter.sourcemaps.models import ArtifactBundle, ArtifactFile, SourcemapRetention
@@ -21,6 +21,7 @@ __all__ = [
     "BugEvent",
     "BugHourlyCount",
     "BugTagValue",
+    "InboxItem",
     "Job",
     "MergeDecision",
     "MergePolicy",

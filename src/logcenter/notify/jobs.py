@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from logcenter.db import session_scope
 from logcenter.jobs import service as jobs
 from logcenter.jobs.registry import JobContext, PermanentFailure, RetryLater, every, handler
-from logcenter.notify import delivery, digest, outbox
+from logcenter.notify import delivery, digest, inbox, outbox
 from logcenter.notify.models import DeliveryStatus
 from logcenter.notify.settings import base_url, policy, settle
 
@@ -44,6 +44,7 @@ def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
                 enqueue=lambda s, ids: enqueue_deliveries(s, ids, max_attempts=attempts),
                 settle=settle(ctx.settings),
                 burst=ctx.settings.notify_burst_per_minute,
+                observers=(inbox.add_for_event,),
             ).more
 
 

@@ -99,3 +99,24 @@ class NotificationCursor(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class InboxItem(Base):
+    """One event in one user's message centre (消息中心): unread until the user marks it read."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        Index("ix_inbox_items_user_id_id", "user_id", "id"),
+        # The header's unread count and the "one unread item per bug and kind" check.
+        Index("ix_inbox_items_user_id_read_at", "user_id", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    bug_id: Mapped[int | None] = mapped_column(ForeignKey("bugs.id", ondelete="CASCADE"), index=True)
+    bug_event_id: Mapped[int | None] = mapped_column(Integer)
+    event_kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(500))
+    message: Mapped[Any] = mapped_column(JSONText, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -107,5 +107,6 @@ def batch_review(
         action=action,
         actor=user.username,
         reason=reason,
+        admin=user.is_admin,
     )
     return render(request, "batch_results.html", results=results, action=action)

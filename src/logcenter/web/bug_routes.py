@@ -98,6 +98,7 @@ def merge(
         bug_id=bug_id,
         actor=user.username,
         expected_head_sha=head_sha or None,
+        admin=user.is_admin,
     )
     return _after(request, bug_id, "merged")
 

@@ -132,14 +132,18 @@ def merge(
     bug_id: int,
     actor: str,
     expected_head_sha: str | None,
+    admin: bool = False,
 ) -> Bug:
-    """Approve and merge the bug's PR at the reviewed head sha → MERGED (409 if the PR moved since)."""
+    """Approve and merge the bug's PR at the reviewed head sha → MERGED (409 if the PR moved since; 403 if the
+    project has designated reviewers and the user is neither one of them nor an admin)."""
     reviews_service = _reviews_service()
     if reviews_service is None:
         raise Unavailable(
             "Merging from Log Center needs the reviews service, which this server does not have"
         )
-    done = reviews_service.merge(factory, settings, bug_id, actor=actor, expected_head_sha=expected_head_sha)
+    done = reviews_service.merge(
+        factory, settings, bug_id, actor=actor, expected_head_sha=expected_head_sha, admin=admin
+    )
     return cast(Bug, done.bug)
 
 
@@ -173,13 +177,16 @@ def batch(
     action: str,
     actor: str,
     reason: str,
+    admin: bool = False,
 ) -> list[BatchResult]:
     """Merge or reject each bug on its own; returns every bug's result."""
     results = []
     for bug_id in dict.fromkeys(bug_ids):
         try:
             if action == "merge":
-                bug = merge(factory, settings, bug_id=bug_id, actor=actor, expected_head_sha=None)
+                bug = merge(
+                    factory, settings, bug_id=bug_id, actor=actor, expected_head_sha=None, admin=admin
+                )
             else:
                 reason = reason or "Rejected in batch review"
                 bug = reject(factory, settings, bug_id=bug_id, actor=actor, reason=reason)

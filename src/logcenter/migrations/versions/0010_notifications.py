@@ -1,5 +1,6 @@
-"""Notification channels, their delivery log, and the cursor of the history outbox (started at the end of
-the existing history, so an upgrade does not announce old events); auto-merge policies and decisions.
+"""Notification channels, their delivery log, the users' inbox (message centre), and the cursor of the
+history outbox (started at the end of the existing history, so an upgrade does not announce old events);
+review policies (designated reviewers, auto-merge) and their decisions.
 
 Revision ID: 0010
 Revises: 0013
@@ -130,6 +131,28 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("bug_id", "pr_number", name=op.f("pk_review_requests")),
     )
+    op.create_table(
+        "inbox_items",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("bug_id", sa.Integer(), nullable=True),
+        sa.Column("bug_event_id", sa.Integer(), nullable=True),
+        sa.Column("event_kind", sa.String(length=20), nullable=False),
+        sa.Column("title", sa.String(length=500), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["bug_id"], ["bugs.id"], name=op.f("fk_inbox_items_bug_id_bugs"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_inbox_items_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_inbox_items")),
+    )
+    op.create_index("ix_inbox_items_user_id_id", "inbox_items", ["user_id", "id"], unique=False)
+    op.create_index("ix_inbox_items_user_id_read_at", "inbox_items", ["user_id", "read_at"], unique=False)
+    op.create_index(op.f("ix_inbox_items_bug_id"), "inbox_items", ["bug_id"], unique=False)
     cursors = op.create_table(
         "notification_cursors",
         sa.Column("name", sa.String(length=50), nullable=False),
@@ -146,6 +169,10 @@ def downgrade() -> None:
     op.drop_table("review_requests")
     op.drop_table("merge_decisions")
     op.drop_table("merge_policies")
+    op.drop_index(op.f("ix_inbox_items_bug_id"), table_name="inbox_items")
+    op.drop_index("ix_inbox_items_user_id_read_at", table_name="inbox_items")
+    op.drop_index("ix_inbox_items_user_id_id", table_name="inbox_items")
+    op.drop_table("inbox_items")
     op.drop_index("ix_notification_deliveries_throttle", table_name="notification_deliveries")
     op.drop_index("ix_notification_deliveries_channel_id_id", table_name="notification_deliveries")
     op.drop_table("notification_deliveries")

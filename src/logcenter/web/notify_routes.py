@@ -1,0 +1,154 @@
+"""Notification channels (admins) and the message centre (everyone) in the web UI.
+
+Pages call the notify services, as the JSON API does. The "send test message" button waits for the channel's
+answer outside any transaction (notify/probe.py), like the API's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from logcenter.db import session_scope
+from logcenter.deps import SessionDep
+from logcenter.errors import LogCenterError
+from logcenter.notify import inbox, probe
+from logcenter.notify import service as channels
+from logcenter.notify.events import SUBSCRIBABLE
+from logcenter.notify.schemas import ChannelCreate
+from logcenter.notify.transport import ChannelKind, SmtpSecurity
+from logcenter.projects import service as projects_service
+from logcenter.validation import to_failure
+from logcenter.web.security import AdminUser, CurrentUser
+from logcenter.web.templating import _, render
+
+router = APIRouter(include_in_schema=False)
+
+EVENT_LABELS = {
+    "new_bug": _("New bug"),
+    "regression": _("Regression"),
+    "pr_opened": _("Fix ready for review"),
+    "fix_failed": _("Fix failed"),
+    "merged": _("Fix merged"),
+    "deployed": _("Fix deployed"),
+    "digest": _("Daily digest"),
+}
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _page(request: Request, session: Any, **context: Any) -> Response:
+    settings = request.app.state.settings
+    rows = [channels.to_read(session, c, settings) for c in channels.list_channels(session)]
+    context.setdefault("errors", [])
+    context.setdefault("values", {})
+    return render(
+        request,
+        "notifications.html",
+        channels=rows,
+        kinds=[k.value for k in ChannelKind],
+        securities=[s.value for s in SmtpSecurity],
+        events=[(e.value, EVENT_LABELS[e.value]) for e in SUBSCRIBABLE],
+        levels=LEVELS,
+        projects=[p.slug for p in projects_service.list_projects(session)],
+        **context,
+    )
+
+
+@router.get("/notifications")
+def notifications_page(request: Request, session: SessionDep, user: AdminUser) -> Response:
+    return _page(request, session)
+
+
+def _lines(value: str) -> list[str]:
+    return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+
+
+@router.post("/notifications")
+async def channel_create(request: Request, user: AdminUser) -> Response:
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    body: dict[str, Any] = {
+        "name": values.get("name", ""),
+        "kind": values.get("kind", ""),
+        "events": [str(v) for v in form.getlist("events")],
+        "throttle_seconds": int(values["throttle_seconds"])
+        if values.get("throttle_seconds", "").isdigit()
+        else None,
+    }
+    for field in ("url", "secret", "project_id", "min_level"):
+        if values.get(field):
+            body[field] = values[field]
+    if values.get("environments"):
+        body["environments"] = _lines(values["environments"])
+    if body["kind"] == ChannelKind.EMAIL:
+        body["recipients"] = _lines(values.get("recipients", ""))
+        smtp = {k: values.get(f"smtp_{k}") for k in ("host", "port", "security", "username", "from_address")}
+        body["smtp"] = {k: v for k, v in smtp.items() if v}
+    errors: list[str] = []
+    try:
+        data = ChannelCreate.model_validate(body)
+        with session_scope(request.app.state.session_factory) as session:
+            channels.create(session, data=data, settings=request.app.state.settings)
+    except ValidationError as exc:
+        errors = [f"{e['field']}: {e['message']}" for e in to_failure(exc.errors()).errors]
+    except LogCenterError as exc:
+        errors = [exc.message]
+    if errors:
+        values.pop("secret", None)  # never echoed back into the page
+        with session_scope(request.app.state.session_factory, write=False) as session:
+            return _page(request, session, errors=errors, values=values, selected=body["events"])
+    return RedirectResponse("/notifications", status_code=303)
+
+
+@router.post("/notifications/{channel_id}/test")
+async def channel_test(channel_id: int, request: Request, user: AdminUser) -> Response:
+    result = await run_in_threadpool(
+        probe.send_test, request.app.state.session_factory, channel_id, settings=request.app.state.settings
+    )
+    with session_scope(request.app.state.session_factory, write=False) as session:
+        return _page(request, session, tested=(channel_id, result))
+
+
+@router.post("/notifications/{channel_id}/delete")
+def channel_delete(channel_id: int, session: SessionDep, user: AdminUser) -> Response:
+    channels.delete(session, channel_id)
+    return RedirectResponse("/notifications", status_code=303)
+
+
+@router.get("/notifications/{channel_id}")
+def channel_page(channel_id: int, request: Request, session: SessionDep, user: AdminUser) -> Response:
+    channel = channels.get(session, channel_id)
+    rows = channels.deliveries(session, channel_id, limit=100, before=None, status=None)
+    return render(
+        request,
+        "notification_channel.html",
+        channel=channels.to_read(session, channel, request.app.state.settings),
+        deliveries=rows,
+    )
+
+
+@router.get("/inbox")
+def inbox_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    items = inbox.items(session, user.user_id, limit=200)
+    return render(request, "inbox.html", items=items, unread=inbox.unread_count(session, user.user_id))
+
+
+@router.get("/inbox/badge")
+def inbox_badge(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    """The header's unread count, loaded by HTMX after the page (pages stay as fast without it)."""
+    return render(request, "inbox_badge.html", unread=inbox.unread_count(session, user.user_id))
+
+
+@router.post("/inbox/read")
+def inbox_read(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    item: Annotated[int | None, Form()] = None,
+) -> Response:
+    inbox.mark_read(session, user.user_id, ids=[item] if item is not None else None)
+    return RedirectResponse("/inbox", status_code=303)

@@ -1,0 +1,93 @@
+"""The notification pages in a real browser: an admin sets up a channel and tests it, sees a failing channel
+in red; a user reads the message centre, whose unread count is in the header."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from logcenter.config import Settings
+from tests.conftest import Database
+from tests.factories import report_payload
+from tests.notify.receivers import Receiver
+from tests.notify.test_delivery import run_jobs
+from tests.web.conftest import login, screenshot, users  # noqa: F401 (fixtures)
+
+
+def test_admin_sets_up_and_tests_a_channel_and_sees_it_fail_in_red(
+    login: Any,  # noqa: F811
+    users: dict[str, str],  # noqa: F811
+    receiver: Receiver,
+) -> None:
+    receiver.default = (200, "ok")
+    page = login("ada")
+    page.click("a[href='/notifications']")
+    page.fill("input[name=name]", "team <b>slack</b>")
+    page.select_option("select[name=kind]", "slack")
+    page.fill("input[name=url]", f"{receiver.url}/services/T/B/secret-path")
+    page.click("form.channel-form button[type=submit]")
+    row = page.locator("table.channels tbody tr").first
+    assert row.locator("a").inner_text() == "team <b>slack</b>"  # escaped, shown as text
+    assert "secret-path" not in page.content()
+    row.locator("text=Send test message").click()
+    assert "✔" in page.locator("#test-result").inner_text()
+    assert "Test message from Log Center" in receiver.requests[0].json()["text"]
+
+    receiver.default = (500, "down")
+    for _ in range(5):
+        page.locator("table.channels tbody tr").first.locator("text=Send test message").click()
+    assert "HTTP 500: down" in page.locator("#test-result").inner_text()
+    failing = page.locator("table.channels tbody tr.failing")
+    assert failing.count() == 1 and "failing" in failing.inner_text()
+    assert page.locator("tr.failing td").first.evaluate("e => getComputedStyle(e).backgroundColor") == (
+        "rgb(253, 236, 234)"
+    )
+    screenshot(page, "notifications")
+    failing.locator("a").click()
+    assert page.locator("table.deliveries tbody tr").count() == 6
+    assert page.locator("table.deliveries tbody tr.failed").count() == 5
+    screenshot(page, "notification_channel")
+
+
+def test_the_message_centre_counts_and_marks_read(
+    login: Any,  # noqa: F811
+    users: dict[str, str],  # noqa: F811
+    api: httpx.Client,
+    db: Database,
+    settings: Settings,
+) -> None:
+    page = login("rita")
+    assert page.locator("#inbox-link .badge").count() == 0
+    for kind in ("ValueError", "KeyError"):
+        payload = report_payload(
+            project_id="shop", error={"type": kind, "message": "<img src=x onerror=alert(1)>"}
+        )
+        assert api.post("/api/v1/logs/report", json=payload).status_code == 200
+    run_jobs(db, settings)
+    page.reload()
+    page.wait_for_selector("#inbox-link .badge")
+    assert page.locator("#inbox-link .badge").inner_text() == "2"
+    page.click("#inbox-link")
+    rows = page.locator("table.inbox tbody tr.unread")
+    assert rows.count() == 2
+    assert rows.first.locator("a").inner_text() == "New bug: KeyError in shop"
+    assert "<img src=x" in rows.first.inner_text()  # the report's markup shown as text
+    screenshot(page, "inbox")
+    rows.first.locator("text=Mark read").click()
+    assert page.locator("table.inbox tbody tr.unread").count() == 1
+    page.click("#read-all")
+    assert page.locator("table.inbox tbody tr.unread").count() == 0
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#inbox-link .badge").count() == 0
+    assert re.search(r"/inbox$", page.url)
+
+
+def test_the_pages_in_chinese(login: Any, users: dict[str, str]) -> None:  # noqa: F811
+    page = login("ada", locale="zh-CN")
+    assert page.locator("a[href='/notifications']").inner_text() == "通知"
+    assert page.locator("#inbox-link").inner_text().strip() == "消息中心"
+    page.click("a[href='/notifications']")
+    assert page.locator("h2", has_text="新建通知渠道").count() == 1
+    assert "修复待审核" in page.locator("fieldset").nth(1).inner_text()
