@@ -2,7 +2,7 @@
 history outbox (started at the end of the existing history, so an upgrade does not announce old events);
 review policies (designated reviewers, auto-merge) and their decisions.
 
-Revision ID: 0010
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-06
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
