@@ -84,6 +84,8 @@ class Harness:
         body = {"project_id": slug, "repo_url": str(self.origin), "test_command": TEST_COMMAND, **fields}
         response = self.api.post("/api/v1/projects", json=body)
         assert response.status_code == 201, response.text
+        # An admin's repo_url is confirmed (the agent works on no address a report chose).
+        assert response.json()["repo_url_confirmed"] is bool(body.get("repo_url")), response.text
         return response.json()
 
     def report(

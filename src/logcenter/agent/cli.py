@@ -56,4 +56,9 @@ def run(args: argparse.Namespace) -> int:
     if settings.token is None:
         print("logcenter agent: no token: set LOGCENTER_AGENT_TOKEN (an `agent` token)", file=sys.stderr)
         return EXIT_CONFIG
+    from logcenter.agent.hardening import protect
+
+    # Before any child runs: the fixer and the tests must not read the tokens from /proc/<our pid>/environ.
+    if not protect():
+        print("logcenter agent: warning: could not make the process undumpable (not Linux?)", file=sys.stderr)
     return main(settings)

@@ -13,10 +13,10 @@ import shlex
 import shutil
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from logcenter.agent import processes
+from logcenter.agent import processes, verify
 from logcenter.agent.prompt import Prompt
 
 # Claude Code tools that read and edit; the test command is added per project. No WebFetch / WebSearch, no
@@ -263,9 +263,32 @@ class Aider(Fixer):
         ]
         if job.model:
             argv += ["--model", job.model]
-        if job.bug_file and (job.worktree / job.bug_file).is_file():
-            argv.append(job.bug_file)
+        bug_file = file_in_worktree(job.worktree, job.bug_file)
+        # `--` ends the options: no file name is ever read as one.
+        argv += ["--", bug_file] if bug_file else []
         return argv, ""
+
+
+def file_in_worktree(worktree: Path, name: str | None) -> str | None:
+    """The report's file path, relative to the worktree, when it names an existing file inside it that the
+    fixer may edit; else None. The path is the reporter's text: absolute paths, `..`, symlinks out of the
+    worktree, option-like names and forbidden files (CI, secrets, .git) are refused."""
+    if not name or name.startswith("-") or "\0" in name:
+        return None
+    relative = PurePosixPath(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        return None
+    root = worktree.resolve()
+    try:
+        target = (root / relative).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not target.is_file() or not target.is_relative_to(root):
+        return None
+    inside = target.relative_to(root).as_posix()
+    if inside.startswith("-") or verify.matches(inside, verify.FORBIDDEN):
+        return None
+    return inside
 
 
 class Command(Fixer):

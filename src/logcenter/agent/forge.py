@@ -29,11 +29,14 @@ class ForgeTarget:
     api_url: str
     repo: str  # owner/name (GitLab: group/sub/name)
     token: str = field(repr=False)
+    host: str = ""  # the forge's web (git) host: the one host its token may be sent to
 
     def credentials(self, remote_url: str) -> Credentials | None:
-        """Basic-auth credentials for pushing to `remote_url` when it is on this forge's host."""
-        host = urlsplit(remote_url).hostname
-        if not host or urlsplit(remote_url).scheme not in ("http", "https"):
+        """Basic-auth credentials for pushing to `remote_url`, only when it is an http(s) URL on the
+        configured forge's own host: a repository address pointing anywhere else never gets the token."""
+        parts = urlsplit(remote_url)
+        host = (parts.hostname or "").lower()
+        if not host or parts.scheme not in ("http", "https") or host != self.host.lower():
             return None
         return Credentials(host=host, username=_GIT_USER[self.kind], password=self.token)
 
@@ -44,7 +47,8 @@ def _host(url: str | None) -> str | None:
 
 def _api_url(kind: ForgeKind, base: str | None) -> str:
     if kind == ForgeKind.GITHUB:
-        # LOGCENTER_GITHUB_URL is the API itself (GitHub Enterprise: https://github.example.com/api/v3).
+        # LOGCENTER_GITHUB_API_URL (as on the server) is the API itself (GitHub Enterprise:
+        # https://github.example.com/api/v3).
         if not base or _host(base) in ("github.com", "www.github.com"):
             return "https://api.github.com"
         return base.rstrip("/")
@@ -102,7 +106,17 @@ def resolve(project: ProjectRead, settings: AgentSettings, repo_url: str) -> For
         raise ForgeMissing(f"no {kind} token: set LOGCENTER_{kind.upper()}_TOKEN in the agent's environment")
     api_url = _api_url(kind, project.forge_url or url)
     repo = project.forge_repo or settings.forge_repo or repo_path(repo_url)
-    return ForgeTarget(kind=kind, api_url=api_url, repo=repo, token=token.get_secret_value())
+    return ForgeTarget(
+        kind=kind, api_url=api_url, repo=repo, token=token.get_secret_value(), host=_web_host(kind, api_url)
+    )
+
+
+def _web_host(kind: ForgeKind, api_url: str) -> str:
+    """The host git talks to for this forge: the API's host, except github.com's API at api.github.com."""
+    host = _host(api_url) or ""
+    if kind == ForgeKind.GITHUB and host == "api.github.com":
+        return "github.com"
+    return host
 
 
 def open_forge(target: ForgeTarget) -> Any:

@@ -30,6 +30,40 @@ class GitError(Exception):
     """A git command failed; the message holds its (credential-free) output."""
 
 
+class Tampered(GitError):
+    """The repository's git configuration or hooks changed after the agent wrote them: the fixer's code (it
+    runs as the agent's user) may have redirected the push (pushurl, url.*.insteadOf, core.sshCommand,
+    credential.helper, include.path, protocol.*.allow...)."""
+
+
+# Keys git and the agent write into a mirror's config; anything else was put there by someone else.
+MIRROR_KEYS = re.compile(
+    r"core\.(repositoryformatversion|filemode|bare|ignorecase|precomposeunicode|logallrefupdates|symlinks)"
+    r"|remote\.origin\.(url|fetch)|extensions\.objectformat"
+)
+
+
+def transport(url: str) -> str:
+    """git's protocol name for a remote URL (what `protocol.<name>.allow` calls it)."""
+    if "://" in url:
+        return urlsplit(url).scheme.lower()
+    if ":" in url and "/" not in url.split(":", 1)[0]:
+        return "ssh"  # scp-like [user@]host:path
+    return "file"  # a local path
+
+
+def network_options(url: str) -> tuple[list[str], dict[str, str]]:
+    """`-c` options and environment for a command that talks to `url` with a token: only `url`'s own
+    protocol is allowed, no ssh command, credential helper or global config the fixer could have set."""
+    proto = transport(url)
+    options = ["-c", "protocol.allow=never", "-c", "credential.helper="]
+    allowed = ("https", "http") if proto in ("https", "http") else (proto,)
+    for name in allowed:
+        options += ["-c", f"protocol.{name}.allow=always"]
+    options += ["-c", "core.sshCommand=" + ("ssh" if proto == "ssh" else "")]
+    return options, {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+
+
 @dataclass(frozen=True)
 class Credentials:
     """HTTP basic credentials for one host (forge tokens act as passwords)."""
@@ -62,13 +96,19 @@ def _base_env() -> dict[str, str]:
 
 
 def git(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True, secret: str = ""
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    secret: str = "",
+    options: list[str] | None = None,
 ) -> str:
-    """Run git; its output with `secret` masked (a token could echo back in an error)."""
+    """Run git (`options`: more `-c` settings); its output with `secret` masked (a token could echo back in
+    an error)."""
     full = _base_env()
     full.update(env or {})
     proc = subprocess.run(
-        ["git", "-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false", *args],
+        ["git", "-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false", *(options or []), *args],
         cwd=cwd,
         env=full,
         capture_output=True,
@@ -109,6 +149,53 @@ class Repository:
         self.path = path
         self.remote_url = remote_url
         self.credentials = credentials
+        self.guarded: dict[str, str] = {}
+
+    @property
+    def git_dir(self) -> Path:
+        return self.path / ".git" if (self.path / ".git").is_dir() else self.path
+
+    def guarded_state(self) -> dict[str, str]:
+        """A hash of each file that could redirect a push or run code in it: the repository's config, every
+        worktree's config, and the hooks."""
+        gd = self.git_dir
+        files = [gd / "config", gd / "config.worktree"]
+        files += sorted((gd / "worktrees").glob("*/config*"))
+        hooks = gd / "hooks"
+        if hooks.is_dir():
+            files += sorted(p for p in hooks.rglob("*") if not p.name.endswith(".sample"))
+        state = {}
+        for path in files:
+            name = str(path.relative_to(gd))
+            if path.is_symlink():
+                state[name] = "symlink:" + os.readlink(path)
+            elif path.is_file():
+                state[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+            elif path.exists():
+                state[name] = "directory"
+        return state
+
+    def remember(self) -> None:
+        """Keep the hashes of what the agent has just written (or checked): the push compares them."""
+        self.guarded = self.guarded_state()
+
+    def changed(self) -> list[str]:
+        """The guarded files added, removed or changed since `remember()`."""
+        now = self.guarded_state()
+        return sorted(n for n in set(now) | set(self.guarded) if now.get(n) != self.guarded.get(n))
+
+    def _check_mirror_config(self) -> None:
+        out = git("config", "--file", str(self.path / "config"), "--list", "--name-only", cwd=self.path)
+        foreign = sorted({k for k in out.split() if not MIRROR_KEYS.fullmatch(k)})
+        url = git(
+            "config", "--file", str(self.path / "config"), "--get-all", "remote.origin.url", cwd=self.path
+        )
+        if foreign or url.strip() != self.remote_url:
+            what = ", ".join(foreign) if foreign else "remote.origin.url"
+            raise Tampered(
+                f"the mirror {self.path} has git settings the agent never writes ({what}): something changed "
+                "its config, so it is not fetched; delete the mirror directory to have it cloned again"
+            )
 
     def _auth(self) -> tuple[dict[str, str], str]:
         if self.credentials is None:
@@ -134,10 +221,19 @@ class Repository:
                 git("remote", "add", "origin", url, cwd=tmp)
                 git("config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*", cwd=tmp)
                 tmp.rename(path)
-            env, secret = repo._auth()
-            git("fetch", "-q", "--prune", "origin", cwd=path, env=env, secret=secret)
+            repo._check_mirror_config()
+            repo.fetch(prune=True)
             git("worktree", "prune", cwd=path)
+            repo.remember()
         return repo
+
+    def fetch(self, *, prune: bool = False) -> None:
+        """Fetch the branches from the URL the agent holds (not what the config says the remote is)."""
+        env, secret = self._auth()
+        options, extra = network_options(self.remote_url)
+        args = ["fetch", "-q", *(["--prune"] if prune else []), self.remote_url]
+        args.append("+refs/heads/*:refs/remotes/origin/*")
+        git(*args, cwd=self.path, env={**env, **extra}, secret=secret, options=options)
 
     @classmethod
     def local(cls, path: Path, url: str | None, credentials: Credentials | None) -> Repository:
@@ -147,14 +243,26 @@ class Repository:
         remote = git("remote", "get-url", "origin", cwd=path, check=False).strip()
         repo = cls(path, url or remote, credentials)
         with _locked(path):
-            if remote:
-                env, secret = repo._auth()
-                git("fetch", "-q", "origin", cwd=path, env=env, secret=secret)
+            if repo.remote_url:
+                repo.fetch()
             git("worktree", "prune", cwd=path)
+            repo.remember()
         return repo
 
     def remote_default_branch(self) -> str | None:
-        out = git("ls-remote", "--symref", "origin", "HEAD", cwd=self.path, check=False, env=self._auth()[0])
+        env, secret = self._auth()
+        options, extra = network_options(self.remote_url)
+        out = git(
+            "ls-remote",
+            "--symref",
+            self.remote_url,
+            "HEAD",
+            cwd=self.path,
+            check=False,
+            env={**env, **extra},
+            secret=secret,
+            options=options,
+        )
         match = re.search(r"^ref: refs/heads/(\S+)\s+HEAD", out, re.M)
         return match.group(1) if match else None
 
@@ -195,7 +303,7 @@ class Repository:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(self.path):
             if branch:
-                git("worktree", "add", "-q", "-B", branch, str(path), base, cwd=self.path)
+                git("worktree", "add", "-q", "--no-track", "-B", branch, str(path), base, cwd=self.path)
             else:
                 git("worktree", "add", "-q", "--detach", str(path), base, cwd=self.path)
         return path
@@ -206,16 +314,28 @@ class Repository:
             shutil.rmtree(path, ignore_errors=True)
             git("worktree", "prune", cwd=self.path, check=False)
 
-    def push(self, worktree: Path, branch: str) -> None:
+    def push(self, branch: str) -> None:
+        """Push the branch to the URL the agent holds, never to a remote name: the fixer (as the agent's
+        user) could have rewritten the repository's config. It refuses when the config, a worktree's config
+        or the hooks changed since the agent wrote them."""
+        changed = self.changed()
+        if changed:
+            raise Tampered(
+                f"refusing to push: the repository's git settings changed while the fixer and the tests ran "
+                f"({', '.join(changed[:10])} in {self.git_dir}); they could send the forge token elsewhere "
+                "or run code"
+            )
         env, secret = self._auth()
+        options, extra = network_options(self.remote_url)
         git(
             "push",
             "-q",
-            "origin",
+            self.remote_url,
             f"refs/heads/{branch}:refs/heads/{branch}",
-            cwd=worktree,
-            env=env,
+            cwd=self.path,
+            env={**env, **extra},
             secret=secret,
+            options=options,
         )
 
 
@@ -281,6 +401,8 @@ def commit(worktree: Path, *, message: str, name: str, email: str) -> str:
             f"user.email={email}",
             "-c",
             "commit.gpgsign=false",
+            "-c",
+            "core.hooksPath=/dev/null",
             "commit",
             "-q",
             "--no-verify",

@@ -126,7 +126,8 @@ class AgentSettings(BaseSettings):
         default=None, validation_alias=AliasChoices("gitea_token", "LOGCENTER_GITEA_TOKEN")
     )
     github_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("github_url", "LOGCENTER_GITHUB_URL")
+        default=None,
+        validation_alias=AliasChoices("github_url", "LOGCENTER_GITHUB_API_URL", "LOGCENTER_GITHUB_URL"),
     )
     github_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("github_token", "LOGCENTER_GITHUB_TOKEN")

@@ -92,8 +92,20 @@ class ProjectConfig:
 def project_config(project: ProjectRead, settings: AgentSettings) -> ProjectConfig:
     """The project's settings from the server, falling back to the agent's environment."""
     where = f"PUT /api/v1/projects/{project.project_id}"
-    repo_url = project.repo_url or settings.repo_url
+    # A repo_url that came from an error report is the reporter's choice: cloning it would run its tests here
+    # and could send the forge token to its host. Only an admin's (the server's confirmed repo_url, the
+    # project's local_path, the agent's LOGCENTER_AGENT_REPO_URL) is worked on.
+    confirmed = project.repo_url if project.repo_url and project.repo_url_confirmed else None
+    repo_url = confirmed or settings.repo_url
     local_path = project.local_path if project.local_path and Path(project.local_path).is_dir() else None
+    if not confirmed and not local_path and not settings.repo_url and project.repo_url:
+        raise Failure(
+            "config_missing",
+            f"project {project.project_id!r} has a repo_url ({safe_url(project.repo_url)[:200]}) that came "
+            "from an error report, not from an admin: the agent does not work on a repository address a "
+            "report chose. An admin must confirm it: set repo_url with "
+            f'{where} {{"repo_url": "https://…/repo.git"}} or on the Projects page',
+        )
     if not repo_url and not local_path:
         raise Failure(
             "config_missing",
@@ -415,7 +427,7 @@ class Repairer:
         assert target is not None
         with steps("push", job):
             try:
-                repo.push(worktree, branch)
+                repo.push(branch)
             except GitError as exc:
                 raise Failure("push_failed", self.secret_masker.text(str(exc)), evidence_text) from exc
         self._step(job, "pushed", f"{branch} ({sha[:12]})", branch=branch, commit=sha)
