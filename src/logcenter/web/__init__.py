@@ -14,7 +14,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from logcenter.errors import LogCenterError
 from logcenter.validation import to_failure
-from logcenter.web import admin_routes, auth_routes, board_routes, bug_routes, i18n, notify_routes
+from logcenter.web import (
+    admin_routes,
+    auth_routes,
+    board_routes,
+    bug_routes,
+    i18n,
+    notify_routes,
+    triage_routes,
+)
 from logcenter.web.assets import StaticFiles
 from logcenter.web.security import SECURITY_HEADERS, LoginLimiter, LoginRequired
 from logcenter.web.templating import STATIC, render
@@ -71,7 +79,7 @@ def install(app: FastAPI) -> None:
     """Add the web UI to the app (after the API's routes and error handlers)."""
     app.state.login_limiter = LoginLimiter()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth_routes, board_routes, bug_routes, admin_routes, notify_routes):
+    for module in (auth_routes, board_routes, bug_routes, triage_routes, admin_routes, notify_routes):
         app.include_router(module.router)
     app.add_middleware(WebMiddleware)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
@@ -25,7 +25,14 @@ SORTS = ["-last_seen", "last_seen", "-first_seen", "first_seen", "-occurrence_co
 
 
 def _filters(
-    status: str | None, project: str | None, environment: str | None, level: str | None, q: str | None
+    status: str | None,
+    project: str | None,
+    environment: str | None,
+    level: str | None,
+    q: str | None,
+    *,
+    ignored: str = "exclude",
+    assignee: str | None = None,
 ) -> BugFilter:
     statuses = [workflow.parse_status(s) for s in (status or "").split(",") if s.strip()]
     return BugFilter(
@@ -34,6 +41,8 @@ def _filters(
         environment=environment or None,
         level=level or None,
         text=(q or "").strip() or None,
+        ignored=ignored,
+        assignee=assignee,
     )
 
 
@@ -49,9 +58,14 @@ def board_page(
     q: Annotated[str | None, Query(max_length=200)] = None,
     sort: Annotated[str, Query(max_length=30)] = "-last_seen",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    ignored: Literal["exclude", "include", "only"] = "exclude",
+    mine: bool = False,
     partial: bool = False,
 ) -> Response:
-    filters = _filters(status, project, environment, level, q)
+    """`ignored=only` lists the bugs being ignored (hidden by default), `mine=1` those assigned to you."""
+    filters = _filters(
+        status, project, environment, level, q, ignored=ignored, assignee=user.username if mine else None
+    )
     project_id = projects_service.get_by_slug(session, project).id if project else None
     cards = board.stat_cards(session, now=dt.datetime.now(dt.UTC), project_id=project_id)
     # With no status chosen the board leads with what needs a person, as the seed's mock-up does.
@@ -68,6 +82,8 @@ def board_page(
             environment=filters.environment,
             level=filters.level,
             text=filters.text,
+            ignored=filters.ignored,
+            assignee=filters.assignee,
         )
     listing = board.page(session, filters=rest, sort=sort, cursor=cursor, limit=PAGE_SIZE)
     context: dict[str, Any] = dict(
@@ -79,6 +95,8 @@ def board_page(
         environment=environment or "",
         level=level or "",
         q=q or "",
+        ignored=ignored,
+        mine=mine,
         sort=sort,
         cursor=cursor,
         levels=LEVELS,
