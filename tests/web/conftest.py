@@ -138,7 +138,10 @@ class Seeder:
         branch = branch or f"fix/auto-20260225-1430-{bug_id}"
         pr = fake.open_pr(fake.default_repo, branch, files=FIX, title=f"fix: auto repair bug #{bug_id}")
         url = f"{fake.url}/{fake.default_repo}/pulls/{pr.number}"
-        self.pending_review(bug_id, pr_number=pr.number, pr_url=url, branch_name=branch, diff=None)
+        head = fake.repo(fake.default_repo).head_sha(pr)  # the agent reports the commit it pushed
+        self.pending_review(
+            bug_id, pr_number=pr.number, pr_url=url, branch_name=branch, diff=None, head_sha=head
+        )
         return pr
 
     def claim(self, bug_id: int) -> None:

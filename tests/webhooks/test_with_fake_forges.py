@@ -311,3 +311,20 @@ def test_no_transaction_is_held_while_the_forge_answers(live_server, api, sessio
     merging.join(60)
     assert answers == [200]
     assert pr.merged
+
+
+def test_a_merge_with_no_reviewed_head_known_asks_for_one(client, session, admin_headers, fake_gitea):
+    # A PR linked by hand carries no head: merging "whatever the PR holds now" could merge unreviewed commits.
+    configure(client, admin_headers, fake_gitea)
+    pr = fake_gitea.open_pr(fake_gitea.default_repo, "fix/by-hand", files=FIX, title="Fix by hand")
+    project = session.scalar(select(Project).where(Project.slug == "app"))
+    bug = review_bug(session, project, pr=pr.number, branch_name="fix/by-hand", head_sha=None)
+    refused = client.post(f"/api/v1/bugs/{bug.id}/merge", json={}, headers=admin_headers)
+    assert refused.status_code == 409 and "expected_head_sha" in refused.json()["detail"]
+    assert not pr.merged
+    head = fake_gitea.repos[fake_gitea.default_repo].head_sha(pr)
+    merged = client.post(
+        f"/api/v1/bugs/{bug.id}/merge", json={"expected_head_sha": head}, headers=admin_headers
+    )
+    assert merged.status_code == 200, merged.text
+    assert pr.merged

@@ -414,6 +414,7 @@ class Repairer:
             test_passed=True,
             test_output=evidence_text,
             branch_name=branch,
+            head_sha=sha,
         )
         if not settings.pushes:
             where = safe_url(str(repo.path))

@@ -79,6 +79,11 @@ class RepairReportIn(BaseModel):
     pr_number: PrNumber | None = None
     pr_url: PrUrl | None = None
     branch_name: BranchName | None = None
+    head_sha: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{7,64}$")] | None = Field(
+        default=None,
+        description="The commit the agent pushed and verified: a merge from Log Center is made at this head "
+        "unless the reviewer says another",
+    )
     failure_reason: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     duration_seconds: Annotated[float, Field(ge=0)] | None = None
     durations: dict[Annotated[str, StringConstraints(max_length=50)], Annotated[float, Field(ge=0)]] = {}

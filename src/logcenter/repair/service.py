@@ -145,7 +145,7 @@ def create_report(session: Session, bug_id: int, *, report: RepairReportIn, acto
         attempt=report.attempt or (previous or 0) + 1,
         status=outcome,
         agent=agent,
-        **report.model_dump(exclude={"status", "agent", "attempt", "failure_reason"}),
+        **report.model_dump(exclude={"status", "agent", "attempt", "failure_reason", "head_sha"}),
         failure_reason=reason if outcome == BugStatus.FAILED else report.failure_reason,
     )
     note = (
@@ -161,6 +161,7 @@ def create_report(session: Session, bug_id: int, *, report: RepairReportIn, acto
             pr_number=report.pr_number,
             pr_url=report.pr_url,
             branch_name=report.branch_name,
+            head_sha=report.head_sha,
             note=note,
             kind=workflow.HistoryKind.REPAIR,
         )

@@ -130,7 +130,12 @@ def merge(
                 raise Conflict(
                     f"PR #{ready.number} was closed without merging on the forge; it cannot be merged"
                 )
-            if expected_head_sha and not pr.head_sha.lower().startswith(expected_head_sha.lower()):
+            if not expected_head_sha:
+                raise Conflict(
+                    f"PR #{ready.number}: no reviewed head is known (the fix was not reported with one); "
+                    f"pass expected_head_sha, the head you reviewed (now {pr.head_sha[:12]})"
+                )
+            if not pr.head_sha.lower().startswith(expected_head_sha.lower()):
                 raise Conflict(
                     f"PR #{ready.number} moved since it was reviewed: its head is now {pr.head_sha[:12]}, "
                     f"reviewed at {expected_head_sha[:12]}; review it again"
