@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FILTERED = "[Filtered]"
-MAX_DEPTH = 32
+MAX_DEPTH = 300  # past the 254 levels a report can be stored with (ingest/sentry/payload.py)
 TOO_DEEP = f"[nested deeper than {MAX_DEPTH} levels: dropped]"
 
 # Relay's @password rule plus what Sentry's "Additional Sensitive Fields" users add most: matched as parts
