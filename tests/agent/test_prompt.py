@@ -46,9 +46,10 @@ def test_secrets_are_masked() -> None:
         assert secret not in masked, secret
     assert "order 1234567890123" in masked  # not a card number (Luhn), not masked
     assert f"{MASK} after" in masked
+    # What the server's scrubbing rules also match ends as their "[Filtered]" (they run last).
     assert masker.data({"user": {"password": "x", "name": "bob"}, "tags": ["token=abc"]}) == {
-        "user": {"password": MASK, "name": "bob"},
-        "tags": [f"token={MASK}"],
+        "user": {"password": "[Filtered]", "name": "bob"},
+        "tags": ["token=[Filtered]"],
     }
 
 
@@ -85,3 +86,13 @@ def test_masking_hostile_text_does_not_backtrack() -> None:
         "a:" * 100_000 + "b@",
     ):
         assert len(masker.text(hostile)) > 0
+
+
+def test_the_servers_scrubbing_rules_run_again_on_the_prompt() -> None:
+    # A report stored before the server scrubbed (or with LOGCENTER_SCRUB_DATA=false) still reaches the model
+    # scrubbed by the same rules, on top of the agent's own.
+    masker = Masker()
+    masked = masker.data({"xsrf": "abcdefgh", "ssn": "123-45-6789", "note": "see ?csrf_token=zzz9&page=2"})
+    assert masked == {"xsrf": "[Filtered]", "ssn": "[Filtered]", "note": "see ?csrf_token=[Filtered]&page=2"}
+    once = masker.text("password: hunter22")
+    assert "hunter22" not in once and "]]" not in once

@@ -94,6 +94,6 @@ def test_injection_and_secrets_stay_masked_inside_the_data_block(harness: Harnes
     # Control characters and escapes are gone; secrets are masked.
     assert "\x1b" not in prompt and "\x07" not in prompt
     assert "abcdefghijklmnop1234" not in prompt and "4111 1111 1111 1111" not in prompt
-    assert "hunter2-secret" not in prompt and re.search(r'"password": "?\[MASKED\]', prompt)
+    assert "hunter2-secret" not in prompt and re.search(r'"password": "?\[(MASKED|Filtered)\]', prompt)
     # The bug is still fixed: the injection changed nothing the agent does.
     assert harness.bug(bug_id)["repair_reports"][0]["failure_reason"].startswith("not_pushed")

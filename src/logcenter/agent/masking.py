@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from logcenter.ingest.scrub import DEFAULT as SERVER_RULES
+
 MASK = "[MASKED]"
 
 # Names whose values are secrets, in JSON keys, query strings, headers and `key=value` text.
@@ -105,21 +107,27 @@ class Masker:
         for pattern, replacement in self._patterns:
             value = pattern.sub(replacement, value)
         value = _PAIR.sub(_mask_pair, value)
-        return _CARD.sub(_mask_card, value)
+        # Then the server's scrubbing rules (ingest/scrub.py) again: they ran at ingest, but a report stored
+        # before they existed, or with them off, gets them here.
+        return SERVER_RULES.text(_CARD.sub(_mask_card, value))
 
     def data(self, value: Any) -> Any:
-        """A JSON value with secret-named keys' values masked and every string masked."""
+        """A JSON value with secret-named keys' values masked (the agent's key rules, then the server's) and
+        every string masked."""
+        return SERVER_RULES.scrub(self._data(value))
+
+    def _data(self, value: Any) -> Any:
         if isinstance(value, dict):
             return {
                 k: (
                     MASK
                     if isinstance(k, str) and _SECRET_KEY_NAME.match(k) and v not in (None, "")
-                    else self.data(v)
+                    else self._data(v)
                 )
                 for k, v in value.items()
             }
         if isinstance(value, list):
-            return [self.data(v) for v in value]
+            return [self._data(v) for v in value]
         if isinstance(value, str):
             return self.text(value)
         return value
