@@ -230,3 +230,25 @@ def test_many_bugs_at_once_past_the_burst_limit_become_one_summary(
     last = report(client, error={"type": "Later", "file_path": "z.py"})
     dispatch(db, settings, burst=10, now=utcnow() + timedelta(minutes=2))
     assert [(d.event_kind, d.bug_id) for d in deliveries(db, channel["id"])[12:]] == [("new_bug", last)]
+
+
+def test_an_ignored_bug_notifies_nobody(
+    client: TestClient, admin_headers: dict[str, str], db: Database, settings: Settings
+) -> None:
+    channel = make_channel(
+        client, admin_headers, kind="slack", url="https://hooks.slack.com/services/x", events=["fix_failed"]
+    )
+    bug = report(client)
+    dispatch(db, settings)  # its creation, before it was ignored
+    assert client.post(f"/api/v1/bugs/{bug}/ignore", json={}, headers=admin_headers).status_code == 200
+    move(client, admin_headers, bug, "FIXING")
+    failed = client.post(f"/api/v1/bugs/{bug}/fail", json={"reason": "no"}, headers=admin_headers)
+    assert failed.status_code == 200
+    dispatch(db, settings)
+    assert deliveries(db, channel["id"]) == []
+    assert client.post(f"/api/v1/bugs/{bug}/unignore", json={}, headers=admin_headers).status_code == 200
+    move(client, admin_headers, bug, "NEW")
+    move(client, admin_headers, bug, "FIXING")
+    assert client.post(f"/api/v1/bugs/{bug}/fail", json={"reason": "again"}, headers=admin_headers).is_success
+    dispatch(db, settings)
+    assert [d.event_kind for d in deliveries(db, channel["id"])] == ["fix_failed"]

@@ -113,6 +113,8 @@ def dispatch(
         bug = bugs.get(event.bug_id)
         if kind is None or bug is None:
             continue
+        if bug.ignored_at is not None or bug.merged_into_id is not None:
+            continue  # muted (triage) or merged into another bug: nobody is told
         message = messages.for_event(
             bug, bug.project, event, kind, base_url=base_url, pr_link=pr_links.get(event.bug_id)
         )
