@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from logcenter.errors import LogCenterError
 
@@ -151,6 +151,27 @@ class PRComment:
     created_at: datetime | None
     kind: str = "comment"  # comment / review / review_comment
     state: str | None = None  # a review's verdict: APPROVED / REQUEST_CHANGES / COMMENT
+
+
+def refuse_unmergeable(
+    forge: str, call: str, current: PullRequest, expected_head_sha: str | None, *, closed: str, moved: str
+) -> None:
+    """ForgeConflict when an unmerged PR cannot be merged as reviewed: it is closed, or its head is no longer
+    `expected_head_sha`. Every client checks this before it asks its forge to merge."""
+    if current.state is PRState.CLOSED:
+        raise ForgeConflict(forge, call, None, closed)
+    if expected_head_sha and current.head_sha != expected_head_sha:
+        raise ForgeConflict(forge, call, None, f"{moved} moved to {current.head_sha[:12]} since review")
+
+
+def changed_file(item: dict[str, Any]) -> ChangedFile:
+    """A changed file as Gitea and GitHub list them (`filename`, `status`, `additions`, `deletions`)."""
+    return ChangedFile(
+        filename=item["filename"],
+        status=item.get("status") or "modified",
+        additions=int(item.get("additions") or 0),
+        deletions=int(item.get("deletions") or 0),
+    )
 
 
 class Forge(Protocol):

@@ -25,7 +25,9 @@ from logcenter.forges.base import (
     PRState,
     PullRequest,
     RepoInfo,
+    changed_file,
     combine_checks,
+    refuse_unmergeable,
 )
 from logcenter.forges.http import ForgeHTTP, parse_time
 
@@ -132,15 +134,7 @@ class GiteaForge:
 
     def pull_request_files(self, number: int) -> list[ChangedFile]:
         files = self._paged(f"list files of PR #{number}", f"{self.repo_path}/pulls/{number}/files")
-        return [
-            ChangedFile(
-                filename=f["filename"],
-                status=f.get("status") or "modified",
-                additions=int(f.get("additions") or 0),
-                deletions=int(f.get("deletions") or 0),
-            )
-            for f in files
-        ]
+        return [changed_file(f) for f in files]
 
     def pull_request_diff(self, number: int) -> str:
         response = self.http.request(
@@ -158,10 +152,9 @@ class GiteaForge:
         current = self.get_pull_request(number)
         if current.merged:
             return current
-        if current.state is PRState.CLOSED:
-            raise ForgeConflict("gitea", call, None, "the PR is closed")
-        if expected_head_sha and current.head_sha != expected_head_sha:
-            raise ForgeConflict("gitea", call, None, f"the PR moved to {current.head_sha[:12]} since review")
+        refuse_unmergeable(
+            "gitea", call, current, expected_head_sha, closed="the PR is closed", moved="the PR"
+        )
         body: dict[str, Any] = {"do": style.value}
         if expected_head_sha:
             body["head_commit_id"] = expected_head_sha

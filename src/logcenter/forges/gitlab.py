@@ -28,6 +28,7 @@ from logcenter.forges.base import (
     PullRequest,
     RepoInfo,
     combine_checks,
+    refuse_unmergeable,
 )
 from logcenter.forges.http import ForgeHTTP, parse_time
 
@@ -222,10 +223,9 @@ class GitLabForge:
         current = self.get_pull_request(number)
         if current.merged:
             return current
-        if current.state is PRState.CLOSED:
-            raise ForgeConflict("gitlab", call, None, "the merge request is closed")
-        if expected_head_sha and current.head_sha != expected_head_sha:
-            raise ForgeConflict("gitlab", call, None, f"the MR moved to {current.head_sha[:12]} since review")
+        refuse_unmergeable(
+            "gitlab", call, current, expected_head_sha, closed="the merge request is closed", moved="the MR"
+        )
         if style is MergeStyle.REBASE:
             self._rebase(number, call)
         body: dict[str, Any] = {"squash": style is MergeStyle.SQUASH}
