@@ -17,7 +17,7 @@ from typing import Any
 from logcenter.agent import environment, fixers, forge, prompt, text, verify
 from logcenter.agent.client import ApiError, Client
 from logcenter.agent.git import GitError, Repository, apply_patch, commit, safe_url, stage_all, staged_diff
-from logcenter.agent.masking import Masker
+from logcenter.agent.masking import Masker, project_rules
 from logcenter.agent.options import AgentSettings
 from logcenter.agent.progress import Progress
 from logcenter.bugs.schemas import BugRead
@@ -280,6 +280,9 @@ class Repairer:
             detail = self.client.bug(bug.id, occurrences=5)
             project = self.client.project(bug.project_id)
             config = project_config(project, settings)
+            # The project's scrubbing rules (its extra sensitive and safe fields) on everything taken from
+            # the report, in the prompt, the commit message and the pull request.
+            masker = self.masker.with_rules(project_rules(project))
             fixer = self._fixer(config.fixer)
             state["fixer"] = fixer.name
             target = None
@@ -326,7 +329,7 @@ class Repairer:
                 detail,
                 test_command=config.test_command,
                 test_patterns=config.test_patterns,
-                masker=self.masker,
+                masker=masker,
             )
             prompt_dir = self.workdir / "prompts"
             prompt_dir.mkdir(parents=True, exist_ok=True)
@@ -399,7 +402,7 @@ class Repairer:
         with steps("commit", job):
             sha = commit(
                 worktree,
-                message=text.commit_message(bug, self.masker, bug_url),
+                message=text.commit_message(bug, masker, bug_url),
                 name=settings.git_name,
                 email=settings.git_email,
             )
@@ -437,7 +440,7 @@ class Repairer:
             body = text.pr_body(
                 bug,
                 bug_url=bug_url,
-                masker=self.masker,
+                masker=masker,
                 analysis=analysis,
                 changes=changes,
                 evidence=evidence,
@@ -449,7 +452,7 @@ class Repairer:
                 client = forge.open_forge(target)
                 try:
                     pr = client.create_pull_request(
-                        head=branch, base=default_branch, title=text.title(bug, self.masker), body=body
+                        head=branch, base=default_branch, title=text.title(bug, masker), body=body
                     )
                 finally:
                     client.close()
