@@ -121,6 +121,7 @@ def test_the_rules_are_configurable():
         "user": {"ip_address": FILTERED},
     }
     assert scrubber.text("from 10.0.0.1 and fe80:0:0:0:1:2:3:4") == f"from {FILTERED} and {FILTERED}"
+    assert scrubber.scrub({"peer": "1.2.3.4", "to": "10.1.2.3"}) == {"peer": FILTERED, "to": FILTERED}
     off = Scrubber.from_settings([], [], False, enabled=False)
     assert off.scrub({"password": "x"}) == {"password": "x"}
 

@@ -162,8 +162,8 @@ class Scrubber:
     def text(self, value: str) -> str:
         """A string with the value rules applied. Short strings repeat from report to report (SDK names,
         versions, integrations, URLs), so their answers are remembered."""
-        if len(value) < 9 or not self.enabled:
-            return value  # "a://b:c@d", "token=abc": nothing shorter to scrub
+        if len(value) < (7 if self.ip_addresses else 9) or not self.enabled:
+            return value  # "a://b:c@d", "token=abc" (or "1.2.3.4"): nothing shorter to scrub
         if len(value) > _SHORT:
             return self._text(value)
         done = self._texts.get(value)
