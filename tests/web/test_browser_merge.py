@@ -89,6 +89,16 @@ def test_merge_selected_rows_of_the_board(users, seed, login, live_server, api):
     expect(listing.locator(f"a[href='/bugs/{first}']")).to_have_count(0)
     expect(page.locator("nav.chips a[title=NEW] .count")).to_have_text("2")
 
+    # The same selection ignores rows (each bug's result listed), here for a week.
+    listing.locator(f"input[name=bug_ids][value='{kept_out}']").check()
+    page.select_option("#bulk-ignore-choice", "1w")
+    page.click("#bulk-ignore-btn")
+    expect(page.locator(f"#bulk-results li.ok[data-bug='{kept_out}']")).to_be_visible()
+    page.goto(f"{live_server.url}/")
+    expect(listing.locator(f"a[href='/bugs/{kept_out}']")).to_have_count(0)
+    expect(page.locator("nav.chips a[title=NEW] .count")).to_have_text("1")
+    assert api.get(f"/api/v1/bugs/{kept_out}").json()["ignored_by"] == "rita"
+
     # The merged-away fingerprint reports to the survivor, through the Sentry endpoint too.
     event = {
         "exception": {
@@ -115,7 +125,8 @@ def test_merge_selected_rows_of_the_board(users, seed, login, live_server, api):
     seed.sentry_event("rtc_backend", event)
     survivor = api.get(f"/api/v1/bugs/{second}").json()
     assert survivor["occurrence_count"] == 6
-    assert api.get("/api/v1/bugs", params={"project_id": "rtc_backend"}).json()["total"] == 2
+    listed = api.get("/api/v1/bugs", params={"project_id": "rtc_backend", "ignored": "include"}).json()
+    assert listed["total"] == 2
 
 
 def test_a_viewer_sees_no_merge_controls(users, seed, login, live_server):

@@ -1,5 +1,6 @@
 """Merging duplicates on the web UI over HTTP: from the bug page (into a bug found by id or text) and from the
-board (the selected rows into the one chosen), who may merge, and what the status chips count."""
+board (the selected rows into the one chosen); the board's other actions on selected rows (ignore, unignore,
+assign to me); who may do them, and what the status chips count."""
 
 from __future__ import annotations
 
@@ -117,9 +118,11 @@ def test_merge_selected_rows_of_the_board(client, users, bugs, session):
     csrf = log_in(client, "rita")
     board = client.get("/").text
     assert 'id="merge-selected-btn"' in board
-    assert re.search(rf'name="bug_ids" value="{bugs["dup_a"]}" form="dups"', board)
-    chooser = client.get("/bugs/merge-duplicates", params={"bug_ids": [bugs["dup_a"], bugs["dup_b"]]})
+    assert re.search(rf'name="bug_ids" value="{bugs["dup_a"]}" form="bulk"', board)
+    selected = {"action": "merge", "bug_ids": [bugs["dup_a"], bugs["dup_b"]], "csrf_token": csrf}
+    chooser = client.post("/bugs/triage-batch", data=selected)
     assert chooser.status_code == 200
+    assert chooser.url.path == "/bugs/merge-duplicates"
     # The one seen most is preselected.
     assert re.search(rf'name="survivor" value="{bugs["dup_b"]}" checked', chooser.text)
     assert "cart &lt;b&gt;empty&lt;/b&gt;" in chooser.text
@@ -130,7 +133,7 @@ def test_merge_selected_rows_of_the_board(client, users, bugs, session):
     )
     assert done.status_code == 303 and done.headers["location"] == f"/bugs/{bugs['dup_a']}?done=absorbed"
     assert get_bug(session, bugs["dup_b"]).merged_into_id == bugs["dup_a"]
-    session.expire_all()
+    session.rollback()  # a new read transaction sees what the requests committed
     assert get_bug(session, bugs["dup_a"]).occurrence_count == 8
 
 
@@ -157,6 +160,41 @@ def test_the_survivor_must_be_one_of_the_selected(client, users, bugs, session):
     assert get_bug(session, bugs["dup_a"]).merged_into_id is None
 
 
+def test_ignore_unignore_and_assign_selected_rows_of_the_board(client, users, bugs, session):
+    csrf = log_in(client, "rita")
+    selected = [bugs["dup_a"], bugs["other"], bugs["fixing"]]
+    answer = client.post(
+        "/bugs/triage-batch",
+        data={"action": "ignore", "choice": "1w", "bug_ids": selected, "csrf_token": csrf},
+    )
+    assert answer.status_code == 200
+    assert answer.text.count('class="ok"') == 3
+    session.rollback()  # a new read transaction sees what the requests committed
+    assert all(get_bug(session, i).ignore_until is not None for i in selected)
+    board = client.get("/").text
+    assert 'id="bulk-unignore-btn"' not in board  # nothing ignored is listed there
+    assert 'id="bulk-unignore-btn"' in client.get("/?ignored=only").text
+
+    # Each bug has its own result: one that is not ignored cannot be unignored; the others are.
+    unignored = client.post(
+        "/bugs/triage-batch",
+        data={"action": "unignore", "bug_ids": [bugs["dup_a"], bugs["dup_b"]], "csrf_token": csrf},
+    )
+    results = {
+        int(bug): result
+        for result, bug in re.findall(r'<li class="(ok|failed)" data-bug="(\d+)"', unignored.text)
+    }
+    assert results == {bugs["dup_a"]: "ok", bugs["dup_b"]: "failed"}
+    assert "not ignored" in unignored.text
+
+    assigned = client.post(
+        "/bugs/triage-batch", data={"action": "assign_me", "bug_ids": selected, "csrf_token": csrf}
+    )
+    assert assigned.text.count('class="ok"') == 3, assigned.text
+    session.rollback()  # a new read transaction sees what the requests committed
+    assert [get_bug(session, i).assignee for i in selected] == ["rita"] * 3
+
+
 def test_viewers_see_no_merge_controls_and_are_refused(client, users, bugs, session):
     csrf = log_in(client, "victor")
     assert 'id="merge-into-form"' not in client.get(f"/bugs/{bugs['dup_a']}").text
@@ -170,8 +208,11 @@ def test_viewers_see_no_merge_controls_and_are_refused(client, users, bugs, sess
         ),
         client.get("/bugs/merge-duplicates", params={"bug_ids": [bugs["dup_a"], bugs["dup_b"]]}),
         client.get(f"/bugs/{bugs['dup_a']}/merge-candidates"),
+        client.post(
+            "/bugs/triage-batch", data={"action": "ignore", "bug_ids": [bugs["dup_a"]], "csrf_token": csrf}
+        ),
     ]
-    assert [r.status_code for r in attempts] == [403] * 4
+    assert [r.status_code for r in attempts] == [403] * 5
     assert get_bug(session, bugs["dup_a"]).merged_into_id is None
 
 
@@ -179,7 +220,10 @@ def test_merging_needs_the_csrf_token(client, users, bugs, session):
     log_in(client, "ada")
     refused = client.post(f"/bugs/{bugs['dup_a']}/merge-into", data={"into": bugs["dup_b"]})
     assert refused.status_code == 403
-    assert get_bug(session, bugs["dup_a"]).merged_into_id is None
+    bulk = client.post("/bugs/triage-batch", data={"action": "ignore", "bug_ids": [bugs["dup_a"]]})
+    assert bulk.status_code == 403
+    bug = get_bug(session, bugs["dup_a"])
+    assert bug.merged_into_id is None and bug.ignored_at is None
 
 
 def chips(page: str) -> dict[str, str]:

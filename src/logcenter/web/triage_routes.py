@@ -1,6 +1,6 @@
 """Triage from the bug page and the board: ignore (for a while, until N more occurrences, forever), unignore,
 assign, and merge duplicates (into a bug found by id or search from the bug page, or several rows of the board
-into the one chosen among them).
+into the one chosen among them); the board does the same to the rows selected.
 
 The same service functions as the JSON API (`POST /api/v1/bugs/{id}/ignore`, `/absorb` ...), with the
 logged-in reviewer's or admin's username as the actor of the history row; the page offers a few fixed
@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import Field
 
 from logcenter.bugs.schemas import MAX_ID
-from logcenter.db import utcnow
+from logcenter.db import session_scope, utcnow
 from logcenter.deps import SessionDep
-from logcenter.errors import ValidationFailed
+from logcenter.errors import LogCenterError, ValidationFailed
 from logcenter.triage import service
+from logcenter.web.reviews import BatchResult
 from logcenter.web.security import Reviewer
 from logcenter.web.templating import render
 
@@ -90,6 +92,42 @@ def assign(
         assignee = None
     service.assign(session, bug_id, actor=user.username, assignee=assignee)
     return _after(request, bug_id, "assigned")
+
+
+@router.post("/bugs/triage-batch")
+def triage_batch(
+    request: Request,
+    user: Reviewer,
+    action: Annotated[Literal["merge", "ignore", "unignore", "assign_me"], Form()],
+    bug_ids: Annotated[MergeIds, Form(min_length=1, max_length=service.MAX_ABSORB + 1)],
+    choice: Annotated[IgnoreChoice, Form()] = "forever",
+) -> Response:
+    """The board's selected rows: merge them (on to the page that chooses the one kept), or ignore, unignore
+    or assign each to me, each bug in its own transaction with its own result."""
+    ids = list(dict.fromkeys(bug_ids))
+    if action == "merge":
+        url = "/bugs/merge-duplicates?" + urlencode([("bug_ids", i) for i in ids])
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": url})
+        return RedirectResponse(url, status_code=303)
+    minutes = PERIODS.get(choice)
+    results = []
+    for bug_id in ids:
+        try:
+            with session_scope(request.app.state.session_factory) as session:
+                if action == "ignore":
+                    until = utcnow() + timedelta(minutes=minutes) if minutes else None
+                    bug = service.ignore(
+                        session, bug_id, actor=user.username, until=until, occurrences=COUNTS.get(choice)
+                    )
+                elif action == "unignore":
+                    bug = service.unignore(session, bug_id, actor=user.username)
+                else:
+                    bug = service.assign(session, bug_id, actor=user.username, assignee=user.username)
+                results.append(BatchResult(bug_id, True, bug.status, ""))
+        except LogCenterError as exc:
+            results.append(BatchResult(bug_id, False, None, exc.message))
+    return render(request, "triage_results.html", results=results, action=action)
 
 
 @router.get("/bugs/merge-duplicates")
