@@ -10,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from logcenter.db import create_db_engine, create_session_factory
+from logcenter.errors import Unavailable
 from logcenter.ingest.scrub import FILTERED, ScrubRules
 from logcenter.ingest.scrubbers import ProjectScrubbers
 from logcenter.main import create_app
@@ -247,3 +249,14 @@ def test_rules_stored_by_hand_that_do_not_validate_fall_back_to_the_servers(clie
     response = client.post("/api/v1/logs/report", json=report_payload(project_id="payroll"))
     assert response.status_code == 200, response.text
     assert response.json()["message"] == "Log reported"
+
+
+def test_rules_that_cannot_be_read_refuse_the_report_for_now(tmp_path):
+    # A database without the projects table stands for one that does not answer: never the server's rules
+    # instead of the project's, but a 503 the client retries after.
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'empty.db'}", pool_size=1)
+    scrubbers = ProjectScrubbers(create_session_factory(engine), ScrubRules())
+    with pytest.raises(Unavailable) as refused:
+        asyncio.run(scrubbers.by_slug("payroll"))
+    engine.dispose()
+    assert refused.value.status_code == 503 and refused.value.headers["Retry-After"] == "5"

@@ -18,10 +18,12 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from logcenter.errors import Unavailable
 from logcenter.ingest.scrub import DEFAULT, Scrubber, ScrubRules
 from logcenter.projects import scrubbing
 from logcenter.projects.models import Project
@@ -89,8 +91,15 @@ class ProjectScrubbers:
 
     def _load(self, ref: int | str) -> Any:
         column = Project.id if isinstance(ref, int) else Project.slug
-        with self._factory() as session:
-            return session.scalar(select(Project.scrubbing).where(column == ref))
+        try:
+            with self._factory() as session:
+                return session.scalar(select(Project.scrubbing).where(column == ref))
+        except SQLAlchemyError:
+            # Never the server's rules instead: the project's may filter more. The client sends it again.
+            log.warning("scrub.project_rules_unreadable", exc_info=True)
+            raise Unavailable(
+                "The project's scrubbing rules cannot be read now; retry later", headers={"Retry-After": "5"}
+            ) from None
 
     def _scrubber(self, stored: Any) -> Scrubber:
         # A project's rules when they may have changed, so per project every `ttl` seconds at most.
