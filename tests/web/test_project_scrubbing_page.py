@@ -59,6 +59,9 @@ def test_an_admin_sets_the_rules_and_the_next_report_uses_them(client, users, se
             "scrub_ip_addresses": True,
         },
     }
+    projects = client.get("/projects").text  # every project's card
+    assert '<code class="scrub-field">employee_id</code>' in projects
+    assert '<code class="safe-field">session_count</code>' in projects
     # The editor shows them back, one per line.
     assert (
         "employee_id\nbadge-no\n&lt;script&gt;x&lt;/script&gt;</textarea>"
