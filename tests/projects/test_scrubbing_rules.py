@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from logcenter.db import create_db_engine, create_session_factory
 from logcenter.errors import Unavailable
+from logcenter.ingest import scrubbers as scrubbers_module
 from logcenter.ingest.scrub import FILTERED, ScrubRules
 from logcenter.ingest.scrubbers import ProjectScrubbers
 from logcenter.main import create_app
@@ -260,3 +261,24 @@ def test_rules_that_cannot_be_read_refuse_the_report_for_now(tmp_path):
         asyncio.run(scrubbers.by_slug("payroll"))
     engine.dispose()
     assert refused.value.status_code == 503 and refused.value.headers["Retry-After"] == "5"
+
+
+def test_the_scrubbers_kept_are_bounded_least_recently_used_first(db, session, monkeypatch):
+    monkeypatch.setattr(scrubbers_module, "MAX_RULE_SETS", 2)
+    for n in range(4):
+        make_project(session, f"p{n}", scrubbing={"sensitive_fields": [f"field_{n}"]})
+    session.commit()
+    now = [0.0]
+    scrubbers = ProjectScrubbers(db.factory, ScrubRules(), ttl=10, clock=lambda: now[0])
+
+    async def check() -> None:
+        p0 = await scrubbers.by_slug("p0")
+        p1 = await scrubbers.by_slug("p1")
+        now[0] = 11  # all entries stale: the next lookups read the rules again
+        assert await scrubbers.by_slug("p0") is p0  # refreshed: now the most recently used
+        await scrubbers.by_slug("p2")  # a third rule set: p1's Scrubber, the least recently used, goes
+        assert await scrubbers.by_slug("p1") is not p1
+        assert (await scrubbers.by_slug("p0")).scrub({"field_0": 1}) == {"field_0": FILTERED}
+        assert await scrubbers.by_slug("nobody") is scrubbers.server  # the server's always stays
+
+    asyncio.run(check())

@@ -30,7 +30,9 @@ from logcenter.projects.models import Project
 
 log = structlog.get_logger(__name__)
 CACHE_SECONDS = 10.0
-MAX_RULE_SETS = 1_000  # distinct Scrubbers kept (each remembers up to 20,000 keys and strings)
+# Distinct Scrubbers kept, the least recently built or refreshed dropped first: each remembers up to 10,000
+# keys and 10,000 short strings (at most ~5 MB), so this bounds what projects with rules of their own cost.
+MAX_RULE_SETS = 64
 
 
 class ProjectScrubbers:
@@ -108,11 +110,12 @@ class ProjectScrubbers:
         except ValidationError:  # not written by the API (which validates): the server's rules, and say so
             log.warning("scrub.project_rules_invalid")
             rules = self._server
-        scrubber = self._built.get(rules)
-        if scrubber is None:
-            if len(self._built) >= MAX_RULE_SETS:
-                self._built = {self._server: self.server}
-            scrubber = self._built[rules] = rules.scrubber()
+        if rules == self._server:
+            return self.server
+        scrubber = self._built.pop(rules, None) or rules.scrubber()
+        if len(self._built) > MAX_RULE_SETS:  # the server's, first in the dict, always stays
+            del self._built[list(self._built)[1]]
+        self._built[rules] = scrubber  # last: the most recently used
         return scrubber
 
 
