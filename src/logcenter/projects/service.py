@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -119,8 +119,12 @@ def resolve_for_ingest(session: Session, slugs: Mapping[str, str | None]) -> dic
     `slugs` maps each slug to a repo_url a report carried; it is stored on projects that have none, and
     never overwrites a configured one.
     """
-    # Reports are unauthenticated by default: only a plain network remote may become a project's repo_url.
-    slugs = {s: (url if url and url.startswith(REMOTE_REPO_PREFIXES) else None) for s, url in slugs.items()}
+    # Reports are unauthenticated by default: only a plain network remote may become a project's repo_url,
+    # and never with the credentials a CI checkout's remote carries.
+    slugs = {
+        s: (_without_credentials(url) if url and url.startswith(REMOTE_REPO_PREFIXES) else None)
+        for s, url in slugs.items()
+    }
     found = _load(session, slugs)
     missing = [s for s in slugs if s not in found]
     if missing:
@@ -149,6 +153,19 @@ def resolve_for_ingest(session: Session, slugs: Mapping[str, str | None]) -> dic
             )
             found[slug] = IngestProject(project.id, True)
     return found
+
+
+def _without_credentials(url: str) -> str:
+    """A repository URL without the token or password in it: GitLab CI's remote is
+    https://gitlab-ci-token:<job token>@host/..., other CIs put a token as the user of https:// URLs. An
+    ssh:// user stays (it names the account, as git@ does), its password does not."""
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at or parts.scheme not in ("http", "https", "ssh"):
+        return url
+    user = userinfo.partition(":")[0]
+    netloc = f"{user}@{host}" if parts.scheme == "ssh" and user else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _load(session: Session, slugs: Iterable[str]) -> dict[str, IngestProject]:
