@@ -27,6 +27,7 @@ def bug(**fields: object) -> BugDetail:
         "repair_reports": [],
     }  # fmt: skip
     base.update(fields)
+    base.setdefault("revision", 0)
     # Fields the server added since (all optional): None.
     return BugDetail.model_validate({name: None for name in BugDetail.model_fields} | base)
 
