@@ -18,7 +18,7 @@ from logcenter.bugs.models import Bug, BugEvent, BugStatus
 from logcenter.bugs.service import get_bug
 from logcenter.bugs.workflow import HistoryKind
 from logcenter.config import Settings
-from logcenter.errors import Conflict, Forbidden
+from logcenter.errors import Conflict, Forbidden, ValidationFailed
 from logcenter.reviews import apply
 from logcenter.revisions import rules
 from logcenter.revisions.schemas import ReviewComment, RevisionTask
@@ -67,6 +67,9 @@ def request_in_log_center(
 ) -> Bug:
     """A reviewer's (or admin's) request from the API or the web UI. 403 when the project has designated
     reviewers and `actor` is neither one of them nor an admin; 409 as `request`."""
+    comment = comment.strip()
+    if not comment:
+        raise ValidationFailed([{"field": "comment", "message": "say what the repair agent should change"}])
     bug = get_bug(session, bug_id, for_update=True)
     policy = policy_for(session, bug.project_id, settings)
     if policy.reviewers and not admin and not rules.is_designated(actor, policy.reviewers):
