@@ -158,3 +158,21 @@ def test_a_stranger_s_review_sends_nothing_to_the_agent(harness: Harness, fake_g
     assert run.returncode == 0
     assert len(harness.fixer_runs()) == 1  # the agent had nothing to do
     assert harness.bug(bug_id)["status"] == "PENDING_REVIEW"
+
+
+def test_a_forge_that_refuses_the_reply_fails_nothing(harness: Harness, fake_gitea) -> None:
+    bug_id, env = fixed_once(harness, fake_gitea, REPO, reviewers=["alice"])
+    number = harness.bug(bug_id)["pr_number"]
+    request_changes(harness, fake_gitea, REPO, number, sender="alice")
+    fake_gitea.fail_next(403, times=5, path_contains="/comments", message="token lacks write:issue")
+    run = harness.run("--once", **env)
+    assert run.returncode == 0, run.stderr
+    bug = harness.bug(bug_id)
+    head = fake_gitea.repos[REPO].bare.rev(f"refs/heads/{bug['branch_name']}")
+    assert (bug["status"], bug["head_sha"]) == ("PENDING_REVIEW", head)  # the revision stands
+    [missing] = [e for e in bug["history"] if (e["note"] or "").startswith("reply_failed:")]
+    assert (
+        "the revision is pushed, but the reply on the PR failed" in missing["note"]
+        and "403" in missing["note"]
+    )
+    assert fake_gitea.token not in missing["note"]
