@@ -26,6 +26,7 @@ from logcenter.errors import LogCenterError
 from logcenter.ingest import routes as ingest_routes
 from logcenter.ingest.channel import RemoteWriter
 from logcenter.ingest.keys import ProjectKeys
+from logcenter.ingest.scrubbers import ProjectScrubbers
 from logcenter.ingest.sentry import routes as sentry_routes
 from logcenter.ingest.writer import BatchCommitter
 from logcenter.ingest.writer_thread import GroupCommitWriter
@@ -34,6 +35,7 @@ from logcenter.logs import configure_logging
 from logcenter.notify.inbox_routes import router as inbox_router
 from logcenter.notify.routes import router as notify_router
 from logcenter.process import settle_heap
+from logcenter.projects import scrubbing as project_scrubbing
 from logcenter.projects.routes import router as projects_router
 from logcenter.repair.routes import router as repair_router
 from logcenter.reviews.routes import router as reviews_router
@@ -148,7 +150,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     apidocs.install(app)
     app.state.settings = settings
-    app.state.scrubber = settings.scrubber
+    # Each project's scrubbing rules on top of the server's, for the ingest paths (ingest/scrubbers.py).
+    app.state.scrubbers = ProjectScrubbers(
+        session_factory, settings.scrub_rules, allow_off=project_scrubbing.off_allowed(settings)
+    )
+    app.state.scrubber = app.state.scrubbers.server
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.project_keys = ProjectKeys(session_factory)

@@ -31,7 +31,7 @@ from logcenter.agent.git import (
     staged_changes,
     staged_diff,
 )
-from logcenter.agent.masking import Masker
+from logcenter.agent.masking import Masker, project_rules
 from logcenter.agent.options import AgentSettings
 from logcenter.agent.progress import Progress
 from logcenter.projects.schemas import ProjectRead
@@ -316,6 +316,9 @@ class Repairer:
             detail = self.client.bug(bug.id, occurrences=5)
             project = self.client.project(bug.project_id)
             config = project_config(project, settings)
+            # The project's scrubbing rules (its extra sensitive and safe fields) on everything taken from
+            # the report, in the prompt, the commit message and the pull request.
+            masker = self.masker.with_rules(project_rules(project))
             fixer = self._fixer(config.fixer)
             state["fixer"] = fixer.name
             target = None
@@ -374,7 +377,7 @@ class Repairer:
                 detail,
                 test_command=config.test_command,
                 test_patterns=config.test_patterns,
-                masker=self.masker,
+                masker=masker,
                 revision=revision,
                 base=base,
             )
@@ -453,10 +456,10 @@ class Repairer:
         asked_by = ", ".join(revision.requested_by) or "a reviewer" if revision is not None else ""
         with steps("commit", job):
             message = (
-                text.commit_message(bug, self.masker, bug_url)
+                text.commit_message(bug, masker, bug_url)
                 if revision is None
                 else text.revision_commit_message(
-                    bug, self.masker, bug_url, number=revision.number, asked_by=asked_by
+                    bug, masker, bug_url, number=revision.number, asked_by=asked_by
                 )
             )
             sha = commit(worktree, message=message, name=settings.git_name, email=settings.git_email)
@@ -494,7 +497,7 @@ class Repairer:
             reply = text.revision_reply(
                 bug,
                 bug_url=bug_url,
-                masker=self.masker,
+                masker=masker,
                 number=revision.number,
                 asked_by=asked_by,
                 sha=sha,
@@ -514,7 +517,7 @@ class Repairer:
             body = text.pr_body(
                 bug,
                 bug_url=bug_url,
-                masker=self.masker,
+                masker=masker,
                 analysis=analysis,
                 changes=changes,
                 evidence=evidence,
@@ -526,7 +529,7 @@ class Repairer:
                 client = forge.open_forge(target)
                 try:
                     pr = client.create_pull_request(
-                        head=branch, base=default_branch, title=text.title(bug, self.masker), body=body
+                        head=branch, base=default_branch, title=text.title(bug, masker), body=body
                     )
                 finally:
                     client.close()

@@ -27,8 +27,8 @@ from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarg
 from logcenter.ingest.body import LARGE_BODY_BYTES, encode_headers, json_answer, off_the_loop
 from logcenter.ingest.keys import ProjectKey, ProjectKeys
 from logcenter.ingest.report import Report
-from logcenter.ingest.scrub import DEFAULT as DEFAULT_SCRUBBER
 from logcenter.ingest.scrub import Scrubber
+from logcenter.ingest.scrubbers import scrubber_for
 from logcenter.ingest.sentry import auth
 from logcenter.ingest.sentry.decoding import BodyDecoder
 from logcenter.ingest.sentry.envelope import Envelope, EnvelopeParser
@@ -87,7 +87,6 @@ class _Sentry:
     max_envelope: int
     max_event: int
     max_skew: timedelta
-    scrubber: Scrubber
     sourcemaps: Resolver | None  # resolves minified JavaScript frames (logcenter/sourcemaps)
     sourcemap_threads: anyio.CapacityLimiter
 
@@ -218,7 +217,9 @@ async def _ingest(
     # Frames that may need a source map are resolved in a worker thread: it reads the bundle index and
     # may parse a map.
     resolver = sentry.sourcemaps if sentry.sourcemaps is not None and may_apply(payload) else None
-    make = partial(_report, payload, header_event_id, project, sentry.max_skew, sentry.scrubber, resolver)
+    # Scrubbed with the project's rules (the server's and its own), before anything is stored.
+    scrubber = await scrubber_for(request, pk=project.pk)
+    make = partial(_report, payload, header_event_id, project, sentry.max_skew, scrubber, resolver)
     if len(payload) > LARGE_BODY_BYTES:
         report = await off_the_loop(request, make)
     elif resolver is not None:
@@ -365,7 +366,6 @@ def _state(request: Request) -> _Sentry:
             max_envelope=getattr(settings, "sentry_max_envelope_bytes", MAX_ENVELOPE_BYTES),
             max_event=getattr(settings, "sentry_max_event_bytes", MAX_EVENT_BYTES),
             max_skew=timedelta(seconds=getattr(settings, "max_clock_skew_seconds", 60)),
-            scrubber=getattr(app_state, "scrubber", DEFAULT_SCRUBBER),
             sourcemaps=Resolver(
                 app_state.session_factory, settings.sourcemaps_path, settings.sourcemap_cache_size
             )
