@@ -116,6 +116,18 @@ class Settings(BaseSettings):
         default=30, ge=1, description="How often a background job returns expired leases to NEW"
     )
 
+    # Revised fixes from review comments (docs/agent.md); a project's merge policy may set its own
+    revision_trigger: str = Field(
+        default="/logcenter revise",
+        min_length=2,
+        max_length=100,
+        description="A PR comment from a reviewer that starts with this asks the repair agent for a revision "
+        "(a review requesting changes always does)",
+    )
+    max_revisions: int = Field(
+        default=3, ge=0, le=100, description="Revisions a fix may have; past it a request is refused"
+    )
+
     # Background jobs (docs/jobs.md)
     job_worker: bool = Field(
         default=True,

@@ -39,6 +39,7 @@ from logcenter.projects import scrubbing as project_scrubbing
 from logcenter.projects.routes import router as projects_router
 from logcenter.repair.routes import router as repair_router
 from logcenter.reviews.routes import router as reviews_router
+from logcenter.revisions.routes import router as revisions_router
 from logcenter.sourcemaps.routes import router as sourcemaps_router
 from logcenter.stats.routes import router as stats_router
 from logcenter.triage.routes import router as triage_router
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         projects_router,
         reviews_router,
+        revisions_router,
         bugs_router,
         triage_router,
         repair_router,

@@ -1,4 +1,4 @@
-"""The bug detail page (`/bugs/{id}`) and its actions: merge, reject, retry, mark failed."""
+"""The bug detail page (`/bugs/{id}`) and its actions: merge, reject, request changes, retry, mark failed."""
 
 from __future__ import annotations
 
@@ -131,6 +131,24 @@ def reject(
         reason=reason,
     )
     return _after(request, bug_id, "rejected")
+
+
+@router.post("/bugs/{bug_id}/revision")
+def request_revision(
+    bug_id: BugId,
+    request: Request,
+    user: Reviewer,
+    comment: Annotated[str, Form(min_length=1, max_length=10_000)],
+) -> Response:
+    reviews.request_revision(
+        request.app.state.session_factory,
+        request.app.state.settings,
+        bug_id=bug_id,
+        actor=user.username,
+        comment=comment,
+        admin=user.is_admin,
+    )
+    return _after(request, bug_id, "revision")
 
 
 @router.post("/bugs/{bug_id}/retry")

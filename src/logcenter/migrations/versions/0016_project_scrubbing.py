@@ -2,7 +2,7 @@
 object on the project, as its agent settings are (0009).
 
 Revision ID: 0016
-Revises: 0014 (for now: 0015 is being written in parallel; the chain is re-linked when it lands)
+Revises: 0015
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
