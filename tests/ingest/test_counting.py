@@ -13,13 +13,14 @@ from typing import Any, NamedTuple
 import pytest
 from sqlalchemy import func, select
 
-from logcenter.bugs.models import Bug, BugHourlyCount, BugTagValue, Occurrence, UncountedOccurrence
+from logcenter.bugs.models import Bug, BugHourlyCount, BugTagValue, Occurrence
 from logcenter.config import Settings
 from logcenter.db import begin_write, create_db_engine, create_session_factory, session_scope
 from logcenter.errors import Unavailable
 from logcenter.ingest import counting, service
 from logcenter.ingest import writer as writer_module
 from logcenter.ingest.channel import RemoteWriter
+from logcenter.ingest.models import UncountedOccurrence
 from logcenter.ingest.report import IngestResult, Report
 from logcenter.ingest.schemas import ReportIn, to_report
 from logcenter.ingest.sql import HotPath

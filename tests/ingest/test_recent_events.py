@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from logcenter.bugs.models import Bug, Occurrence, RecentEventId
+from logcenter.bugs.models import Bug, Occurrence
 from logcenter.db import create_session_factory
 from logcenter.errors import Unavailable
 from logcenter.ingest import service
+from logcenter.ingest.models import RecentEventId
 from logcenter.ingest.report import IngestResult, Report
 from logcenter.ingest.schemas import ReportIn, to_report
 from logcenter.ingest.writer import BatchCommitter

@@ -16,18 +16,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from logcenter.bugs import workflow
-from logcenter.bugs.models import (
-    Bug,
-    BugHourlyCount,
-    BugTagValue,
-    Occurrence,
-    RecentEventId,
-    UncountedOccurrence,
-)
+from logcenter.bugs.models import Bug, BugHourlyCount, BugTagValue, Occurrence
 from logcenter.bugs.service import get_bug
 from logcenter.db import utcnow
 from logcenter.errors import NotFound, ValidationFailed
 from logcenter.ingest import counting
+from logcenter.ingest.models import RecentEventId, UncountedOccurrence
 from logcenter.ingest.sql import LATEST_FIELDS, HotPath
 
 SYSTEM = "system"
