@@ -29,8 +29,8 @@ from logcenter.ingest.channel import (
     encode_report,
     frame,
 )
+from logcenter.ingest.quota import over_quota
 from logcenter.ingest.report import IngestResult, Report, json_text
-from logcenter.ingest.sentry.quota import over_quota
 from logcenter.ingest.writer import BatchCommitter
 from logcenter.ingest.writer_process import WriterProcess
 from logcenter.main import create_app

@@ -35,8 +35,8 @@ import orjson
 import structlog
 
 from logcenter.errors import LogCenterError, RateLimited, Unavailable
-from logcenter.ingest.report import IngestResult, Report
-from logcenter.ingest.writer import BatchCommitter, Outcome
+from logcenter.ingest.report import IngestResult, Outcome, Report
+from logcenter.ingest.writer import BatchCommitter
 
 log = structlog.get_logger(__name__)
 

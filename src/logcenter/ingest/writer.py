@@ -24,19 +24,16 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from logcenter.db import begin_write, utcnow
-from logcenter.errors import LogCenterError, Unavailable
+from logcenter.errors import Unavailable
 from logcenter.ingest import counting, service
 from logcenter.ingest.counting import Tally
 from logcenter.ingest.events import DEDUP_WINDOW, RecentEvents
-from logcenter.ingest.report import IngestResult, Report
-from logcenter.ingest.sentry.quota import ProjectQuota, over_quota
+from logcenter.ingest.quota import ProjectQuota
+from logcenter.ingest.report import Outcome, Report
 from logcenter.ingest.sql import HotPath
 from logcenter.projects.service import IngestProject
 
 log = structlog.get_logger(__name__)
-
-# A report's result once committed, or why it was not stored: Unavailable (503), RateLimited (429).
-Outcome = IngestResult | LogCenterError
 
 # A batch that arrives while the writer counts waits for that transaction, so counting goes in parts of about
 # this long. Past the retention a part also has old occurrences to delete, and the same number of reports
@@ -86,7 +83,7 @@ class BatchCommitter:
         count_share: float = COUNT_SHARE,
         quota_per_minute: int = 0,
         dedup_window: int = DEDUP_WINDOW,
-        store: Callable[..., list[IngestResult]] = service.store_batch,
+        store: Callable[..., list[Outcome]] = service.store_batch,
     ) -> None:
         self._factory = session_factory
         self._retention = retention
@@ -123,38 +120,9 @@ class BatchCommitter:
 
     def write(self, reports: list[Report]) -> list[Outcome]:
         """One outcome per report, in order: its result once committed, or why it was not stored."""
-        if self._quota.per_minute:
-            refused = self._over_quota(reports)
-            if refused:
-                rest = [report for i, report in enumerate(reports) if i not in refused]
-                stored = iter(self._write(rest) if rest else [])
-                return [refused[i] if i in refused else next(stored) for i in range(len(reports))]
-        return self._write(reports)
-
-    def _over_quota(self, reports: list[Report]) -> dict[int, Outcome]:
-        """The Sentry events (those with an event_id) past their project's quota, by position.
-
-        A repeat of an event already stored, or of one earlier in the batch, is not counted and never refused:
-        it is an SDK's retry, answered 200 without being stored again. (The ids stored before this writer
-        started are known once its first batch has read them back.)"""
-        sentry = [
-            (i, r.project_pk, r.event_id)
-            for i, r in enumerate(reports)
-            if r.event_id is not None and r.project_pk is not None
-        ]
-        stored, in_batch = self._events.repeats(sentry)
-        refused: dict[int, Outcome] = {}
-        for i, project_pk, _ in sentry:
-            if i not in stored and i not in in_batch:
-                retry_after = self._quota.hit(project_pk)
-                if retry_after is not None:
-                    refused[i] = over_quota(reports[i].project_slug, retry_after)
-        return refused
-
-    def _write(self, reports: list[Report]) -> list[Outcome]:
         started = time.perf_counter()
         try:
-            outcomes: list[Outcome] = list(self._commit(reports))
+            outcomes = self._commit(reports)
         except Exception:
             log.warning("ingest.batch_failed", size=len(reports), exc_info=True)
             self._projects.clear()  # it may hold projects whose creation was rolled back
@@ -268,8 +236,9 @@ class BatchCommitter:
             log.error("ingest.report_failed", project=report.project_slug, exc_info=True)
             return Unavailable("Could not store the report, retry later", headers={"Retry-After": "5"})
 
-    def _commit(self, reports: list[Report]) -> list[IngestResult]:
+    def _commit(self, reports: list[Report]) -> list[Outcome]:
         tally = None if self._from_db else self._tally
+        quota = self._quota.saved()
         try:
             with self._transaction() as session:
                 results = self._store(
@@ -279,10 +248,12 @@ class BatchCommitter:
                     projects=self._projects,
                     tally=tally,
                     events=self._events,
+                    quota=self._quota,
                 )
         except Exception:
             self._read_back()  # the tally may hold reports that were rolled back
             self._events.rollback()
+            self._quota.restore(quota)  # the reports are stored (and counted) again one by one
             raise
         self._events.commit()
         return results

@@ -15,8 +15,8 @@ import threading
 from dataclasses import dataclass
 
 from logcenter.errors import Unavailable
-from logcenter.ingest.report import IngestResult, Report
-from logcenter.ingest.writer import BatchCommitter, Outcome
+from logcenter.ingest.report import IngestResult, Outcome, Report
+from logcenter.ingest.writer import BatchCommitter
 
 _STOP = object()
 

@@ -2,7 +2,7 @@
 
 Plain Starlette routes, like the REST ingest route (see ingest/routes.py for why): the body is read as a
 stream through the decoder and the envelope parser, under caps, and nothing reaches the writer unless the
-key and the size checks passed; the writer counts the project's quota (ingest/sentry/quota.py). The answer
+key and the size checks passed; the writer counts the project's quota (ingest/quota.py). The answer
 is `200 {"id": "<event_id>"}` only after the writer committed, as on the REST path.
 """
 
@@ -26,6 +26,7 @@ from logcenter.db import utcnow
 from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarge, RateLimited, Unauthorized
 from logcenter.ingest.body import LARGE_BODY_BYTES, encode_headers, json_answer, off_the_loop
 from logcenter.ingest.keys import ProjectKey, ProjectKeys
+from logcenter.ingest.quota import QuotaVerdicts, over_quota
 from logcenter.ingest.report import Report
 from logcenter.ingest.scrub import DEFAULT as DEFAULT_SCRUBBER
 from logcenter.ingest.scrub import Scrubber
@@ -34,7 +35,6 @@ from logcenter.ingest.sentry.decoding import BodyDecoder
 from logcenter.ingest.sentry.envelope import Envelope, EnvelopeParser
 from logcenter.ingest.sentry.event import event_id_of, to_report
 from logcenter.ingest.sentry.payload import load_event, report_from
-from logcenter.ingest.sentry.quota import QuotaVerdicts, over_quota
 from logcenter.sourcemaps.resolve import Resolver, may_apply
 
 ENVELOPE_PATH = "/api/{project_id}/envelope/"
