@@ -9,8 +9,7 @@ is `200 {"id": "<event_id>"}` only after the writer committed, as on the REST pa
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,14 +26,13 @@ from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarg
 from logcenter.ingest.body import LARGE_BODY_BYTES, encode_headers, json_answer, off_the_loop
 from logcenter.ingest.keys import ProjectKey, ProjectKeys
 from logcenter.ingest.quota import QuotaVerdicts, over_quota
-from logcenter.ingest.report import Report
 from logcenter.ingest.scrub import DEFAULT as DEFAULT_SCRUBBER
 from logcenter.ingest.scrub import Scrubber
 from logcenter.ingest.sentry import auth
 from logcenter.ingest.sentry.decoding import BodyDecoder
 from logcenter.ingest.sentry.envelope import Envelope, EnvelopeParser
-from logcenter.ingest.sentry.event import event_id_of, to_report
-from logcenter.ingest.sentry.payload import load_event, report_from
+from logcenter.ingest.sentry.event import event_id_of
+from logcenter.ingest.sentry.payload import report_from
 from logcenter.sourcemaps.resolve import Resolver, may_apply
 
 ENVELOPE_PATH = "/api/{project_id}/envelope/"
@@ -218,7 +216,17 @@ async def _ingest(
     # Frames that may need a source map are resolved in a worker thread: it reads the bundle index and
     # may parse a map.
     resolver = sentry.sourcemaps if sentry.sourcemaps is not None and may_apply(payload) else None
-    make = partial(_report, payload, header_event_id, project, sentry.max_skew, sentry.scrubber, resolver)
+    make = partial(
+        report_from,
+        payload,
+        project_pk=project.pk,
+        project_slug=project.slug,
+        header_event_id=header_event_id,
+        now=utcnow(),
+        max_skew=sentry.max_skew,
+        scrubber=sentry.scrubber,
+        resolver=resolver,
+    )
     if len(payload) > LARGE_BODY_BYTES:
         report = await off_the_loop(request, make)
     elif resolver is not None:
@@ -234,37 +242,6 @@ async def _ingest(
         sentry.quota.refused(project.pk, refused)
         raise
     return _answer(event_id)
-
-
-def _report(
-    payload: bytes,
-    header_event_id: str | None,
-    project: ProjectKey,
-    max_skew: timedelta,
-    scrubber: Scrubber,
-    resolver: Resolver | None = None,
-) -> Report:
-    """The event's Report (`load_event`, then `to_report`). Only a Report that cannot be stored as it is costs
-    more: it is made again from the repaired event (`parse_event(payload)`)."""
-    event = load_event(payload)
-    # "If the identifier mismatches between the Envelope and payload, the Envelope header takes precedence."
-    event_id = header_event_id or event_id_of(event.get("event_id")) or uuid.uuid4().hex
-    report_of: Callable[[dict[str, Any]], Report] = partial(
-        to_report,
-        project_pk=project.pk,
-        project_slug=project.slug,
-        event_id=event_id,
-        now=utcnow(),
-        max_skew=max_skew,
-        scrubber=scrubber,
-    )
-    if resolver is not None:
-        plain = report_of
-
-        def report_of(event: dict[str, Any]) -> Report:
-            return plain(resolver.resolve(event, project.pk))
-
-    return report_from(payload, event, report_of)
 
 
 async def _read_envelope(request: Request, sentry: _Sentry, pk: int) -> tuple[Envelope, ProjectKey]:
