@@ -27,8 +27,7 @@ from logcenter.ingest import routes as ingest_routes
 from logcenter.ingest.channel import RemoteWriter
 from logcenter.ingest.keys import ProjectKeys
 from logcenter.ingest.sentry import routes as sentry_routes
-from logcenter.ingest.writer import BatchCommitter
-from logcenter.ingest.writer_thread import GroupCommitWriter
+from logcenter.ingest.writer_process import WriterThread, new_committer
 from logcenter.jobs.worker import Worker
 from logcenter.logs import configure_logging
 from logcenter.notify.inbox_routes import router as inbox_router
@@ -102,21 +101,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        writer: RemoteWriter | GroupCommitWriter
-        if settings.writer_socket:  # started by `logcenter serve`: its writer process commits for all workers
-            writer = RemoteWriter(settings.writer_socket)
-        else:
-            writer = GroupCommitWriter(
-                BatchCommitter(
-                    session_factory,
-                    retention=settings.occurrence_retention,
-                    count_interval=settings.count_interval,
-                    quota_per_minute=settings.project_quota_per_minute,
-                    dedup_window=settings.sentry_dedup_window,
-                ),
-                max_batch=settings.writer_max_batch,
-                queue_size=settings.writer_queue_size,
-            )
+        # `logcenter serve` runs the writer in a process of its own for all its HTTP workers; an app run on
+        # its own (tests, `uvicorn logcenter.main:create_app`) runs the same writer on a thread.
+        host: WriterThread | None = None
+        path = settings.writer_socket
+        if path is None:
+            host = WriterThread(new_committer(settings, session_factory), settings)
+            await run_in_threadpool(host.start)
+            path = host.path
+        writer = RemoteWriter(path)
         app.state.writer = writer
         await writer.start()
         # Under `logcenter serve` (writer_socket set) its parent process runs the one job worker of the
@@ -134,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if jobs is not None:
                 await run_in_threadpool(jobs.stop)
             await writer.stop()
+            if host is not None:
+                await run_in_threadpool(host.stop)
             engine.dispose()
 
     app = LogCenterApp(

@@ -25,8 +25,7 @@ from logcenter.ingest.report import IngestResult, Report
 from logcenter.ingest.schemas import ReportIn, to_report
 from logcenter.ingest.sql import HotPath
 from logcenter.ingest.writer import BatchCommitter
-from logcenter.ingest.writer_process import WriterProcess
-from logcenter.ingest.writer_thread import GroupCommitWriter
+from logcenter.ingest.writer_process import WriterProcess, WriterThread
 from tests.factories import report_payload
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -366,15 +365,14 @@ def test_reports_stored_but_not_counted_before_a_crash_are_counted_when_the_writ
     crashed.close()  # the process died before its next count
     assert count_of(db, bug_id) == 1 and backlog(db) == 6
 
-    async def restart() -> Counters:
-        writer = GroupCommitWriter(BatchCommitter(db.factory, retention=100, count_interval=LONG))
-        await writer.start()
-        try:
-            return counters(db, bug_id)  # before any report and before stop(), which counts too
-        finally:
-            await writer.stop()
-
-    after = asyncio.run(restart())
+    writer = WriterThread(
+        BatchCommitter(db.factory, retention=100, count_interval=LONG), Settings(database_url=db.url)
+    )
+    writer.start()
+    try:
+        after = counters(db, bug_id)  # before any report and before stop(), which counts too
+    finally:
+        writer.stop()
     assert (after.count, after.last_seen, after.environment) == (7, at(6), "staging")
     assert after.hourly == {at(0): 7}
     assert after.tags[("environment", "staging")] == 6
@@ -382,9 +380,13 @@ def test_reports_stored_but_not_counted_before_a_crash_are_counted_when_the_writ
 
 
 def test_the_in_process_writer_counts_the_last_reports_without_more_traffic(db):
+    host = WriterThread(
+        BatchCommitter(db.factory, retention=100, count_interval=0.2), Settings(database_url=db.url)
+    )
+    host.start()
+
     async def send() -> tuple[int, int]:
-        writer = GroupCommitWriter(BatchCommitter(db.factory, retention=100, count_interval=0.2))
-        await writer.start()
+        writer = RemoteWriter(host.path)
         try:
             first = await writer.submit(report(0))
             results = await asyncio.gather(*(writer.submit(report(m)) for m in range(1, 21)))
@@ -395,7 +397,10 @@ def test_the_in_process_writer_counts_the_last_reports_without_more_traffic(db):
         finally:
             await writer.stop()
 
-    bug_id, left = asyncio.run(send())
+    try:
+        bug_id, left = asyncio.run(send())
+    finally:
+        host.stop()
     assert left == 0
     assert sum(counters(db, bug_id).hourly.values()) == 21
 

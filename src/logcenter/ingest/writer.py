@@ -1,17 +1,10 @@
 """The group-commit writer: many waiting requests become one transaction, acknowledged only after the commit.
 
 `BatchCommitter` stores a list of reports in one transaction (retrying them one by one if the batch fails, so
-that one bad report cannot fail its neighbours). Two drivers feed it:
-
-- `GroupCommitWriter` (ingest/writer_thread.py), a thread inside the HTTP process: requests put their report
-  on a bounded queue and await a future; the thread takes everything queued (up to `max_batch`), commits, and
-  only then resolves the futures. Used when the app runs without a writer process (tests, `uvicorn
-  logcenter.main:create_app`).
-- the writer process of `logcenter serve` (ingest/writer_process.py, fed through ingest/channel.py), which
-  runs the committer for every HTTP worker, so that SQLite's one write lock has one owner and the second core
-  is used.
-
-Either way a 200 always means the report is durable, and throughput comes from amortising the commit.
+that one bad report cannot fail its neighbours) and counts them later. One driver feeds it: the
+`WriterServer` of ingest/channel.py, which the HTTP workers reach over a Unix socket, run in the writer
+process of `logcenter serve` or on a thread of an app run alone (ingest/writer_process.py). A 200 always
+means the report is durable, and throughput comes from amortising the commit.
 """
 
 from __future__ import annotations
