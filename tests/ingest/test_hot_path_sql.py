@@ -151,7 +151,7 @@ def test_prune_keeps_the_newest_occurrences_of_each_bug(db, session):
 )
 def test_ts_converts_any_timezone_as_astimezone_does(db, value):
     with db.engine.connect() as conn:
-        ts = sql.HotPath(conn).ts(value)
+        ts = sql.BatchSQL(conn).ts(value)
     expected = value.astimezone(UTC)
     if db.backend == "sqlite":
         assert ts == expected.replace(tzinfo=None).isoformat(" ", "microseconds")

@@ -29,7 +29,7 @@ from logcenter.ingest.counting import Tally, latest_values
 from logcenter.ingest.events import DEDUP_WINDOW, RecentEvents
 from logcenter.ingest.quota import ProjectQuota, over_quota
 from logcenter.ingest.report import IngestResult, Outcome, Report
-from logcenter.ingest.sql import HotPath
+from logcenter.ingest.sql import BatchSQL
 from logcenter.projects import service as projects_service
 from logcenter.projects.service import IngestProject
 
@@ -72,7 +72,7 @@ def store_batch(
     `quota` refuses the Sentry events past their project's quota (429); a repeated event is never refused.
     """
     now = now or utcnow()
-    sql = HotPath(session.connection())
+    sql = BatchSQL(session.connection())
     project_ids = _project_ids(session, reports, projects if projects is not None else {})
     if events is None:
         events = RecentEvents(DEDUP_WINDOW)
@@ -144,7 +144,7 @@ def _project_ids(session: Session, reports: list[Report], cache: dict[str, Inges
     return [r.project_pk if r.project_pk is not None else cache[r.project_slug].id for r in reports]
 
 
-def _load_bugs(sql: HotPath, groups: dict[tuple[int, str], _Group]) -> None:
+def _load_bugs(sql: BatchSQL, groups: dict[tuple[int, str], _Group]) -> None:
     """Fill in the groups whose bug exists already."""
     if not groups:
         return
@@ -160,7 +160,7 @@ def _load_bugs(sql: HotPath, groups: dict[tuple[int, str], _Group]) -> None:
 
 
 def _redirect(
-    sql: HotPath, groups: dict[tuple[int, str], _Group], redirected: list[tuple[_Group, int]]
+    sql: BatchSQL, groups: dict[tuple[int, str], _Group], redirected: list[tuple[_Group, int]]
 ) -> None:
     """Reports of a duplicate merged into another bug (triage/service.py `absorb`) go to that bug: one more
     query, only for batches that have such reports. Groups that end up on one bug become one group."""
@@ -178,7 +178,7 @@ def _redirect(
 
 
 def _insert_new_bugs(
-    sql: HotPath, reports: list[Report], groups: dict[tuple[int, str], _Group], now: datetime
+    sql: BatchSQL, reports: list[Report], groups: dict[tuple[int, str], _Group], now: datetime
 ) -> None:
     new = sorted((g for g in groups.values() if not g.bug_id), key=lambda g: (g.project_id, g.fingerprint))
     if not new:
@@ -207,7 +207,7 @@ def _insert_new_bugs(
 
 
 def _insert_occurrences(
-    sql: HotPath,
+    sql: BatchSQL,
     reports: list[Report],
     groups: dict[tuple[int, str], _Group],
     project_ids: list[int],

@@ -168,7 +168,7 @@ _PRUNE = (
 )
 
 
-class HotPath:
+class BatchSQL:
     """The statements above bound to one connection and its dialect."""
 
     def __init__(self, conn: Connection) -> None:

@@ -22,7 +22,7 @@ from logcenter.db import utcnow
 from logcenter.errors import NotFound, ValidationFailed
 from logcenter.ingest import counting
 from logcenter.ingest.models import RecentEventId, UncountedOccurrence
-from logcenter.ingest.sql import LATEST_FIELDS, HotPath
+from logcenter.ingest.sql import LATEST_FIELDS, BatchSQL
 
 SYSTEM = "system"
 MAX_COUNT = 2**31 - 1  # occurrence counts are 32-bit INTEGER columns
@@ -112,7 +112,7 @@ def absorb(session: Session, survivor_id: int, bug_ids: list[int], *, actor: str
     )
     # Bugs merged into the absorbed ones earlier now point at the survivor: routing stays one step.
     session.execute(update(Bug).where(Bug.merged_into_id.in_(other_ids)).values(merged_into_id=survivor.id))
-    sql = HotPath(session.connection())
+    sql = BatchSQL(session.connection())
     if taken:
         counting.count_ids(sql, taken, retention=retention, now=utcnow())
     sql.prune([survivor.id], keep=retention)
