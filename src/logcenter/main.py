@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -219,22 +220,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, plus the ingest routes, which are plain Starlette routes (see ingest/routes.py)."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    from fastapi.openapi.utils import get_openapi
-
-    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    ref = "#/components/schemas/{model}"
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in ingest_routes.OPENAPI_MODELS:
-        model_schema = model.model_json_schema(ref_template=ref)
-        components.update(model_schema.pop("$defs", {}))
-        components[model.__name__] = model_schema
-    schema["paths"] = {
-        **ingest_routes.openapi_paths(ref),
-        **sentry_routes.openapi_paths(),
-        **schema["paths"],
-    }
-    app.openapi_schema = schema
-    return schema
+    """FastAPI's schema; the ingest POSTs, plain Starlette routes (LogCenterApp), are documented by FastAPI
+    routes of their own that are never mounted, from the same pydantic schemas."""
+    if not app.openapi_schema:
+        routes = [*ingest_routes.docs.routes, *sentry_routes.docs.routes, *app.routes]
+        app.openapi_schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=routes
+        )
+    return app.openapi_schema
