@@ -51,12 +51,12 @@ class LogCenterApp(FastAPI):
     """FastAPI, with POSTs to the ingest routes served ahead of its middleware stack.
 
     Reports arrive thousands of times a second, and FastAPI's stack (error middlewares, telemetry hooks, body
-    limit, exit stack, router, request wrapper) costs ~50 µs per request before a route runs: more than the
-    REST ingest route's own work, and a quarter of the Sentry route's (bench/README.md, "fifth session"). So
-    POSTs that match an ingest route (plain Starlette routes: ingest/routes.py, ingest/sentry/routes.py) are
-    called from here, and their errors answered by the app's own exception handlers; every other request,
-    including the ingest routes' CORS preflights, goes through FastAPI. Middleware added to the app and
-    FastAPI's OpenTelemetry spans do not see these POSTs; the routes set their own CORS headers.
+    limit, exit stack, router, request wrapper) costs more per request than the REST ingest route's own work
+    (bench/http_path.py measures the request half). So POSTs that match an ingest route (plain Starlette
+    routes: ingest/routes.py, ingest/sentry/routes.py) are called from here, and their errors answered by the
+    app's own exception handlers; every other request, including the ingest routes' CORS preflights, goes
+    through FastAPI. Middleware added to the app and FastAPI's OpenTelemetry spans do not see these POSTs;
+    the routes set their own CORS headers.
     """
 
     def __init__(self, *, ingest: list[Route], **kwargs: Any) -> None:

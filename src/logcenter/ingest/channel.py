@@ -1,22 +1,20 @@
-"""The socket between HTTP workers and the writer process of `logcenter serve` (ingest/writer_process.py).
+"""The socket between HTTP workers and the ingest writer (ingest/writer_process.py runs it).
 
-SQLite lets one connection write at a time, and a writer thread shares the HTTP process's GIL with the event
-loop. So `logcenter serve` starts one writer process that owns all report writes, and every HTTP worker
-forwards its reports there over a Unix socket:
+SQLite lets one connection write at a time, and a writer thread would share the HTTP process's GIL with the
+event loop. So one writer owns all report writes, and every HTTP worker forwards its reports to it over a
+Unix socket:
 
-    HTTP worker ── frame [[seq, report fields], ...] ──►  writer process: BatchCommitter.write(...) → COMMIT
+    HTTP worker ── frame [[seq, report fields], ...] ──►  writer: BatchCommitter.write(...) → COMMIT
                 ◄── frame [[seq, outcome], ...] ──────────
 
-The writer process commits on one thread: it reads every frame that arrived, commits them as one batch (in two
-when many wait: `batch_size`), then answers; while it commits, new requests queue in the socket buffers and
-become the next batch (on SQLite a second thread copies the WAL into the database meanwhile:
-db.WalCheckpointer). An HTTP worker answers a report's request only when the outcome of its committed batch
-has come back, so the "200 only after the commit" rule holds across the process boundary. If the writer
-process is gone, requests get a 503 with Retry-After and the worker reconnects on the next report; `logcenter
-serve` restarts it. Nothing answered 503 was acknowledged; a report in flight when the writer died may still
-have been stored (clients retry; a retried Sentry event is recognised by its event_id).
+The writer commits on one thread: it reads every frame that arrived, commits them as one batch (in two when
+many wait: `batch_size`), then answers; meanwhile new requests queue in the socket buffers and become the
+next batch. A worker answers a request only when the outcome of its committed batch has come back, so "200
+only after the commit" holds across the socket. If the writer is gone, requests get a 503 with Retry-After
+and the worker reconnects on the next report. Nothing answered 503 was acknowledged; a report in flight when
+the writer died may still have been stored (clients retry; a retried Sentry event is recognised by its id).
 
-Frames are a 4-byte big-endian length and a JSON array (orjson: a third of pickle's cost, and nothing on the
+Frames are a 4-byte big-endian length and a JSON array (orjson: cheaper than pickle, and nothing on the
 socket can run code). The socket lives in a fresh directory only the server's user can open (mode 0700).
 """
 
@@ -105,20 +103,18 @@ def decode_outcome(item: list[Any]) -> Outcome:
 # --- the writer process's side ---------------------------------------------------------------------------
 
 
-# A batch takes at most half of what waits, but at least this many (bench/README.md, "fifth session").
+# A batch takes at most half of what waits, but at least this many.
 MIN_SPLIT = 8
 
 
 def batch_size(waiting: int, max_batch: int) -> int:
     """How many of `waiting` received reports the next transaction commits.
 
-    Not all of them once there are many: each client of a busy server waits for its answer before it sends
-    its next report (an SDK's transport, a keep-alive connection), so the reports that one commit answers are
-    the HTTP workers' next work. Committing everything at once leaves them idle for the whole of a long
-    transaction, and then the writer idle while they parse what the answers brought back. Two halves keep both
-    sides busy (with sixteen clients, batches of at most 8 took Sentry ingest from 2,486 to 3,030 events/s).
-    Below `MIN_SPLIT` the fixed cost of a transaction (~0.5 ms on SQLite) outweighs that (batches of at most 4
-    were slower), and half of a long queue is still a large batch.
+    Not all of them once there are many: the clients of a busy server each wait for an answer before they
+    send again, so the reports one commit answers are the HTTP workers' next work. Committing everything at
+    once leaves them idle for the whole of a long transaction, then the writer idle while they parse what the
+    answers brought back; two halves keep both sides busy. Below `MIN_SPLIT` the fixed cost of a transaction
+    outweighs that, and half of a long queue is still a large batch.
     """
     return min(waiting, max_batch, max(MIN_SPLIT, (waiting + 1) // 2))
 

@@ -11,9 +11,8 @@ same with a cache of the last hour's event ids.
 
 Why not a unique index on the occurrences' (project_id, event_id), as before revision 0004: event ids are
 random, so every insert and every pruned occurrence wrote a random page of that index, and every batch looked
-them up: a quarter of the writer's time per Sentry event (bench/README.md). And it forgot an event id as soon
-as its occurrence was pruned past the retention. The table here is appended to and trimmed from its oldest
-end: about a page per batch.
+them up; and it forgot an event id as soon as its occurrence was pruned. The table here is appended to and
+trimmed from its oldest end: about a page per batch.
 
 Only the writer that stored an event knows it without reading the table: several servers writing to one
 PostgreSQL database each recognise the events they stored, and those stored before they started.

@@ -1,9 +1,9 @@
 """`POST /api/v1/logs/report`: the integration guide's ingest endpoint.
 
-A plain Starlette route, not a FastAPI one: this is the hot path, and FastAPI's per-request machinery
-(dependency solving, included-router lookup) costs about as much as the rest of the request half
-(bench/README.md). The body is parsed by hand anyway: the size cap must apply while reading, and pydantic's
-JSON parser is the fastest path from bytes to a validated report. `docs` documents it.
+A plain Starlette route, served ahead of FastAPI's middleware (main.LogCenterApp): this is the hot path,
+and FastAPI's per-request machinery costs about as much as the rest of the request half. The body is parsed
+by hand anyway: the size cap must apply while reading, and pydantic's JSON parser is the fastest path from
+bytes to a validated report. `docs` documents it.
 """
 
 from __future__ import annotations
