@@ -40,10 +40,6 @@ from logcenter.sourcemaps.resolve import Resolver, may_apply
 ENVELOPE_PATH = "/api/{project_id}/envelope/"
 STORE_PATH = "/api/{project_id}/store/"
 
-# Relay's limits (develop-docs `envelopes.mdx`), used when the settings do not override them.
-MAX_ENVELOPE_COMPRESSED_BYTES = 20 * 1024 * 1024
-MAX_ENVELOPE_BYTES = 100 * 1024 * 1024
-MAX_EVENT_BYTES = 1024 * 1024
 # Work done on the event loop per request is kept under a millisecond at a time: an envelope's decoding
 # gives the loop back after every this many decompressed bytes, and an event larger than LARGE_BODY_BYTES is
 # mapped in a worker thread (real SDK events are 2-20 KB).
@@ -88,7 +84,7 @@ class _Sentry:
     max_event: int
     max_skew: timedelta
     scrubber: Scrubber
-    sourcemaps: Resolver | None  # resolves minified JavaScript frames (logcenter/sourcemaps)
+    sourcemaps: Resolver  # resolves minified JavaScript frames (logcenter/sourcemaps)
     sourcemap_threads: anyio.CapacityLimiter
 
 
@@ -205,7 +201,7 @@ async def _ingest(
         raise over_quota(project.slug, retry_after)
     # Frames that may need a source map are resolved in a worker thread: it reads the bundle index and
     # may parse a map.
-    resolver = sentry.sourcemaps if sentry.sourcemaps is not None and may_apply(payload) else None
+    resolver = sentry.sourcemaps if may_apply(payload) else None
     make = partial(
         report_from,
         payload,
@@ -322,22 +318,18 @@ def _state(request: Request) -> _Sentry:
     app_state = request.app.state
     sentry: _Sentry | None = getattr(app_state, "sentry_ingest", None)
     if sentry is None:
-        settings = getattr(app_state, "settings", None)
+        settings = app_state.settings
         sentry = _Sentry(
             keys=app_state.project_keys,
             quota=QuotaVerdicts(),
-            max_compressed=getattr(
-                settings, "sentry_max_envelope_compressed_bytes", MAX_ENVELOPE_COMPRESSED_BYTES
-            ),
-            max_envelope=getattr(settings, "sentry_max_envelope_bytes", MAX_ENVELOPE_BYTES),
-            max_event=getattr(settings, "sentry_max_event_bytes", MAX_EVENT_BYTES),
-            max_skew=timedelta(seconds=getattr(settings, "max_clock_skew_seconds", 60)),
+            max_compressed=settings.sentry_max_envelope_compressed_bytes,
+            max_envelope=settings.sentry_max_envelope_bytes,
+            max_event=settings.sentry_max_event_bytes,
+            max_skew=timedelta(seconds=settings.max_clock_skew_seconds),
             scrubber=getattr(app_state, "scrubber", DEFAULT_SCRUBBER),
             sourcemaps=Resolver(
                 app_state.session_factory, settings.sourcemaps_path, settings.sourcemap_cache_size
-            )
-            if settings is not None and hasattr(app_state, "session_factory")
-            else None,
+            ),
             sourcemap_threads=anyio.CapacityLimiter(4),
         )
         # No await since the lookup: concurrent first requests cannot both get here.
