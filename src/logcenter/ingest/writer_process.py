@@ -66,7 +66,6 @@ async def serve_writer(
     await stopped
     server.close()
     writer.drain()
-    await asyncio.sleep(0.1)  # let the last answers leave the socket buffers
 
 
 def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Connection) -> None:
@@ -105,6 +104,7 @@ def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Conn
         await serve_writer(
             committer, settings, path, started=started, stopped=closed, after_batch=after_batch
         )
+        await asyncio.sleep(0.1)  # let the last answers leave the socket buffers
         loop.remove_reader(lifeline.fileno())
         log.info("writer.stopped")
 
@@ -133,6 +133,11 @@ class WriterThread:
     def start(self) -> None:
         self._committer.count()  # what an earlier writer stored and did not count
         ready = threading.Event()
+        listening: list[bool] = []
+
+        def started() -> None:
+            listening.append(True)
+            ready.set()
 
         async def serve() -> None:
             loop = asyncio.get_running_loop()
@@ -140,7 +145,7 @@ class WriterThread:
             self._stop = partial(loop.call_soon_threadsafe, _settle, stopped)
             try:
                 await serve_writer(
-                    self._committer, self._settings, self.path, started=ready.set, stopped=stopped
+                    self._committer, self._settings, self.path, started=started, stopped=stopped
                 )
             finally:
                 ready.set()
@@ -150,10 +155,12 @@ class WriterThread:
         )
         self._thread.start()
         ready.wait()
+        if not listening:
+            raise RuntimeError("the ingest writer thread failed to start")
 
     def stop(self, timeout: float = 30.0) -> None:
         """Commit and count what was received, then end the thread (once the app takes no more reports)."""
-        if self._thread is not None and self._stop is not None:
+        if self._thread is not None and self._stop is not None and self._thread.is_alive():
             self._stop()
             self._thread.join(timeout)
         self._thread = None
