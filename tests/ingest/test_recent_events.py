@@ -67,6 +67,30 @@ def test_a_repeat_in_a_later_batch_is_acknowledged_with_its_bug_and_not_stored(d
     assert occurrences(db) == 3 and counted(db) == 3
 
 
+def test_the_quota_counts_an_event_once_and_never_refuses_a_retry_of_a_stored_one(db, committers):
+    committer = writer(db, committers, quota_per_minute=2)
+    project_pk = committer.write([event(0)])[0].bug_id and _project_pk(db)  # REST: no quota
+
+    def sentry(n: int) -> Report:
+        report = event(n, line=n)
+        report.project_pk = project_pk
+        return report
+
+    # 1 and 2 use the quota; 3 and its repeat in the same batch are refused alike; a retry of 1 is not.
+    outcomes = committer.write([sentry(1), sentry(2), sentry(3), sentry(3), sentry(1)])
+    assert [type(o).__name__ for o in outcomes] == [
+        "IngestResult", "IngestResult", "RateLimited", "RateLimited", "IngestResult"
+    ]  # fmt: skip
+    assert outcomes[4].duplicate and outcomes[4].bug_id == outcomes[0].bug_id  # type: ignore[union-attr]
+    assert occurrences(db) == 3
+    assert type(committer.write([sentry(2)])[0]) is IngestResult  # stored before: answered, not refused
+
+
+def _project_pk(db) -> int:
+    with db.factory() as session:
+        return session.scalars(select(Bug.project_id)).one()
+
+
 def test_a_writer_that_starts_knows_the_events_an_earlier_one_stored(db, committers):
     writer(db, committers).write([event(1), event(2)])
     restarted = writer(db, committers)

@@ -83,10 +83,14 @@ def store_batch(
     refused: dict[int, RateLimited] = {}
     if quota is not None and quota.per_minute:
         for i, project_id, _ in sentry:
-            if reports[i].project_pk is not None and i not in dup_in_db and i not in dup_in_batch:
-                retry_after = quota.hit(project_id)
-                if retry_after is not None:
-                    refused[i] = over_quota(reports[i].project_slug, retry_after)
+            if reports[i].project_pk is None or i in dup_in_db:  # REST (no quota), or a retry: never refused
+                continue
+            first = dup_in_batch.get(i)
+            if first is not None:  # the same event earlier in the batch: counted there, answered as it is
+                if first in refused:
+                    refused[i] = refused[first]
+            elif (retry_after := quota.hit(project_id)) is not None:
+                refused[i] = over_quota(reports[i].project_slug, retry_after)
 
     groups: dict[tuple[int, str], _Group] = {}
     for i, report in enumerate(reports):
