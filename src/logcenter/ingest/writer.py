@@ -2,16 +2,19 @@
 
 `BatchCommitter` stores a list of reports in one transaction (retrying them one by one if the batch fails, so
 that one bad report cannot fail its neighbours); its `Counter` (ingest/counting.py) counts them later. One
-driver feeds it: the `WriterServer` of ingest/channel.py, which the HTTP workers reach over a Unix socket, in
+driver feeds it: the `WriterServer` below, which HTTP workers reach over a Unix socket (ingest/channel.py), in
 the writer process of `logcenter serve` or on a thread of an app run alone (ingest/writer_process.py). A 200
 always means the report is durable, and throughput comes from amortising the commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from logcenter.db import begin_write
 from logcenter.errors import Unavailable
 from logcenter.ingest import service
+from logcenter.ingest.channel import FrameReader, decode_report, encode_outcome, frame
 from logcenter.ingest.counting import COUNT_SHARE, Counter
 from logcenter.ingest.events import DEDUP_WINDOW, RecentEvents
 from logcenter.ingest.quota import ProjectQuota
@@ -147,3 +151,131 @@ class BatchCommitter:
             raise
         if session.identity_map:  # rare (regressions, new projects): no object outlives its transaction
             session.expunge_all()
+
+
+# A batch takes at most half of what waits, but at least this many.
+MIN_SPLIT = 8
+
+
+def batch_size(waiting: int, max_batch: int) -> int:
+    """How many of `waiting` received reports the next transaction commits.
+
+    Not all of them once there are many: the clients of a busy server each wait for an answer before they
+    send again, so the reports one commit answers are the HTTP workers' next work. Committing everything at
+    once leaves them idle for the whole of a long transaction, then the writer idle while they parse what the
+    answers brought back; two halves keep both sides busy. Below `MIN_SPLIT` the fixed cost of a transaction
+    outweighs that, and half of a long queue is still a large batch.
+    """
+    return min(waiting, max_batch, max(MIN_SPLIT, (waiting + 1) // 2))
+
+
+class WriterServer:
+    """Accepts HTTP workers' connections and commits their reports in batches, on one thread."""
+
+    def __init__(
+        self,
+        committer: BatchCommitter,
+        *,
+        max_batch: int,
+        queue_size: int,
+        after_batch: Callable[[], None] | None = None,
+    ) -> None:
+        self._committer = committer
+        self._max_batch = max_batch
+        self._queue_size = queue_size
+        self._after_batch = after_batch  # runs once the batch's answers are on their way
+        self._pending: deque[tuple[_WorkerConnection, int, Report]] = deque()
+        self._scheduled = False
+        self._count_timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def listen(self, path: str) -> asyncio.Server:
+        self._loop = asyncio.get_running_loop()
+        return await self._loop.create_unix_server(lambda: _WorkerConnection(self), path=path)
+
+    def add(self, connection: _WorkerConnection, items: list[list[Any]]) -> None:
+        room = max(self._queue_size - len(self._pending), 0)
+        if room < len(items):  # the database cannot keep up: shed load rather than queue without bound
+            full = Unavailable("Ingest queue is full, retry later", headers={"Retry-After": "1"})
+            connection.send([encode_outcome(seq, full) for seq, _ in items[room:]])
+            items = items[:room]
+        self._pending.extend((connection, seq, decode_report(values)) for seq, values in items)
+        if not self._scheduled:
+            # Runs after the loop has read every socket that is ready now: all of them join this batch.
+            self._scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._commit)
+
+    def _commit(self) -> None:
+        self._scheduled = False
+        if not self._pending:  # drain() got there first
+            return
+        take = batch_size(len(self._pending), self._max_batch)
+        batch = [self._pending.popleft() for _ in range(take)]
+        if self._pending:
+            self._scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._commit)
+        outcomes = self._committer.write([report for _, _, report in batch])
+        replies: dict[_WorkerConnection, list[bytes]] = {}
+        for (connection, seq, _), outcome in zip(batch, outcomes, strict=True):
+            replies.setdefault(connection, []).append(encode_outcome(seq, outcome))
+        for connection, parts in replies.items():
+            connection.send(parts)
+        self._committer.count(if_due=True)
+        if self._after_batch is not None:
+            self._after_batch()
+        self._count_later()
+
+    def _count_later(self) -> None:
+        """When no report comes for a while, count what the last ones left (BatchCommitter.count_delay)."""
+        if self._count_timer is not None:
+            self._count_timer.cancel()
+            self._count_timer = None
+        delay = self._committer.count_delay()
+        if delay is not None and not self._pending:
+            assert self._loop is not None
+            self._count_timer = self._loop.call_later(delay, self._count_idle)
+
+    def _count_idle(self) -> None:
+        self._count_timer = None
+        if not self._pending:  # else the next batch counts when due
+            self._committer.count(if_due=True)  # one transaction, then the next one later if there is more
+            if self._after_batch is not None:
+                self._after_batch()
+            self._count_later()
+
+    def drain(self) -> None:
+        """Commit and count everything received (at shutdown)."""
+        while self._pending:
+            self._commit()
+        if self._count_timer is not None:
+            self._count_timer.cancel()
+        self._committer.count()
+
+
+class _WorkerConnection(asyncio.Protocol):
+    def __init__(self, server: WriterServer) -> None:
+        self._server = server
+        self._reader = FrameReader()
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            for items in self._reader.feed(data):
+                self._server.add(self, items)
+        except Exception:  # not our protocol: drop the connection (the worker answers its requests 503)
+            log.error("writer.bad_frame", exc_info=True)
+            if self._transport is not None:
+                self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # Reports already received are still committed; their worker no longer waits for the answer.
+        self._transport = None
+
+    def send(self, parts: list[bytes]) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(frame(parts))

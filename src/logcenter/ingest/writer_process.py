@@ -1,6 +1,6 @@
 """Where the ingest writer runs: the writer process of `logcenter serve`, or a thread of an app run alone.
 
-Either way it is one `WriterServer` (ingest/channel.py) on an event loop of its own, fed by the HTTP workers
+Either way it is one `WriterServer` (ingest/writer.py) on an event loop of its own, fed by the HTTP workers
 over a Unix socket and committing through one `BatchCommitter`: the tests run the code production runs. This
 module is its life cycle: start-up (engine, SQLite checkpoint thread), readiness, restart of a crashed
 process, and a stop that commits what was received after the HTTP workers have finished.
@@ -25,8 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from logcenter.config import Settings
 from logcenter.db import WalCheckpointer, create_db_engine, create_session_factory, sqlite_cache_size
-from logcenter.ingest.channel import WriterServer
-from logcenter.ingest.writer import BatchCommitter
+from logcenter.ingest.writer import BatchCommitter, WriterServer
 from logcenter.logs import configure_logging
 from logcenter.process import WRITER_PROCESS, name_this_thread, settle_heap
 
