@@ -94,11 +94,9 @@ def sentry_requests(app: Any, count: int) -> list[Request]:
     """`count` gzip'd envelopes for a project created in the app's database, with its DSN key."""
     import sentry_sdk
 
-    from logcenter.migrations import upgrade
     from logcenter.projects import service as projects_service
     from logcenter.projects.schemas import ProjectCreate
 
-    upgrade(app.state.engine)
     with app.state.session_factory() as session:
         project = projects_service.create(session, data=ProjectCreate(project_id="bench_app"))
         session.commit()
@@ -130,11 +128,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from logcenter.config import Settings
     from logcenter.main import create_app
+    from logcenter.migrations import upgrade
 
     scenarios = ["rest", "sentry"] if args.scenario == "both" else [args.scenario]
     with tempfile.TemporaryDirectory(prefix="logcenter-http-") as tmp:
         app = create_app(Settings(database_url=f"sqlite:///{tmp}/bench.db"))
         app.state.writer = StubWriter()
+        # Migrated as `serve` does: both paths read the project's scrubbing rules (cached) before the writer.
+        upgrade(app.state.engine)
         for scenario in scenarios:
             requests = rest_requests() if scenario == "rest" else sentry_requests(app, args.envelopes)
             bare = asyncio.run(per_request_us(bare_app.app, requests, args.requests))

@@ -9,7 +9,7 @@ import platformdirs
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from logcenter.ingest.scrub import Scrubber
+from logcenter.ingest.scrub import Scrubber, ScrubRules
 
 # Earlier versions kept their data in ./data, relative to where `serve` was started.
 LEGACY_DATA_DIR = Path("data")
@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     )
     scrub_safe_fields: str = Field(default="", description="Key names never scrubbed, comma-separated")
     scrub_ip_addresses: bool = Field(default=False, description="Also scrub IP addresses")
+    scrub_allow_project_off: bool = Field(
+        default=False,
+        description="Let a project turn scrubbing off for itself (its scrubbing.scrub_data: false)",
+    )
 
     # Sentry protocol: Relay's limits (develop-docs envelopes.mdx); 413 above them
     sentry_max_envelope_compressed_bytes: int = Field(
@@ -110,6 +114,18 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(default=1800, ge=10, description="Default lease of a claimed bug")
     lease_sweep_seconds: int = Field(
         default=30, ge=1, description="How often a background job returns expired leases to NEW"
+    )
+
+    # Revised fixes from review comments (docs/agent.md); a project's merge policy may set its own
+    revision_trigger: str = Field(
+        default="/logcenter revise",
+        min_length=2,
+        max_length=100,
+        description="A PR comment from a reviewer that starts with this asks the repair agent for a revision "
+        "(a review requesting changes always does)",
+    )
+    max_revisions: int = Field(
+        default=3, ge=0, le=100, description="Revisions a fix may have; past it a request is refused"
     )
 
     # Background jobs (docs/jobs.md)
@@ -232,13 +248,18 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def scrubber(self) -> Scrubber:
-        return Scrubber.from_settings(
-            self.scrub_fields.split(","),
-            self.scrub_safe_fields.split(","),
-            self.scrub_ip_addresses,
+    def scrub_rules(self) -> ScrubRules:
+        """The server's scrubbing rules; each project may add to them (ingest/scrubbers.py)."""
+        return ScrubRules(
             enabled=self.scrub_data,
+            fields=tuple(f.strip() for f in self.scrub_fields.split(",") if f.strip()),
+            safe_fields=tuple(f.strip() for f in self.scrub_safe_fields.split(",") if f.strip()),
+            ip_addresses=self.scrub_ip_addresses,
         )
+
+    @property
+    def scrubber(self) -> Scrubber:
+        return self.scrub_rules.scrubber()
 
     @property
     def sourcemaps_path(self) -> Path:

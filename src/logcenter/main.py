@@ -27,6 +27,7 @@ from logcenter.errors import LogCenterError
 from logcenter.ingest import routes as ingest_routes
 from logcenter.ingest.channel import RemoteWriter
 from logcenter.ingest.keys import ProjectKeys
+from logcenter.ingest.scrubbers import ProjectScrubbers
 from logcenter.ingest.sentry import routes as sentry_routes
 from logcenter.ingest.writer_process import WriterThread, new_committer
 from logcenter.jobs.worker import Worker
@@ -34,9 +35,11 @@ from logcenter.logs import configure_logging
 from logcenter.notify.inbox_routes import router as inbox_router
 from logcenter.notify.routes import router as notify_router
 from logcenter.process import settle_heap
+from logcenter.projects import scrubbing as project_scrubbing
 from logcenter.projects.routes import router as projects_router
 from logcenter.repair.routes import router as repair_router
 from logcenter.reviews.routes import router as reviews_router
+from logcenter.revisions.routes import router as revisions_router
 from logcenter.sourcemaps.routes import router as sourcemaps_router
 from logcenter.stats.routes import router as stats_router
 from logcenter.triage.routes import router as triage_router
@@ -143,7 +146,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     apidocs.install(app)
     app.state.settings = settings
-    app.state.scrubber = settings.scrubber
+    # Each project's scrubbing rules on top of the server's, for the ingest paths (ingest/scrubbers.py).
+    app.state.scrubbers = ProjectScrubbers(
+        session_factory, settings.scrub_rules, allow_off=project_scrubbing.off_allowed(settings)
+    )
+    app.state.scrubber = app.state.scrubbers.server
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.project_keys = ProjectKeys(session_factory)
@@ -152,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         projects_router,
         reviews_router,
+        revisions_router,
         bugs_router,
         triage_router,
         repair_router,

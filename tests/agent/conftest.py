@@ -89,7 +89,11 @@ class Harness:
         return response.json()
 
     def report(
-        self, error_type: str = "ZeroDivisionError", slug: str = "calc", message: str | None = None
+        self,
+        error_type: str = "ZeroDivisionError",
+        slug: str = "calc",
+        message: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> int:
         default_message, line, function, code = BUGS[error_type]
         body = {
@@ -110,7 +114,7 @@ class Harness:
                     f"{error_type}: {message if message is not None else default_message}",
                 ],
             },
-            "context": {"url": "/stats", "user_id": 7, "password": "hunter2-secret"},
+            "context": context or {"url": "/stats", "user_id": 7, "password": "hunter2-secret"},
         }
         response = self.api.post("/api/v1/logs/report", json=body)
         assert response.status_code == 200, response.text

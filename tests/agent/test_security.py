@@ -97,3 +97,23 @@ def test_injection_and_secrets_stay_masked_inside_the_data_block(harness: Harnes
     assert "hunter2-secret" not in prompt and re.search(r'"password": "?\[(MASKED|Filtered)\]', prompt)
     # The bug is still fixed: the injection changed nothing the agent does.
     assert harness.bug(bug_id)["repair_reports"][0]["failure_reason"].startswith("not_pushed")
+
+
+def test_the_projects_own_sensitive_fields_are_masked_in_the_prompt(harness: Harness) -> None:
+    # Reported before the project named employee_id sensitive, so stored as sent; the new rules then reach
+    # the agent in the project's API answer and mask the prompt. The project's safe field is not masked.
+    harness.project(scrubbing={"safe_fields": ["session_count"]})
+    context = {"employee_id": "E-90210", "session_count": 42, "url": "/payslips"}
+    bug_id = harness.report("ValueError", message="no payslip for employee_id=E-90210", context=context)
+    assert "E-90210" in harness.bug(bug_id)["message"]
+    rules = {"sensitive_fields": ["employee_id"], "safe_fields": ["session_count"]}
+    response = harness.api.put("/api/v1/projects/calc", json={"scrubbing": rules})
+    assert response.status_code == 200, response.text
+
+    harness.run("--once", "--no-push")
+    [run] = harness.fixer_runs()
+    prompt = harness.seen(run)["prompt"]
+    assert "E-90210" not in prompt
+    assert re.search(r"employee_id=\[(MASKED|Filtered)\]", prompt), prompt
+    assert re.search(r'"employee_id": "\[(MASKED|Filtered)\]"', prompt), prompt
+    assert '"session_count": 42' in prompt, prompt

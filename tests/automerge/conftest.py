@@ -72,6 +72,7 @@ def open_fix(
     ci: str | None = "success",
     evidence: str = EVIDENCE,
     branch: str = "fix/auto-1",
+    revision: int = 0,
 ) -> Fix:
     """A verified fix (the agent's report) whose PR was opened `opened_ago`, with its CI status."""
     pr = fake.open_pr(fake.default_repo, branch, files=files or SMALL_FIX, title="Fix add")
@@ -86,6 +87,7 @@ def open_fix(
         branch_name=branch,
         head_sha=head,
         status_changed_at=utcnow() - opened_ago,
+        revision=revision,
     )
     session.add(
         RepairAttempt(

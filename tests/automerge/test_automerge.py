@@ -44,7 +44,8 @@ def test_a_small_verified_fix_is_merged_after_the_grace_period(
     assert merged.actor == "auto-merge" and merged.to_status == "MERGED"
     written = merged.note or ""
     for condition in ("✔ verified", "✔ files: 2 of 3", "✔ protected_files: none", "✔ checks: success",
-                      "✔ grace_period: 60 of 30 min", "✔ no_review_comment: none"):  # fmt: skip
+                      "✔ grace_period: 60 of 30 min", "✔ no_review_comment: none",
+                      "✔ no_revision: none"):  # fmt: skip
         assert condition in written, written
     assert re.search(r"✔ lines: \d+ of 20", written), written
     assert service.run(db.factory, settings) == {}  # merged: nothing left to do
@@ -173,3 +174,13 @@ def test_a_push_after_the_agent_verified_the_fix_stops_it(
     fake_gitea.set_status(fake_gitea.default_repo, pushed, "ci/tests", "success")
     note = refused(session, db, settings, fix)
     assert f"✖ verified_head: {pushed[:12]}, verified {fix.head[:12]}" in note
+
+
+def test_a_fix_a_reviewer_asked_to_revise_is_left_to_a_person(
+    client: TestClient, admin_headers: dict[str, str], session: Session, db: Database, settings: Settings,
+    fake_gitea: Any,
+) -> None:  # fmt: skip
+    configure(client, admin_headers, fake_gitea)
+    fix = open_fix(session, fake_gitea, revision=1)  # revised, reported again an hour ago, no comment since
+    note = refused(session, db, settings, fix)
+    assert "✖ no_revision: 1 revision asked for" in note and "✔ no_review_comment: none" in note

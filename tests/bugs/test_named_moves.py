@@ -306,29 +306,97 @@ def test_reopen_review_brings_back_a_reopened_pr(session):
     ]
 
 
-def test_request_revision_leases_the_bug_to_the_agent_and_keeps_the_pr(session):
-    bug = committed_bug(session, S.PENDING_REVIEW, pr_number=4, branch_name="fix/x")
+def test_request_revision_keeps_the_pr_and_waits_for_an_agent(session):
+    bug = committed_bug(session, S.PENDING_REVIEW, pr_number=4, branch_name="fix/x", head_sha="a" * 40)
     now = utcnow()
     workflow.request_revision(
-        session,
-        bug,
-        actor="alice",
-        agent="agent-2",
-        lease=timedelta(minutes=5),
-        note="handle None too",
-        now=now,
+        session, bug, actor="alice (gitea)", note="handle None too", link="https://g/pr/4#c1", now=now
     )
     bug = reloaded(session, bug)
-    assert (bug.status, bug.lease_owner, bug.lease_expires_at, bug.pr_number, bug.branch_name) == (
-        S.FIXING,
-        "agent-2",
-        now + timedelta(minutes=5),
-        4,
-        "fix/x",
-    )
+    assert (bug.status, bug.lease_owner, bug.lease_expires_at) == (S.FIXING, None, None)
+    assert (bug.pr_number, bug.branch_name, bug.head_sha) == (4, "fix/x", "a" * 40)
+    assert (bug.revision, bug.revision_requested_at) == (1, now)
     assert [row(e) for e in events(session, bug)] == [
-        ("revision_requested", "PENDING_REVIEW", "FIXING", "alice", "handle None too", None)
+        (
+            "revision_requested",
+            "PENDING_REVIEW",
+            "FIXING",
+            "alice (gitea)",
+            "handle None too",
+            "https://g/pr/4#c1",
+        )
     ]
+
+
+def test_a_revision_past_the_limit_is_409_and_changes_nothing(session):
+    bug = committed_bug(session, S.PENDING_REVIEW, pr_number=4, revision=3)
+    with pytest.raises(Conflict, match=r"3 revisions of its fix, the most allowed \(3\)"):
+        workflow.request_revision(session, bug, actor="alice", note="again", limit=3)
+    bug = reloaded(session, bug)
+    assert (bug.status, bug.revision, bug.revision_requested_at) == (S.PENDING_REVIEW, 3, None)
+    assert events(session, bug) == []
+
+
+@pytest.mark.parametrize("current", [S.NEW, S.FIXING, S.MERGED, S.FAILED])
+def test_only_a_fix_awaiting_review_is_revised(session, current):
+    bug = committed_bug(session, current, pr_number=4)
+    with pytest.raises(Conflict):
+        workflow.request_revision(session, bug, actor="alice")
+
+
+def test_a_revision_is_claimed_without_a_move_and_reported_like_a_fix(session):
+    bug = committed_bug(session, S.PENDING_REVIEW, pr_number=4, branch_name="fix/x", head_sha="a" * 40)
+    workflow.request_revision(session, bug, actor="alice", note="rename it")
+    now = utcnow()
+    workflow.claim_revision(session, bug, agent="agent-1", lease=timedelta(minutes=5), now=now)
+    with pytest.raises(Conflict):  # one agent at a time
+        workflow.claim_revision(session, bug, agent="agent-2", lease=timedelta(minutes=5))
+    assert (bug.status, bug.lease_owner, bug.lease_expires_at) == (
+        S.FIXING,
+        "agent-1",
+        now + timedelta(minutes=5),
+    )
+    workflow.submit_for_review(session, bug, actor="agent-1", head_sha="b" * 40, kind=HistoryKind.REVISED)
+    bug = reloaded(session, bug)
+    assert (bug.status, bug.pr_number, bug.head_sha, bug.revision) == (S.PENDING_REVIEW, 4, "b" * 40, 1)
+    assert (bug.lease_owner, bug.revision_requested_at) == (None, None)
+    assert [(e.kind, e.from_status, e.to_status, e.note) for e in events(session, bug)] == [
+        ("revision_requested", "PENDING_REVIEW", "FIXING", "rename it"),
+        ("status", "FIXING", "FIXING", "Revision 1 claimed by repair agent"),
+        ("revised", "FIXING", "PENDING_REVIEW", None),
+    ]
+
+
+@pytest.mark.parametrize("move", ["release", "expire_lease"])
+def test_a_revision_given_back_waits_for_an_agent_again(session, move):
+    bug = committed_bug(session, S.PENDING_REVIEW, pr_number=4, branch_name="fix/x")
+    workflow.request_revision(session, bug, actor="alice", note="rename it")
+    workflow.claim_revision(session, bug, agent="agent-1", lease=timedelta(minutes=5))
+    getattr(workflow, move)(session, bug, actor="system")
+    bug = reloaded(session, bug)
+    assert (bug.status, bug.lease_owner, bug.lease_expires_at, bug.pr_number) == (S.FIXING, None, None, 4)
+    assert bug.revision_requested_at is not None and workflow.is_revision(bug)
+    last = events(session, bug)[-1]
+    assert (last.from_status, last.to_status) == ("FIXING", "FIXING")
+    assert "revision 1 waits for a repair agent again" in last.note.lower()
+    workflow.claim_revision(session, bug, agent="agent-2", lease=timedelta(minutes=5))  # claimable again
+    assert bug.lease_owner == "agent-2"
+
+
+def test_a_new_fix_starts_its_own_revision_count(session):
+    bug = committed_bug(session, S.PENDING_REVIEW, pr_number=4, branch_name="fix/x")
+    workflow.request_revision(session, bug, actor="alice")
+    workflow.fail(session, bug, actor="bob", reason="gave up")
+    assert (bug.revision, bug.revision_requested_at) == (1, None)
+    workflow.retry(session, bug, actor="bob")
+    assert (bug.status, bug.revision, bug.pr_number) == (S.NEW, 0, None)
+
+
+def test_a_revision_by_hand_through_the_status_api(session):
+    bug = committed_bug(session, S.PENDING_REVIEW, pr_number=4)
+    workflow.transition(session, bug, S.FIXING, actor="admin", note="try again", kind=HistoryKind.STATUS)
+    assert (bug.status, bug.lease_owner, bug.revision) == (S.FIXING, None, 1)
+    assert workflow.is_revision(bug)
 
 
 @pytest.mark.parametrize(

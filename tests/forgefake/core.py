@@ -191,6 +191,8 @@ class FakeForge:
         self.contract_errors: list[str] = []
         self._ids = 0
         self.bot = self.user("logcenter-bot")
+        # GitHub's author_association of people who comment (default MEMBER): a test makes a stranger NONE.
+        self.associations: dict[str, str] = {}
         self.port = free_port()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

@@ -148,7 +148,7 @@ class FakeGitHub(GitHubHooks):
             "created_at": iso(c.created_at),
             "updated_at": iso(c.created_at),
             "issue_url": f"{api}/issues/{pr.number}",
-            "author_association": "MEMBER",
+            "author_association": self.associations.get(c.author.login, "MEMBER"),
         }
         if c.kind == "review_comment":
             data.update(
@@ -168,7 +168,7 @@ class FakeGitHub(GitHubHooks):
             "submitted_at": iso(c.created_at),
             "html_url": f"{self.url}/{repo.full_name}/pull/{pr.number}#pullrequestreview-{c.id}",
             "pull_request_url": f"{self.api_url}/repos/{repo.full_name}/pulls/{pr.number}",
-            "author_association": "MEMBER",
+            "author_association": self.associations.get(c.author.login, "MEMBER"),
         }
 
     # ---- API --------------------------------------------------------------------------------------------

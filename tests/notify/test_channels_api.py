@@ -26,7 +26,10 @@ def test_secrets_are_write_only(client: TestClient, admin_headers: dict[str, str
     )
     assert created["url_preview"] == "https://oapi.dingtalk.com/…"
     assert created["url_set"] is True and created["secret_set"] is True
-    assert created["events"] == ["new_bug", "regression", "pr_opened", "fix_failed", "merged", "deployed"]
+    assert created["events"] == [
+        "new_bug", "regression", "pr_opened", "fix_failed", "merged", "deployed",
+        "revision_requested", "revised",
+    ]  # fmt: skip
     assert created["throttle_seconds"] == 3600 and created["failing"] is False
     listed = client.get("/api/v1/notification-channels", headers=admin_headers)
     single = client.get(f"/api/v1/notification-channels/{created['id']}", headers=admin_headers)

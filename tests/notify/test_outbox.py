@@ -252,3 +252,47 @@ def test_an_ignored_bug_notifies_nobody(
     assert client.post(f"/api/v1/bugs/{bug}/fail", json={"reason": "again"}, headers=admin_headers).is_success
     dispatch(db, settings)
     assert [d.event_kind for d in deliveries(db, channel["id"])] == ["fix_failed"]
+
+
+def test_a_revision_is_announced_when_asked_for_and_when_made(
+    client: TestClient, admin_headers: dict[str, str], agent_headers: dict[str, str], db: Database,
+    settings: Settings,
+) -> None:  # fmt: skip
+    from tests.notify.helpers import open_pr
+
+    hourly = make_channel(client, admin_headers, kind="webhook", url="https://hooks.example.org/x")
+    assert {"revision_requested", "revised"} <= set(hourly["events"])  # on by default
+    channel = make_channel(
+        client, admin_headers, kind="webhook", url="https://hooks.example.org/y", throttle_seconds=0
+    )
+    bug = report(client, project_id="shop")
+    open_pr(client, admin_headers, bug)
+    dispatch(db, settings)
+    comment = {"comment": "Return None for an empty list"}
+    assert client.post(f"/api/v1/bugs/{bug}/revision", json=comment, headers=admin_headers).status_code == 200
+    claimed = client.post("/api/v1/agent/claim", json={"agent": "a1"}, headers=agent_headers).json()["bugs"]
+    assert claimed[0]["revision_request"]["number"] == 1
+    body = {"agent": "a1", "status": "PENDING_REVIEW", "head_sha": SHA, "test_passed": True}
+    assert (
+        client.post(f"/api/v1/bugs/{bug}/repair-reports", json=body, headers=agent_headers).status_code == 201
+    )
+    # Asked again, and this time the agent fails: the message says so (the PR stays as it was).
+    client.post(f"/api/v1/bugs/{bug}/revision", json=comment, headers=admin_headers)
+    client.post("/api/v1/agent/claim", json={"agent": "a1"}, headers=agent_headers)
+    failed = {"agent": "a1", "status": "FAILED", "failure_reason": "tests_failed: the suite fails"}
+    client.post(f"/api/v1/bugs/{bug}/repair-reports", json=failed, headers=agent_headers)
+    dispatch(db, settings)
+    sent = [d for d in deliveries(db, channel["id"]) if d.event_kind in ("revision_requested", "revised")]
+    assert [(d.event_kind, d.title) for d in sent] == [
+        ("revision_requested", "Changes requested: ValueError in shop"),
+        ("revised", "Fix revised: ValueError in shop"),
+        ("revision_requested", "Changes requested: ValueError in shop"),
+        ("revised", "Revision failed: ValueError in shop"),
+    ]
+    # Kinds of their own: the PR's "fix ready for review" just before does not hold them back; the same
+    # kind again within the channel's throttle interval is held back, as for any event.
+    hourly_kinds = [d.event_kind for d in deliveries(db, hourly["id"])]
+    assert hourly_kinds == ["new_bug", "pr_opened", "revision_requested", "revised"]
+    assert facts(sent[0])["Comment"] == "Return None for an empty list" and facts(sent[0])["By"] == "alice"
+    assert facts(sent[1])["Revision"].startswith("Revision 1: PR #12 updated at")
+    assert facts(sent[3])["Revision"].startswith("Revision 2 failed: tests_failed: the suite fails")

@@ -88,12 +88,22 @@ def test_secrets_in_a_rest_report_are_not_stored(api, session):
             "stack_trace": ["Traceback:", '  charge(api_key="sk_live_abcdefgh12345678")'],
         },
         "context": {"headers": {"X-Api-Key": "restkey123"}, "user": {"password": "restsecret"}, "order": 17},
+        # What `git remote get-url origin` answers in a GitLab CI job.
+        "repo_url": "https://gitlab-ci-token:glcbt-jobtoken987@gitlab.example.com/acme/shop.git",
     }
     response = api.post("/api/v1/logs/report", json=report)
     assert response.status_code == 200, response.text
     stored = everything_stored(session)
-    for secret in ("4242 4242 4242 4242", "restkey123", "restsecret", "sk_live_abcdefgh12345678"):
+    for secret in (
+        "4242 4242 4242 4242",
+        "restkey123",
+        "restsecret",
+        "sk_live_abcdefgh12345678",
+        "jobtoken987",
+    ):
         assert secret not in stored
+    project = api.get("/api/v1/projects/shop").json()
+    assert project["repo_url"] == "https://gitlab.example.com/acme/shop.git"
     assert "card [Filtered] declined" in stored and '"order": 17' in stored.replace(
         '"order":17', '"order": 17'
     )
@@ -121,6 +131,7 @@ def test_the_rules_are_configurable():
         "user": {"ip_address": FILTERED},
     }
     assert scrubber.text("from 10.0.0.1 and fe80:0:0:0:1:2:3:4") == f"from {FILTERED} and {FILTERED}"
+    assert scrubber.scrub({"peer": "1.2.3.4", "to": "10.1.2.3"}) == {"peer": FILTERED, "to": FILTERED}
     off = Scrubber.from_settings([], [], False, enabled=False)
     assert off.scrub({"password": "x"}) == {"password": "x"}
 

@@ -116,6 +116,19 @@ def test_range_totals_rate_average_and_daily_series(session: Session) -> None:
     assert series(result, "failed") == [0, 0, 0, 0, 1, 1, 0]
 
 
+def test_a_revision_is_not_another_fix(session: Session) -> None:
+    web = make_project(session, slug="rtc_web")
+    bug = found(session, web, at(2, 9))
+    move(session, bug, (S.FIXING, at(2, 10)), (S.PENDING_REVIEW, at(2, 11)))
+    for day in (1, 0):  # a reviewer asks twice: one revision pushed, one failed (back to review as it was)
+        workflow.request_revision(session, bug, actor="alice", note="use None", now=at(day, 9))
+        workflow.submit_for_review(session, bug, actor="repair-bot", kind=workflow.HistoryKind.REVISED,
+                                   now=at(day, 10))  # fmt: skip
+    totals = stats(session, days=7).totals
+    assert (totals.auto_fixed, totals.fix_attempts, totals.failed) == (1, 1, 0)
+    assert totals.fix_success_rate == 1 and totals.avg_seconds_to_review == pytest.approx(7200)
+
+
 def test_range_edges_are_utc_midnights(session: Session) -> None:
     web = make_project(session, slug="rtc_web")
     before = found(session, web, at(3, 23, 59))

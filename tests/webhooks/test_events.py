@@ -18,10 +18,12 @@ def test_github_reviews_are_recorded_with_their_verdict(client, session):
         client, "/api/webhooks/github", p.github_delivery(body, secret=SECRET, event="pull_request_review")
     )
     assert response.status_code == 200, response.text
-    event = history(session, bug)[-1]
+    event, refused = history(session, bug)[-2:]
     assert (event.kind, event.actor) == ("review", "carol (github)")
     assert event.note == "Review (changes requested): Please add a test"
     assert event.link.endswith("#pullrequestreview-8")
+    # Changes requested by someone the payload does not show may write: recorded, not a revision request.
+    assert (refused.kind, reload(session, bug).status) == ("revision_refused", BugStatus.PENDING_REVIEW)
 
 
 def test_a_gitea_review_from_the_fake_forge_is_recorded(client, session, admin_headers, fake_gitea):

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--workdir", help="mirrors and worktrees (default ./data/agent)")
     a("--concurrency", type=int, help="bugs fixed at once (default 1)")
     a("--project", help="only this project")
-    a("--once", action="store_true", default=None, help="fix what is NEW now, then exit")
+    a("--once", action="store_true", default=None, help="fix what is NEW or sent back now, then exit")
     a("--poll", type=float, help="seconds between claims when idle (default 30)")
     a("--lease", type=int, help="lease of a claimed bug in seconds, renewed by heartbeats (default 600)")
     a("--fixer", choices=["claude", "codex", "aider", "command"], help="the AI CLI (default claude)")

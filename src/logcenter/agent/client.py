@@ -12,6 +12,7 @@ from logcenter.bugs.schemas import BugDetail, BugEventRead, BugPage, BugRead, Re
 from logcenter.projects.schemas import ProjectRead
 from logcenter.repair.schemas import (
     Claimed,
+    ClaimedBug,
     ClaimIn,
     HeartbeatIn,
     LeaseResult,
@@ -68,7 +69,7 @@ class Client:
             )
         return model.model_validate(response.json())
 
-    def claim(self, *, agent: str, limit: int, lease: int, project: str | None) -> list[BugRead]:
+    def claim(self, *, agent: str, limit: int, lease: int, project: str | None) -> list[ClaimedBug]:
         body = ClaimIn(agent=agent, limit=limit, lease_seconds=lease, project_id=project)
         return self._call("POST", "/api/v1/agent/claim", Claimed, body=body).bugs
 

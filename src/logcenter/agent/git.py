@@ -282,6 +282,10 @@ class Repository:
                 return found
         raise GitError(f"branch {branch!r} not found in {safe_url(self.remote_url)}")
 
+    def merge_base(self, a: str, b: str) -> str | None:
+        out = git("merge-base", a, b, cwd=self.path, check=False).strip()
+        return out or None
+
     def free_branch(self, name: str) -> str:
         """`name`, or `name-2`, `name-3`... when an earlier attempt (maybe of a crashed agent) holds it."""
         taken = set(
@@ -351,14 +355,19 @@ class Change:
 def stage_all(worktree: Path) -> list[Change]:
     """Stage everything the fixer changed and describe it (relative to HEAD, the base)."""
     git("add", "-A", cwd=worktree)
+    return staged_changes(worktree)
+
+
+def staged_changes(worktree: Path, against: str = "HEAD") -> list[Change]:
+    """What is staged, relative to `against` (HEAD; for a revision, the commit its branch forked from)."""
     counts: dict[str, tuple[int, int]] = {}
-    for line in git("diff", "--cached", "--numstat", "--no-renames", "-z", "HEAD", cwd=worktree).split("\0"):
+    for line in git("diff", "--cached", "--numstat", "--no-renames", "-z", against, cwd=worktree).split("\0"):
         if not line.strip():
             continue
         plus, minus, name = line.split("\t", 2)
         counts[name] = (int(plus) if plus.isdigit() else 0, int(minus) if minus.isdigit() else 0)
     changes = []
-    raw = git("diff", "--cached", "--raw", "--no-renames", "-z", "HEAD", cwd=worktree).split("\0")
+    raw = git("diff", "--cached", "--raw", "--no-renames", "-z", against, cwd=worktree).split("\0")
     for meta, path in zip(raw[0::2], raw[1::2], strict=False):
         if not meta.startswith(":"):
             continue
@@ -368,11 +377,13 @@ def stage_all(worktree: Path) -> list[Change]:
     return changes
 
 
-def staged_diff(worktree: Path, paths: list[str] | None = None, *, binary: bool = False) -> str:
+def staged_diff(
+    worktree: Path, paths: list[str] | None = None, *, binary: bool = False, against: str = "HEAD"
+) -> str:
     args = ["diff", "--cached", "--no-renames"]
     if binary:
         args.append("--binary")
-    args.append("HEAD")
+    args.append(against)
     if paths is not None:
         args += ["--", *paths]
     return git(*args, cwd=worktree)

@@ -3,6 +3,10 @@
 Error reports carry whatever the application had at hand: connection strings with passwords, bearer tokens,
 cookies, API keys, card numbers. The fixer needs none of them to fix the bug, and the AI vendor must not get
 them, so they are replaced by `[MASKED]` (keys kept, so the model still sees which value was involved).
+
+Then the server's scrubbing rules run again, with the project's own fields (`project_rules`, from the
+project's `scrubbing.effective` in the API): they ran at ingest, but a report stored before a rule existed
+gets it here. A project's safe fields are exempt from the key rules on both sides.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from logcenter.ingest.scrub import DEFAULT as SERVER_RULES
+from logcenter.ingest.scrub import Scrubber, ScrubRules
+from logcenter.projects.schemas import ProjectRead
 
 MASK = "[MASKED]"
 
@@ -49,10 +55,20 @@ _PAIR = re.compile(
 _SECRET_IN_KEY = re.compile(SECRET_KEY, re.IGNORECASE)
 
 
-def _mask_pair(match: re.Match[str]) -> str:
-    if not _SECRET_IN_KEY.search(match.group(2)) or match.group(4).strip("\"'") == MASK:
-        return match.group(0)
-    return f"{match.group(1)}{match.group(2)}{match.group(3)}{MASK}"
+def _normal(key: str) -> str:
+    return key.lower().replace("-", "").replace("_", "")
+
+
+def project_rules(project: ProjectRead) -> Scrubber:
+    """The server's scrubbing rules as they apply to this project's reports, always on: a project that
+    keeps its reports unscrubbed (where the server allows it) still sends the AI vendor no secrets."""
+    effective = project.scrubbing.effective
+    return ScrubRules(
+        enabled=True,
+        fields=tuple(effective.sensitive_fields),
+        safe_fields=tuple(effective.safe_fields),
+        ip_addresses=effective.scrub_ip_addresses,
+    ).scrubber()
 
 
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----")
@@ -95,10 +111,31 @@ class Masker:
     """Masks the built-in secret patterns plus any configured regexes (`LOGCENTER_AGENT_MASK_PATTERNS`) and
     the exact values of the agent's own secrets."""
 
-    def __init__(self, extra_patterns: Iterable[str] = (), known_secrets: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        extra_patterns: Iterable[str] = (),
+        known_secrets: Iterable[str] = (),
+        rules: Scrubber = SERVER_RULES,
+    ) -> None:
+        self._extra = list(extra_patterns)
         self._patterns = list(_PATTERNS)
-        self._patterns += [(re.compile(p), MASK) for p in extra_patterns]
+        self._patterns += [(re.compile(p), MASK) for p in self._extra]
         self._known = sorted({s for s in known_secrets if len(s) >= 4}, key=len, reverse=True)
+        self._rules = rules
+
+    def with_rules(self, rules: Scrubber) -> Masker:
+        """The same masking, then these scrubbing rules (a project's: `project_rules`) instead of the
+        server's defaults."""
+        return Masker(self._extra, self._known, rules)
+
+    def _safe(self, key: str) -> bool:
+        return _normal(key) in self._rules.safe_fields
+
+    def _mask_pair(self, match: re.Match[str]) -> str:
+        key = match.group(2)
+        if not _SECRET_IN_KEY.search(key) or match.group(4).strip("\"'") == MASK or self._safe(key):
+            return match.group(0)
+        return f"{match.group(1)}{key}{match.group(3)}{MASK}"
 
     def text(self, value: str) -> str:
         for secret in self._known:
@@ -106,22 +143,25 @@ class Masker:
         value = _mask_pem(value)
         for pattern, replacement in self._patterns:
             value = pattern.sub(replacement, value)
-        value = _PAIR.sub(_mask_pair, value)
+        value = _PAIR.sub(self._mask_pair, value)
         # Then the server's scrubbing rules (ingest/scrub.py) again: they ran at ingest, but a report stored
         # before they existed, or with them off, gets them here.
-        return SERVER_RULES.text(_CARD.sub(_mask_card, value))
+        return self._rules.text(_CARD.sub(_mask_card, value))
 
     def data(self, value: Any) -> Any:
         """A JSON value with secret-named keys' values masked (the agent's key rules, then the server's) and
         every string masked."""
-        return SERVER_RULES.scrub(self._data(value))
+        return self._rules.scrub(self._data(value))
 
     def _data(self, value: Any) -> Any:
         if isinstance(value, dict):
             return {
                 k: (
                     MASK
-                    if isinstance(k, str) and _SECRET_KEY_NAME.match(k) and v not in (None, "")
+                    if isinstance(k, str)
+                    and _SECRET_KEY_NAME.match(k)
+                    and v not in (None, "")
+                    and not self._safe(k)
                     else self._data(v)
                 )
                 for k, v in value.items()

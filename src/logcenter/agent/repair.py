@@ -1,5 +1,10 @@
 """One bug, start to finish: project settings, worktree, prompt, fixer, verification, commit, push, PR,
-report. Every way it can fail ends in a FAILED report whose reason starts with the step's code."""
+report. Every way it can fail ends in a FAILED report whose reason starts with the step's code.
+
+A revision (a reviewer asked for changes: the claimed bug carries `revision_request`) takes the same steps on
+the fix's own branch: its worktree is the branch's head, the prompt adds the reviewers' comments, the whole
+branch is verified again against the commit it forked from, a new commit is pushed on top (no force push),
+and the agent replies on the PR instead of opening one."""
 
 from __future__ import annotations
 
@@ -16,13 +21,22 @@ from typing import Any
 
 from logcenter.agent import environment, fixers, forge, prompt, text, verify
 from logcenter.agent.client import ApiError, Client
-from logcenter.agent.git import GitError, Repository, apply_patch, commit, safe_url, stage_all, staged_diff
-from logcenter.agent.masking import Masker
+from logcenter.agent.git import (
+    GitError,
+    Repository,
+    apply_patch,
+    commit,
+    safe_url,
+    stage_all,
+    staged_changes,
+    staged_diff,
+)
+from logcenter.agent.masking import Masker, project_rules
 from logcenter.agent.options import AgentSettings
 from logcenter.agent.progress import Progress
-from logcenter.bugs.schemas import BugRead
 from logcenter.projects.schemas import ProjectRead
-from logcenter.repair.schemas import RepairReportIn
+from logcenter.repair.schemas import ClaimedBug, RepairReportIn
+from logcenter.revisions.schemas import RevisionTask
 
 MAX_DIFF = 500_000
 MAX_OUTPUT = 60_000
@@ -45,7 +59,7 @@ class Cancelled(Exception):
 class Job:
     """A bug being fixed, with the flag that stops it."""
 
-    bug: BugRead
+    bug: ClaimedBug
     cancel: threading.Event = field(default_factory=threading.Event)
     why: str = ""  # "stop" (give the bug back) or "lost" (the lease is gone: touch nothing)
     step: str = "claimed"
@@ -274,12 +288,37 @@ class Repairer:
             self.progress.emit("history_failed", job.bug.id, str(exc))
 
     # ------------------------------------------------------------------------------------------ the steps
+    def _revision_branch(
+        self, repo: Repository, revision: RevisionTask, default_branch: str
+    ) -> tuple[str, str, str]:
+        """The revised fix's branch, its head on the remote, and the commit it forked from (what the new
+        tests must fail on)."""
+        branch = revision.branch_name
+        if not branch:
+            raise GitError("the fix to revise has no branch recorded on the bug")
+        head = repo.resolve(f"refs/remotes/origin/{branch}")
+        if head is None:
+            raise GitError(
+                f"branch {branch!r} of PR #{revision.pr_number} is not in {safe_url(repo.remote_url)} "
+                "(deleted or never pushed): there is no fix to revise"
+            )
+        fork = repo.merge_base(head, f"refs/remotes/origin/{default_branch}") or repo.merge_base(
+            head, f"refs/heads/{default_branch}"
+        )
+        if fork is None:
+            raise GitError(f"branch {branch!r} shares no history with {default_branch!r}")
+        return branch, head, fork
+
     def _fix(self, job: Job, steps: Steps, state: dict[str, Any]) -> RepairReportIn:
         bug, settings = job.bug, self.settings
+        revision = bug.revision_request
         with steps("prepare", job):
             detail = self.client.bug(bug.id, occurrences=5)
             project = self.client.project(bug.project_id)
             config = project_config(project, settings)
+            # The project's scrubbing rules (its extra sensitive and safe fields) on everything taken from
+            # the report, in the prompt, the commit message and the pull request.
+            masker = self.masker.with_rules(project_rules(project))
             fixer = self._fixer(config.fixer)
             state["fixer"] = fixer.name
             target = None
@@ -309,24 +348,38 @@ class Repairer:
                     repo = Repository.mirror(self.workdir, config.repo_url, credentials)
                 state["repo"] = repo
                 default_branch = config.default_branch or repo.remote_default_branch() or "main"
-                base = repo.base(default_branch, bug.commit_hash)
-                branch = repo.free_branch(f"fix/auto-{datetime.now(UTC):%Y%m%d-%H%M}-{bug.id}")
                 suffix = secrets.token_hex(3)
-                worktree = repo.add_worktree(
-                    self.workdir / "worktrees" / f"bug-{bug.id}-{suffix}", branch=branch, base=base
-                )
+                tree_path = self.workdir / "worktrees" / f"bug-{bug.id}-{suffix}"
+                if revision is None:
+                    base = repo.base(default_branch, bug.commit_hash)
+                    branch = repo.free_branch(f"fix/auto-{datetime.now(UTC):%Y%m%d-%H%M}-{bug.id}")
+                    worktree = repo.add_worktree(tree_path, branch=branch, base=base)
+                else:
+                    branch, head, base = self._revision_branch(repo, revision, default_branch)
+                    worktree = repo.add_worktree(tree_path, branch=branch, base=head)
             except GitError as exc:
                 raise Failure("checkout_failed", self.secret_masker.text(str(exc))) from exc
             state["worktree"] = worktree
         job.check()
-        self._step(job, "fixing", f"{fixer.name} on branch {branch} from {base[:12]}", branch=branch)
+        if revision is None:
+            self._step(job, "fixing", f"{fixer.name} on branch {branch} from {base[:12]}", branch=branch)
+        else:
+            self._step(
+                job,
+                "fixing",
+                f"revision {revision.number}: {fixer.name} on branch {branch} at {head[:12]} (forked from "
+                f"{base[:12]})",
+                branch=branch,
+            )
 
         with steps("fix", job):
             built = prompt.build(
                 detail,
                 test_command=config.test_command,
                 test_patterns=config.test_patterns,
-                masker=self.masker,
+                masker=masker,
+                revision=revision,
+                base=base,
             )
             prompt_dir = self.workdir / "prompts"
             prompt_dir.mkdir(parents=True, exist_ok=True)
@@ -375,7 +428,7 @@ class Repairer:
 
         self._step(job, "verifying", f"{fixer.name} finished ({cost}); running `{config.test_command}`")
         with steps("verify", job):
-            changes = stage_all(worktree)
+            changes = stage_all(worktree)  # this run's change (a revision's: on top of the fix)
             state["modified"] = [c.path for c in changes]
             state["diff"] = self.secret_masker.text(staged_diff(worktree))[:MAX_DIFF] or None
             try:
@@ -386,8 +439,12 @@ class Repairer:
                     )
                 if not changes:
                     raise verify.Rejected("no_change", f"{fixer.name} reported success but changed no file")
+                # The whole fix is judged: a revision's branch since it forked, as the PR shows it.
+                whole = changes if revision is None else staged_changes(worktree, against=base)
                 verify.check_diff(changes, max_files=config.max_files, max_lines=config.max_lines)
-                evidence = self._verify(job, repo, worktree, base, changes, config, test_env, state)
+                if revision is not None:
+                    verify.check_diff(whole, max_files=config.max_files, max_lines=config.max_lines)
+                evidence = self._verify(job, repo, worktree, base, whole, config, test_env, state)
             except verify.Rejected as rejected:
                 if rejected.code == "cancelled":
                     raise Cancelled(job.why) from rejected
@@ -396,13 +453,16 @@ class Repairer:
         job.check()
 
         bug_url = f"{settings.server}/bugs/{bug.id}"
+        asked_by = ", ".join(revision.requested_by) or "a reviewer" if revision is not None else ""
         with steps("commit", job):
-            sha = commit(
-                worktree,
-                message=text.commit_message(bug, self.masker, bug_url),
-                name=settings.git_name,
-                email=settings.git_email,
+            message = (
+                text.commit_message(bug, masker, bug_url)
+                if revision is None
+                else text.revision_commit_message(
+                    bug, masker, bug_url, number=revision.number, asked_by=asked_by
+                )
             )
+            sha = commit(worktree, message=message, name=settings.git_name, email=settings.git_email)
         state["branch_kept"] = branch
         report = RepairReportIn(
             status="PENDING_REVIEW",
@@ -433,11 +493,31 @@ class Repairer:
                 raise Failure("push_failed", self.secret_masker.text(str(exc)), evidence_text) from exc
         self._step(job, "pushed", f"{branch} ({sha[:12]})", branch=branch, commit=sha)
 
+        if revision is not None:
+            reply = text.revision_reply(
+                bug,
+                bug_url=bug_url,
+                masker=masker,
+                number=revision.number,
+                asked_by=asked_by,
+                sha=sha,
+                analysis=analysis,
+                changes=changes,
+                evidence=evidence,
+                test_command=config.test_command,
+                fixer=fixer.name,
+                cost=cost,
+            )
+            with steps("pr", job):
+                self._reply(job, target, revision, reply)
+            report.pr_number, report.pr_url = revision.pr_number, revision.pr_url
+            return report
+
         with steps("pr", job):
             body = text.pr_body(
                 bug,
                 bug_url=bug_url,
-                masker=self.masker,
+                masker=masker,
                 analysis=analysis,
                 changes=changes,
                 evidence=evidence,
@@ -449,7 +529,7 @@ class Repairer:
                 client = forge.open_forge(target)
                 try:
                     pr = client.create_pull_request(
-                        head=branch, base=default_branch, title=text.title(bug, self.masker), body=body
+                        head=branch, base=default_branch, title=text.title(bug, masker), body=body
                     )
                 finally:
                     client.close()
@@ -464,6 +544,27 @@ class Repairer:
         report.pr_url = pr.url
         self.progress.emit("pr", bug.id, f"PR #{pr.number} {pr.url}", pr_number=pr.number, pr_url=pr.url)
         return report
+
+    def _reply(self, job: Job, target: forge.ForgeTarget, revision: RevisionTask, body: str) -> None:
+        """The agent's comment on the PR: what the revision changed. The commit is pushed already, so a
+        forge that refuses the comment fails nothing; the history says the reply is missing."""
+        if revision.pr_number is None:
+            return
+        try:
+            client = forge.open_forge(target)
+            try:
+                client.comment(revision.pr_number, body)
+            finally:
+                client.close()
+        except Exception as exc:
+            self._step(
+                job,
+                "reply_failed",
+                f"PR #{revision.pr_number}: the revision is pushed, but the reply on the PR failed: "
+                f"{self.secret_masker.text(str(exc))[:500]}",
+            )
+            return
+        self.progress.emit("replied", job.bug.id, f"PR #{revision.pr_number}: revision {revision.number}")
 
     def _verify(
         self,
@@ -509,7 +610,8 @@ class Repairer:
             base_tree = repo.add_worktree(worktree.with_name(worktree.name + "-base"), branch=None, base=base)
             state["base_worktree"] = base_tree
             try:
-                apply_patch(base_tree, staged_diff(worktree, evidence.test_files, binary=True))
+                patch = staged_diff(worktree, evidence.test_files, binary=True, against=base)
+                apply_patch(base_tree, patch)
             except GitError as exc:
                 raise verify.Rejected(
                     "test_not_failing_before_fix", f"the new tests do not apply alone: {exc}"

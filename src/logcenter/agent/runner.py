@@ -15,6 +15,7 @@ from logcenter.agent.client import ApiError, Client
 from logcenter.agent.options import AgentSettings
 from logcenter.agent.progress import Progress
 from logcenter.agent.repair import Job, Outcome, Repairer
+from logcenter.repair.schemas import ClaimedBug
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -114,10 +115,13 @@ class Runner:
 
     def _claim(self, room: int) -> list[Job]:
         s = self.settings
+        bugs: list[ClaimedBug]
         if s.dry_run:
             seen = {o.bug_id for o in self.outcomes} | set(self.jobs)
             bugs = [
-                b for b in self.client.new_bugs(project=s.project, limit=room + len(seen)) if b.id not in seen
+                ClaimedBug.model_validate(b.model_dump())
+                for b in self.client.new_bugs(project=s.project, limit=room + len(seen))
+                if b.id not in seen
             ]
             bugs = bugs[:room]
         else:

@@ -66,8 +66,24 @@ def pr_body(
         "## Analysis (by the model)",
         _fence(clean(masker.text(analysis or "(the fixer gave none)"), MAX_ANALYSIS)),
         "",
-        "## Verification (by the agent, not the model)",
     ]
+    lines += _verification(evidence, test_command)
+    lines += ["", "## Files changed", ""]
+    lines += [f"- `{c.path}` (+{c.added}, -{c.removed})" for c in changes[:50]]
+    if cost:
+        lines += ["", f"Fixer run: {cost}."]
+    lines += ["", "---", "", WARNING]
+    return "\n".join(lines)
+
+
+WARNING = (
+    "⚠️ **Review the changes carefully before merging.** They were written by an AI from an error report "
+    "whose text anyone could influence; the agent checked the tests, not the intent."
+)
+
+
+def _verification(evidence: Evidence, test_command: str) -> list[str]:
+    lines = ["## Verification (by the agent, not the model)"]
     if evidence.before is not None:
         lines.append(
             f"- Fail before the fix: the new tests ({', '.join(f'`{t}`' for t in evidence.test_files)}) on "
@@ -95,15 +111,47 @@ def pr_body(
             _fence(evidence.after.output[-3000:]),
             "</details>",
         ]
-    lines += ["", "## Files changed", ""]
-    lines += [f"- `{c.path}` (+{c.added}, -{c.removed})" for c in changes[:50]]
+    return lines
+
+
+def revision_commit_message(bug: BugRead, masker: Masker, bug_url: str, *, number: int, asked_by: str) -> str:
+    return (
+        f"{title(bug, masker)} — revision {number}\n\n"
+        f"Revision {number} of the fix, asked for in review by {one_line(masker.text(asked_by), 300)}.\n\n"
+        f"Log-Center-Bug: {bug_url}\n"
+    )
+
+
+def revision_reply(
+    bug: BugRead,
+    *,
+    bug_url: str,
+    masker: Masker,
+    number: int,
+    asked_by: str,
+    sha: str,
+    analysis: str,
+    changes: list[Change],
+    evidence: Evidence,
+    test_command: str,
+    fixer: str,
+    cost: str,
+) -> str:
+    """The agent's answer on the PR after it pushed a revision: what changed and how it was verified (the
+    reviewers' own words are not quoted back)."""
+    lines = [
+        f"Revision {number} of the fix for [bug #{bug.id}]({bug_url}), asked for by "
+        f"{one_line(masker.text(asked_by), 300)}: pushed as commit `{sha[:12]}`, made by `{fixer}` and "
+        "verified again by the Log Center repair agent.",
+        "",
+        "## What changed (by the model)",
+        _fence(clean(masker.text(analysis or "(the fixer gave none)"), MAX_ANALYSIS)),
+        "",
+    ]
+    lines += _verification(evidence, test_command)
+    lines += ["", "## Files changed in this revision", ""]
+    lines += [f"- `{one_line(c.path, 300)}` (+{c.added}, -{c.removed})" for c in changes[:50]]
     if cost:
         lines += ["", f"Fixer run: {cost}."]
-    lines += [
-        "",
-        "---",
-        "",
-        "⚠️ **Review the changes carefully before merging.** They were written by an AI from an error report "
-        "whose text anyone could influence; the agent checked the tests, not the intent.",
-    ]
+    lines += ["", "---", "", WARNING]
     return "\n".join(lines)

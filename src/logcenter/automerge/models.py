@@ -35,6 +35,10 @@ class MergePolicy(Base):
     # Designated reviewers (forge user names): requested on each fix's PR; when set, only they (and admins)
     # may merge from Log Center.
     reviewers: Mapped[Any] = mapped_column(JSONText, default=list)
+    # Revisions from review comments (revisions/): the comment prefix that asks for one and how many a fix
+    # may have; None: the server's LOGCENTER_REVISION_TRIGGER / LOGCENTER_MAX_REVISIONS.
+    revision_trigger: Mapped[str | None] = mapped_column(String(100))
+    max_revisions: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -102,6 +102,7 @@ def evaluate(
     now: datetime,
     comments: list[PRComment],
     pr_author: str | None,
+    revisions: int = 0,
 ) -> list[Condition]:
     """Every condition, in the order they are written down."""
     files = list(dict.fromkeys([*files, *diff_files(diff)]))
@@ -156,6 +157,14 @@ def evaluate(
             if not said
             else f"{said[0].kind} by {said[0].author}"
             + (f" and {len(said) - 1} more" if len(said) > 1 else ""),
+        )
+    )
+    # A reviewer asked for changes on this PR: a person is reviewing it, and merges its revised fix.
+    conditions.append(
+        Condition(
+            "no_revision",
+            revisions == 0,
+            "none" if revisions == 0 else f"{revisions} revision{'s' if revisions != 1 else ''} asked for",
         )
     )
     return conditions

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from logcenter.automerge.models import Mode
 
@@ -32,6 +32,21 @@ class PolicyUpdate(BaseModel):
         description="forge user names requested on each fix's PR; when set, only they (and admins) may merge "
         "from Log Center",
     )
+    revision_trigger: Annotated[str, StringConstraints(max_length=100, strip_whitespace=True)] | None = Field(
+        default=None,
+        description='A reviewer\'s PR comment starting with this asks for a revision of the fix; "" = the '
+        "server's LOGCENTER_REVISION_TRIGGER",
+    )
+    max_revisions: int | None = Field(
+        default=None, ge=0, le=100, description="Revisions a fix may have (0: none); default the server's"
+    )
+
+    @field_validator("revision_trigger")
+    @classmethod
+    def _trigger(cls, value: str | None) -> str | None:
+        if value and len(value) < 2:
+            raise ValueError('a trigger needs at least 2 characters ("" uses the server\'s)')
+        return value
 
 
 class PolicyRead(BaseModel):
@@ -43,6 +58,8 @@ class PolicyRead(BaseModel):
     grace_minutes: int
     require_checks: bool
     reviewers: list[str]
+    revision_trigger: str = Field(description="The project's own, or the server's")
+    max_revisions: int = Field(description="The project's own, or the server's")
     protected: dict[str, list[str]] = Field(
         description="files a fix may never touch to be merged automatically (dependencies, CI, migrations, "
         "secrets)"

@@ -48,6 +48,7 @@ class Candidate:
     test_passed: bool | None
     test_output: str | None
     verified_head: str | None  # the head the agent verified and reported
+    revisions: int = 0  # revisions reviewers asked for on this PR
 
 
 def candidates(session: Session, settings: Settings, *, now: datetime) -> list[Candidate]:
@@ -88,6 +89,7 @@ def candidates(session: Session, settings: Settings, *, now: datetime) -> list[C
                 test_passed=report.test_passed if report else None,
                 test_output=report.test_output if report else None,
                 verified_head=bug.head_sha,
+                revisions=bug.revision,
             )
         )
     return found
@@ -121,6 +123,7 @@ def consider(
             now=now,
             comments=forge.list_comments(candidate.pr_number),
             pr_author=pr.author,
+            revisions=candidate.revisions,
         )
         conditions.insert(1, rules.same_head(candidate.verified_head, pr.head_sha))
     verdict = rules.verdict(conditions)

@@ -91,6 +91,11 @@ class Bug(Base):
     # Repair-agent lease while FIXING.
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Revisions of the current fix that reviewers asked for (reset when a new fix starts). While a revision
+    # is asked for and not yet reported, revision_requested_at is set and the bug is FIXING: with no lease it
+    # waits for an agent's claim, with one it is being revised (bugs/workflow.py: request_revision).
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    revision_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Triage (bugs/workflow.py: ignore, unignore, assign, absorb). None of it changes the status.
     # Ignored while ignored_at is set, until ignore_until passes or occurrence_count reaches

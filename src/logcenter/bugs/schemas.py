@@ -50,6 +50,10 @@ class BugRead(BaseModel):
     deployed_environment: str | None
     lease_owner: str | None
     lease_expires_at: datetime | None
+    revision: int = Field(default=0, description="Revisions of the current fix reviewers asked for")
+    revision_requested_at: datetime | None = Field(
+        default=None, description="Set while a revision is asked for and not yet reported (the bug is FIXING)"
+    )
     # Triage: ignored while ignored_at is set (until ignore_until / ignore_until_count, if given), who is on
     # it, and the bug this one was merged into as a duplicate.
     ignored_at: datetime | None
@@ -125,6 +129,7 @@ class RepairReportRead(BaseModel):
     pr_number: int | None
     pr_url: str | None
     branch_name: str | None
+    revision: int | None = Field(default=None, description="The revision this report answers; none: a fix")
     failure_reason: str | None
     duration_seconds: float | None
     durations: dict[str, float]

@@ -1,7 +1,8 @@
 """The bug workflow: the only module that changes a bug's status and the fields that go with it.
 
 Each move is a named function (`claim`, `release`, `expire_lease`, `submit_for_review`, `merge`, `deploy`,
-`fail`, `retry`, `reopen`, `reopen_review`, `request_revision`) that checks the move is allowed (409 naming
+`fail`, `retry`, `reopen`, `reopen_review`, `request_revision`, `claim_revision`) that checks the move is
+allowed (409 naming
 both states otherwise), fills what the new state needs (lease, pull request, merge commit, release, failure
 reason), clears what no longer holds, and writes one history row. Webhooks, the UI, the API and the repair
 agent call these, so none of them can move a bug without the fields that explain it. `record_note` writes a
@@ -43,6 +44,8 @@ class HistoryKind(StrEnum):
     PR_CLOSED = "pr_closed"  # the PR was closed without merging
     PR_REOPENED = "pr_reopened"  # a closed PR was reopened
     REVISION_REQUESTED = "revision_requested"  # a reviewer sent the fix back to the agent
+    REVISION_REFUSED = "revision_refused"  # a comment asked for a revision and was not one (who, limit)
+    REVISED = "revised"  # the agent's report on a revision (the revised fix, or why the revision failed)
     COMMENT = "comment"  # a comment on the PR
     REVIEW = "review"  # a review of the PR (approve / request changes)
     REPAIR_REPORT = "repair_report"  # a repair report that did not move the bug
@@ -129,6 +132,8 @@ def _move(
         bug.lease_expires_at = None
     if target != S.FAILED:
         bug.failure_reason = None
+    if current == S.FIXING:  # a revision being made ends with the move, whichever way
+        bug.revision_requested_at = None
     event = BugEvent(
         bug_id=bug.id,
         kind=kind,
@@ -145,6 +150,24 @@ def _move(
 
 def _clear_pull_request(bug: Bug) -> None:
     bug.pr_number = bug.pr_url = bug.branch_name = bug.head_sha = None
+    # The revisions counted were of that PR: the next fix starts its own count.
+    bug.revision = 0
+    bug.revision_requested_at = None
+
+
+def is_revision(bug: Bug) -> bool:
+    """A FIXING bug that is a revision of its PR (asked for by a reviewer), not a first fix."""
+    return bug.status == S.FIXING and bug.revision_requested_at is not None
+
+
+def _back_to_waiting(
+    session: Session, bug: Bug, *, actor: str, kind: HistoryKind, note: str, now: datetime | None
+) -> BugEvent:
+    """A revision whose agent let go (released, lease expired): it waits for an agent again, FIXING with no
+    lease. Not NEW: the PR and the reviewer's request stay; the next claim takes it again."""
+    bug.lease_owner = None
+    bug.lease_expires_at = None
+    return record_note(session, bug, kind=kind, actor=actor, note=note, now=now)
 
 
 def _clear_merge(bug: Bug) -> None:
@@ -188,8 +211,12 @@ def release(
     kind: HistoryKind = HistoryKind.STATUS,
     now: datetime | None = None,
 ) -> BugEvent:
-    """FIXING → NEW: the agent gives the bug back without a report."""
+    """FIXING → NEW: the agent gives the bug back without a report. A revision stays FIXING and waits for
+    the next claim (its PR and the reviewer's request stay)."""
     _expect(bug, S.FIXING, S.NEW)
+    if is_revision(bug):
+        text = f"Given back; revision {bug.revision} waits for a repair agent again"
+        return _back_to_waiting(session, bug, actor=actor, kind=kind, note=_with_note(text, note), now=now)
     event, _ = _move(session, bug, S.NEW, actor=actor, kind=kind, note=note, now=now)
     return event
 
@@ -197,9 +224,13 @@ def release(
 def expire_lease(
     session: Session, bug: Bug, *, actor: str = "system", now: datetime | None = None
 ) -> BugEvent:
-    """FIXING → NEW because the agent holding the bug stopped renewing its lease."""
+    """FIXING → NEW because the agent holding the bug stopped renewing its lease; a revision goes back to
+    waiting for an agent instead (still FIXING, no lease)."""
     _expect(bug, S.FIXING, S.NEW)
     note = f"Lease of {bug.lease_owner or 'unknown agent'} expired"
+    if is_revision(bug):
+        note += f"; revision {bug.revision} waits for a repair agent again"
+        return _back_to_waiting(session, bug, actor=actor, kind=HistoryKind.LEASE_EXPIRED, note=note, now=now)
     event, _ = _move(session, bug, S.NEW, actor=actor, kind=HistoryKind.LEASE_EXPIRED, note=note, now=now)
     return event
 
@@ -388,18 +419,48 @@ def request_revision(
     bug: Bug,
     *,
     actor: str,
-    agent: str,
-    lease: timedelta,
     note: str | None = None,
     link: str | None = None,
+    limit: int | None = None,
     kind: HistoryKind = HistoryKind.REVISION_REQUESTED,
     now: datetime | None = None,
 ) -> BugEvent:
-    """PENDING_REVIEW → FIXING: a reviewer sends the fix back; `agent` revises the same PR under a lease."""
+    """PENDING_REVIEW → FIXING: a reviewer sends the fix back. The bug waits, with no lease, for a repair
+    agent's claim (`claim_revision`), which revises the same PR. `note` is the reviewer's comment, `link`
+    where it was made. 409 past `limit` revisions of this fix (the bug stays PENDING_REVIEW)."""
+    if bug.status != S.PENDING_REVIEW:
+        raise Conflict(
+            f"Bug {bug.id} cannot move from {bug.status} to {S.FIXING}: only a fix awaiting review "
+            "can be revised"
+        )
+    if limit is not None and bug.revision >= limit:
+        raise Conflict(
+            f"Bug {bug.id} has had {bug.revision} revision{'s' if bug.revision != 1 else ''} of "
+            f"its fix, the most allowed ({limit}): review it as it is, reject it, or fix it by hand"
+        )
     event, now = _move(session, bug, S.FIXING, actor=actor, kind=kind, note=note, now=now, link=link)
+    bug.revision += 1
+    bug.revision_requested_at = now
+    return event
+
+
+def claim_revision(
+    session: Session, bug: Bug, *, agent: str, lease: timedelta, now: datetime | None = None
+) -> BugEvent:
+    """A revision waiting for an agent (FIXING, no lease) is leased to `agent`; no status change."""
+    if not is_revision(bug) or bug.lease_owner is not None:
+        raise Conflict(f"Bug {bug.id} is not a revision waiting for a repair agent")
+    now = now or utcnow()
     bug.lease_owner = agent
     bug.lease_expires_at = now + lease
-    return event
+    return record_note(
+        session,
+        bug,
+        kind=HistoryKind.STATUS,
+        actor=agent,
+        note=f"Revision {bug.revision} claimed by repair agent",
+        now=now,
+    )
 
 
 def _expect(bug: Bug, current: BugStatus, target: BugStatus) -> None:
@@ -428,13 +489,12 @@ def transition(
     if not can_transition(current, target):
         raise Conflict(f"Bug {bug.id} cannot move from {current} to {target}")
     if target == S.FIXING:
-        # Taken by hand rather than through a claim: still leased, so an abandoned fix returns to NEW.
-        held = lease or DEFAULT_MANUAL_LEASE
         if current == S.NEW:
+            # Taken by hand rather than through a claim: still leased, so an abandoned fix returns to NEW.
+            held = lease or DEFAULT_MANUAL_LEASE
             return claim(session, bug, agent=actor, lease=held, note=note, kind=kind, now=now)
-        return request_revision(
-            session, bug, agent=actor, lease=held, actor=actor, note=note, kind=kind, now=now
-        )
+        # PENDING_REVIEW → FIXING by hand: a revision request, for the repair agent to claim.
+        return request_revision(session, bug, actor=actor, note=note, kind=kind, now=now)
     if target == S.PENDING_REVIEW:
         move = reopen_review if current == S.FAILED else submit_for_review
         return move(session, bug, actor=actor, note=note, kind=kind, now=now)

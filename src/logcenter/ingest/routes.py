@@ -27,9 +27,8 @@ from logcenter.db import utcnow
 from logcenter.errors import BadRequest, Forbidden
 from logcenter.ingest.body import LARGE_BODY_BYTES, encode_headers, json_answer, off_the_loop, read_capped
 from logcenter.ingest.events import idempotency_event_id
-from logcenter.ingest.report import Report
 from logcenter.ingest.schemas import ReportAccepted, ReportDeduplicated, ReportIn, to_report
-from logcenter.ingest.scrub import Scrubber
+from logcenter.ingest.scrubbers import scrubber_for
 from logcenter.validation import from_pydantic
 
 PATH = "/api/v1/logs/report"
@@ -51,10 +50,15 @@ async def report(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     body = await read_capped(request, settings.max_body_bytes)
     max_skew = timedelta(seconds=settings.max_clock_skew_seconds)
-    parse = partial(_parse, body, max_skew, request.app.state.scrubber)
     # A body too large to validate in a few milliseconds is validated in a worker thread, so that it never
     # holds up the event loop (and every other request).
-    report_ = parse() if len(body) <= LARGE_BODY_BYTES else await off_the_loop(request, parse)
+    small = len(body) <= LARGE_BODY_BYTES
+    validate = partial(_validate, body)
+    payload = validate() if small else await off_the_loop(request, validate)
+    # Scrubbed with the project's rules (the server's and its own), before anything is stored.
+    scrubber = await scrubber_for(request, slug=payload.project_id)
+    make = partial(to_report, payload, now=utcnow(), max_skew=max_skew, scrubber=scrubber)
+    report_ = make() if small else await off_the_loop(request, make)
     if settings.ingest_require_key:
         await _check_ingest_key(request, report_.project_slug)
     idempotency_key = request.headers.get("idempotency-key")
@@ -76,12 +80,11 @@ def _idempotency_key(value: str) -> str:
     return match.group(1)
 
 
-def _parse(body: bytes, max_skew: timedelta, scrubber: Scrubber) -> Report:
+def _validate(body: bytes) -> ReportIn:
     try:
-        payload = ReportIn.model_validate_json(body)
+        return ReportIn.model_validate_json(body)
     except ValidationError as exc:
         raise from_pydantic(exc) from None
-    return to_report(payload, now=utcnow(), max_skew=max_skew, scrubber=scrubber)
 
 
 async def report_preflight(_: Request) -> Response:

@@ -14,6 +14,9 @@ Two kinds of rule, as in Relay:
   strings and `Bearer` / `Basic` credentials are replaced; IP addresses too when asked.
 
 Keys in `safe_fields` are never scrubbed (a `token_count` that is just a number, say).
+
+The rules are the server's (`LOGCENTER_SCRUB_*`) combined with the project's own, as Sentry's organisation
+and project "Security & Privacy" settings combine: `ScrubRules.with_project` says how.
 """
 
 from __future__ import annotations
@@ -159,8 +162,8 @@ class Scrubber:
     def text(self, value: str) -> str:
         """A string with the value rules applied. Short strings repeat from report to report (SDK names,
         versions, integrations, URLs), so their answers are remembered."""
-        if len(value) < 9 or not self.enabled:
-            return value  # "a://b:c@d", "token=abc": nothing shorter to scrub
+        if len(value) < (7 if self.ip_addresses else 9) or not self.enabled:
+            return value  # "a://b:c@d", "token=abc" (or "1.2.3.4"): nothing shorter to scrub
         if len(value) > _SHORT:
             return self._text(value)
         done = self._texts.get(value)
@@ -213,3 +216,48 @@ class Scrubber:
 
 
 DEFAULT = Scrubber()
+
+
+@dataclass(frozen=True, slots=True)
+class ScrubRules:
+    """What is configurable of a Scrubber, as written: the server's settings, or those combined with a
+    project's. Hashable, so that projects with the same rules share one Scrubber (and its memory)."""
+
+    enabled: bool = True
+    fields: tuple[str, ...] = ()  # sensitive key names added to DEFAULT_FIELDS
+    safe_fields: tuple[str, ...] = ()
+    ip_addresses: bool = False
+
+    def scrubber(self) -> Scrubber:
+        return Scrubber.from_settings(self.fields, self.safe_fields, self.ip_addresses, enabled=self.enabled)
+
+    def with_project(
+        self,
+        *,
+        fields: Iterable[str] = (),
+        safe_fields: Iterable[str] = (),
+        ip_addresses: bool | None = None,
+        enabled: bool | None = None,
+        allow_off: bool = False,
+    ) -> ScrubRules:
+        """These rules with a project's: its sensitive and safe fields are added to the server's, its IP
+        choice (None: the server's) replaces the server's. A project may turn scrubbing on; it turns
+        scrubbing off only when the server allows that (`allow_off`), else its `False` is ignored."""
+        if enabled is None or (enabled is False and self.enabled and not allow_off):
+            enabled = self.enabled
+        return ScrubRules(
+            enabled=enabled,
+            fields=_union(self.fields, fields),
+            safe_fields=_union(self.safe_fields, safe_fields),
+            ip_addresses=self.ip_addresses if ip_addresses is None else ip_addresses,
+        )
+
+
+def _union(first: Iterable[str], second: Iterable[str]) -> tuple[str, ...]:
+    """Both lists in order, stripped, without blanks or repeats (as the rules compare them)."""
+    seen: dict[str, str] = {}
+    for name in (*first, *second):
+        name = name.strip()
+        if name and _normal(name) not in seen:
+            seen[_normal(name)] = name
+    return tuple(seen.values())

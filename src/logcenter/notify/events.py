@@ -14,6 +14,8 @@ class EventKind(StrEnum):
     FIX_FAILED = "fix_failed"
     MERGED = "merged"
     DEPLOYED = "deployed"
+    REVISION_REQUESTED = "revision_requested"  # a reviewer sent the fix back to the repair agent
+    REVISED = "revised"  # the agent's revision of the fix (or why it failed): ready for review again
     DIGEST = "digest"
     TEST = "test"  # the "send test message" button; not a subscription
     SUMMARY = "summary"  # what a channel's burst limit held back (burst.py); not a subscription
@@ -27,6 +29,8 @@ DEFAULT_EVENTS = (
     EventKind.FIX_FAILED,
     EventKind.MERGED,
     EventKind.DEPLOYED,
+    EventKind.REVISION_REQUESTED,
+    EventKind.REVISED,
 )
 
 S = BugStatus
@@ -46,6 +50,10 @@ def classify(event: BugEvent) -> EventKind | None:
         return None
     if after == S.NEW and (event.kind == "regression" or before in _FIXED):
         return EventKind.REGRESSION
+    if before == S.PENDING_REVIEW and after == S.FIXING:
+        return EventKind.REVISION_REQUESTED
+    if after == S.PENDING_REVIEW and before == S.FIXING and event.kind == "revised":
+        return EventKind.REVISED
     if after == S.PENDING_REVIEW and before == S.FIXING:
         return EventKind.PR_OPENED
     if after == S.FAILED:

@@ -28,6 +28,8 @@ HEADLINES = {
     EventKind.FIX_FAILED: "Fix failed",
     EventKind.MERGED: "Fix merged",
     EventKind.DEPLOYED: "Fix deployed",
+    EventKind.REVISION_REQUESTED: "Changes requested",
+    EventKind.REVISED: "Fix revised",
     EventKind.DIGEST: "Daily digest",
     EventKind.TEST: "Test message",
     EventKind.SUMMARY: "More notifications",
@@ -41,6 +43,8 @@ TONES = {
     EventKind.PR_OPENED: "warning",
     EventKind.MERGED: "good",
     EventKind.DEPLOYED: "good",
+    EventKind.REVISION_REQUESTED: "info",
+    EventKind.REVISED: "warning",
     EventKind.DIGEST: "info",
     EventKind.TEST: "info",
     EventKind.SUMMARY: "info",
@@ -121,7 +125,10 @@ def for_event(
 ) -> Message:
     """The message for one history row of a bug. `pr_link`: the PR linked to the bug by an earlier row."""
     where = bug.file_path + (f":{bug.line_number}" if bug.line_number else "") if bug.file_path else None
-    title = f"{HEADLINES[kind]}: {clip(bug.error_type, 120)} in {clip(project.slug, 100)}"
+    headline, tone = HEADLINES[kind], TONES[kind]
+    if kind is EventKind.REVISED and " failed: " in (event.note or "")[:40]:
+        headline, tone = "Revision failed", "danger"  # the PR is as it was; the reason is in the facts
+    title = f"{headline}: {clip(bug.error_type, 120)} in {clip(project.slug, 100)}"
     facts = [
         ("Project", clip(project.name or project.slug, MAX_FACT)),
         ("Bug", f"#{bug.id} {clip(bug.error_type, MAX_FACT)}"),
@@ -143,7 +150,14 @@ def for_event(
             facts.append(("Release", clip(release, MAX_FACT)))
     elif kind is EventKind.MERGED and bug.merge_commit_sha:
         facts.append(("Merge commit", bug.merge_commit_sha[:12]))
-    if event.actor and kind in (EventKind.MERGED, EventKind.FIX_FAILED, EventKind.PR_OPENED):
+    elif kind is EventKind.REVISION_REQUESTED:
+        facts.append(("Comment", clip(event.note or "", MAX_FACT)))
+    elif kind is EventKind.REVISED:
+        facts.append(("Revision", clip(event.note or f"revision {bug.revision}", MAX_FACT)))
+    if event.actor and kind in (
+        EventKind.MERGED, EventKind.FIX_FAILED, EventKind.PR_OPENED, EventKind.REVISION_REQUESTED,
+        EventKind.REVISED,
+    ):  # fmt: skip
         facts.append(("By", clip(event.actor, 100)))
     links = [Link("Open in Log Center", bug_url(base_url, bug.id))]
     pr_url = _pull_request_url(bug, event, kind, pr_link)
@@ -152,7 +166,7 @@ def for_event(
     return Message(
         event=kind.value,
         title=title,
-        tone=TONES[kind],
+        tone=tone,
         text=text,
         facts=facts,
         links=links,

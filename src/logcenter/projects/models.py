@@ -31,6 +31,8 @@ class Project(Base):
     test_command: Mapped[str | None] = mapped_column(String(2000))
     # The repair agent's settings (projects/schemas.py AgentSettings); None = the agent's own defaults.
     agent_settings: Mapped[Any] = mapped_column(JSONText, nullable=True)
+    # Data scrubbing beyond the server's rules (projects/schemas.py ScrubbingSettings); None = the server's.
+    scrubbing: Mapped[Any] = mapped_column(JSONText, nullable=True)
     ingest_key: Mapped[str] = mapped_column(String(64), unique=True, default=new_ingest_key)
     # Forge of the repository (docs/forges-setup.md). Unset fields fall back to the server-wide settings;
     # forge_repo falls back to what repo_url names. Secrets are Fernet tokens (logcenter/secretbox.py).

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from logcenter.auth.deps import Admin, AgentOrAdmin
 from logcenter.deps import SessionDep
-from logcenter.projects import forge, service
+from logcenter.projects import forge, scrubbing, service
 from logcenter.projects.models import Project
 from logcenter.projects.schemas import (
     IngestKeyRotated,
@@ -47,6 +47,7 @@ def to_read(project: Project, request: Request) -> ProjectRead:
         webhook_secret_set=project.webhook_secret_encrypted is not None,
         merge_style=project.merge_style,
         agent_settings=project.agent_settings or {},
+        scrubbing=scrubbing.read(project.scrubbing, request.app.state.settings),
         ingest_key=project.ingest_key,
         dsn=service.dsn(project, base_url=base_url(request)),
         created_at=project.created_at,
@@ -63,7 +64,9 @@ def list_projects(request: Request, session: SessionDep, _: AgentOrAdmin) -> Pro
     "", response_model=ProjectRead, status_code=201, summary="Create a project before its first report"
 )
 def create_project(body: ProjectCreate, request: Request, session: SessionDep, _: Admin) -> ProjectRead:
-    return to_read(service.create(session, data=body, box=secret_box(request)), request)
+    allow_off = scrubbing.off_allowed(request.app.state.settings)
+    project = service.create(session, data=body, box=secret_box(request), allow_scrub_off=allow_off)
+    return to_read(project, request)
 
 
 @router.get("/{project_id:path}", response_model=ProjectRead, summary="A project")
@@ -75,8 +78,17 @@ def get_project(project_id: str, request: Request, session: SessionDep, _: Agent
 def update_project(
     project_id: str, body: ProjectUpdate, request: Request, session: SessionDep, _: Admin
 ) -> ProjectRead:
-    project = service.update_project(session, slug=project_id, data=body, box=secret_box(request))
-    return to_read(project, request)
+    allow_off = scrubbing.off_allowed(request.app.state.settings)
+    project = service.update_project(
+        session, slug=project_id, data=body, box=secret_box(request), allow_scrub_off=allow_off
+    )
+    read = to_read(project, request)
+    if "scrubbing" in body.model_fields_set:
+        # Committed first, so that the next report cannot read the old rules again: this process uses the
+        # new ones from the next report on, other processes within their cache's TTL (ingest/scrubbers.py).
+        session.commit()
+        request.app.state.scrubbers.forget(project.id, project.slug)
+    return read
 
 
 @router.post(

@@ -56,6 +56,71 @@ class AgentSettings(BaseModel):
     max_budget_usd: Annotated[float, Field(gt=0, le=1000)] | None = None
 
 
+# A key name of the scrubbing rules: matched against report keys with case, "-" and "_" ignored. No commas
+# (LOGCENTER_SCRUB_FIELDS and the web form separate names with them), no control characters.
+ScrubField = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f,]*$"),
+]
+MAX_SCRUB_FIELDS = 100
+
+
+def _scrub_key(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
+
+
+class ScrubbingSettings(BaseModel):
+    """A project's data scrubbing, on top of the server's rules (`LOGCENTER_SCRUB_*`), as Sentry's project
+    "Security & Privacy" settings: written as a whole (PUT replaces the object; a field left out is empty or
+    the server's choice)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sensitive_fields: Annotated[list[ScrubField], Field(max_length=MAX_SCRUB_FIELDS)] = Field(
+        default_factory=list,
+        description="More key names whose values become [Filtered] (matched as parts of keys, like the "
+        "built-in password, token, ...)",
+    )
+    safe_fields: Annotated[list[ScrubField], Field(max_length=MAX_SCRUB_FIELDS)] = Field(
+        default_factory=list, description="Key names never scrubbed, even when they look sensitive"
+    )
+    scrub_ip_addresses: bool | None = Field(
+        default=None, description="Scrub IP addresses; null: the server's LOGCENTER_SCRUB_IP_ADDRESSES"
+    )
+    scrub_data: bool | None = Field(
+        default=None,
+        description="false turns scrubbing off for this project, only where the server allows it "
+        "(LOGCENTER_SCRUB_ALLOW_PROJECT_OFF); null: the server's LOGCENTER_SCRUB_DATA",
+    )
+
+    @field_validator("sensitive_fields", "safe_fields")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        names: dict[str, str] = {}
+        for i, name in enumerate(value):
+            key = _scrub_key(name)
+            if not key:
+                raise ValueError(f"[{i}] {name!r} is only dashes and underscores: it would match every key")
+            names.setdefault(key, name)
+        return list(names.values())
+
+
+class ScrubbingEffective(BaseModel):
+    """The rules this project's reports are scrubbed with now: the server's and the project's together."""
+
+    scrub_data: bool = True
+    sensitive_fields: list[str] = Field(
+        default_factory=list, description="Added to the built-in sensitive names"
+    )
+    safe_fields: list[str] = Field(default_factory=list)
+    scrub_ip_addresses: bool = False
+
+
+class ScrubbingRead(ScrubbingSettings):
+    # Defaults (the built-in rules) only for a client reading a server older than per-project rules.
+    effective: ScrubbingEffective = Field(default_factory=ScrubbingEffective)
+
+
 class ProjectFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -70,6 +135,7 @@ class ProjectFields(BaseModel):
     ) = None
     test_command: Annotated[Line, StringConstraints(max_length=2000)] | None = None
     agent_settings: AgentSettings | None = None
+    scrubbing: ScrubbingSettings | None = None
     forge: ForgeKindIn | None = None
     forge_url: Annotated[Line, StringConstraints(max_length=500)] | None = None
     forge_repo: ForgeRepo | None = None
@@ -123,6 +189,7 @@ class ProjectRead(BaseModel):
     webhook_secret_set: bool
     merge_style: str | None
     agent_settings: AgentSettings = Field(default_factory=AgentSettings)
+    scrubbing: ScrubbingRead = Field(default_factory=ScrubbingRead)
     ingest_key: str
     dsn: str
     created_at: datetime

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from logcenter.db import upsert_insert, utcnow
 from logcenter.errors import Conflict, NotFound
-from logcenter.projects import forge
+from logcenter.projects import forge, scrubbing
 from logcenter.projects.models import Project, new_ingest_key
 from logcenter.projects.schemas import REMOTE_REPO_PREFIXES, ProjectCreate, ProjectUpdate
 from logcenter.secretbox import SecretBox
@@ -36,9 +36,13 @@ def get_by_slug(session: Session, slug: str) -> Project:
     return project
 
 
-def create(session: Session, *, data: ProjectCreate, box: SecretBox | None = None) -> Project:
+def create(
+    session: Session, *, data: ProjectCreate, box: SecretBox | None = None, allow_scrub_off: bool = False
+) -> Project:
     """Create a project ahead of its first report (needed when ingest keys are required)."""
-    fields = data.model_dump(exclude={"project_id", *forge.SECRET_FIELDS}, exclude_none=True)
+    scrubbing.check(data.scrubbing, allow_off=allow_scrub_off)
+    fields = data.model_dump(exclude={"project_id", "scrubbing", *forge.SECRET_FIELDS}, exclude_none=True)
+    fields["scrubbing"] = scrubbing.stored(data.scrubbing)
     now = utcnow()
     # ON CONFLICT rather than look-then-insert: two concurrent creates on PostgreSQL would otherwise both
     # pass the look and one would fail on the unique slug (500) instead of getting its 409.
@@ -71,11 +75,20 @@ def _store_secrets(project: Project, values: dict[str, object], box: SecretBox |
 
 
 def update_project(
-    session: Session, *, slug: str, data: ProjectUpdate, box: SecretBox | None = None
+    session: Session,
+    *,
+    slug: str,
+    data: ProjectUpdate,
+    box: SecretBox | None = None,
+    allow_scrub_off: bool = False,
 ) -> Project:
-    """Apply the fields the client sent; an empty string clears one. Secrets are stored encrypted."""
+    """Apply the fields the client sent; an empty string clears one. Secrets are stored encrypted; the
+    scrubbing rules are replaced as a whole."""
+    scrubbing.check(data.scrubbing, allow_off=allow_scrub_off)
     project = get_by_slug(session, slug)
     for key, value in data.model_dump(exclude_unset=True, exclude=set(forge.SECRET_FIELDS)).items():
+        if key == "scrubbing":
+            value = scrubbing.stored(data.scrubbing)
         setattr(project, key, value or None)
         if key == "repo_url":  # an admin's word: confirmed (a report's is only a suggestion)
             project.repo_url_confirmed = bool(value)
@@ -106,8 +119,12 @@ def resolve_for_ingest(session: Session, slugs: Mapping[str, str | None]) -> dic
     `slugs` maps each slug to a repo_url a report carried; it is stored on projects that have none, and
     never overwrites a configured one.
     """
-    # Reports are unauthenticated by default: only a plain network remote may become a project's repo_url.
-    slugs = {s: (url if url and url.startswith(REMOTE_REPO_PREFIXES) else None) for s, url in slugs.items()}
+    # Reports are unauthenticated by default: only a plain network remote may become a project's repo_url,
+    # and never with the credentials a CI checkout's remote carries.
+    slugs = {
+        s: (_without_credentials(url) if url and url.startswith(REMOTE_REPO_PREFIXES) else None)
+        for s, url in slugs.items()
+    }
     found = _load(session, slugs)
     missing = [s for s in slugs if s not in found]
     if missing:
@@ -136,6 +153,19 @@ def resolve_for_ingest(session: Session, slugs: Mapping[str, str | None]) -> dic
             )
             found[slug] = IngestProject(project.id, True)
     return found
+
+
+def _without_credentials(url: str) -> str:
+    """A repository URL without the token or password in it: GitLab CI's remote is
+    https://gitlab-ci-token:<job token>@host/..., other CIs put a token as the user of https:// URLs. An
+    ssh:// user stays (it names the account, as git@ does), its password does not."""
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at or parts.scheme not in ("http", "https", "ssh"):
+        return url
+    user = userinfo.partition(":")[0]
+    netloc = f"{user}@{host}" if parts.scheme == "ssh" and user else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _load(session: Session, slugs: Iterable[str]) -> dict[str, IngestProject]:

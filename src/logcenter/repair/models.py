@@ -29,6 +29,8 @@ class RepairAttempt(Base):
     pr_number: Mapped[int | None] = mapped_column(Integer)
     pr_url: Mapped[str | None] = mapped_column(String(500))
     branch_name: Mapped[str | None] = mapped_column(String(200))
+    # The revision this report answers (bugs.revision when it was made); None for a first fix.
+    revision: Mapped[int | None] = mapped_column(Integer)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     durations: Mapped[Any] = mapped_column(JSONText, default=dict)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 
 from logcenter.auth.deps import AgentOrAdmin
+from logcenter.bugs import workflow
 from logcenter.bugs.routes import BugId, to_read
 from logcenter.bugs.schemas import BugEventRead, RepairReportRead
 from logcenter.deps import SessionDep
@@ -14,6 +15,7 @@ from logcenter.projects import service as projects_service
 from logcenter.repair import service
 from logcenter.repair.schemas import (
     Claimed,
+    ClaimedBug,
     ClaimIn,
     HeartbeatIn,
     LeaseResult,
@@ -21,6 +23,7 @@ from logcenter.repair.schemas import (
     ReleaseIn,
     RepairReportIn,
 )
+from logcenter.revisions import service as revisions
 
 router = APIRouter(prefix="/api/v1", tags=["repair agent"])
 
@@ -29,8 +32,14 @@ def _lease(request: Request, seconds: int | None) -> timedelta:
     return timedelta(seconds=seconds or request.app.state.settings.lease_seconds)
 
 
-@router.post("/agent/claim", response_model=Claimed, summary="Take NEW bugs to fix (FIXING, leased)")
+@router.post(
+    "/agent/claim",
+    response_model=Claimed,
+    summary="Take bugs to fix: revisions reviewers asked for, then NEW bugs (FIXING, leased)",
+)
 def claim(body: ClaimIn, request: Request, session: SessionDep, _: AgentOrAdmin) -> Claimed:
+    """A claimed revision carries `revision_request`: the PR and branch to revise and the reviewers'
+    comments."""
     if body.project_id:
         projects_service.get_by_slug(session, body.project_id)
     bugs = service.claim(
@@ -41,7 +50,15 @@ def claim(body: ClaimIn, request: Request, session: SessionDep, _: AgentOrAdmin)
         project=body.project_id,
     )
     slugs = {p.id: p.slug for p in projects_service.list_projects(session)} if bugs else {}
-    return Claimed(bugs=[to_read(b, slugs[b.project_id]) for b in bugs])
+    return Claimed(
+        bugs=[
+            ClaimedBug(
+                **to_read(b, slugs[b.project_id]).model_dump(),
+                revision_request=revisions.task_for(session, b) if workflow.is_revision(b) else None,
+            )
+            for b in bugs
+        ]
+    )
 
 
 @router.post("/agent/heartbeat", response_model=LeaseResult, summary="Extend the leases of bugs being fixed")

@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from logcenter.bugs.schemas import MAX_ID, BranchName, BugRead, PrNumber, PrUrl
+from logcenter.revisions.schemas import RevisionTask
 
 AgentName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@\-]+$", min_length=1, max_length=200)]
 BugIds = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1, max_length=100)]
@@ -19,8 +20,16 @@ class ClaimIn(BaseModel):
     lease_seconds: Annotated[int, Field(ge=10, le=86_400)] | None = None
 
 
+class ClaimedBug(BugRead):
+    revision_request: RevisionTask | None = Field(
+        default=None,
+        description="Set when the claimed bug is a revision of its fix: the PR and branch to revise and the "
+        "reviewers' comments; absent for a NEW bug",
+    )
+
+
 class Claimed(BaseModel):
-    bugs: list[BugRead]
+    bugs: list[ClaimedBug]
 
 
 class HeartbeatIn(BaseModel):

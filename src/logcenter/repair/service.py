@@ -1,10 +1,12 @@
-"""The repair agent's side of the server: leased claims of NEW bugs, and repair reports."""
+"""The repair agent's side of the server: leased claims of NEW bugs and of revisions reviewers asked for, and
+repair reports."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from logcenter.bugs import workflow
@@ -19,16 +21,9 @@ from logcenter.repair.schemas import RepairReportIn
 SYSTEM = "system"
 
 
-def claim(
-    session: Session, *, agent: str, limit: int, lease: timedelta, project: str | None = None
-) -> list[Bug]:
-    """Move up to `limit` NEW bugs (not ignored, not merged away) to FIXING for `agent`; concurrent
-    claimers never get the same bug."""
-    sweep_expired(session)
+def _claimable(session: Session, condition: Any, *, limit: int, project: str | None) -> list[Bug]:
     # Never a bug someone chose to ignore, nor a duplicate merged into another (that one is the bug to fix).
-    query = select(Bug).where(
-        Bug.status == BugStatus.NEW, Bug.ignored_at.is_(None), Bug.merged_into_id.is_(None)
-    )
+    query = select(Bug).where(condition, Bug.ignored_at.is_(None), Bug.merged_into_id.is_(None))
     if project:
         query = query.join(Project, Project.id == Bug.project_id).where(Project.slug == project)
     # SKIP LOCKED on PostgreSQL: rows another claimer is taking are passed over, not waited for. SQLite's
@@ -36,12 +31,29 @@ def claim(
     query = (
         query.order_by(Bug.status_changed_at, Bug.id).limit(limit).with_for_update(skip_locked=True, of=Bug)
     )
-    bugs = list(session.scalars(query))
+    return list(session.scalars(query))
+
+
+def claim(
+    session: Session, *, agent: str, limit: int, lease: timedelta, project: str | None = None
+) -> list[Bug]:
+    """Lease up to `limit` bugs to `agent`: revisions waiting for an agent first (a reviewer waits for
+    them), then NEW bugs (→ FIXING); not ignored, not merged away. Concurrent claimers never get the same
+    bug."""
+    sweep_expired(session)
     now = utcnow()
-    for bug in bugs:
+    waiting = and_(
+        Bug.status == BugStatus.FIXING, Bug.revision_requested_at.is_not(None), Bug.lease_owner.is_(None)
+    )
+    revisions = _claimable(session, waiting, limit=limit, project=project)
+    for bug in revisions:
+        workflow.claim_revision(session, bug, agent=agent, lease=lease, now=now)
+    room = limit - len(revisions)
+    fresh = _claimable(session, Bug.status == BugStatus.NEW, limit=room, project=project) if room else []
+    for bug in fresh:
         workflow.claim(session, bug, agent=agent, lease=lease, note="Claimed by repair agent", now=now)
     session.flush()
-    return bugs
+    return revisions + fresh
 
 
 def _leased(session: Session, *, agent: str, bug_ids: list[int]) -> list[Bug]:
@@ -91,7 +103,8 @@ def progress(session: Session, *, agent: str, bug_id: int, step: str, note: str)
 
 
 def sweep_expired(session: Session) -> int:
-    """Return bugs whose agent stopped heart-beating to NEW; returns how many."""
+    """Return bugs whose agent stopped heart-beating to NEW (a revision: to waiting for an agent again);
+    returns how many."""
     now = utcnow()
     bugs = list(
         session.scalars(
@@ -131,6 +144,7 @@ def create_report(session: Session, bug_id: int, *, report: RepairReportIn, acto
     if report.agent and bug.lease_owner and report.agent != bug.lease_owner:
         raise Conflict(f"Bug {bug_id} is leased to {bug.lease_owner!r}, not {report.agent!r}")
     outcome = _outcome(report)
+    revision = bug.revision if workflow.is_revision(bug) else None
     if outcome == BugStatus.PENDING_REVIEW and not report.pr_url and not bug.pr_url:
         raise ValidationFailed(
             [{"field": "pr_url", "message": "a fix awaiting review needs its pull request"}]
@@ -145,9 +159,15 @@ def create_report(session: Session, bug_id: int, *, report: RepairReportIn, acto
         attempt=report.attempt or (previous or 0) + 1,
         status=outcome,
         agent=agent,
+        revision=revision,
         **report.model_dump(exclude={"status", "agent", "attempt", "failure_reason", "head_sha"}),
         failure_reason=reason if outcome == BugStatus.FAILED else report.failure_reason,
     )
+    if revision is not None:
+        _revised(session, bug, report, outcome=outcome, agent=agent, reason=reason, revision=revision)
+        session.add(attempt)
+        session.flush()
+        return attempt
     note = (
         f"PR #{report.pr_number}: {report.pr_url}"
         if outcome == BugStatus.PENDING_REVIEW and report.pr_url
@@ -170,6 +190,44 @@ def create_report(session: Session, bug_id: int, *, report: RepairReportIn, acto
     session.add(attempt)
     session.flush()
     return attempt
+
+
+def _revised(
+    session: Session,
+    bug: Bug,
+    report: RepairReportIn,
+    *,
+    outcome: BugStatus,
+    agent: str,
+    reason: str | None,
+    revision: int,
+) -> None:
+    """A revision's report: the revised fix awaits review again (its new head); a failed revision leaves the
+    PR as it was, still reviewable, and says why in the history (a reviewer may merge it, reject it, or ask
+    again)."""
+    number = report.pr_number or bug.pr_number
+    if outcome == BugStatus.PENDING_REVIEW:
+        head = (report.head_sha or "")[:12]
+        note = f"Revision {revision}: PR #{number} updated" + (f" at {head}" if head else "")
+        workflow.submit_for_review(
+            session,
+            bug,
+            actor=agent,
+            pr_number=report.pr_number,
+            pr_url=report.pr_url,
+            head_sha=report.head_sha,
+            note=note,
+            kind=workflow.HistoryKind.REVISED,
+        )
+        return
+    workflow.submit_for_review(
+        session,
+        bug,
+        actor=agent,
+        note=f"Revision {revision} failed: {reason or workflow.NO_REASON}. PR #{number} is as it was before",
+        link=bug.pr_url,
+        kind=workflow.HistoryKind.REVISED,
+    )
 
 
 def list_reports(session: Session, bug_id: int) -> list[RepairAttempt]:

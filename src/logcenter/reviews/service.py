@@ -221,18 +221,20 @@ def reject_many(
 
 # The pull request's page -----------------------------------------------------------------------------------
 
-# (API URL, repository, PR number) → (when fetched, view): a project pointed at another forge misses it.
-_cache: LRUCache[tuple[str, str, int], tuple[float, PullRequestView]] = LRUCache(maxsize=512)
+# (API URL, repository, PR number, the head the bug records) → (when fetched, view): a project pointed at
+# another forge misses it, and so does a fix revised since (the agent reported a new head).
+_cache: LRUCache[tuple[str, str, int, str], tuple[float, PullRequestView]] = LRUCache(maxsize=512)
 _cache_lock = threading.Lock()
 
 
-def _cache_key(target: project_forge.ForgeTarget, number: int) -> tuple[str, str, int]:
-    return (target.api_url, target.repo.lower(), number)
+def _cache_key(target: project_forge.ForgeTarget, number: int, head: str | None) -> tuple[str, str, int, str]:
+    return (target.api_url, target.repo.lower(), number, head or "")
 
 
 def _forget(target: project_forge.ForgeTarget, number: int) -> None:
     with _cache_lock:
-        _cache.pop(_cache_key(target, number), None)
+        for key in [k for k in _cache if k[:3] == _cache_key(target, number, None)[:3]]:
+            _cache.pop(key, None)
 
 
 def pull_request(factory: sessionmaker[Session], settings: Settings, bug_id: int) -> PullRequestView:
@@ -244,8 +246,8 @@ def pull_request(factory: sessionmaker[Session], settings: Settings, bug_id: int
             raise Conflict(f"Bug {bug_id} has no pull request")
         project = session.get_one(Project, bug.project_id)
         target = project_forge.target_for(project, settings)
-        number = bug.pr_number
-    key = _cache_key(target, number)
+        number, head = bug.pr_number, bug.head_sha
+    key = _cache_key(target, number, head)
     with _cache_lock:
         cached = _cache.get(key)
     if cached is not None and time.monotonic() - cached[0] < settings.pull_request_cache_seconds:

@@ -15,6 +15,7 @@ from sqlalchemy import Date, Select, case, cast, distinct, extract, func, litera
 from sqlalchemy.orm import Session, aliased
 
 from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugStatus
+from logcenter.bugs.workflow import HistoryKind
 from logcenter.db import utcnow
 from logcenter.errors import ValidationFailed
 from logcenter.projects import service as projects_service
@@ -112,6 +113,9 @@ def _outcomes(stmt: Select[Any], scope: _Scope) -> Select[Any]:
         BugEvent.to_status.in_((S.PENDING_REVIEW, S.FAILED)),
         # Notes (PR linked, comments) repeat the current status; only real changes count.
         BugEvent.from_status != BugEvent.to_status,
+        # A revision a reviewer asked for is another round of review of the same fix, not a fix attempt
+        # (a failed one returns to PENDING_REVIEW with the PR as it was).
+        BugEvent.kind != HistoryKind.REVISED,
     )
     if scope.project_id is not None:
         stmt = stmt.join(Bug, Bug.id == BugEvent.bug_id).where(Bug.project_id == scope.project_id)

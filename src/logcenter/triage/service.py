@@ -9,6 +9,7 @@ its reports to the survivor (ingest/service.py `_load_bugs`).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import Integer, case, delete, func, literal, or_, select, update
@@ -17,14 +18,15 @@ from sqlalchemy.orm import Session
 
 from logcenter.bugs import workflow
 from logcenter.bugs.models import Bug, BugHourlyCount, BugTagValue, Occurrence
-from logcenter.bugs.service import get_bug
+from logcenter.bugs.service import BugFilter, _filtered, get_bug
 from logcenter.db import utcnow
-from logcenter.errors import NotFound, ValidationFailed
+from logcenter.errors import Conflict, NotFound, ValidationFailed
 from logcenter.ingest import counting
 from logcenter.ingest.models import RecentEventId, UncountedOccurrence
 from logcenter.ingest.sql import LATEST_FIELDS, BatchSQL
 
 SYSTEM = "system"
+MAX_ABSORB = 100  # bugs merged into one at once (AbsorbIn.bug_ids)
 MAX_COUNT = 2**31 - 1  # occurrence counts are 32-bit INTEGER columns
 
 
@@ -124,6 +126,49 @@ def absorb(session: Session, survivor_id: int, bug_ids: list[int], *, actor: str
         survivor.ignore_until_count = min(MAX_COUNT, survivor.ignore_until_count + added)
         session.flush()
     return survivor
+
+
+def merge_candidates(session: Session, bug_id: int, *, text: str | None = None, limit: int = 10) -> list[Bug]:
+    """Bugs `bug_id` could be merged into: of its project, not merged away, matching `text` (type, message
+    or file, or an id: "42", "#42"), the one with that id first, then the most recently seen."""
+    bug = get_bug(session, bug_id)
+    text = (text or "").strip() or None
+    found: list[Bug] = []
+    if text and re.fullmatch(r"#?\d{1,10}", text):
+        named = session.get(Bug, int(text.lstrip("#")))
+        if named and named.id != bug.id and named.project_id == bug.project_id and not named.merged_into_id:
+            found.append(named)
+    query = _filtered(
+        select(Bug).where(Bug.project_id == bug.project_id, Bug.id != bug.id),
+        BugFilter(text=text, ignored="include"),
+    )
+    for other in session.scalars(query.order_by(Bug.last_seen.desc(), Bug.id.desc()).limit(limit)):
+        if other not in found:
+            found.append(other)
+    return found[:limit]
+
+
+def merge_group(session: Session, bug_ids: list[int]) -> list[Bug]:
+    """Bugs chosen to be merged into one of them (the board's selection), most occurrences first (the
+    default survivor, as Sentry's merge keeps the issue seen most): all of one project, none merged away."""
+    ids = sorted(set(bug_ids))
+    if len(ids) < 2:
+        raise ValidationFailed([{"field": "bug_ids", "message": "choose at least two bugs to merge"}])
+    if len(ids) > MAX_ABSORB + 1:
+        raise ValidationFailed([{"field": "bug_ids", "message": f"at most {MAX_ABSORB + 1} bugs at once"}])
+    bugs = {b.id: b for b in session.scalars(select(Bug).where(Bug.id.in_(ids)))}
+    missing = [i for i in ids if i not in bugs]
+    if missing:
+        raise NotFound(f"Bug {missing[0]} not found")
+    first = bugs[ids[0]]
+    others = [b for b in bugs.values() if b.project_id != first.project_id]
+    if others:
+        message = f"bug {others[0].id} belongs to another project than bug {first.id}"
+        raise ValidationFailed([{"field": "bug_ids", "message": message}])
+    for b in bugs.values():
+        if b.merged_into_id is not None:
+            raise Conflict(f"Bug {b.id} was merged into bug {b.merged_into_id} already")
+    return sorted(bugs.values(), key=lambda b: (-b.occurrence_count, b.id))
 
 
 def _add_counters(survivor: Bug, others: list[Bug]) -> None:

@@ -79,7 +79,8 @@ def install(app: FastAPI) -> None:
     """Add the web UI to the app (after the API's routes and error handlers)."""
     app.state.login_limiter = LoginLimiter()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth_routes, board_routes, bug_routes, triage_routes, admin_routes, notify_routes):
+    # triage_routes before bug_routes: GET /bugs/merge-duplicates is not a bug id.
+    for module in (auth_routes, board_routes, triage_routes, bug_routes, admin_routes, notify_routes):
         app.include_router(module.router)
     app.add_middleware(WebMiddleware)
 

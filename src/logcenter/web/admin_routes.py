@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from logcenter.auth import service as auth_service
 from logcenter.auth.models import Scope
 from logcenter.config import Settings
+from logcenter.db import session_scope
 from logcenter.deps import SessionDep
-from logcenter.errors import LogCenterError, NotFound
+from logcenter.errors import LogCenterError, NotFound, ValidationFailed
 from logcenter.projects import forge as project_forge
+from logcenter.projects import scrubbing as project_scrubbing
 from logcenter.projects import service as projects_service
 from logcenter.projects.models import Project
 from logcenter.projects.schemas import ProjectUpdate
@@ -101,10 +105,51 @@ def stats_page(
     )
 
 
+# The scrubbing fields of the editor: names of the form, and the field of ScrubbingSettings each one sets.
+SCRUB_FORM = {
+    "scrub_sensitive_fields": "sensitive_fields",
+    "scrub_safe_fields": "safe_fields",
+    "scrub_ip_addresses": "scrub_ip_addresses",
+    "scrub_data": "scrub_data",
+}
+
+
+def _scrubbing_from_form(raw: dict[str, str]) -> dict[str, Any]:
+    """The editor's scrubbing fields as ScrubbingSettings takes them: names one per line or comma-separated;
+    "" (the server's choice), "on" or "off" for the two switches (pydantic reads on/off as booleans)."""
+    values: dict[str, Any] = {}
+    for name, field in SCRUB_FORM.items():
+        text = raw.get(name, "").strip()
+        if field.endswith("_fields"):
+            values[field] = [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
+        else:
+            values[field] = text or None
+    return values
+
+
+def _form_errors(failure: ValidationFailed) -> dict[str, str]:
+    """Errors by the editor's field names ("scrubbing.safe_fields[0]" is the scrub_safe_fields box)."""
+    errors: dict[str, str] = {}
+    for error in failure.errors:
+        field = error["field"]
+        if field.startswith("scrubbing."):
+            name = "scrub_" + field.removeprefix("scrubbing.").split("[")[0].split(".")[0]
+            name = name if name in SCRUB_FORM else "scrub_sensitive_fields"
+        else:
+            name = field.split(".")[-1]
+        errors.setdefault(name, error["message"])
+    return errors
+
+
 def _project_context(request: Request, project: Project) -> dict[str, Any]:
     base = _base_url(request)
+    settings = request.app.state.settings
     return {
         "p": project,
+        "scrubbing": project_scrubbing.read(project.scrubbing, settings),
+        "scrub_off_allowed": project_scrubbing.off_allowed(settings),
+        "server_scrubs": settings.scrub_data,
+        "server_scrubs_ips": settings.scrub_ip_addresses,
         "dsn": projects_service.dsn(project, base_url=base + "/"),
         "missing": missing_for_agent(project),
         "forge_problem": forge_problem(project, request.app.state.settings),
@@ -154,21 +199,21 @@ async def project_save(slug: str, request: Request, user: AdminUser) -> Response
     # Only what changed is sent to the service: saving the form must not confirm a repository URL that an
     # error report suggested (setting repo_url confirms it), unless the admin ticked "confirm".
     confirm_repo = form.get("confirm_repo_url") == "1"
+    scrub_raw = {name: raw for name in SCRUB_FORM if isinstance(raw := form.get(name), str)}
     for name, _column, _label in SECRET_FIELDS:
         raw = form.get(name)
         if name in ProjectUpdate.model_fields and isinstance(raw, str) and raw.strip():
             values[name] = raw.strip()
         if name in ProjectUpdate.model_fields and form.get(f"clear_{name}") == "1":
             values[name] = ""
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(_save_project, request, slug, values, confirm_repo)
+    return await run_in_threadpool(_save_project, request, slug, values, confirm_repo, scrub_raw)
 
 
-def _save_project(request: Request, slug: str, values: dict[str, Any], confirm_repo: bool) -> Response:
-    from logcenter.db import session_scope
-
-    with session_scope(request.app.state.session_factory, write=False) as session:
+def _save_project(
+    request: Request, slug: str, values: dict[str, Any], confirm_repo: bool, scrub_raw: dict[str, str]
+) -> Response:
+    factory = request.app.state.session_factory
+    with session_scope(factory, write=False) as session:
         current = projects_service.get_by_slug(session, slug)
         values = {
             name: value
@@ -177,29 +222,44 @@ def _save_project(request: Request, slug: str, values: dict[str, Any], confirm_r
             or (getattr(current, name, None) or "") != value
             or (name == "repo_url" and confirm_repo and value)
         }
+        if scrub_raw:  # replaced as a whole, and only when it changed
+            scrubbing = _scrubbing_from_form(scrub_raw)
+            if scrubbing != project_scrubbing.settings_of(current.scrubbing).model_dump():
+                values["scrubbing"] = scrubbing
+    settings = request.app.state.settings
     try:
         data = ProjectUpdate.model_validate(values)
-    except ValidationError as exc:
-        failure = to_failure(exc.errors())
-        errors = {e["field"].split(".")[-1]: e["message"] for e in failure.errors}
-        with session_scope(request.app.state.session_factory, write=False) as session:
+        project_scrubbing.check(data.scrubbing, allow_off=project_scrubbing.off_allowed(settings))
+    except (ValidationError, ValidationFailed) as exc:
+        failure = to_failure(exc.errors()) if isinstance(exc, ValidationError) else exc
+        with session_scope(factory, write=False) as session:
             project = projects_service.get_by_slug(session, slug)
             return render(
                 request,
                 "project_edit.html",
                 status_code=422,
-                errors=errors,
-                values=values,
+                errors=_form_errors(failure),
+                values={**values, **scrub_raw},
                 **_project_context(request, project),
             )
-    with session_scope(request.app.state.session_factory) as session:
-        project = _update(session, slug, data, request.app.state.settings)
-        return render(request, "project_card.html", saved=True, **_project_context(request, project))
+    with session_scope(factory) as session:
+        project = _update(session, slug, data, settings)
+        page = render(request, "project_card.html", saved=True, **_project_context(request, project))
+        pk = project.id
+    if data.scrubbing is not None:  # after the commit: the project's next report is scrubbed with them
+        request.app.state.scrubbers.forget(pk, slug)
+    return page
 
 
 def _update(session: Any, slug: str, data: ProjectUpdate, settings: Settings) -> Project:
     """The same service as PUT /api/v1/projects, which encrypts the secrets."""
-    return projects_service.update_project(session, slug=slug, data=data, box=box_for(settings))
+    return projects_service.update_project(
+        session,
+        slug=slug,
+        data=data,
+        box=box_for(settings),
+        allow_scrub_off=project_scrubbing.off_allowed(settings),
+    )
 
 
 @router.get("/repairs")

@@ -67,7 +67,7 @@ def board_page(
         status, project, environment, level, q, ignored=ignored, assignee=user.username if mine else None
     )
     project_id = projects_service.get_by_slug(session, project).id if project else None
-    cards = board.stat_cards(session, now=dt.datetime.now(dt.UTC), project_id=project_id)
+    cards = board.stat_cards(session, now=dt.datetime.now(dt.UTC), project_id=project_id, ignored=ignored)
     # With no status chosen the board leads with what needs a person, as the seed's mock-up does.
     sections = []
     rest = filters

@@ -1,11 +1,11 @@
-"""The bug detail page (`/bugs/{id}`) and its actions: merge, reject, retry, mark failed."""
+"""The bug detail page (`/bugs/{id}`) and its actions: merge, reject, request changes, retry, mark failed."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from logcenter.bugs import board
@@ -13,10 +13,12 @@ from logcenter.bugs import service as bugs_service
 from logcenter.bugs.schemas import MAX_ID
 from logcenter.deps import SessionDep
 from logcenter.projects import service as projects_service
+from logcenter.triage import service as triage_service
 from logcenter.web import reviews
 from logcenter.web.highlight import parse_diff, stack_trace_html
 from logcenter.web.security import CurrentUser, Reviewer
 from logcenter.web.templating import render
+from logcenter.web.triage_routes import CANDIDATES
 
 router = APIRouter(include_in_schema=False)
 BugId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -24,7 +26,14 @@ CHART_DAYS = 30
 
 
 @router.get("/bugs/{bug_id}")
-def bug_page(bug_id: BugId, request: Request, session: SessionDep, user: CurrentUser) -> Response:
+def bug_page(
+    bug_id: BugId,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    merge_q: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """`merge_q` searches the bugs this one may be merged into (the search box's answer without script)."""
     details = bugs_service.get_details(session, bug_id, occurrences=20)
     project = projects_service.get_by_slug(session, details.project_slug)
     pr = reviews.pull_request(
@@ -55,6 +64,10 @@ def bug_page(bug_id: BugId, request: Request, session: SessionDep, user: Current
             "counts": [n for _, n in chart],
         },
         notice=request.query_params.get("done"),
+        merge_q=merge_q,
+        candidates=triage_service.merge_candidates(session, bug_id, text=merge_q, limit=CANDIDATES)
+        if user.can_review and not bug.merged_into_id
+        else [],
     )
 
 
@@ -118,6 +131,24 @@ def reject(
         reason=reason,
     )
     return _after(request, bug_id, "rejected")
+
+
+@router.post("/bugs/{bug_id}/revision")
+def request_revision(
+    bug_id: BugId,
+    request: Request,
+    user: Reviewer,
+    comment: Annotated[str, Form(min_length=1, max_length=10_000)],
+) -> Response:
+    reviews.request_revision(
+        request.app.state.session_factory,
+        request.app.state.settings,
+        bug_id=bug_id,
+        actor=user.username,
+        comment=comment,
+        admin=user.is_admin,
+    )
+    return _after(request, bug_id, "revision")
 
 
 @router.post("/bugs/{bug_id}/retry")

@@ -35,6 +35,8 @@ EVENT_LABELS = {
     "fix_failed": _("Fix failed"),
     "merged": _("Fix merged"),
     "deployed": _("Fix deployed"),
+    "revision_requested": _("Changes requested"),
+    "revised": _("Fix revised"),
     "digest": _("Daily digest"),
 }
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

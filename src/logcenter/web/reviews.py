@@ -1,4 +1,5 @@
-"""The review actions of the UI (merge, reject, retry, mark failed, batch) and what the PR card shows.
+"""The review actions of the UI (merge, reject, request changes, retry, mark failed, batch) and what the PR
+card shows.
 
 One small module between the pages and the services, so the pages do not care which service does the work:
 retry and mark-failed are the bug service's; merging and rejecting act on the forge through the reviews
@@ -21,6 +22,7 @@ from logcenter.bugs.service import BugDetails
 from logcenter.config import Settings
 from logcenter.db import session_scope
 from logcenter.errors import LogCenterError, Unavailable
+from logcenter.revisions import service as revisions_service
 
 
 @dataclass
@@ -157,6 +159,16 @@ def reject(
             return bugs_service.mark_failed(session, bug_id, actor=actor, reason=reason)
     done = reviews_service.reject(factory, settings, bug_id, actor=actor, reason=reason)
     return cast(Bug, done.bug)
+
+
+def request_revision(
+    factory: sessionmaker[Session], settings: Settings, *, bug_id: int, actor: str, comment: str, admin: bool
+) -> Bug:
+    """Send the fix back to the repair agent with the reviewer's comment (PENDING_REVIEW → FIXING)."""
+    with session_scope(factory) as session:
+        return revisions_service.request_in_log_center(
+            session, settings, bug_id, actor=actor, comment=comment, admin=admin
+        )
 
 
 def retry(factory: sessionmaker[Session], *, bug_id: int, actor: str) -> Bug:

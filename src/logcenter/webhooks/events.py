@@ -43,6 +43,9 @@ class ForgeEvent:
     link: str | None = None  # the PR's, comment's or review's page
     text: str | None = None  # comment or review body
     review_state: str | None = None  # approved / changes requested / commented
+    # GitHub's author_association of a comment's or review's author (OWNER, MEMBER, COLLABORATOR, NONE...):
+    # the one forge whose payload says whether the author may write to the repository.
+    author_association: str | None = None
     ignored_because: str | None = None
 
 
@@ -56,6 +59,11 @@ def _str(value: Any, limit: int = 500) -> str | None:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _association(item: dict[str, Any]) -> str | None:
+    value = _str(item.get("author_association"), 40)
+    return value.upper() if value else None
 
 
 def _login(user: Any) -> str | None:
@@ -169,6 +177,7 @@ def _issue_comment(forge: ForgeKind, event: str, payload: dict[str, Any]) -> For
         actor=_login(comment.get("user")) or _login(payload.get("sender")) or "unknown",
         link=_str(comment.get("html_url")),
         text=_comment_text(comment.get("body")),
+        author_association=_association(comment),
     )
 
 
@@ -208,6 +217,7 @@ def parse_github(event: str, payload: dict[str, Any]) -> ForgeEvent:
             link=_str(review.get("html_url")),
             text=_comment_text(review.get("body")),
             review_state=_GITHUB_REVIEW_STATES.get(state, "commented"),
+            author_association=_association(review),
         )
     if event == "pull_request_review_comment":
         if payload.get("action") != "created":
@@ -223,6 +233,7 @@ def parse_github(event: str, payload: dict[str, Any]) -> ForgeEvent:
             actor=_login(comment.get("user")) or "unknown",
             link=_str(comment.get("html_url")),
             text=_comment_text(comment.get("body")),
+            author_association=_association(comment),
         )
     if event == "ping":
         return _ignored(forge, event, "pong", repo=repo)

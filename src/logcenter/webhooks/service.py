@@ -26,6 +26,7 @@ from logcenter.forges.base import ForgeKind
 from logcenter.projects import forge as project_forge
 from logcenter.projects.models import Project
 from logcenter.reviews import apply
+from logcenter.revisions import service as revisions
 from logcenter.webhooks import events, signatures
 from logcenter.webhooks.events import Action, ForgeEvent
 from logcenter.webhooks.models import WebhookDelivery
@@ -160,7 +161,7 @@ def _bugs_of(session: Session, project_ids: list[int], event: ForgeEvent) -> lis
     return bugs
 
 
-def _apply(session: Session, bug: Bug, event: ForgeEvent) -> str:
+def _apply(session: Session, bug: Bug, event: ForgeEvent, settings: Settings) -> str:
     actor = f"{event.actor} ({event.forge})"
     if event.action is Action.MERGED:
         return apply.merged(
@@ -186,6 +187,10 @@ def _apply(session: Session, bug: Bug, event: ForgeEvent) -> str:
         return apply.reopened(session, bug, actor=actor, by=event.actor, number=event.number, link=event.link)
     if event.action is Action.PUSHED:
         return apply.head_moved(session, bug, head_sha=event.head_sha, actor=actor, link=event.link)
+    # A reviewer's "request changes" review or trigger comment sends the fix back to the repair agent.
+    revision = revisions.from_forge(session, bug, event, actor=actor, settings=settings)
+    if revision is not None:
+        return revision
     return apply.commented(
         session, bug, actor=actor, text=event.text, link=event.link, review_state=event.review_state
     )
@@ -216,7 +221,7 @@ def receive_forge(
         )
         if not claim_delivery(session, source=kind, delivery=delivery, event=event_header):
             return WebhookAnswer(status="duplicate", message=f"Delivery {delivery} was handled already")
-        answer = _handle(session, kind, event_header, body.payload, verified, repo)
+        answer = _handle(session, kind, event_header, body.payload, verified, repo, settings)
         record_outcome(session, source=kind, delivery=delivery, outcome=f"{answer.status}: {answer.message}")
     log.info(
         "webhook.handled",
@@ -236,6 +241,7 @@ def _handle(
     payload: dict[str, Any],
     verified: list[Project] | None,
     repo: str | None,
+    settings: Settings,
 ) -> WebhookAnswer:
     if verified is None:
         return WebhookAnswer(status="ignored", message=f"No project has the forge repository {repo!r}")
@@ -246,7 +252,7 @@ def _handle(
     if not bugs:
         what = f"PR #{event.number}" if event.number else f"branch {event.head_branch!r}"
         return WebhookAnswer(status="ignored", message=f"No bug has {what} of {repo}")
-    outcomes = [BugOutcome(bug_id=bug.id, outcome=_apply(session, bug, event)) for bug in bugs]
+    outcomes = [BugOutcome(bug_id=bug.id, outcome=_apply(session, bug, event, settings)) for bug in bugs]
     session.flush()
     return WebhookAnswer(status="ok", message=f"{event.action} applied", bugs=outcomes)
 

@@ -48,6 +48,34 @@ FIXES = {
 }
 
 
+# A revision of a fix already on the branch (the reviewer asked for None instead of 0.0): (old, new, test).
+REVISIONS = {
+    "ZeroDivisionError": (
+        "    return sum(values) / len(values) if values else 0.0\n",
+        "    return sum(values) / len(values) if values else None\n",
+        "from app import calc\n\n\ndef test_average_of_nothing_is_none():\n"
+        "    assert calc.average([]) is None\n",
+    ),
+}
+
+
+def revise(error_type: str, scenario: str) -> str:
+    """Revision mode (the fix is already in the working directory): change it again, as asked."""
+    source = Path("app/calc.py")
+    name = FIXES[error_type][2]
+    if error_type in REVISIONS:
+        old, new, test = REVISIONS[error_type]
+        source.write_text(source.read_text().replace(old, new))
+        Path(f"tests/test_bug_{name}.py").write_text(test)
+    else:
+        source.write_text(source.read_text() + "\n# Revised after review.\n")
+    if scenario == "breaks":
+        source.write_text(
+            source.read_text().replace("    return sum(values)\n", "    return sum(values) + 1\n")
+        )
+    return f"Revised: {name} now returns None for empty input, as the reviewer asked; test updated."
+
+
 def result(
     text: str, *, subtype: str = "success", is_error: bool = False, denials: list | None = None
 ) -> dict:
@@ -119,6 +147,9 @@ def main() -> int:
         return 0
     old, new, name, test = FIXES[error_type]
     source = Path("app/calc.py")
+    if new in source.read_text():  # the fix is on this branch already: a reviewer asked for a revision
+        print(json.dumps(result(revise(error_type, scenario))))
+        return 0
     if scenario != "test_only":
         source.write_text(source.read_text().replace(old, new))
     if scenario == "breaks":

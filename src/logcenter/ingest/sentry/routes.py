@@ -28,8 +28,7 @@ from logcenter.errors import Forbidden, LogCenterError, NotFound, PayloadTooLarg
 from logcenter.ingest.body import LARGE_BODY_BYTES, encode_headers, json_answer, off_the_loop
 from logcenter.ingest.keys import ProjectKey, ProjectKeys
 from logcenter.ingest.quota import QuotaVerdicts, over_quota
-from logcenter.ingest.scrub import DEFAULT as DEFAULT_SCRUBBER
-from logcenter.ingest.scrub import Scrubber
+from logcenter.ingest.scrubbers import scrubber_for
 from logcenter.ingest.sentry import auth
 from logcenter.ingest.sentry.decoding import BodyDecoder
 from logcenter.ingest.sentry.envelope import Envelope, EnvelopeParser
@@ -83,7 +82,6 @@ class _Sentry:
     max_envelope: int
     max_event: int
     max_skew: timedelta
-    scrubber: Scrubber
     sourcemaps: Resolver  # resolves minified JavaScript frames (logcenter/sourcemaps)
     sourcemap_threads: anyio.CapacityLimiter
 
@@ -202,6 +200,8 @@ async def _ingest(
     # Frames that may need a source map are resolved in a worker thread: it reads the bundle index and
     # may parse a map.
     resolver = sentry.sourcemaps if may_apply(payload) else None
+    # Scrubbed with the project's rules (the server's and its own), before anything is stored.
+    scrubber = await scrubber_for(request, pk=project.pk)
     make = partial(
         report_from,
         payload,
@@ -210,7 +210,7 @@ async def _ingest(
         header_event_id=header_event_id,
         now=utcnow(),
         max_skew=sentry.max_skew,
-        scrubber=sentry.scrubber,
+        scrubber=scrubber,
         resolver=resolver,
     )
     if len(payload) > LARGE_BODY_BYTES:
@@ -326,7 +326,6 @@ def _state(request: Request) -> _Sentry:
             max_envelope=settings.sentry_max_envelope_bytes,
             max_event=settings.sentry_max_event_bytes,
             max_skew=timedelta(seconds=settings.max_clock_skew_seconds),
-            scrubber=getattr(app_state, "scrubber", DEFAULT_SCRUBBER),
             sourcemaps=Resolver(
                 app_state.session_factory, settings.sourcemaps_path, settings.sourcemap_cache_size
             ),
