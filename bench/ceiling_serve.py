@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import sys
 
-from logcenter.ingest.report import IngestResult, Report
-from logcenter.ingest.writer import BatchCommitter, Outcome
+from logcenter.ingest.report import IngestResult, Outcome, Report
+from logcenter.ingest.writer import BatchCommitter
 
 _store = BatchCommitter.write
 

@@ -85,24 +85,20 @@ def log(msg: str) -> None:
 
 
 def ensure_tools(scenarios: Sequence[str], profile: bool, server: bool) -> None:
-    """Install what is missing: wrk (Debian package), sentry-sdk, py-spy, logcenter (pip)."""
+    """Exit with what to install if a tool is missing: nothing is installed from here."""
+    missing = []
     if shutil.which("wrk") is None:
-        log("wrk not found: installing it with apt-get (Debian package 'wrk')")
-        subprocess.run(["apt-get", "update", "-qq"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    pip_needs = []
+        missing.append("wrk (Debian package 'wrk')")
     if "sentry" in scenarios and not _importable("sentry_sdk"):
-        pip_needs.append("sentry-sdk>=2.19")
+        missing.append("sentry-sdk (pip install 'sentry-sdk>=2.19')")
     if profile and shutil.which("py-spy") is None:
-        pip_needs.append("py-spy")
+        missing.append("py-spy (pip install py-spy)")
     if not _importable("psycopg"):
-        pip_needs.append("psycopg[binary]>=3.2")
-    if pip_needs:
-        log(f"installing {' '.join(pip_needs)} with pip")
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *pip_needs], check=True)
+        missing.append("psycopg (pip install 'psycopg[binary]>=3.2')")
     if server and not _importable("logcenter"):
-        log(f"logcenter is not installed: pip install -e {REPO}")
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(REPO)], check=True)
+        missing.append(f"logcenter (pip install -e {REPO})")
+    if missing:
+        sys.exit("missing: " + "; ".join(missing))
 
 
 def _importable(module: str) -> bool:

@@ -140,7 +140,7 @@ class StatementTimer:
     def __init__(self, engine: Any) -> None:
         from sqlalchemy import event
 
-        from logcenter.ingest.sql import HotPath
+        from logcenter.ingest.sql import BatchSQL
 
         self.total: dict[str, float] = defaultdict(float)
         self.count: dict[str, int] = defaultdict(int)
@@ -150,15 +150,15 @@ class StatementTimer:
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
         event.listen(engine, "commit", self._before_commit)
-        run = HotPath._run
+        run = BatchSQL._run
 
-        def timed_run(path: HotPath, sql: str, params: Any) -> Any:
+        def timed_run(path: BatchSQL, sql: str, params: Any) -> Any:
             t0 = time.perf_counter()
             cursor = run(path, sql, params)
             self._add(sql, isinstance(params, list), time.perf_counter() - t0)
             return cursor
 
-        HotPath._run = timed_run  # type: ignore[method-assign]
+        BatchSQL._run = timed_run  # type: ignore[method-assign]
 
     def _add(self, statement: str, many: bool, seconds: float) -> None:
         if self.enabled:

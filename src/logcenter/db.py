@@ -121,7 +121,7 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
     def _pg_connect(dbapi_connection: Any, _record: Any) -> None:
         # psycopg prepares a statement after 5 runs, and PostgreSQL may then keep a generic plan made while
         # a table was nearly empty (a new install): a sequential scan of occurrences per event-id check,
-        # until autovacuum's ANALYZE invalidates it (bench: 19 ms instead of 0.3 ms per batch). Plan each
+        # until autovacuum's ANALYZE invalidates it, many times slower per batch. Plan each
         # execution for its parameters and the table as it is now; these statements plan in microseconds.
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SET plan_cache_mode = force_custom_plan")
@@ -140,9 +140,9 @@ class WalCheckpointer:
     meanwhile, so it runs on another core). The writer calls `settle()` between batches: when the WAL has
     grown past `max_pages`, it checkpoints what is left itself, so that its next transaction can start the WAL
     over from the beginning instead of growing it without bound. (Under steady load the thread's checkpoints
-    never catch up with the commits, so only this restarts the WAL.) That costs the writer ~6 ms, mostly the
-    checkpoint's two fsyncs whatever the WAL's length, while every waiting request waits with it: 4,000 pages
-    (16 MiB) rather than SQLite's usual 1,000 make it three times rarer (bench/README.md, "seventh session").
+    never catch up with the commits, so only this restarts the WAL.) That costs the writer the checkpoint's
+    two fsyncs whatever the WAL's length, while every waiting request waits with it: 4,000 pages (16 MiB)
+    rather than SQLite's usual 1,000 make it four times rarer.
     """
 
     def __init__(self, engine: Engine, *, interval: float = 0.05, max_pages: int = 4000) -> None:
@@ -196,7 +196,7 @@ def sqlite_cache_size(engine: Engine, mib: int) -> None:
     """SQLite: a page cache of `mib` MiB per connection of `engine` (SQLite's default is 2 MiB).
 
     For the ingest writer: pruning deletes each bug's oldest occurrences, spread over the whole table, and
-    with the default cache every one of their pages is read back from the OS (bench/README.md).
+    with the default cache every one of their pages is read back from the OS.
     """
 
     @event.listens_for(engine, "connect")

@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -28,8 +29,7 @@ from logcenter.ingest.channel import RemoteWriter
 from logcenter.ingest.keys import ProjectKeys
 from logcenter.ingest.scrubbers import ProjectScrubbers
 from logcenter.ingest.sentry import routes as sentry_routes
-from logcenter.ingest.writer import BatchCommitter
-from logcenter.ingest.writer_thread import GroupCommitWriter
+from logcenter.ingest.writer_process import WriterThread, new_committer
 from logcenter.jobs.worker import Worker
 from logcenter.logs import configure_logging
 from logcenter.notify.inbox_routes import router as inbox_router
@@ -54,12 +54,12 @@ class LogCenterApp(FastAPI):
     """FastAPI, with POSTs to the ingest routes served ahead of its middleware stack.
 
     Reports arrive thousands of times a second, and FastAPI's stack (error middlewares, telemetry hooks, body
-    limit, exit stack, router, request wrapper) costs ~50 µs per request before a route runs: more than the
-    REST ingest route's own work, and a quarter of the Sentry route's (bench/README.md, "fifth session"). So
-    POSTs that match an ingest route (plain Starlette routes: ingest/routes.py, ingest/sentry/routes.py) are
-    called from here, and their errors answered by the app's own exception handlers; every other request,
-    including the ingest routes' CORS preflights, goes through FastAPI. Middleware added to the app and
-    FastAPI's OpenTelemetry spans do not see these POSTs; the routes set their own CORS headers.
+    limit, exit stack, router, request wrapper) costs more per request than the REST ingest route's own work
+    (bench/http_path.py measures the request half). So POSTs that match an ingest route (plain Starlette
+    routes: ingest/routes.py, ingest/sentry/routes.py) are called from here, and their errors answered by the
+    app's own exception handlers; every other request, including the ingest routes' CORS preflights, goes
+    through FastAPI. Middleware added to the app and FastAPI's OpenTelemetry spans do not see these POSTs;
+    the routes set their own CORS headers.
     """
 
     def __init__(self, *, ingest: list[Route], **kwargs: Any) -> None:
@@ -105,21 +105,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        writer: RemoteWriter | GroupCommitWriter
-        if settings.writer_socket:  # started by `logcenter serve`: its writer process commits for all workers
-            writer = RemoteWriter(settings.writer_socket)
-        else:
-            writer = GroupCommitWriter(
-                BatchCommitter(
-                    session_factory,
-                    retention=settings.occurrence_retention,
-                    count_interval=settings.count_interval,
-                    quota_per_minute=settings.project_quota_per_minute,
-                    dedup_window=settings.sentry_dedup_window,
-                ),
-                max_batch=settings.writer_max_batch,
-                queue_size=settings.writer_queue_size,
-            )
+        # `logcenter serve` runs the writer in a process of its own for all its HTTP workers; an app run on
+        # its own (tests, `uvicorn logcenter.main:create_app`) runs the same writer on a thread.
+        host: WriterThread | None = None
+        path = settings.writer_socket
+        if path is None:
+            host = WriterThread(new_committer(settings, session_factory), settings)
+            await run_in_threadpool(host.start)
+            path = host.path
+        writer = RemoteWriter(path)
         app.state.writer = writer
         await writer.start()
         # Under `logcenter serve` (writer_socket set) its parent process runs the one job worker of the
@@ -137,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if jobs is not None:
                 await run_in_threadpool(jobs.stop)
             await writer.stop()
+            if host is not None:
+                await run_in_threadpool(host.stop)
             engine.dispose()
 
     app = LogCenterApp(
@@ -232,22 +228,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, plus the ingest routes, which are plain Starlette routes (see ingest/routes.py)."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    from fastapi.openapi.utils import get_openapi
-
-    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    ref = "#/components/schemas/{model}"
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in ingest_routes.OPENAPI_MODELS:
-        model_schema = model.model_json_schema(ref_template=ref)
-        components.update(model_schema.pop("$defs", {}))
-        components[model.__name__] = model_schema
-    schema["paths"] = {
-        **ingest_routes.openapi_paths(ref),
-        **sentry_routes.openapi_paths(),
-        **schema["paths"],
-    }
-    app.openapi_schema = schema
-    return schema
+    """FastAPI's schema; the ingest POSTs, plain Starlette routes (LogCenterApp), are documented by FastAPI
+    routes of their own that are never mounted, from the same pydantic schemas."""
+    if not app.openapi_schema:
+        routes = [*ingest_routes.docs.routes, *sentry_routes.docs.routes, *app.routes]
+        app.openapi_schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=routes
+        )
+    return app.openapi_schema

@@ -2,8 +2,9 @@
 
 from logcenter.auth.models import ApiToken
 from logcenter.automerge.models import MergeDecision, MergePolicy, ReviewRequest
-from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Occurrence, RecentEventId
+from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Occurrence
 from logcenter.db import Base
+from logcenter.ingest.models import RecentEventId, UncountedOccurrence
 from logcenter.jobs.models import Job
 from logcenter.notify.models import InboxItem, NotificationChannel, NotificationCursor, NotificationDelivery
 from logcenter.projects.models import Project
@@ -34,6 +35,7 @@ __all__ = [
     "RepairAttempt",
     "ReviewRequest",
     "SourcemapRetention",
+    "UncountedOccurrence",
     "User",
     "WebSession",
     "WebhookDelivery",

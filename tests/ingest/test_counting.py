@@ -13,19 +13,18 @@ from typing import Any, NamedTuple
 import pytest
 from sqlalchemy import func, select
 
-from logcenter.bugs.models import Bug, BugHourlyCount, BugTagValue, Occurrence, UncountedOccurrence
+from logcenter.bugs.models import Bug, BugHourlyCount, BugTagValue, Occurrence
 from logcenter.config import Settings
 from logcenter.db import begin_write, create_db_engine, create_session_factory, session_scope
 from logcenter.errors import Unavailable
 from logcenter.ingest import counting, service
-from logcenter.ingest import writer as writer_module
 from logcenter.ingest.channel import RemoteWriter
+from logcenter.ingest.models import UncountedOccurrence
 from logcenter.ingest.report import IngestResult, Report
 from logcenter.ingest.schemas import ReportIn, to_report
-from logcenter.ingest.sql import HotPath
+from logcenter.ingest.sql import BatchSQL
 from logcenter.ingest.writer import BatchCommitter
-from logcenter.ingest.writer_process import WriterProcess
-from logcenter.ingest.writer_thread import GroupCommitWriter
+from logcenter.ingest.writer_process import WriterProcess, WriterThread
 from tests.factories import report_payload
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -217,7 +216,7 @@ def test_a_bug_created_by_a_batch_is_counted_at_once(db):
 
 
 class Clock:
-    """time.monotonic as logcenter.ingest.writer sees it; `work` is its time.perf_counter, by which it
+    """time.monotonic as logcenter.ingest.counting sees it; `work` is its time.perf_counter, by which it
     sizes and spaces counting parts: it stands still (parts take no time) unless a test moves it."""
 
     def __init__(self) -> None:
@@ -232,7 +231,7 @@ class Clock:
 def clock(monkeypatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(
-        writer_module, "time", types.SimpleNamespace(monotonic=fake, perf_counter=lambda: fake.work)
+        counting, "time", types.SimpleNamespace(monotonic=fake, perf_counter=lambda: fake.work)
     )
     return fake
 
@@ -241,18 +240,18 @@ def clock(monkeypatch) -> Clock:
 def part_takes(monkeypatch, clock):
     """Make every counting part (apply, prune) take `seconds[0]` of the writer's time."""
     seconds = [0.0]
-    apply, prune = counting.apply, HotPath.prune
+    apply, prune = counting.apply, BatchSQL.prune
 
     def slow_apply(*args: Any, **kwargs: Any) -> Any:
         clock.work += seconds[0]
         return apply(*args, **kwargs)
 
-    def slow_prune(self: HotPath, *args: Any, **kwargs: Any) -> int:
+    def slow_prune(self: BatchSQL, *args: Any, **kwargs: Any) -> int:
         clock.work += seconds[0]
         return prune(self, *args, **kwargs)
 
     monkeypatch.setattr(counting, "apply", slow_apply)
-    monkeypatch.setattr(HotPath, "prune", slow_prune)
+    monkeypatch.setattr(BatchSQL, "prune", slow_prune)
     return seconds
 
 
@@ -365,15 +364,14 @@ def test_reports_stored_but_not_counted_before_a_crash_are_counted_when_the_writ
     crashed.close()  # the process died before its next count
     assert count_of(db, bug_id) == 1 and backlog(db) == 6
 
-    async def restart() -> Counters:
-        writer = GroupCommitWriter(BatchCommitter(db.factory, retention=100, count_interval=LONG))
-        await writer.start()
-        try:
-            return counters(db, bug_id)  # before any report and before stop(), which counts too
-        finally:
-            await writer.stop()
-
-    after = asyncio.run(restart())
+    writer = WriterThread(
+        BatchCommitter(db.factory, retention=100, count_interval=LONG), Settings(database_url=db.url)
+    )
+    writer.start()
+    try:
+        after = counters(db, bug_id)  # before any report and before stop(), which counts too
+    finally:
+        writer.stop()
     assert (after.count, after.last_seen, after.environment) == (7, at(6), "staging")
     assert after.hourly == {at(0): 7}
     assert after.tags[("environment", "staging")] == 6
@@ -381,9 +379,13 @@ def test_reports_stored_but_not_counted_before_a_crash_are_counted_when_the_writ
 
 
 def test_the_in_process_writer_counts_the_last_reports_without_more_traffic(db):
+    host = WriterThread(
+        BatchCommitter(db.factory, retention=100, count_interval=0.2), Settings(database_url=db.url)
+    )
+    host.start()
+
     async def send() -> tuple[int, int]:
-        writer = GroupCommitWriter(BatchCommitter(db.factory, retention=100, count_interval=0.2))
-        await writer.start()
+        writer = RemoteWriter(host.path)
         try:
             first = await writer.submit(report(0))
             results = await asyncio.gather(*(writer.submit(report(m)) for m in range(1, 21)))
@@ -394,7 +396,10 @@ def test_the_in_process_writer_counts_the_last_reports_without_more_traffic(db):
         finally:
             await writer.stop()
 
-    bug_id, left = asyncio.run(send())
+    try:
+        bug_id, left = asyncio.run(send())
+    finally:
+        host.stop()
     assert left == 0
     assert sum(counters(db, bug_id).hourly.values()) == 21
 
@@ -428,7 +433,7 @@ def test_prune_never_deletes_an_occurrence_that_is_not_counted_yet(db):
 
     with db.factory() as s:
         begin_write(s)
-        HotPath(s.connection()).prune([bug_id], keep=3)
+        BatchSQL(s.connection()).prune([bug_id], keep=3)
         s.commit()
     # 6, 7 and 8 are the newest three; 4 and 5 are older but still on the backlog.
     assert stored_minutes(db, bug_id) == [4, 5, 6, 7, 8]
@@ -464,7 +469,7 @@ def test_pruning_in_parts_after_counting_loses_no_report(db, clock):
 
 
 def test_slow_counting_goes_in_smaller_parts_and_still_counts_everything(db, clock, part_takes):
-    """Counting parts are sized by time (writer.COUNT_PART_SECONDS): a batch never waits long behind one.
+    """Counting parts are sized by time (counting.COUNT_PART_SECONDS): a batch never waits long behind one.
     Here parts turn slow, so they shrink to the floor, then grow back when they are fast again."""
     committer = BatchCommitter(db.factory, retention=100, count_interval=LONG, count_limit=500, count_share=1)
     assert committer.count() == 0  # the round starts now
@@ -477,12 +482,12 @@ def test_slow_counting_goes_in_smaller_parts_and_still_counts_everything(db, clo
     assert committer.count(if_due=True) == 120  # sized before the slowness was seen: all of it
     committer.write([report(2, line=line) for line in lines])
     clock.now += LONG
-    assert committer.count(if_due=True) == writer_module.MIN_COUNT_PART  # whole bugs of one report each
+    assert committer.count(if_due=True) == counting.MIN_COUNT_PART  # whole bugs of one report each
     assert committer.count_delay() == 0  # the rest at once (count_share 1: no pause between parts)
 
-    part_takes[0] = writer_module.COUNT_PART_SECONDS / 10
-    assert committer.count(if_due=True) == writer_module.MIN_COUNT_PART  # fast: the next may take 100
-    assert committer.count(if_due=True) == 120 - 2 * writer_module.MIN_COUNT_PART
+    part_takes[0] = counting.COUNT_PART_SECONDS / 10
+    assert committer.count(if_due=True) == counting.MIN_COUNT_PART  # fast: the next may take 100
+    assert committer.count(if_due=True) == 120 - 2 * counting.MIN_COUNT_PART
     assert [count_of(db, b) for b in bugs] == [3] * len(bugs) and backlog(db) == 0
     committer.write([report(3, line=line) for line in lines])
     clock.now += LONG
@@ -541,12 +546,12 @@ def test_counting_everything_takes_what_came_while_a_round_was_being_counted(db,
     ],
 )
 def test_next_part_limit(limit, done, parts, expected):
-    elapsed = parts * writer_module.COUNT_PART_SECONDS
-    assert writer_module.next_part_limit(limit, done, elapsed, ceiling=500) == expected
+    elapsed = parts * counting.COUNT_PART_SECONDS
+    assert counting.next_part_limit(limit, done, elapsed, ceiling=500) == expected
 
 
 def test_a_ceiling_below_the_floor_wins():
-    assert writer_module.next_part_limit(4, 4, 1.0, ceiling=4) == 4
+    assert counting.next_part_limit(4, 4, 1.0, ceiling=4) == 4
 
 
 # --- PostgreSQL: counters in several transactions at once ---------------------------------------------------

@@ -3,6 +3,7 @@ update's merge rules, chunks past the bound-parameter limit, pruning several bug
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -14,6 +15,7 @@ from logcenter.db import begin_write
 from logcenter.ingest import counting, service, sql
 from logcenter.ingest.report import Report
 from logcenter.ingest.schemas import ReportIn, to_report
+from logcenter.models import Base
 from tests.factories import report_payload
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -151,9 +153,30 @@ def test_prune_keeps_the_newest_occurrences_of_each_bug(db, session):
 )
 def test_ts_converts_any_timezone_as_astimezone_does(db, value):
     with db.engine.connect() as conn:
-        ts = sql.HotPath(conn).ts(value)
+        ts = sql.BatchSQL(conn).ts(value)
     expected = value.astimezone(UTC)
     if db.backend == "sqlite":
         assert ts == expected.replace(tzinfo=None).isoformat(" ", "microseconds")
     else:
         assert ts == expected and ts.utcoffset() == timedelta(0)
+
+
+def test_every_column_the_hand_written_sql_names_is_in_the_models():
+    """The statements are plain SQL, which the models-versus-migrations test does not see: a column renamed
+    in a model (and its migration) must fail here, not in production."""
+    tables = Base.metadata.tables
+    named: list[tuple[str, str]] = []
+    for value in vars(sql).values():
+        text = value.sql if isinstance(value, sql._Rows) else value
+        if not isinstance(text, str):
+            continue
+        for table, columns in re.findall(r"INSERT INTO (\w+) \(([^)]*)\)", text):
+            named += [(table, c.strip()) for c in columns.split(",")]
+        for columns, table in re.findall(r"SELECT ([\w, ]+) FROM (\w+)", text):
+            named += [(table, c.strip()) for c in columns.split(",")]
+    named = [(t, c) for t, c in named if t in tables]
+    named += [("bugs", c) for c in (*sql.LATEST_FIELDS, *sql.NEW_BUG_COLUMNS)]
+    named += [("occurrences", c) for c in sql.LATEST_FIELDS] + [("bug_events", c) for c in sql.EVENT_COLUMNS]
+    assert {t for t, _ in named} >= {"bugs", "occurrences", "bug_events", "recent_event_ids"}
+    missing = [(t, c) for t, c in named if c not in tables[t].columns]
+    assert missing == []

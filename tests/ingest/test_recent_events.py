@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from logcenter.bugs.models import Bug, Occurrence, RecentEventId
+from logcenter.bugs.models import Bug, Occurrence
 from logcenter.db import create_session_factory
 from logcenter.errors import Unavailable
 from logcenter.ingest import service
+from logcenter.ingest.models import RecentEventId
 from logcenter.ingest.report import IngestResult, Report
 from logcenter.ingest.schemas import ReportIn, to_report
 from logcenter.ingest.writer import BatchCommitter
@@ -64,6 +65,30 @@ def test_a_repeat_in_a_later_batch_is_acknowledged_with_its_bug_and_not_stored(d
     assert [r.duplicate for r in first + again] == [False, False, True, False]  # type: ignore[union-attr]
     assert again[0].bug_id == first[1].bug_id  # type: ignore[union-attr]
     assert occurrences(db) == 3 and counted(db) == 3
+
+
+def test_the_quota_counts_an_event_once_and_never_refuses_a_retry_of_a_stored_one(db, committers):
+    committer = writer(db, committers, quota_per_minute=2)
+    project_pk = committer.write([event(0)])[0].bug_id and _project_pk(db)  # REST: no quota
+
+    def sentry(n: int) -> Report:
+        report = event(n, line=n)
+        report.project_pk = project_pk
+        return report
+
+    # 1 and 2 use the quota; 3 and its repeat in the same batch are refused alike; a retry of 1 is not.
+    outcomes = committer.write([sentry(1), sentry(2), sentry(3), sentry(3), sentry(1)])
+    assert [type(o).__name__ for o in outcomes] == [
+        "IngestResult", "IngestResult", "RateLimited", "RateLimited", "IngestResult"
+    ]  # fmt: skip
+    assert outcomes[4].duplicate and outcomes[4].bug_id == outcomes[0].bug_id  # type: ignore[union-attr]
+    assert occurrences(db) == 3
+    assert type(committer.write([sentry(2)])[0]) is IngestResult  # stored before: answered, not refused
+
+
+def _project_pk(db) -> int:
+    with db.factory() as session:
+        return session.scalars(select(Bug.project_id)).one()
 
 
 def test_a_writer_that_starts_knows_the_events_an_earlier_one_stored(db, committers):

@@ -21,17 +21,15 @@ from logcenter.db import create_db_engine, create_session_factory
 from logcenter.errors import Unavailable
 from logcenter.ingest.channel import (
     FrameReader,
-    WriterServer,
-    batch_size,
     decode_outcome,
     decode_report,
     encode_outcome,
     encode_report,
     frame,
 )
+from logcenter.ingest.quota import over_quota
 from logcenter.ingest.report import IngestResult, Report, json_text
-from logcenter.ingest.sentry.quota import over_quota
-from logcenter.ingest.writer import BatchCommitter
+from logcenter.ingest.writer import BatchCommitter, WriterServer, batch_size
 from logcenter.ingest.writer_process import WriterProcess
 from logcenter.main import create_app
 from tests.conftest import run_live_server

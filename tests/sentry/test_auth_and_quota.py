@@ -6,8 +6,8 @@ import pytest
 from starlette.requests import Request
 
 from logcenter.errors import Forbidden
+from logcenter.ingest.quota import ProjectQuota, QuotaVerdicts, over_quota
 from logcenter.ingest.sentry.auth import key_from_dsn, key_from_request, parse_auth_header
-from logcenter.ingest.sentry.quota import ProjectQuota, QuotaVerdicts, over_quota
 
 
 @pytest.mark.parametrize(

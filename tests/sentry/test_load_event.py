@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -14,7 +15,7 @@ from logcenter.errors import BadRequest
 from logcenter.ingest.report import Report
 from logcenter.ingest.sentry.envelope import EnvelopeParser
 from logcenter.ingest.sentry.payload import load_event, parse_event, report_from
-from tests.sentry.test_event import SAMPLES, frame, report
+from tests.sentry.test_event import EVENT_ID, NOW, SAMPLES, frame, report
 
 EVENT_SAMPLES = [
     "python-exception.envelope",
@@ -36,7 +37,14 @@ def sample_payload(name: str) -> bytes:
 
 def ingested(payload: bytes) -> Report:
     """What the Sentry endpoints make of an event's bytes."""
-    return report_from(payload, load_event(payload), report)
+    return report_from(
+        payload,
+        project_pk=7,
+        project_slug="shop",
+        header_event_id=EVENT_ID,
+        now=NOW,
+        max_skew=timedelta(seconds=60),
+    )
 
 
 def whole(payload: bytes) -> Report:

@@ -11,7 +11,7 @@ from logcenter.bugs.models import Bug, BugHourlyCount, BugStatus, BugTagValue, O
 from logcenter.db import begin_write
 from logcenter.ingest import counting, service
 from logcenter.ingest.schemas import ReportIn, to_report
-from logcenter.ingest.sql import HotPath
+from logcenter.ingest.sql import BatchSQL
 from tests.bugs.helpers import committed_bug, detail, ingest
 from tests.factories import report_payload
 from tests.triage.helpers import act, listed, run_unignore_job
@@ -111,14 +111,14 @@ def test_a_redirect_costs_one_statement_more(client, db, admin_headers, reported
     a, b, c = reported
     act(client, admin_headers, "POST", f"{a}/absorb", bug_ids=[b])
     now = datetime.now(UTC)
-    run = HotPath._run
+    run = BatchSQL._run
     seen: list[str] = []
 
     def counted(self, sql, params):
         seen.append(sql)
         return run(self, sql, params)
 
-    monkeypatch.setattr(HotPath, "_run", counted)
+    monkeypatch.setattr(BatchSQL, "_run", counted)
 
     def statements(line: int) -> int:
         seen.clear()
@@ -268,7 +268,7 @@ def test_the_writers_tally_does_not_count_absorbed_reports_twice(client, db, adm
     act(client, admin_headers, "POST", f"{a}/absorb", bug_ids=[b])
     with db.factory() as s:
         begin_write(s)
-        counted, _ = counting.apply(HotPath(s.connection()), tally, retention=100, now=now)
+        counted, _ = counting.apply(BatchSQL(s.connection()), tally, retention=100, now=now)
         s.commit()
     assert counted == 0
     assert detail(client, admin_headers, a)["occurrence_count"] == 3 + 2 + 2
@@ -290,7 +290,7 @@ def test_a_count_that_meets_a_merge_counts_on_the_survivor(client, db, admin_hea
         s.commit()
     with db.factory() as s:  # the writer's count has taken the rows off the backlog...
         begin_write(s)
-        sql = HotPath(s.connection())
+        sql = BatchSQL(s.connection())
         ids = [i for t in tally.bugs.values() for i in t.ids]
         assert sorted(sql.take_uncounted_ids(ids)) == sorted(ids)
         # ... when the merge moves them (as it does after passing over rows locked by that count)

@@ -1,22 +1,21 @@
-"""The socket between HTTP workers and the writer process of `logcenter serve` (ingest/writer_process.py).
+"""The socket between HTTP workers and the ingest writer: its frames, and the HTTP worker's `RemoteWriter`.
 
-SQLite lets one connection write at a time, and a writer thread shares the HTTP process's GIL with the event
-loop. So `logcenter serve` starts one writer process that owns all report writes, and every HTTP worker
-forwards its reports there over a Unix socket:
+SQLite lets one connection write at a time, and a writer thread would share the HTTP process's GIL with the
+event loop. So one writer owns all report writes, and every HTTP worker forwards its reports to it over a
+Unix socket:
 
-    HTTP worker ── frame [[seq, report fields], ...] ──►  writer process: BatchCommitter.write(...) → COMMIT
+    HTTP worker ── frame [[seq, report fields], ...] ──►  writer: BatchCommitter.write(...) → COMMIT
                 ◄── frame [[seq, outcome], ...] ──────────
 
-The writer process commits on one thread: it reads every frame that arrived, commits them as one batch (in two
-when many wait: `batch_size`), then answers; while it commits, new requests queue in the socket buffers and
-become the next batch (on SQLite a second thread copies the WAL into the database meanwhile:
-db.WalCheckpointer). An HTTP worker answers a report's request only when the outcome of its committed batch
-has come back, so the "200 only after the commit" rule holds across the process boundary. If the writer
-process is gone, requests get a 503 with Retry-After and the worker reconnects on the next report; `logcenter
-serve` restarts it. Nothing answered 503 was acknowledged; a report in flight when the writer died may still
-have been stored (clients retry; a retried Sentry event is recognised by its event_id).
+The writer (ingest/writer.py `WriterServer`) commits on one thread: it reads every frame that arrived,
+commits them as one batch (in two when many wait: `batch_size`), then answers; meanwhile new requests queue
+in the socket buffers and become the next batch. A worker answers a request only when the outcome of its
+committed batch has come back, so "200 only after the commit" holds across the socket. If the writer is
+gone, requests get a 503 with Retry-After and the worker reconnects on the next report. Nothing answered 503
+was acknowledged; a report in flight when the writer died may still have been stored (clients retry; a
+retried Sentry event is recognised by its id).
 
-Frames are a 4-byte big-endian length and a JSON array (orjson: a third of pickle's cost, and nothing on the
+Frames are a 4-byte big-endian length and a JSON array (orjson: cheaper than pickle, and nothing on the
 socket can run code). The socket lives in a fresh directory only the server's user can open (mode 0700).
 """
 
@@ -25,8 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-from collections import deque
-from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -35,8 +32,7 @@ import orjson
 import structlog
 
 from logcenter.errors import LogCenterError, RateLimited, Unavailable
-from logcenter.ingest.report import IngestResult, Report
-from logcenter.ingest.writer import BatchCommitter, Outcome
+from logcenter.ingest.report import IngestResult, Outcome, Report
 
 log = structlog.get_logger(__name__)
 
@@ -102,140 +98,7 @@ def decode_outcome(item: list[Any]) -> Outcome:
     return IngestResult(item[1], created=item[2], status=item[3], duplicate=item[4])
 
 
-# --- the writer process's side ---------------------------------------------------------------------------
-
-
-# A batch takes at most half of what waits, but at least this many (bench/README.md, "fifth session").
-MIN_SPLIT = 8
-
-
-def batch_size(waiting: int, max_batch: int) -> int:
-    """How many of `waiting` received reports the next transaction commits.
-
-    Not all of them once there are many: each client of a busy server waits for its answer before it sends
-    its next report (an SDK's transport, a keep-alive connection), so the reports that one commit answers are
-    the HTTP workers' next work. Committing everything at once leaves them idle for the whole of a long
-    transaction, and then the writer idle while they parse what the answers brought back. Two halves keep both
-    sides busy (with sixteen clients, batches of at most 8 took Sentry ingest from 2,486 to 3,030 events/s).
-    Below `MIN_SPLIT` the fixed cost of a transaction (~0.5 ms on SQLite) outweighs that (batches of at most 4
-    were slower), and half of a long queue is still a large batch.
-    """
-    return min(waiting, max_batch, max(MIN_SPLIT, (waiting + 1) // 2))
-
-
-class WriterServer:
-    """Accepts HTTP workers' connections and commits their reports in batches, on one thread."""
-
-    def __init__(
-        self,
-        committer: BatchCommitter,
-        *,
-        max_batch: int,
-        queue_size: int,
-        after_batch: Callable[[], None] | None = None,
-    ) -> None:
-        self._committer = committer
-        self._max_batch = max_batch
-        self._queue_size = queue_size
-        self._after_batch = after_batch  # runs once the batch's answers are on their way
-        self._pending: deque[tuple[_WorkerConnection, int, Report]] = deque()
-        self._scheduled = False
-        self._count_timer: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def listen(self, path: str) -> asyncio.Server:
-        self._loop = asyncio.get_running_loop()
-        return await self._loop.create_unix_server(lambda: _WorkerConnection(self), path=path)
-
-    def add(self, connection: _WorkerConnection, items: list[list[Any]]) -> None:
-        room = max(self._queue_size - len(self._pending), 0)
-        if room < len(items):  # the database cannot keep up: shed load rather than queue without bound
-            full = Unavailable("Ingest queue is full, retry later", headers={"Retry-After": "1"})
-            connection.send([encode_outcome(seq, full) for seq, _ in items[room:]])
-            items = items[:room]
-        self._pending.extend((connection, seq, decode_report(values)) for seq, values in items)
-        if not self._scheduled:
-            # Runs after the loop has read every socket that is ready now: all of them join this batch.
-            self._scheduled = True
-            assert self._loop is not None
-            self._loop.call_soon(self._commit)
-
-    def _commit(self) -> None:
-        self._scheduled = False
-        if not self._pending:  # drain() got there first
-            return
-        take = batch_size(len(self._pending), self._max_batch)
-        batch = [self._pending.popleft() for _ in range(take)]
-        if self._pending:
-            self._scheduled = True
-            assert self._loop is not None
-            self._loop.call_soon(self._commit)
-        outcomes = self._committer.write([report for _, _, report in batch])
-        replies: dict[_WorkerConnection, list[bytes]] = {}
-        for (connection, seq, _), outcome in zip(batch, outcomes, strict=True):
-            replies.setdefault(connection, []).append(encode_outcome(seq, outcome))
-        for connection, parts in replies.items():
-            connection.send(parts)
-        self._committer.count(if_due=True)
-        if self._after_batch is not None:
-            self._after_batch()
-        self._count_later()
-
-    def _count_later(self) -> None:
-        """When no report comes for a while, count what the last ones left (BatchCommitter.count_delay)."""
-        if self._count_timer is not None:
-            self._count_timer.cancel()
-            self._count_timer = None
-        delay = self._committer.count_delay()
-        if delay is not None and not self._pending:
-            assert self._loop is not None
-            self._count_timer = self._loop.call_later(delay, self._count_idle)
-
-    def _count_idle(self) -> None:
-        self._count_timer = None
-        if not self._pending:  # else the next batch counts when due
-            self._committer.count(if_due=True)  # one transaction, then the next one later if there is more
-            if self._after_batch is not None:
-                self._after_batch()
-            self._count_later()
-
-    def drain(self) -> None:
-        """Commit and count everything received (at shutdown)."""
-        while self._pending:
-            self._commit()
-        if self._count_timer is not None:
-            self._count_timer.cancel()
-        self._committer.count()
-
-
-class _WorkerConnection(asyncio.Protocol):
-    def __init__(self, server: WriterServer) -> None:
-        self._server = server
-        self._reader = FrameReader()
-        self._transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            for items in self._reader.feed(data):
-                self._server.add(self, items)
-        except Exception:  # not our protocol: drop the connection (the worker answers its requests 503)
-            log.error("writer.bad_frame", exc_info=True)
-            if self._transport is not None:
-                self._transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        # Reports already received are still committed; their worker no longer waits for the answer.
-        self._transport = None
-
-    def send(self, parts: list[bytes]) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(frame(parts))
-
-
-# --- the HTTP worker's side -------------------------------------------------------------------------------
+# --- the HTTP worker's side: `submit(report)` ----------------------------------------------------------
 
 
 def _unreachable() -> Unavailable:

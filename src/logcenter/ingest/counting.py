@@ -20,17 +20,32 @@ report is counted exactly once, whichever writer (PostgreSQL may have several) g
 from __future__ import annotations
 
 import itertools
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy.orm import Session
 
 from logcenter.db import utcnow
 from logcenter.ingest.report import Report
-from logcenter.ingest.sql import LATEST_FIELDS, HotPath
+from logcenter.ingest.sql import LATEST_FIELDS, BatchSQL
+
+log = structlog.get_logger(__name__)
 
 TAGS_KEYS = ("environment", "version")
+# A batch that arrives while the writer counts waits for that transaction, so counting goes in parts sized to
+# take about this long: past the retention a part also deletes old occurrences, and the same number of
+# reports costs several times as much, so a fixed number per part would set the latency.
+COUNT_PART_SECONDS = 0.004
+# Reports (or deleted occurrences) per part however slow the database is: counting must keep up with storing.
+MIN_COUNT_PART = 50
+# While counting has more to do (catching up after a burst, or pruning once the bugs reach the retention), it
+# takes at most this share of the writer's time, so that batches are not left to queue up between its parts.
+COUNT_SHARE = 0.5
 
 # Orders reports tallied in memory with the same timestamp: the later stored wins, as a higher id does.
 _stored_order = itertools.count()
@@ -131,14 +146,14 @@ def count_pending(
 ) -> int:
     """Add up to `limit` uncounted occurrences (the oldest) to their bugs, read back from the database, and
     prune those bugs past the newest `retention`. Returns how many were counted; the caller commits."""
-    sql = HotPath(session.connection())
+    sql = BatchSQL(session.connection())
     ids = sql.take_uncounted(limit)
     _, over = apply(sql, _read_back(sql, ids), retention=retention, now=now or utcnow(), taken=True)
     sql.prune(list(over), keep=retention)
     return len(ids)
 
 
-def count_ids(sql: HotPath, ids: list[int], *, retention: int, now: datetime) -> int:
+def count_ids(sql: BatchSQL, ids: list[int], *, retention: int, now: datetime) -> int:
     """Add these occurrences, already taken off the backlog, to the bugs they belong to now (a merge of
     duplicates moved them: triage/service.py), and prune those bugs; returns how many were counted."""
     counted, over = apply(sql, _read_back(sql, ids), retention=retention, now=now, taken=True)
@@ -147,10 +162,10 @@ def count_ids(sql: HotPath, ids: list[int], *, retention: int, now: datetime) ->
 
 
 def apply(
-    sql: HotPath, tally: Tally, *, retention: int, now: datetime, taken: bool = False
+    sql: BatchSQL, tally: Tally, *, retention: int, now: datetime, taken: bool = False
 ) -> tuple[int, dict[int, int]]:
     """Add `tally` to its bugs. Returns how many reports it counted, and the bugs it took past the
-    `retention` with about how many occurrences each should lose (`HotPath.prune`: the caller prunes them,
+    `retention` with about how many occurrences each should lose (`BatchSQL.prune`: the caller prunes them,
     at once or in parts).
 
     Unless `taken` (read back from the backlog, which took them off), the tally's rows are taken off the
@@ -191,10 +206,144 @@ def apply(
     return tally.reports, over
 
 
-def _read_back(sql: HotPath, ids: list[int]) -> Tally:
+def _read_back(sql: BatchSQL, ids: list[int]) -> Tally:
     """The tally of these occurrences, from their stored rows."""
     tally = Tally()
     for occurrence_id, bug_id, at, environment, version in sql.occurrence_facts(ids):
         tally.add(bug_id, at, environment, version, occurrence_id, order=occurrence_id)
         tally.bugs[bug_id].ids.append(occurrence_id)
     return tally
+
+
+def next_part_limit(limit: int, done: int, elapsed: float, *, ceiling: int) -> int:
+    """How much the next counting part takes on, after one that did `done` in `elapsed` seconds with `limit`:
+    about `COUNT_PART_SECONDS` worth, at least `MIN_COUNT_PART`, at most `ceiling`, and no more than twice
+    `limit` at once (one quick part, say of bugs without tags, says little about the next)."""
+    if done <= 0 or elapsed <= 0:
+        return limit
+    fits = int(done * COUNT_PART_SECONDS / elapsed)
+    return max(min(MIN_COUNT_PART, ceiling), min(ceiling, 2 * limit, fits))
+
+
+class Counter:
+    """A writer's reports not yet counted, and the one place that decides when to count and prune them.
+
+    Each committed batch is added to the tally (`tally()`); every `interval` seconds a round takes the tally
+    and applies it in parts, one transaction each, then prunes the bugs it took past the retention, in parts
+    too. So the counters lag the stored reports by about `interval` at most, and a batch never waits behind
+    more than one part. What the tally does not hold (a backlog an earlier process left, or everything after
+    a failure) is read back from the backlog table first; until then batches are left to be read back too.
+    """
+
+    def __init__(self, *, retention: int, interval: float, limit: int, share: float = COUNT_SHARE) -> None:
+        self.retention = retention
+        self.interval = interval
+        self._ceiling = limit
+        self._limit = limit  # of the next part (next_part_limit)
+        self._pause = (1 - share) / share  # after a part of t seconds, the next waits t * _pause
+        self._next_part_at = 0.0  # perf_counter
+        self._round_at = 0.0  # monotonic
+        self._uncounted = True  # a backlog may be left by an earlier process
+        self._more = False  # the last part left more of its round to count or prune
+        self._tally = Tally()  # stored since the current round began
+        self._round = Tally()  # the current round's, not yet counted
+        self._prune_due: dict[int, int] = {}  # bugs past the retention → about how many to delete
+        self._from_db = True
+
+    def tally(self) -> Tally | None:
+        """Where a batch being stored adds its reports; None while they are to be read back instead."""
+        return None if self._from_db else self._tally
+
+    def stored(self) -> None:
+        self._uncounted = True
+
+    def forget(self) -> None:
+        """Drop what is in memory (a transaction failed): count from the backlog, which holds it all."""
+        self._tally, self._round, self._prune_due, self._from_db = Tally(), Tally(), {}, True
+
+    def delay(self) -> float | None:
+        """Seconds until a part is due; None if nothing was stored since the last round."""
+        if self._more:
+            return max(0.0, self._next_part_at - time.perf_counter())
+        if not self._uncounted:
+            return None
+        return max(0.0, self._round_at + self.interval - time.monotonic())
+
+    def run(
+        self,
+        transaction: Callable[[], AbstractContextManager[Session]],
+        *,
+        if_due: bool = False,
+        before_part: Callable[[BatchSQL], None] | None = None,
+    ) -> int:
+        """Count, in transactions of up to `limit` reports (of whole bugs) or deleted occurrences, fewer when
+        the last one took longer than COUNT_PART_SECONDS. Without `if_due`: all of it. With it (between
+        batches): one part, if one is due. Returns how many reports were counted; a failure is logged, and
+        what was not counted is counted next time."""
+        started = time.monotonic()
+        waiting = not self._uncounted or started - self._round_at < self.interval
+        if if_due and (self._next_part_at > time.perf_counter() if self._more else waiting):
+            return 0
+        self._uncounted = False
+        counted = 0
+        try:
+            while True:
+                if not self._more:  # a new round, of what was stored since the last one began
+                    self._round_at = time.monotonic()
+                    self._round, self._tally = self._tally, Tally()
+                part_started = time.perf_counter()
+                with transaction() as session:
+                    sql = BatchSQL(session.connection())
+                    if before_part is not None:
+                        before_part(sql)
+                    n, done = self._part(session, sql)
+                counted += n
+                ended = time.perf_counter()
+                self._limit = next_part_limit(self._limit, done, ended - part_started, ceiling=self._ceiling)
+                self._next_part_at = ended + (ended - part_started) * self._pause
+                if if_due or not (self._more or self._tally):  # all: also what came in meanwhile
+                    break
+        except Exception:
+            self.forget()  # at the next interval
+            self._uncounted, self._more = True, False
+            log.warning("ingest.count_failed", exc_info=True)
+        if counted:
+            log.debug("ingest.count", reports=counted, ms=round((time.monotonic() - started) * 1000, 2))
+        return counted
+
+    def _part(self, session: Session, sql: BatchSQL) -> tuple[int, int]:
+        """One part: of the backlog read back, of the round, or of the pruning. Returns the reports counted
+        and the part's size in reports or deleted occurrences."""
+        if self._from_db:
+            n = count_pending(session, retention=self.retention, limit=self._limit)
+            self._from_db = self._more = n == self._limit
+            return n, n
+        n = done = 0
+        if self._round:
+            n, over = apply(sql, self._round.take(self._limit), retention=self.retention, now=utcnow())
+            done = n
+            for bug_id, due in over.items():
+                self._prune_due[bug_id] = self._prune_due.get(bug_id, 0) + due
+        elif self._prune_due:
+            done = self._prune(sql)
+            log.debug("ingest.prune", deleted=done)
+        self._more = bool(self._round or self._prune_due)
+        return n, done
+
+    def _prune(self, sql: BatchSQL) -> int:
+        """Delete up to a part's limit of occurrences past the retention, the oldest first, of the bugs that
+        have waited longest (a bug counted whole may have to lose more than one part deletes)."""
+        limit = self._limit
+        bugs: list[int] = []
+        rows = 0
+        for bug_id, due in self._prune_due.items():
+            if bugs and rows + due > limit:
+                break
+            bugs.append(bug_id)
+            rows += due
+        for bug_id in bugs:
+            del self._prune_due[bug_id]
+        deleted = sql.prune(bugs, keep=self.retention, limit=limit)
+        if deleted == limit:  # perhaps not all: again later
+            self._prune_due.update(dict.fromkeys(bugs, max(1, (rows - limit) // len(bugs))))
+        return deleted

@@ -11,9 +11,8 @@ same with a cache of the last hour's event ids.
 
 Why not a unique index on the occurrences' (project_id, event_id), as before revision 0004: event ids are
 random, so every insert and every pruned occurrence wrote a random page of that index, and every batch looked
-them up: a quarter of the writer's time per Sentry event (bench/README.md). And it forgot an event id as soon
-as its occurrence was pruned past the retention. The table here is appended to and trimmed from its oldest
-end: about a page per batch.
+them up; and it forgot an event id as soon as its occurrence was pruned. The table here is appended to and
+trimmed from its oldest end: about a page per batch.
 
 Only the writer that stored an event knows it without reading the table: several servers writing to one
 PostgreSQL database each recognise the events they stored, and those stored before they started.
@@ -24,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 
-from logcenter.ingest.sql import HotPath
+from logcenter.ingest.sql import BatchSQL
 
 # LOGCENTER_SENTRY_DEDUP_WINDOW's default: how many event ids are remembered.
 DEDUP_WINDOW = 100_000
@@ -59,7 +58,7 @@ class RecentEvents:
         self._loaded = False
         self._since_trim = 0
 
-    def load(self, sql: HotPath) -> None:
+    def load(self, sql: BatchSQL) -> None:
         """Read the table back, once: what this and earlier writers stored."""
         if self._loaded:
             return
@@ -92,7 +91,7 @@ class RecentEvents:
                 first[event] = i
         return stored, in_batch
 
-    def stage(self, sql: HotPath, rows: list[tuple[int, str, int, bool]]) -> None:
+    def stage(self, sql: BatchSQL, rows: list[tuple[int, str, int, bool]]) -> None:
         """Store (project_id, event_id, bug_id, created) of events in the current transaction."""
         if rows:
             sql.insert_event_ids(rows)
@@ -113,7 +112,7 @@ class RecentEvents:
     def trim_due(self) -> bool:
         return self._since_trim >= max(1, int(self.window * TRIM_SHARE))
 
-    def trim(self, sql: HotPath) -> int:
+    def trim(self, sql: BatchSQL) -> int:
         """Delete the table's rows past the window (in a transaction of the caller's); returns how many."""
         self._since_trim = 0
         return sql.trim_event_ids(self.window)

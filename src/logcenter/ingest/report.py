@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from logcenter.errors import LogCenterError
+
 
 @dataclass(slots=True)
 class Report:
@@ -43,6 +45,10 @@ class IngestResult:
     status: str  # the bug's status after this report (NEW again after a regression)
     # A repeated event_id (or REST Idempotency-Key): acknowledged, not counted; `created` is then the first's.
     duplicate: bool = False
+
+
+# A report's result once committed, or why it was not stored: Unavailable (503), RateLimited (429).
+Outcome = IngestResult | LogCenterError
 
 
 def json_text(value: Any) -> str:

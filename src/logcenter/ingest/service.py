@@ -23,11 +23,13 @@ from logcenter.bugs import workflow
 from logcenter.bugs.models import Bug, BugStatus
 from logcenter.bugs.regression import Ancestry, is_regression
 from logcenter.db import utcnow
+from logcenter.errors import RateLimited
 from logcenter.ingest import counting
 from logcenter.ingest.counting import Tally, latest_values
 from logcenter.ingest.events import DEDUP_WINDOW, RecentEvents
-from logcenter.ingest.report import IngestResult, Report
-from logcenter.ingest.sql import HotPath
+from logcenter.ingest.quota import ProjectQuota, over_quota
+from logcenter.ingest.report import IngestResult, Outcome, Report
+from logcenter.ingest.sql import BatchSQL
 from logcenter.projects import service as projects_service
 from logcenter.projects.service import IngestProject
 
@@ -57,7 +59,8 @@ def store_batch(
     projects: dict[str, IngestProject] | None = None,
     tally: Tally | None = None,
     events: RecentEvents | None = None,
-) -> list[IngestResult]:
+    quota: ProjectQuota | None = None,
+) -> list[Outcome]:
     """Store and group `reports`; returns one result per report, in order. The caller commits, and counts
     them later, except those of bugs this batch creates: a new bug is whole at once.
 
@@ -66,9 +69,10 @@ def store_batch(
     `projects` is the writer's cache of resolved project slugs; it must be dropped when a batch fails.
     `events` is the writer's memory of recent Sentry event ids (ingest/events.py): it stages the batch's, and
     the caller commits or rolls it back with the transaction. Without it, they are read from the database.
+    `quota` refuses the Sentry events past their project's quota (429); a repeated event is never refused.
     """
     now = now or utcnow()
-    sql = HotPath(session.connection())
+    sql = BatchSQL(session.connection())
     project_ids = _project_ids(session, reports, projects if projects is not None else {})
     if events is None:
         events = RecentEvents(DEDUP_WINDOW)
@@ -76,10 +80,21 @@ def store_batch(
     if sentry:
         events.load(sql)  # once per writer, and only if Sentry events come
     dup_in_db, dup_in_batch = events.repeats(sentry)
+    refused: dict[int, RateLimited] = {}
+    if quota is not None and quota.per_minute:
+        for i, project_id, _ in sentry:
+            if reports[i].project_pk is None or i in dup_in_db:  # REST (no quota), or a retry: never refused
+                continue
+            first = dup_in_batch.get(i)
+            if first is not None:  # the same event earlier in the batch: counted there, answered as it is
+                if first in refused:
+                    refused[i] = refused[first]
+            elif (retry_after := quota.hit(project_id)) is not None:
+                refused[i] = over_quota(reports[i].project_slug, retry_after)
 
     groups: dict[tuple[int, str], _Group] = {}
     for i, report in enumerate(reports):
-        if i in dup_in_db or i in dup_in_batch:
+        if i in dup_in_db or i in dup_in_batch or i in refused:
             continue
         key = (project_ids[i], report.fingerprint)
         groups.setdefault(key, _Group(*key)).indexes.append(i)
@@ -97,9 +112,11 @@ def store_batch(
 
     by_index: dict[int, _Group] = {i: g for g in groups.values() for i in g.indexes}
     stored_status = sql.statuses({bug for bug, _ in dup_in_db.values()}) if dup_in_db else {}
-    results: list[IngestResult] = []
+    results: list[Outcome] = []
     for i in range(len(reports)):
-        if i in dup_in_db:
+        if i in refused:
+            results.append(refused[i])
+        elif i in dup_in_db:
             bug_id, created = dup_in_db[i]
             # Its bug may have been deleted since (recent_event_ids has no foreign key): acknowledged anyway.
             status = stored_status.get(bug_id, BugStatus.NEW)
@@ -131,7 +148,7 @@ def _project_ids(session: Session, reports: list[Report], cache: dict[str, Inges
     return [r.project_pk if r.project_pk is not None else cache[r.project_slug].id for r in reports]
 
 
-def _load_bugs(sql: HotPath, groups: dict[tuple[int, str], _Group]) -> None:
+def _load_bugs(sql: BatchSQL, groups: dict[tuple[int, str], _Group]) -> None:
     """Fill in the groups whose bug exists already."""
     if not groups:
         return
@@ -147,7 +164,7 @@ def _load_bugs(sql: HotPath, groups: dict[tuple[int, str], _Group]) -> None:
 
 
 def _redirect(
-    sql: HotPath, groups: dict[tuple[int, str], _Group], redirected: list[tuple[_Group, int]]
+    sql: BatchSQL, groups: dict[tuple[int, str], _Group], redirected: list[tuple[_Group, int]]
 ) -> None:
     """Reports of a duplicate merged into another bug (triage/service.py `absorb`) go to that bug: one more
     query, only for batches that have such reports. Groups that end up on one bug become one group."""
@@ -165,7 +182,7 @@ def _redirect(
 
 
 def _insert_new_bugs(
-    sql: HotPath, reports: list[Report], groups: dict[tuple[int, str], _Group], now: datetime
+    sql: BatchSQL, reports: list[Report], groups: dict[tuple[int, str], _Group], now: datetime
 ) -> None:
     new = sorted((g for g in groups.values() if not g.bug_id), key=lambda g: (g.project_id, g.fingerprint))
     if not new:
@@ -194,7 +211,7 @@ def _insert_new_bugs(
 
 
 def _insert_occurrences(
-    sql: HotPath,
+    sql: BatchSQL,
     reports: list[Report],
     groups: dict[tuple[int, str], _Group],
     project_ids: list[int],

@@ -1,27 +1,21 @@
-"""The ingest hot path's SQL, prepared once and run on a DBAPI cursor.
+"""The ingest writer's batch SQL, written once for both dialects and run on a DBAPI cursor.
 
-Why not SQLAlchemy Core here, as everywhere else: building, caching and binding Core statements cost about
-4 ms per batch and 150 µs per report (bench/README.md), more than the database work itself. Nor SQLAlchemy's
-`exec_driver_sql`: its execution context, events and result object cost ~25 µs per statement, three times
-what SQLite takes to run most of these, and a batch runs half a dozen. So these statements go to a DBAPI
-cursor of the session's own connection, inside its transaction; a failure raises the driver's exception,
-which the writer (ingest/writer.py) handles like any other by rolling back and closing the connection.
+Not SQLAlchemy Core: bench/sql_core.py measured Core at 2.5x this cursor's time per statement on SQLite.
 
-The statements are plain SQL that SQLite and PostgreSQL both accept (`ON CONFLICT ... DO UPDATE`,
-`RETURNING`, `UPDATE ... FROM`, window functions), written with `?` markers; only the marker, the casts of a
-bare VALUES list and how datetimes are passed differ. Values are always bound parameters, never formatted in.
+The statements run on a cursor of the session's own connection, inside its transaction; a failure raises the
+driver's exception, which the writer (ingest/writer.py) handles like any other by rolling back and closing
+the connection. They are plain SQL that SQLite and PostgreSQL both accept (`ON CONFLICT ... DO UPDATE`,
+`RETURNING`, `UPDATE ... FROM`, window functions), with `?` markers; only the marker, the casts of a bare
+VALUES list and how datetimes are passed differ. Values are always bound parameters, never formatted in.
 Datetimes on SQLite use SQLAlchemy's own storage format, so the ORM reads these rows like any other.
 
 Each statement takes a table's rows for the whole batch (`{rows}`, a VALUES list):
-- PostgreSQL runs it once, with all the rows in one VALUES list: one execution instead of one per row. The
-  statements go to a psycopg RawCursor with PostgreSQL's own `$1` markers: psycopg parses `%s` queries
-  in Python, and does not cache that for more than 50 parameters, which then costs more than executemany
-  (pipelined by psycopg, one round trip too) saves. A multi-row upsert must not meet the same key twice
-  ("ON CONFLICT DO UPDATE command cannot affect row a second time"), so the caller (service.py) sends one
-  row per key: per bug, per (bug, hour), per (bug, tag key, value).
+- PostgreSQL runs it once, with all the rows in one VALUES list: one execution instead of one per row, with
+  PostgreSQL's own `$1` markers on a psycopg RawCursor (psycopg's `%s` parsing is not cached past 50
+  parameters). A multi-row upsert must not meet the same key twice, so the callers send one row per key.
 - SQLite runs it per row (executemany): there is no round trip to save, and a statement compiled once and
-  rebound per row beats a long one compiled per batch (measured: bench/store_batch.py). New bugs (RETURNING)
-  and the prune are one statement on both.
+  rebound per row beats a long one compiled per batch. New bugs (RETURNING) and the prune are one statement
+  on both.
 """
 
 from __future__ import annotations
@@ -168,7 +162,7 @@ _PRUNE = (
 )
 
 
-class HotPath:
+class BatchSQL:
     """The statements above bound to one connection and its dialect."""
 
     def __init__(self, conn: Connection) -> None:

@@ -1,79 +1,45 @@
 """The group-commit writer: many waiting requests become one transaction, acknowledged only after the commit.
 
 `BatchCommitter` stores a list of reports in one transaction (retrying them one by one if the batch fails, so
-that one bad report cannot fail its neighbours). Two drivers feed it:
-
-- `GroupCommitWriter` (ingest/writer_thread.py), a thread inside the HTTP process: requests put their report
-  on a bounded queue and await a future; the thread takes everything queued (up to `max_batch`), commits, and
-  only then resolves the futures. Used when the app runs without a writer process (tests, `uvicorn
-  logcenter.main:create_app`).
-- the writer process of `logcenter serve` (ingest/writer_process.py, fed through ingest/channel.py), which
-  runs the committer for every HTTP worker, so that SQLite's one write lock has one owner and the second core
-  is used.
-
-Either way a 200 always means the report is durable, and throughput comes from amortising the commit.
+that one bad report cannot fail its neighbours); its `Counter` (ingest/counting.py) counts them later. One
+driver feeds it: the `WriterServer` below, which HTTP workers reach over a Unix socket (ingest/channel.py), in
+the writer process of `logcenter serve` or on a thread of an app run alone (ingest/writer_process.py). A 200
+always means the report is durable, and throughput comes from amortising the commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from logcenter.db import begin_write, utcnow
-from logcenter.errors import LogCenterError, Unavailable
-from logcenter.ingest import counting, service
-from logcenter.ingest.counting import Tally
+from logcenter.db import begin_write
+from logcenter.errors import Unavailable
+from logcenter.ingest import service
+from logcenter.ingest.channel import FrameReader, decode_report, encode_outcome, frame
+from logcenter.ingest.counting import COUNT_SHARE, Counter
 from logcenter.ingest.events import DEDUP_WINDOW, RecentEvents
-from logcenter.ingest.report import IngestResult, Report
-from logcenter.ingest.sentry.quota import ProjectQuota, over_quota
-from logcenter.ingest.sql import HotPath
+from logcenter.ingest.quota import ProjectQuota
+from logcenter.ingest.report import Outcome, Report
+from logcenter.ingest.sql import BatchSQL
 from logcenter.projects.service import IngestProject
 
 log = structlog.get_logger(__name__)
 
-# A report's result once committed, or why it was not stored: Unavailable (503), RateLimited (429).
-Outcome = IngestResult | LogCenterError
-
-# A batch that arrives while the writer counts waits for that transaction, so counting goes in parts of about
-# this long. Past the retention a part also has old occurrences to delete, and the same number of reports
-# costs two to three times as long (bench/README.md): a fixed number per part made the p99 latency. Parts of
-# 4 rather than 10 ms took the Sentry p99 past the retention from ~45 to ~36 ms at the same throughput.
-COUNT_PART_SECONDS = 0.004
-# Reports (or deleted occurrences) per part however slow the database is: counting must keep up with storing.
-MIN_COUNT_PART = 50
-# While counting has more to do (catching up after a burst, or pruning once the bugs reach the retention), it
-# takes at most this share of the writer's time, so that batches are not left to queue up between its parts.
-COUNT_SHARE = 0.5
-
-
-def next_part_limit(limit: int, done: int, elapsed: float, *, ceiling: int) -> int:
-    """How much the next counting part takes on, after one that did `done` in `elapsed` seconds with `limit`:
-    about `COUNT_PART_SECONDS` worth, at least `MIN_COUNT_PART`, at most `ceiling`, and no more than twice
-    `limit` at once (one quick part, say of bugs without tags, says little about the next)."""
-    if done <= 0 or elapsed <= 0:
-        return limit
-    fits = int(done * COUNT_PART_SECONDS / elapsed)
-    return max(min(MIN_COUNT_PART, ceiling), min(ceiling, 2 * limit, fits))
-
 
 class BatchCommitter:
-    """Stores batches of reports, one transaction each, and counts them; the only thing in a process that
-    writes reports.
+    """Stores batches of reports, one transaction each, and counts them when its `counter` says; the only
+    thing in a process that writes reports.
 
-    Its driver calls `write` for each batch, answers the batch's requests, then calls `count(if_due=True)`;
-    when no report comes, it calls `count(if_due=True)` again once `count_delay()` has passed. So the bugs'
-    counters are about `count_interval` seconds behind their stored reports at most (ingest/counting.py),
-    the start-up count takes what a killed process left, and with `count_interval` 0 `write` counts each
-    batch itself before it returns.
-
-    Each batch's reports are added to a tally in memory once committed, and counting applies the tally: a
-    bug, hour or tag value is written once per round however many reports it got. What the tally does not
-    hold (the backlog an earlier process left, or everything after a failed count) is read back from the
-    backlog first; until then batches are left to be read back too.
+    Its driver calls `write` for each batch, answers the batch's requests, then `count(if_due=True)`; when no
+    report comes, it calls `count(if_due=True)` again once `count_delay()` has passed. With `count_interval`
+    0, `write` counts each batch itself before it returns.
     """
 
     def __init__(
@@ -86,179 +52,47 @@ class BatchCommitter:
         count_share: float = COUNT_SHARE,
         quota_per_minute: int = 0,
         dedup_window: int = DEDUP_WINDOW,
-        store: Callable[..., list[IngestResult]] = service.store_batch,
+        store: Callable[..., list[Outcome]] = service.store_batch,
     ) -> None:
         self._factory = session_factory
         self._retention = retention
-        self._count_interval = count_interval
-        if count_limit is None:
-            # The most a counting transaction takes on; they are sized by time below that (next_part_limit).
-            # PostgreSQL upserts a row in about four times SQLite's time.
-            postgres = session_factory.kw["bind"].dialect.name == "postgresql"
-            count_limit = 200 if postgres else 500
-        self._count_limit = count_limit
-        self._part_limit = count_limit
-        # After a part that took t seconds, the next waits t * _part_pause (perf_counter) if batches want it.
-        self._part_pause = (1 - count_share) / count_share
-        self._next_part_at = 0.0
-        self._counted_at = 0.0
-        self._uncounted = True  # a backlog may be left by an earlier process
-        self._more = False  # the last count stopped at count_limit: there is more to count or prune
-        # Counting from memory (ingest/counting.py): what was stored since the current round began, what
-        # the round has still to count, and the bugs counted past the retention, with about how many
-        # occurrences each should lose. Until the backlog has been counted from the database once (an
-        # earlier process's, or after a failed count), batches are left to be read back from there.
-        self._tally = Tally()
-        self._round = Tally()
-        self._prune_due: dict[int, int] = {}
-        self._from_db = True
+        if count_limit is None:  # PostgreSQL upserts a row in about four times SQLite's time
+            count_limit = 200 if session_factory.kw["bind"].dialect.name == "postgresql" else 500
+        self.counter = Counter(
+            retention=retention, interval=count_interval, limit=count_limit, share=count_share
+        )
         self._store = store
-        # Sentry events per project and minute (0: off), counted here so that all HTTP workers share it.
-        self._quota = ProjectQuota(quota_per_minute)
-        # The last Sentry event ids stored, to recognise repeats (ingest/events.py).
+        self._quota = ProjectQuota(quota_per_minute)  # here, so that all HTTP workers share it
         self._events = RecentEvents(dedup_window)
         self._session: Session | None = None
-        # Resolved project slugs, reused across batches; only the committing thread touches it.
-        self._projects: dict[str, IngestProject] = {}
+        self._projects: dict[str, IngestProject] = {}  # resolved project slugs, reused across batches
 
     def write(self, reports: list[Report]) -> list[Outcome]:
         """One outcome per report, in order: its result once committed, or why it was not stored."""
-        if self._quota.per_minute:
-            refused = self._over_quota(reports)
-            if refused:
-                rest = [report for i, report in enumerate(reports) if i not in refused]
-                stored = iter(self._write(rest) if rest else [])
-                return [refused[i] if i in refused else next(stored) for i in range(len(reports))]
-        return self._write(reports)
-
-    def _over_quota(self, reports: list[Report]) -> dict[int, Outcome]:
-        """The Sentry events (those with an event_id) past their project's quota, by position.
-
-        A repeat of an event already stored, or of one earlier in the batch, is not counted and never refused:
-        it is an SDK's retry, answered 200 without being stored again. (The ids stored before this writer
-        started are known once its first batch has read them back.)"""
-        sentry = [
-            (i, r.project_pk, r.event_id)
-            for i, r in enumerate(reports)
-            if r.event_id is not None and r.project_pk is not None
-        ]
-        stored, in_batch = self._events.repeats(sentry)
-        refused: dict[int, Outcome] = {}
-        for i, project_pk, _ in sentry:
-            if i not in stored and i not in in_batch:
-                retry_after = self._quota.hit(project_pk)
-                if retry_after is not None:
-                    refused[i] = over_quota(reports[i].project_slug, retry_after)
-        return refused
-
-    def _write(self, reports: list[Report]) -> list[Outcome]:
         started = time.perf_counter()
         try:
-            outcomes: list[Outcome] = list(self._commit(reports))
+            outcomes = self._commit(reports)
         except Exception:
             log.warning("ingest.batch_failed", size=len(reports), exc_info=True)
             self._projects.clear()  # it may hold projects whose creation was rolled back
             outcomes = [self._write_one(report) for report in reports]
         log.debug("ingest.batch", size=len(reports), ms=round((time.perf_counter() - started) * 1000, 2))
-        self._uncounted = True
-        if not self._count_interval:
+        self.counter.stored()
+        if not self.counter.interval:
             self.count()
         return outcomes
 
     def count_delay(self) -> float | None:
-        """Seconds until the backlog is due to be counted; None if nothing was stored since the last count."""
-        if self._more:
-            return max(0.0, self._next_part_at - time.perf_counter())
-        if not self._uncounted:
-            return None
-        return max(0.0, self._counted_at + self._count_interval - time.monotonic())
+        """Seconds until counting is due; None if nothing was stored since the last count."""
+        return self.counter.delay()
 
     def count(self, *, if_due: bool = False) -> int:
-        """Add stored reports to their bugs' counters, and prune those bugs, in transactions of up to
-        `count_limit` reports (of whole bugs: one bug's reports are one row of counters however many) or of
-        deleted occurrences, fewer when the last one took longer than `COUNT_PART_SECONDS`.
+        """Count what was stored: all of it, or with `if_due` one transaction if one is due (Counter.run)."""
+        return self.counter.run(self._transaction, if_due=if_due, before_part=self._trim_event_ids)
 
-        Without `if_due`: all of it. With it (between batches, under load): one transaction, if counting is
-        due: reports were stored since the last round began `count_interval` seconds ago, or the last
-        transaction left more to do and the writer has since had `1 - count_share` of its time for batches.
-        So a batch never waits behind more than one of them (SQLite has one writer at a time). Returns how
-        many reports were counted. A failure is logged, and what was not counted is counted next time.
-        """
-        started = time.monotonic()
-        waiting = not self._uncounted or started - self._counted_at < self._count_interval
-        if if_due and (self._next_part_at > time.perf_counter() if self._more else waiting):
-            return 0
-        self._uncounted = False
-        counted = 0
-        try:
-            while True:
-                if not self._more:  # a new round, of what was stored since the last one began
-                    self._counted_at = time.monotonic()  # the next one is due count_interval from now
-                    self._round, self._tally = self._tally, Tally()
-                part_started = time.perf_counter()
-                with self._transaction() as session:
-                    n, done = self._count_part(session)
-                counted += n
-                ended = time.perf_counter()
-                elapsed = ended - part_started
-                self._part_limit = next_part_limit(self._part_limit, done, elapsed, ceiling=self._count_limit)
-                self._next_part_at = ended + elapsed * self._part_pause
-                # All of it: also what was stored while an earlier round was still being counted.
-                if if_due or not (self._more or self._tally):
-                    break
-        except Exception:
-            self._read_back()  # at the next interval
-            self._uncounted, self._more = True, False
-            log.warning("ingest.count_failed", exc_info=True)
-        if counted:
-            log.debug("ingest.count", reports=counted, ms=round((time.monotonic() - started) * 1000, 2))
-        return counted
-
-    def _read_back(self) -> None:
-        """Drop what is in memory and count from the backlog, which holds all that was not counted."""
-        self._tally, self._round, self._prune_due, self._from_db = Tally(), Tally(), {}, True
-
-    def _count_part(self, session: Session) -> tuple[int, int]:
-        """One transaction of counting: a part of the backlog read back, of the tally, or of the pruning.
-        Returns the reports counted and the part's size in reports or deleted occurrences."""
-        limit = self._part_limit
-        sql = HotPath(session.connection())
+    def _trim_event_ids(self, sql: BatchSQL) -> None:
         if self._events.trim_due():  # a few thousand rows at the table's oldest end
             log.debug("ingest.trim_event_ids", deleted=self._events.trim(sql))
-        if self._from_db:
-            n = counting.count_pending(session, retention=self._retention, limit=limit)
-            self._from_db = self._more = n == limit
-            return n, n
-        n = done = 0
-        if self._round:
-            n, over = counting.apply(sql, self._round.take(limit), retention=self._retention, now=utcnow())
-            done = n
-            for bug_id, due in over.items():
-                self._prune_due[bug_id] = self._prune_due.get(bug_id, 0) + due
-        elif self._prune_due:
-            done = self._prune_part(sql)
-            log.debug("ingest.prune", deleted=done)
-        self._more = bool(self._round or self._prune_due)
-        return n, done
-
-    def _prune_part(self, sql: HotPath) -> int:
-        """Delete up to a part's limit of occurrences past the retention, the oldest first, of the bugs that
-        have waited longest (a bug counted whole may have to lose more than one transaction should delete);
-        returns how many."""
-        limit = self._part_limit
-        bugs: list[int] = []
-        rows = 0
-        for bug_id, due in self._prune_due.items():
-            if bugs and rows + due > limit:
-                break
-            bugs.append(bug_id)
-            rows += due
-        for bug_id in bugs:
-            del self._prune_due[bug_id]
-        deleted = sql.prune(bugs, keep=self._retention, limit=limit)
-        if deleted == limit:  # perhaps not all: again later
-            self._prune_due.update(dict.fromkeys(bugs, max(1, (rows - limit) // len(bugs))))
-        return deleted
 
     def _write_one(self, report: Report) -> Outcome:
         try:
@@ -268,8 +102,8 @@ class BatchCommitter:
             log.error("ingest.report_failed", project=report.project_slug, exc_info=True)
             return Unavailable("Could not store the report, retry later", headers={"Retry-After": "5"})
 
-    def _commit(self, reports: list[Report]) -> list[IngestResult]:
-        tally = None if self._from_db else self._tally
+    def _commit(self, reports: list[Report]) -> list[Outcome]:
+        quota = self._quota.saved()
         try:
             with self._transaction() as session:
                 results = self._store(
@@ -277,12 +111,14 @@ class BatchCommitter:
                     reports,
                     retention=self._retention,
                     projects=self._projects,
-                    tally=tally,
+                    tally=self.counter.tally(),
                     events=self._events,
+                    quota=self._quota,
                 )
         except Exception:
-            self._read_back()  # the tally may hold reports that were rolled back
+            self.counter.forget()  # the tally may hold reports that were rolled back
             self._events.rollback()
+            self._quota.restore(quota)  # the reports are stored (and counted) again one by one
             raise
         self._events.commit()
         return results
@@ -298,7 +134,7 @@ class BatchCommitter:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Session]:
         """A write transaction on the committer's own session and connection, kept from one to the next: a
-        new session and a pool checkout per transaction cost ~100 µs, as much as storing a report."""
+        new session and a pool checkout per transaction cost as much as storing a report."""
         if self._session is None:
             bind = self._factory.kw["bind"]
             self._session = Session(bind=bind.connect(), autoflush=False, expire_on_commit=False)
@@ -315,3 +151,131 @@ class BatchCommitter:
             raise
         if session.identity_map:  # rare (regressions, new projects): no object outlives its transaction
             session.expunge_all()
+
+
+# A batch takes at most half of what waits, but at least this many.
+MIN_SPLIT = 8
+
+
+def batch_size(waiting: int, max_batch: int) -> int:
+    """How many of `waiting` received reports the next transaction commits.
+
+    Not all of them once there are many: the clients of a busy server each wait for an answer before they
+    send again, so the reports one commit answers are the HTTP workers' next work. Committing everything at
+    once leaves them idle for the whole of a long transaction, then the writer idle while they parse what the
+    answers brought back; two halves keep both sides busy. Below `MIN_SPLIT` the fixed cost of a transaction
+    outweighs that, and half of a long queue is still a large batch.
+    """
+    return min(waiting, max_batch, max(MIN_SPLIT, (waiting + 1) // 2))
+
+
+class WriterServer:
+    """Accepts HTTP workers' connections and commits their reports in batches, on one thread."""
+
+    def __init__(
+        self,
+        committer: BatchCommitter,
+        *,
+        max_batch: int,
+        queue_size: int,
+        after_batch: Callable[[], None] | None = None,
+    ) -> None:
+        self._committer = committer
+        self._max_batch = max_batch
+        self._queue_size = queue_size
+        self._after_batch = after_batch  # runs once the batch's answers are on their way
+        self._pending: deque[tuple[_WorkerConnection, int, Report]] = deque()
+        self._scheduled = False
+        self._count_timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def listen(self, path: str) -> asyncio.Server:
+        self._loop = asyncio.get_running_loop()
+        return await self._loop.create_unix_server(lambda: _WorkerConnection(self), path=path)
+
+    def add(self, connection: _WorkerConnection, items: list[list[Any]]) -> None:
+        room = max(self._queue_size - len(self._pending), 0)
+        if room < len(items):  # the database cannot keep up: shed load rather than queue without bound
+            full = Unavailable("Ingest queue is full, retry later", headers={"Retry-After": "1"})
+            connection.send([encode_outcome(seq, full) for seq, _ in items[room:]])
+            items = items[:room]
+        self._pending.extend((connection, seq, decode_report(values)) for seq, values in items)
+        if not self._scheduled:
+            # Runs after the loop has read every socket that is ready now: all of them join this batch.
+            self._scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._commit)
+
+    def _commit(self) -> None:
+        self._scheduled = False
+        if not self._pending:  # drain() got there first
+            return
+        take = batch_size(len(self._pending), self._max_batch)
+        batch = [self._pending.popleft() for _ in range(take)]
+        if self._pending:
+            self._scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._commit)
+        outcomes = self._committer.write([report for _, _, report in batch])
+        replies: dict[_WorkerConnection, list[bytes]] = {}
+        for (connection, seq, _), outcome in zip(batch, outcomes, strict=True):
+            replies.setdefault(connection, []).append(encode_outcome(seq, outcome))
+        for connection, parts in replies.items():
+            connection.send(parts)
+        self._committer.count(if_due=True)
+        if self._after_batch is not None:
+            self._after_batch()
+        self._count_later()
+
+    def _count_later(self) -> None:
+        """When no report comes for a while, count what the last ones left (BatchCommitter.count_delay)."""
+        if self._count_timer is not None:
+            self._count_timer.cancel()
+            self._count_timer = None
+        delay = self._committer.count_delay()
+        if delay is not None and not self._pending:
+            assert self._loop is not None
+            self._count_timer = self._loop.call_later(delay, self._count_idle)
+
+    def _count_idle(self) -> None:
+        self._count_timer = None
+        if not self._pending:  # else the next batch counts when due
+            self._committer.count(if_due=True)  # one transaction, then the next one later if there is more
+            if self._after_batch is not None:
+                self._after_batch()
+            self._count_later()
+
+    def drain(self) -> None:
+        """Commit and count everything received (at shutdown)."""
+        while self._pending:
+            self._commit()
+        if self._count_timer is not None:
+            self._count_timer.cancel()
+        self._committer.count()
+
+
+class _WorkerConnection(asyncio.Protocol):
+    def __init__(self, server: WriterServer) -> None:
+        self._server = server
+        self._reader = FrameReader()
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            for items in self._reader.feed(data):
+                self._server.add(self, items)
+        except Exception:  # not our protocol: drop the connection (the worker answers its requests 503)
+            log.error("writer.bad_frame", exc_info=True)
+            if self._transport is not None:
+                self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # Reports already received are still committed; their worker no longer waits for the answer.
+        self._transport = None
+
+    def send(self, parts: list[bytes]) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(frame(parts))

@@ -1,8 +1,9 @@
-"""The writer process of `logcenter serve`: its main function and the supervisor that starts and restarts it.
+"""Where the ingest writer runs: the writer process of `logcenter serve`, or a thread of an app run alone.
 
-The process commits the reports of every HTTP worker through the socket protocol of ingest/channel.py; this
-module is its life cycle: start-up (engine, SQLite checkpoint thread), readiness, restart after a crash, and
-a stop that commits what was received after the HTTP workers have finished.
+Either way it is one `WriterServer` (ingest/writer.py) on an event loop of its own, fed by the HTTP workers
+over a Unix socket and committing through one `BatchCommitter`: the tests run the code production runs. This
+module is its life cycle: start-up (engine, SQLite checkpoint thread), readiness, restart of a crashed
+process, and a stop that commits what was received after the HTTP workers have finished.
 """
 
 from __future__ import annotations
@@ -16,20 +17,54 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable
+from functools import partial
 from multiprocessing.connection import Connection
 
 import structlog
+from sqlalchemy.orm import Session, sessionmaker
 
 from logcenter.config import Settings
 from logcenter.db import WalCheckpointer, create_db_engine, create_session_factory, sqlite_cache_size
-from logcenter.ingest.channel import WriterServer
-from logcenter.ingest.writer import BatchCommitter
+from logcenter.ingest.writer import BatchCommitter, WriterServer
 from logcenter.logs import configure_logging
 from logcenter.process import WRITER_PROCESS, name_this_thread, settle_heap
 
 log = structlog.get_logger(__name__)
 
 WRITER_CACHE_MIB = 64  # SQLite page cache of the writer's connections (db.sqlite_cache_size)
+
+
+def new_committer(settings: Settings, session_factory: sessionmaker[Session]) -> BatchCommitter:
+    return BatchCommitter(
+        session_factory,
+        retention=settings.occurrence_retention,
+        count_interval=settings.count_interval,
+        quota_per_minute=settings.project_quota_per_minute,
+        dedup_window=settings.sentry_dedup_window,
+    )
+
+
+async def serve_writer(
+    committer: BatchCommitter,
+    settings: Settings,
+    path: str,
+    *,
+    started: Callable[[], None],
+    stopped: asyncio.Future[None],
+    after_batch: Callable[[], None] | None = None,
+) -> None:
+    """Commit what HTTP workers send to `path` until `stopped` is done, then what was received."""
+    writer = WriterServer(
+        committer,
+        max_batch=settings.writer_max_batch,
+        queue_size=settings.writer_queue_size,
+        after_batch=after_batch,
+    )
+    server = await writer.listen(path)
+    started()
+    await stopped
+    server.close()
+    writer.drain()
 
 
 def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Connection) -> None:
@@ -49,18 +84,32 @@ def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Conn
         sqlite_cache_size(engine, WRITER_CACHE_MIB)
         checkpointer = WalCheckpointer(engine)
         checkpointer.start()
-    committer = BatchCommitter(
-        create_session_factory(engine),
-        retention=settings.occurrence_retention,
-        count_interval=settings.count_interval,
-        quota_per_minute=settings.project_quota_per_minute,
-        dedup_window=settings.sentry_dedup_window,
-    )
+    committer = new_committer(settings, create_session_factory(engine))
     committer.count()  # what an earlier writer stored and did not count (it was killed)
     settle_heap()  # imports and engine are long-lived (logcenter/process.py)
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        closed: asyncio.Future[None] = loop.create_future()
+        # EOF on the lifeline: the parent closed its end, or died.
+        loop.add_reader(lifeline.fileno(), _settle, closed)
+
+        def started() -> None:
+            ready.send(os.getpid())
+            ready.close()
+            log.info("writer.started", pid=os.getpid(), database=_safe_url(settings.database_url))
+
+        after_batch = checkpointer.settle if checkpointer is not None else None
+        await serve_writer(
+            committer, settings, path, started=started, stopped=closed, after_batch=after_batch
+        )
+        await asyncio.sleep(0.1)  # let the last answers leave the socket buffers
+        loop.remove_reader(lifeline.fileno())
+        log.info("writer.stopped")
+
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(_serve(committer, settings, path, lifeline, ready, checkpointer))
+            runner.run(serve())
     finally:
         committer.close()
         if checkpointer is not None:
@@ -68,38 +117,59 @@ def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Conn
         engine.dispose()
 
 
-async def _serve(
-    committer: BatchCommitter,
-    settings: Settings,
-    path: str,
-    lifeline: Connection,
-    ready: Connection,
-    checkpointer: WalCheckpointer | None,
-) -> None:
-    writer = WriterServer(
-        committer,
-        max_batch=settings.writer_max_batch,
-        queue_size=settings.writer_queue_size,
-        after_batch=checkpointer.settle if checkpointer is not None else None,
-    )
-    server = await writer.listen(path)
-    ready.send(os.getpid())
-    ready.close()
-    loop = asyncio.get_running_loop()
-    closed = loop.create_future()
+class WriterThread:
+    """The writer of an app run without `logcenter serve` (the tests, `uvicorn logcenter.main:create_app`):
+    the writer process's server and schedule, on a thread of the app's own process."""
 
-    def lifeline_closed() -> None:  # EOF: the parent closed its end, or died
-        if not closed.done():
-            closed.set_result(None)
+    def __init__(self, committer: BatchCommitter, settings: Settings) -> None:
+        self._committer = committer
+        self._settings = settings
+        self._dir = tempfile.mkdtemp(prefix="logcenter-")  # mode 0700, as the writer process's
+        self.path = os.path.join(self._dir, "writer.sock")
+        self._stop: Callable[[], object] | None = None
+        self._thread: threading.Thread | None = None
 
-    loop.add_reader(lifeline.fileno(), lifeline_closed)
-    log.info("writer.started", pid=os.getpid(), database=_safe_url(settings.database_url))
-    await closed
-    loop.remove_reader(lifeline.fileno())
-    server.close()
-    writer.drain()
-    await asyncio.sleep(0.1)  # let the last answers leave the socket buffers
-    log.info("writer.stopped")
+    def start(self) -> None:
+        self._committer.count()  # what an earlier writer stored and did not count
+        ready = threading.Event()
+        listening: list[bool] = []
+
+        def started() -> None:
+            listening.append(True)
+            ready.set()
+
+        async def serve() -> None:
+            loop = asyncio.get_running_loop()
+            stopped: asyncio.Future[None] = loop.create_future()
+            self._stop = partial(loop.call_soon_threadsafe, _settle, stopped)
+            try:
+                await serve_writer(
+                    self._committer, self._settings, self.path, started=started, stopped=stopped
+                )
+            finally:
+                ready.set()
+
+        self._thread = threading.Thread(
+            target=asyncio.run, args=(serve(),), name="logcenter-writer", daemon=True
+        )
+        self._thread.start()
+        ready.wait()
+        if not listening:
+            raise RuntimeError("the ingest writer thread failed to start")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit and count what was received, then end the thread (once the app takes no more reports)."""
+        if self._thread is not None and self._stop is not None and self._thread.is_alive():
+            self._stop()
+            self._thread.join(timeout)
+        self._thread = None
+        self._committer.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

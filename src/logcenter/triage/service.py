@@ -17,19 +17,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from logcenter.bugs import workflow
-from logcenter.bugs.models import (
-    Bug,
-    BugHourlyCount,
-    BugTagValue,
-    Occurrence,
-    RecentEventId,
-    UncountedOccurrence,
-)
+from logcenter.bugs.models import Bug, BugHourlyCount, BugTagValue, Occurrence
 from logcenter.bugs.service import BugFilter, _filtered, get_bug
 from logcenter.db import utcnow
 from logcenter.errors import Conflict, NotFound, ValidationFailed
 from logcenter.ingest import counting
-from logcenter.ingest.sql import LATEST_FIELDS, HotPath
+from logcenter.ingest.models import RecentEventId, UncountedOccurrence
+from logcenter.ingest.sql import LATEST_FIELDS, BatchSQL
 
 SYSTEM = "system"
 MAX_ABSORB = 100  # bugs merged into one at once (AbsorbIn.bug_ids)
@@ -120,7 +114,7 @@ def absorb(session: Session, survivor_id: int, bug_ids: list[int], *, actor: str
     )
     # Bugs merged into the absorbed ones earlier now point at the survivor: routing stays one step.
     session.execute(update(Bug).where(Bug.merged_into_id.in_(other_ids)).values(merged_into_id=survivor.id))
-    sql = HotPath(session.connection())
+    sql = BatchSQL(session.connection())
     if taken:
         counting.count_ids(sql, taken, retention=retention, now=utcnow())
     sql.prune([survivor.id], keep=retention)

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -26,6 +27,10 @@ import orjson
 
 from logcenter.errors import BadRequest
 from logcenter.ingest.report import Report
+from logcenter.ingest.scrub import DEFAULT as DEFAULT_SCRUBBER
+from logcenter.ingest.scrub import Scrubber
+from logcenter.ingest.sentry.event import event_id_of, to_report
+from logcenter.sourcemaps.resolve import Resolver
 
 MAX_DEPTH = 20
 _TOO_DEEP = "[nested too deep]"
@@ -142,9 +147,37 @@ def load_event(payload: bytes) -> dict[str, Any]:
     return value
 
 
-def report_from(payload: bytes, event: dict[str, Any], make: Callable[[dict[str, Any]], Report]) -> Report:
-    """`make(event)` (event = `load_event(payload)`) if the writer can store it as it is, else `make` of the
-    repaired event: the cost of the repair is paid only by the events that need it."""
+def report_from(
+    payload: bytes,
+    *,
+    project_pk: int,
+    project_slug: str,
+    header_event_id: str | None,
+    now: datetime,
+    max_skew: timedelta,
+    scrubber: Scrubber = DEFAULT_SCRUBBER,
+    resolver: Resolver | None = None,
+) -> Report:
+    """The event's Report: `to_report` of `load_event(payload)` if the writer can store it as it is, else of
+    the repaired event (`parse_event`), so that only the events that need the repair pay for it. `resolver`
+    maps minified JavaScript frames through their source maps first."""
+    event = load_event(payload)
+    # "If the identifier mismatches between the Envelope and payload, the Envelope header takes precedence."
+    event_id = header_event_id or event_id_of(event.get("event_id")) or uuid.uuid4().hex
+
+    def make(event: dict[str, Any]) -> Report:
+        if resolver is not None:
+            event = resolver.resolve(event, project_pk)
+        return to_report(
+            event,
+            project_pk=project_pk,
+            project_slug=project_slug,
+            event_id=event_id,
+            now=now,
+            max_skew=max_skew,
+            scrubber=scrubber,
+        )
+
     try:
         report: Report | None = make(event)
     except (RecursionError, orjson.JSONEncodeError):  # str() of a value nested ~1,000 levels deep, which

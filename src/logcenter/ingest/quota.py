@@ -1,6 +1,6 @@
 """Per-project event quota: fixed one-minute windows counted in process memory.
 
-The quota is counted where reports are stored (`BatchCommitter.write`): in the writer process that all the
+The quota is counted where reports are stored (`service.store_batch`): in the writer process that all the
 HTTP workers of a `logcenter serve` share, so `--workers N` does not multiply it. Replicas behind a load
 balancer each have their own writer, so a project gets up to replicas × quota; that is the price of keeping
 the hot path free of shared state. Only Sentry events are counted (REST reports have no quota), so the set
@@ -40,6 +40,13 @@ class ProjectQuota:
             return max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
         self._windows[project_pk] = (window, count + 1)
         return None
+
+    def saved(self) -> dict[int, tuple[int, int]]:
+        """The counters as they are, to `restore` if the transaction that counted events fails."""
+        return dict(self._windows) if self.per_minute else self._windows
+
+    def restore(self, saved: dict[int, tuple[int, int]]) -> None:
+        self._windows = saved
 
 
 def over_quota(project_slug: str, retry_after: int) -> RateLimited:
