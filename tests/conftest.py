@@ -62,14 +62,26 @@ class Database:
     factory: sessionmaker[Session]
 
     def reset(self) -> None:
-        """Empty every table (the schema stays, as the migrations built it)."""
+        """Empty every table and start its ids at 1 again (the schema stays, as the migrations built it).
+
+        DELETE, children first, rather than TRUNCATE: on PostgreSQL, TRUNCATE gives every table and index a
+        new file, about 0.4 s a test where deleting the few rows a test made takes milliseconds.
+        """
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
         with self.engine.begin() as conn:
             if self.backend == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                conn.execute(text("; ".join(f"DELETE FROM {table}" for table in tables)))
+                conn.execute(text(_RESTART_SEQUENCES))
             else:
                 for table in tables:
                     conn.execute(text(f"DELETE FROM {table}"))
+
+
+# Every sequence of this run's schema (the ids) starts at 1 again, as after TRUNCATE ... RESTART IDENTITY.
+_RESTART_SEQUENCES = """
+SELECT setval(c.oid, 1, false) FROM pg_class c
+WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace
+"""
 
 
 _databases: dict[str, Database] = {}
