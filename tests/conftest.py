@@ -33,8 +33,19 @@ from logcenter.db import create_db_engine, create_session_factory
 from logcenter.main import create_app
 from logcenter.migrations import upgrade
 from logcenter.models import Base
+from logcenter.users import service as users_service
 
 pytest_plugins = ["tests.forgefake.fixtures"]  # fake_gitea, fake_github, fake_gitlab, fake_forge, origin_repo
+
+# The web UI users the tests make and log in hash their passwords with argon2 at its lowest cost instead of
+# 3 passes over 64 MiB (0.1-0.6 s a hash on the CI machine), set through the real settings: every Settings the
+# tests build and every server or CLI they start inherits it. tests/web/test_passwords.py checks the setting.
+os.environ.update(
+    LOGCENTER_PASSWORD_HASH_TIME_COST="1",
+    LOGCENTER_PASSWORD_HASH_MEMORY_KIB="8",
+    LOGCENTER_PASSWORD_HASH_PARALLELISM="1",
+)
+users_service.configure_passwords(Settings())  # for users a test makes before it builds an app
 
 POSTGRES_URL = os.environ.get(
     "LOGCENTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
