@@ -271,15 +271,60 @@ def api(live_server: LiveServer, admin_headers: dict[str, str]) -> Iterator[http
 CHROMIUM = "/usr/bin/chromium"
 
 
+class _Chromium:
+    """The Chromium that consecutive browser tests share: starting Playwright's driver and the browser costs
+    2-3 s, a new context (fresh cookies and storage) per test little.
+
+    Playwright's sync API keeps an event loop running in this thread while it is open, and other tests call
+    asyncio.run(): it is closed after the last of a run of tests that use it (pytest_runtest_teardown below).
+    """
+
+    playwright: Any = None
+    browser: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls.browser is not None and not cls.browser.is_connected():  # it crashed: start again
+            cls.close()
+        if cls.browser is None:
+            from playwright.sync_api import sync_playwright
+
+            if not Path(CHROMIUM).exists():
+                pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium package)")
+            cls.playwright = sync_playwright().start()
+            try:
+                cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM)
+            except BaseException:
+                cls.close()
+                raise
+        return cls.browser
+
+    @classmethod
+    def close(cls) -> None:
+        browser, playwright = cls.browser, cls.playwright
+        cls.browser = cls.playwright = None
+        try:
+            if browser is not None and browser.is_connected():
+                browser.close()
+        finally:
+            if playwright is not None:
+                playwright.stop()
+
+
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    """Debian's Chromium driven by Playwright, per test: Playwright's sync API keeps an event loop running in
-    this thread while it is open, and other tests call asyncio.run()."""
-    from playwright.sync_api import sync_playwright
+    """Debian's Chromium driven by Playwright. Consecutive tests share the browser process; what a test opens
+    in it (contexts, pages, cookies) is closed when it ends."""
+    browser = _Chromium.get()
+    yield browser
+    for context in list(browser.contexts):
+        context.close()
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium package)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    try:
+        return (yield)  # the test's fixtures first: they close their pages
+    finally:
+        if _Chromium.playwright is not None and (nextitem is None or "browser" not in nextitem.fixturenames):
+            _Chromium.close()
