@@ -33,8 +33,19 @@ from logcenter.db import create_db_engine, create_session_factory
 from logcenter.main import create_app
 from logcenter.migrations import upgrade
 from logcenter.models import Base
+from logcenter.users import service as users_service
 
 pytest_plugins = ["tests.forgefake.fixtures"]  # fake_gitea, fake_github, fake_gitlab, fake_forge, origin_repo
+
+# The web UI users the tests make and log in hash their passwords with argon2 at its lowest cost instead of
+# 3 passes over 64 MiB (0.1-0.6 s a hash on the CI machine), set through the real settings: every Settings the
+# tests build and every server or CLI they start inherits it. tests/web/test_passwords.py checks the setting.
+os.environ.update(
+    LOGCENTER_PASSWORD_HASH_TIME_COST="1",
+    LOGCENTER_PASSWORD_HASH_MEMORY_KIB="8",
+    LOGCENTER_PASSWORD_HASH_PARALLELISM="1",
+)
+users_service.configure_passwords(Settings())  # for users a test makes before it builds an app
 
 POSTGRES_URL = os.environ.get(
     "LOGCENTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -62,17 +73,41 @@ class Database:
     factory: sessionmaker[Session]
 
     def reset(self) -> None:
-        """Empty every table (the schema stays, as the migrations built it)."""
+        """Empty every table and start its ids at 1 again (the schema stays, as the migrations built it).
+
+        DELETE, children first, rather than TRUNCATE: on PostgreSQL, TRUNCATE gives every table and index a
+        new file, about 0.4 s a test where deleting the few rows a test made takes milliseconds.
+        """
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
         with self.engine.begin() as conn:
             if self.backend == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                conn.execute(text("; ".join(f"DELETE FROM {table}" for table in tables)))
+                conn.execute(text(_RESTART_SEQUENCES))
             else:
                 for table in tables:
                     conn.execute(text(f"DELETE FROM {table}"))
 
 
+# Every sequence of this run's schema (the ids) starts at 1 again, as after TRUNCATE ... RESTART IDENTITY.
+_RESTART_SEQUENCES = """
+SELECT setval(c.oid, 1, false) FROM pg_class c
+WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace
+"""
+
+
 _databases: dict[str, Database] = {}
+
+
+def schema_url(schema: str) -> str:
+    """The URL of the PostgreSQL test database with `schema` as the search path.
+
+    Its commits do not wait for their WAL to reach the disk (synchronous_commit=off): a commit is visible to
+    every other connection at once all the same, only a crash of PostgreSQL itself could lose the last ones,
+    and a test run does not survive that anyway. Waiting for the disk took 7-12 ms a commit on the CI machine.
+    The app's own setting is untouched: it never changes synchronous_commit.
+    """
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}%20-csynchronous_commit%3Doff"
 
 
 def _create(backend: str, tmp_dir: Path) -> Database:
@@ -85,8 +120,7 @@ def _create(backend: str, tmp_dir: Path) -> Database:
         with admin.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
         admin.dispose()
-        sep = "&" if "?" in POSTGRES_URL else "?"
-        url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+        url = schema_url(schema)
     engine = create_db_engine(url, pool_size=5)
     upgrade(engine)
     return Database(backend, url, engine, create_session_factory(engine))
@@ -103,8 +137,7 @@ def migrated_engine(backend: str, tmp_dir: Path, revision: str) -> Iterator[Engi
     else:
         with admin.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
-        sep = "&" if "?" in POSTGRES_URL else "?"
-        engine = create_db_engine(f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}", pool_size=1)
+        engine = create_db_engine(schema_url(schema), pool_size=1)
     try:
         upgrade(engine, revision)
         yield engine
@@ -126,7 +159,7 @@ def database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for db in _databases.values():
         if db.backend == "postgresql":
-            schema = db.url.rsplit("%3D", 1)[1]
+            schema = db.url.split("search_path%3D", 1)[1].split("%20", 1)[0]
             db.engine.dispose()
             admin = create_db_engine(POSTGRES_URL, pool_size=1)
             with admin.begin() as conn:
@@ -248,15 +281,60 @@ def api(live_server: LiveServer, admin_headers: dict[str, str]) -> Iterator[http
 CHROMIUM = "/usr/bin/chromium"
 
 
+class _Chromium:
+    """The Chromium that consecutive browser tests share: starting Playwright's driver and the browser costs
+    2-3 s, a new context (fresh cookies and storage) per test little.
+
+    Playwright's sync API keeps an event loop running in this thread while it is open, and other tests call
+    asyncio.run(): it is closed after the last of a run of tests that use it (pytest_runtest_teardown below).
+    """
+
+    playwright: Any = None
+    browser: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls.browser is not None and not cls.browser.is_connected():  # it crashed: start again
+            cls.close()
+        if cls.browser is None:
+            from playwright.sync_api import sync_playwright
+
+            if not Path(CHROMIUM).exists():
+                pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium package)")
+            cls.playwright = sync_playwright().start()
+            try:
+                cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM)
+            except BaseException:
+                cls.close()
+                raise
+        return cls.browser
+
+    @classmethod
+    def close(cls) -> None:
+        browser, playwright = cls.browser, cls.playwright
+        cls.browser = cls.playwright = None
+        try:
+            if browser is not None and browser.is_connected():
+                browser.close()
+        finally:
+            if playwright is not None:
+                playwright.stop()
+
+
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    """Debian's Chromium driven by Playwright, per test: Playwright's sync API keeps an event loop running in
-    this thread while it is open, and other tests call asyncio.run()."""
-    from playwright.sync_api import sync_playwright
+    """Debian's Chromium driven by Playwright. Consecutive tests share the browser process; what a test opens
+    in it (contexts, pages, cookies) is closed when it ends."""
+    browser = _Chromium.get()
+    yield browser
+    for context in list(browser.contexts):
+        context.close()
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium package)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    try:
+        return (yield)  # the test's fixtures first: they close their pages
+    finally:
+        if _Chromium.playwright is not None and (nextitem is None or "browser" not in nextitem.fixturenames):
+            _Chromium.close()

@@ -241,7 +241,9 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 def _users_session(settings: Settings):
     from logcenter.db import create_session_factory, session_scope
+    from logcenter.users import service as users_service
 
+    users_service.configure_passwords(settings)
     _upgrade(settings)
     engine = _engine(settings)
     return engine, session_scope(create_session_factory(engine))

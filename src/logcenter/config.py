@@ -178,6 +178,17 @@ class Settings(BaseSettings):
         "summary. 0 = no limit",
     )
 
+    # Web UI passwords (users/service.py): the argon2id cost of new hashes. Stored hashes keep the cost they
+    # were made with and are re-hashed at the user's next login. The defaults are argon2-cffi's (RFC 9106's
+    # second recommendation: 3 passes over 64 MiB in 4 lanes)
+    password_hash_time_cost: int = Field(default=3, ge=1, description="argon2 passes per password hash")
+    password_hash_memory_kib: int = Field(
+        default=65536, ge=8, description="argon2 memory per password hash, in KiB (at least 8 per lane)"
+    )
+    password_hash_parallelism: int = Field(
+        default=4, ge=1, le=64, description="argon2 lanes (threads) per password hash"
+    )
+
     # Admin bootstrap
     sourcemaps_dir: Path | None = Field(
         default=None,
@@ -239,6 +250,14 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+    @model_validator(mode="after")
+    def _argon2_memory_per_lane(self) -> Settings:
+        if self.password_hash_memory_kib < 8 * self.password_hash_parallelism:
+            raise ValueError(
+                "password_hash_memory_kib must be at least 8 per lane of password_hash_parallelism"
+            )
+        return self
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

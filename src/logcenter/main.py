@@ -43,6 +43,7 @@ from logcenter.revisions.routes import router as revisions_router
 from logcenter.sourcemaps.routes import router as sourcemaps_router
 from logcenter.stats.routes import router as stats_router
 from logcenter.triage.routes import router as triage_router
+from logcenter.users import service as users_service
 from logcenter.validation import to_failure
 from logcenter.web import install as install_web
 from logcenter.webhooks.routes import router as webhooks_router
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(settings.log_level)
     engine = create_db_engine(settings.database_url, pool_size=settings.database_pool_size)
     session_factory = create_session_factory(engine)
+    users_service.configure_passwords(settings)  # the web UI's logins hash with the settings' argon2 cost
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -12,7 +12,6 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import brotli
 import httpx
@@ -31,39 +30,46 @@ HEALTH_BOUND = 0.5  # seconds: any other request while a hostile one is read
 ANSWER_BOUND = 5.0  # seconds: the hostile request itself
 
 
-@pytest.fixture
-def served(db: Database, tmp_path: Path) -> Iterator[str]:
-    """`logcenter serve` in its own process, on this test's database."""
+@pytest.fixture(scope="module")
+def served(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`logcenter serve` in its own process on this backend's test database, shared by the module's tests:
+    starting one took 5-15 s on the CI machine. The tests only send requests and read the answers; what they
+    stored is deleted when the module is done with the server."""
     port = free_port()
-    env = {**os.environ, "LOGCENTER_DATABASE_URL": db.url, "LOGCENTER_LEASE_SWEEP_SECONDS": "3600"}
+    env = {**os.environ, "LOGCENTER_DATABASE_URL": database.url, "LOGCENTER_LEASE_SWEEP_SECONDS": "3600"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "logcenter", "serve", "--port", str(port)],
-        cwd=tmp_path,
+        cwd=tmp_path_factory.mktemp("served"),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("logcenter serve did not start")
-        time.sleep(0.1)
     try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("logcenter serve did not start")
+            time.sleep(0.1)
         yield base
     finally:
         proc.terminate()
-        proc.wait(30)
+        try:
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            database.reset()
 
 
-@pytest.fixture
-def project(served: str, db: Database) -> Project:
+@pytest.fixture(scope="module")
+def project(served: str, database: Database) -> Project:
     """A project created by its first report, as users create theirs."""
     report = {
         "project_id": "hostile",
@@ -78,7 +84,7 @@ def project(served: str, db: Database) -> Project:
         },
     }
     assert httpx.post(f"{served}/api/v1/logs/report", json=report).status_code == 200
-    with db.factory() as session:
+    with database.factory() as session:
         return session.scalars(select(Project).where(Project.slug == "hostile")).one()
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from logcenter.auth.models import Scope
 from logcenter.bugs.models import BugStatus
+from logcenter.forges import http as forge_http
 from logcenter.projects.models import Project
 from tests.conftest import make_token
 from tests.webhooks.conftest import SECRET, history, reload, review_bug
@@ -97,17 +98,22 @@ def test_a_pr_already_merged_on_the_forge_is_recorded_not_merged_twice(
 
 
 def test_forge_down_or_failing_is_a_clear_502_and_the_bug_is_unchanged(
-    client, session, admin_headers, fake_forge
+    client, session, admin_headers, fake_forge, monkeypatch
 ):
+    # The server's waits between retries are recorded instead of slept (3.5 s a call).
+    waits: list[float] = []
+    monkeypatch.setattr(forge_http, "sleep", waits.append)
     configure(client, admin_headers, fake_forge)
     bug, pr = pending(session, fake_forge)
     with fake_forge.outage():
         down = client.post(f"/api/v1/bugs/{bug.id}/merge", headers=admin_headers)
     assert down.status_code == 502, down.text
     assert fake_forge.kind in down.json()["detail"]
+    assert waits == [0.5, 1.0, 2.0]  # retried three times, backing off, before it gave up
     fake_forge.fail_next(500, times=20)
     failing = client.post(f"/api/v1/bugs/{bug.id}/reject", json={"reason": "no"}, headers=admin_headers)
     assert failing.status_code == 502, failing.text
+    assert waits == [0.5, 1.0, 2.0] * 2
     assert "500" in failing.json()["detail"]
     for answer in (down, failing):
         assert fake_forge.token not in answer.text

@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from logcenter.config import Settings
 from logcenter.db import utcnow
 from logcenter.errors import Conflict, NotFound, ValidationFailed
 from logcenter.users.models import Role, User, WebSession
@@ -20,9 +21,36 @@ from logcenter.users.models import Role, User, WebSession
 SESSION_LIFETIME = timedelta(days=14)
 MIN_PASSWORD = 8
 USERNAME = re.compile(r"^[A-Za-z0-9._@-]{1,100}$")
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so a login takes as long whether or not the user exists.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(8))
+
+
+class _Passwords:
+    """The process's argon2 hasher, with the cost of the settings it was configured from."""
+
+    hasher = PasswordHasher()
+    # Verified against when the username is unknown, so a login takes as long whether or not the user exists.
+    # Made when the app is configured, not at import: every process that imports this would pay for a hash.
+    dummy_hash: str | None = None
+
+
+def configure_passwords(settings: Settings) -> None:
+    """Hash new passwords with the settings' argon2 cost (create_app and the user commands call this)."""
+    hasher = PasswordHasher(
+        time_cost=settings.password_hash_time_cost,
+        memory_cost=settings.password_hash_memory_kib,
+        parallelism=settings.password_hash_parallelism,
+    )
+    if _cost(hasher) != _cost(_Passwords.hasher) or _Passwords.dummy_hash is None:
+        _Passwords.hasher, _Passwords.dummy_hash = hasher, hasher.hash(secrets.token_hex(8))
+
+
+def _cost(hasher: PasswordHasher) -> tuple[int, int, int]:
+    return hasher.time_cost, hasher.memory_cost, hasher.parallelism
+
+
+def _dummy_hash() -> str:
+    if _Passwords.dummy_hash is None:
+        _Passwords.dummy_hash = _Passwords.hasher.hash(secrets.token_hex(8))
+    return _Passwords.dummy_hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +90,7 @@ def create_user(session: Session, *, username: str, password: str, role: Role) -
     _check_password(password)
     if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         raise Conflict(f"User {username!r} already exists")
-    user = User(username=username, password_hash=_hasher.hash(password), role=Role(role))
+    user = User(username=username, password_hash=_Passwords.hasher.hash(password), role=Role(role))
     session.add(user)
     session.flush()
     return user
@@ -87,7 +115,7 @@ def set_password(session: Session, *, username: str, password: str) -> User:
     """A new password; the user's open sessions end."""
     _check_password(password)
     user = get_user(session, username)
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = _Passwords.hasher.hash(password)
     session.execute(delete(WebSession).where(WebSession.user_id == user.id))
     return user
 
@@ -105,13 +133,13 @@ def authenticate(session: Session, *, username: str, password: str) -> User | No
     """The enabled user with this password, or None."""
     user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _Passwords.hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if user is None or user.disabled_at is not None:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if _Passwords.hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _Passwords.hasher.hash(password)
     return user
 
 
