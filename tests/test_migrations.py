@@ -4,18 +4,24 @@ Legacy data carried forward by 0002: tests/bugs/test_legacy_migration.py (both b
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
 
+from logcenter.bugs.models import Bug
+from logcenter.bugs.search import matches as search_matches
 from logcenter.db import create_db_engine
-from logcenter.migrations import downgrade, upgrade
+from logcenter.migrations import downgrade, include_name, upgrade
 from logcenter.models import Base
+from tests.conftest import migrated_engine
 
 
 def test_models_and_migrations_agree(db):
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
         assert compare_metadata(context, Base.metadata) == []
 
 
@@ -28,3 +34,39 @@ def test_downgrade_to_empty_and_back(tmp_path):
     assert tables == ["alembic_version"]
     upgrade(engine)
     engine.dispose()
+
+
+def test_0017_indexes_the_bugs_already_stored_and_goes_back(backend, tmp_path):
+    """The search index of migration 0017 is filled with the existing bugs, searched as the board does, and
+    the downgrade removes it."""
+    now = datetime(2026, 12, 1)
+    with migrated_engine(backend, tmp_path, "0016") as engine:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO projects (id, slug, ingest_key, created_at, updated_at)"
+                    " VALUES (1, 'shop', 'k', :now, :now)"
+                ),
+                {"now": now},
+            )
+            bugs = [("KeyError", "missing 'sku'"), ("OSError", "disk full")]
+            for i, (etype, message) in enumerate(bugs, 1):
+                conn.execute(
+                    text(
+                        "INSERT INTO bugs (id, project_id, fingerprint, source, error_type, message,"
+                        " file_path, stack_trace, level, environment, context, status, status_changed_at,"
+                        " occurrence_count, first_seen, last_seen, created_at, updated_at) VALUES (:i, 1,"
+                        " :f, 'runtime', :t, :m, 'app/x.py', '', 'ERROR', 'production', '{}', 'NEW', :now,"
+                        " 1, :now, :now, :now, :now)"
+                    ),
+                    {"i": i, "f": f"f{i}", "t": etype, "m": message, "now": now},
+                )
+        upgrade(engine)
+        with Session(engine) as session:
+            found = session.scalars(select(Bug).where(search_matches("DISK FU")))
+            assert [(b.id, b.message) for b in found] == [(2, "disk full")]
+            assert [b.id for b in session.scalars(select(Bug).where(search_matches("'sku'")))] == [1]
+        downgrade(engine, "0016")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM bugs")).scalar() == 2
+            assert "bug_search" not in inspect(conn).get_table_names()

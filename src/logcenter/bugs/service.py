@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from logcenter.bugs import workflow
+from logcenter.bugs import search, workflow
 from logcenter.bugs.models import Bug, BugEvent, BugStatus, BugTagValue, Occurrence
 from logcenter.errors import NotFound, ValidationFailed
 from logcenter.projects.models import Project
@@ -42,11 +42,6 @@ class BugFilter:
 IGNORED = ("exclude", "include", "only")
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 
 
@@ -76,15 +71,7 @@ def _filtered(query: Q, f: BugFilter) -> Q:
     if f.level:
         query = query.where(Bug.level == f.level.upper())
     if f.text:
-        pattern = _like(f.text)
-        query = query.where(
-            or_(
-                *(
-                    column.ilike(pattern, escape="\\")
-                    for column in (Bug.error_type, Bug.message, Bug.file_path)
-                )
-            )
-        )
+        query = query.where(search.matches(f.text))
     if f.since:
         query = query.where(Bug.last_seen >= f.since)
     if f.until:

@@ -198,6 +198,7 @@ def apply(
         hourly += [(b, sql.ts(hour), n) for hour, n in t.hours.items()]
         tags += [(b, k, v, n, sql.ts(fs), sql.ts(ls)) for (k, v), (n, fs, ls) in t.tags.items()]
     sql.update_bugs(update)
+    sql.refresh_search(bugs)
     sql.upsert_hourly(hourly)
     sql.upsert_tags(tags)
     over = {

@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 import psycopg
 from sqlalchemy.engine import Connection
 
+from logcenter.bugs import search
+
 LATEST_FIELDS = ("message", "stack_trace", "level", "environment", "version", "commit_hash", "context")
 NEW_BUG_COLUMNS = (
     "project_id", "fingerprint", "source", "error_type", "file_path", "line_number", *LATEST_FIELDS,
@@ -293,6 +295,17 @@ class BatchSQL:
             _UPDATE_BUGS,
             [(n, first, last, *latest, now, bug_id) for n, first, last, latest, now, bug_id in rows],
         )
+
+    def refresh_search(self, bug_ids: list[int]) -> None:
+        """After `update_bugs`: the search index's message of these bugs, where their latest one changed."""
+        if not bug_ids:
+            return
+        if self.postgres:
+            for start in range(0, len(bug_ids), MAX_PARAMS):
+                chunk = bug_ids[start : start + MAX_PARAMS]
+                self._run(search.REFRESH_POSTGRES.format(ids=", ".join("?" * len(chunk))), tuple(chunk))
+        else:
+            self._run(search.REFRESH_SQLITE, [(b,) for b in bug_ids])
 
     def insert_occurrences(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
         """Store occurrences and put them on the backlog of those not counted yet (`take_uncounted`);

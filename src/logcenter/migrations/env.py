@@ -3,6 +3,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from logcenter.migrations import include_name
 from logcenter.models import Base
 
 config = context.config
@@ -15,6 +16,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -33,7 +35,11 @@ def run_migrations_online() -> None:
 def _run(connection) -> None:
     # render_as_batch lets ALTER-style migrations work on SQLite, which cannot alter columns in place.
     context.configure(
-        connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

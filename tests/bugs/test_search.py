@@ -1,0 +1,93 @@
+"""Text search through the trigram index (bugs/search.py): what a user searching the bug list finds.
+
+The semantics (a substring of type, message or file, any case, `%` and `_` literal) are in test_list.py;
+these are the cases the index changes: the latest message after new reports, text that looks like the
+index's own query syntax, letters beyond ASCII, bugs deleted with their project, and short texts.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from logcenter.projects.models import Project
+from tests.bugs.helpers import committed_bug, ingest
+
+
+def found(client, headers, q, **params):
+    response = client.get("/api/v1/bugs", headers=headers, params={"q": q, **params})
+    assert response.status_code == 200, response.text
+    return {b["id"] for b in response.json()["bugs"]}
+
+
+def test_search_follows_the_latest_message_of_a_bug(client, admin_headers):
+    first = ingest(client, project_id="shop", error={"message": "card declined by acquirer"})
+    assert found(client, admin_headers, "declined by acq") == {first["id"]}
+
+    again = ingest(client, project_id="shop", error={"message": "gateway answered 502 upstream"})
+    assert again["id"] == first["id"]  # the same fingerprint: the same bug, now with this message
+    assert found(client, admin_headers, "answered 502") == {first["id"]}
+    # As before the index: the bug shows its latest message, and is found by what it shows.
+    assert found(client, admin_headers, "declined by acq") == set()
+
+
+def test_a_new_bug_is_found_at_once_and_by_any_of_its_three_fields(client, admin_headers):
+    bug = ingest(
+        client,
+        project_id="shop",
+        error={"type": "QuotaExceededError", "message": "no room left", "file_path": "store/quota_keeper.py"},
+    )["id"]
+    assert found(client, admin_headers, "quotaexceeded") == {bug}
+    assert found(client, admin_headers, "ROOM LEFT") == {bug}
+    assert found(client, admin_headers, "quota_keeper") == {bug}
+    assert found(client, admin_headers, "quota keeper") == set()
+
+
+@pytest.mark.parametrize(
+    "q",
+    ['say "hi"', '"', '""', "a AND b", "NEAR(x y)", "col*", "error_type:Value", "-x ^y", "{a b}: c", "'; --"],
+)
+def test_text_that_looks_like_query_syntax_is_searched_literally(client, admin_headers, session, q):
+    bug = committed_bug(session, message=f"before {q} after").id
+    other = committed_bug(session, message="something else entirely").id
+    assert found(client, admin_headers, q) == {bug}
+    assert other not in found(client, admin_headers, "before")
+
+
+def test_letters_beyond_ascii_match_in_any_case(client, admin_headers, session):
+    bug = committed_bug(session, message="Échec de la requête: ÜBERLAUF im Puffer").id
+    assert found(client, admin_headers, "échec de") == {bug}
+    assert found(client, admin_headers, "überlauf") == {bug}
+    assert found(client, admin_headers, "REQUÊTE") == {bug}
+
+
+def test_short_texts_are_still_searched(client, admin_headers, session):
+    bug = committed_bug(session, error_type="OSError", message="x", file_path="a/b.py").id
+    other = committed_bug(session, error_type="ValueError", message="y", file_path="c/d.py").id
+    assert found(client, admin_headers, "os") == {bug}
+    assert found(client, admin_headers, "b.") == {bug}
+    assert found(client, admin_headers, "c/") == {other}
+
+
+def test_search_combines_with_the_other_filters(client, admin_headers, session):
+    shop = committed_bug(session, slug="shop", message="timeout talking to redis").id
+    committed_bug(session, slug="billing", message="timeout talking to redis")
+    assert found(client, admin_headers, "talking to redis", project_id="shop") == {shop}
+    assert len(found(client, admin_headers, "talking to redis")) == 2
+
+
+def test_bugs_deleted_with_their_project_leave_nothing_behind(client, admin_headers, session, db):
+    gone = committed_bug(session, slug="old", message="legacy importer crashed").id
+    project = session.scalar(select(Project).where(Project.slug == "old"))
+    session.delete(project)
+    session.commit()
+    with db.engine.connect() as conn:
+        if db.backend == "sqlite":
+            left = conn.execute(text("SELECT count(*) FROM bug_search WHERE rowid = :i"), {"i": gone})
+        else:
+            left = conn.execute(text("SELECT count(*) FROM bug_search WHERE bug_id = :i"), {"i": gone})
+        assert left.scalar() == 0
+    # A bug that gets the freed id (SQLite reuses the largest) is stored and found by its own text.
+    again = ingest(client, project_id="shop", error={"message": "brand new failure"})
+    assert found(client, admin_headers, "brand new failure") == {again["id"]}
+    assert found(client, admin_headers, "legacy importer") == set()
