@@ -114,3 +114,33 @@ def test_keyset_pages_of_several_statuses_merge_in_order(session):
                 break
         expected = [b.id for b in wanted] if sort == "-last_seen" else sorted(b.id for b in wanted)
         assert seen == expected, sort
+
+
+def test_stat_cards_leave_out_ignored_and_merged_away_bugs_as_the_board_does(session):
+    project = make_project(session, "p")
+    now = dt.datetime(2026, 3, 1, 15, 0, tzinfo=dt.UTC)
+    ignored = {"ignored_at": now, "ignored_by": "rev"}
+    make_bug(session, project, seen=now)  # the one bug of each card the board lists
+    make_bug(session, project, status=BugStatus.FIXING, seen=now)
+    make_bug(session, project, status=BugStatus.PENDING_REVIEW, seen=now)
+    make_bug(session, project, status=BugStatus.FAILED, seen=now)
+    survivor = make_bug(session, project, status=BugStatus.MERGED, seen=now)
+    for status in (BugStatus.NEW, BugStatus.FIXING, BugStatus.PENDING_REVIEW, BugStatus.FAILED):
+        make_bug(session, project, status=status, seen=now, **ignored)
+    make_bug(session, project, status=BugStatus.MERGED, seen=now, **ignored)
+    make_bug(session, project, status=BugStatus.FAILED, seen=now, merged_into_id=survivor.id)
+    session.commit()
+
+    def cards(**kw):
+        c = board.stat_cards(session, now=now, **kw)
+        chip = c.by_status["FAILED"]
+        return (c.new_today, c.fixing, c.pending_review, c.merged_today, c.failed_today, chip)
+
+    # found today / fixing / pending review / merged today / failed today / the FAILED chip
+    assert cards() == (5, 1, 1, 1, 1, 1)
+    assert cards(project_id=project.id) == (5, 1, 1, 1, 1, 1)
+    assert cards(ignored="only") == (5, 1, 1, 1, 1, 1)
+    assert cards(ignored="include") == (10, 2, 2, 2, 2, 2)
+    # What the board lists under the same filter, for comparison: the cards count those rows.
+    listed = board.page(session, filters=BugFilter(statuses=[BugStatus.FAILED]), limit=50)
+    assert listed.total == 1
