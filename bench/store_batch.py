@@ -220,6 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "envelope path's load_event + to_report, each with its event_id",
     )
     p.add_argument("--profile", type=Path, help="write a cProfile of the measured stores to this file")
+    p.add_argument(
+        "--schema", default=PG_SCHEMA, help=f"the PostgreSQL schema (default {PG_SCHEMA}), dropped first"
+    )
     args = p.parse_args(argv)
 
     from logcenter.db import WalCheckpointer, create_db_engine, create_session_factory
@@ -236,9 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             import psycopg
 
             with psycopg.connect(PG_DSN, autocommit=True) as conn:
-                conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
-                conn.execute(f"CREATE SCHEMA {PG_SCHEMA}")
-            url = f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{PG_SCHEMA}"
+                conn.execute(f"DROP SCHEMA IF EXISTS {args.schema} CASCADE")
+                conn.execute(f"CREATE SCHEMA {args.schema}")
+            url = f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{args.schema}"
         engine = create_db_engine(url, pool_size=2)
         checkpointer = None
         if args.db == "sqlite":

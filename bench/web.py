@@ -7,7 +7,7 @@ every status and --occurrences occurrences, hourly counts over 30 days and a his
 then logs in as a reviewer and times each page in process (FastAPI TestClient: routing, the services' queries,
 template rendering; no sockets) --repeat times, printing the median and the worst in milliseconds. The JSON
 API's list with the same filters is timed alongside for comparison. SQLite: a file under /tmp; PostgreSQL:
-127.0.0.1:5432, database `test`, schema `bench_web`.
+127.0.0.1:5432, database `test`, schema `bench_web` (`--sqlite-path`, `--schema` to choose others).
 """
 
 from __future__ import annotations
@@ -192,7 +192,11 @@ def main() -> None:
     parser.add_argument("--occurrences", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--sqlite-path", type=Path, default=SQLITE_PATH, help="the SQLite database file")
+    parser.add_argument("--schema", default=PG_SCHEMA, help="the PostgreSQL schema")
     args = parser.parse_args()
+    global SQLITE_PATH, PG_SCHEMA
+    SQLITE_PATH, PG_SCHEMA = args.sqlite_path, args.schema
 
     from fastapi.testclient import TestClient
 
@@ -225,6 +229,7 @@ def main() -> None:
             ("board status=PENDING_REVIEW", "/?status=PENDING_REVIEW", {}),
             ("board project=project_3", "/?project=project_3", {}),
             ("board q=DatabaseTimeout", "/?q=DatabaseTimeout", {}),
+            ("board q=(one bug's message)", f"/?q=request+{7 * (args.bugs // 3)}", {}),
             ("board page 200 (keyset)", f"/?status=NEW&cursor={deep}", {}),
             ("board live refresh (partial)", "/?partial=1", {}),
             ("bug detail", f"/bugs/{args.bugs // 2}", {}),
