@@ -335,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 import psycopg
 
                 with contextlib.suppress(Exception), psycopg.connect(PG_DSN, autocommit=True) as conn:
-                    conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+                    conn.execute(f"DROP SCHEMA IF EXISTS {args.schema} CASCADE")
 
     n = len(measured)
     sql_s = sum(timer.total.values()) + timer.commit_s
