@@ -4,7 +4,7 @@ Legacy data carried forward by 0002: tests/bugs/test_legacy_migration.py (both b
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -37,8 +37,8 @@ def test_downgrade_to_empty_and_back(tmp_path):
 
 
 def test_0017_indexes_the_bugs_already_stored_and_goes_back(backend, tmp_path):
-    """The search index of migration 0017 is filled with the existing bugs, searched as the board does, and
-    the downgrade removes it."""
+    """Migration 0017 fills the search index with the existing bugs (searched as the board does) and the
+    daily counts with their hourly counts; the downgrade removes both."""
     now = datetime(2026, 12, 1)
     with migrated_engine(backend, tmp_path, "0016") as engine:
         with engine.begin() as conn:
@@ -61,7 +61,16 @@ def test_0017_indexes_the_bugs_already_stored_and_goes_back(backend, tmp_path):
                     ),
                     {"i": i, "f": f"f{i}", "t": etype, "m": message, "now": now},
                 )
+            hours = [(1, "2026-11-30 23:00", 4), (1, "2026-12-01 00:00", 5), (2, "2026-12-01 10:00", 6)]
+            for bug_id, hour, count in hours:
+                conn.execute(
+                    text("INSERT INTO bug_hourly_counts (bug_id, hour, count) VALUES (:b, :h, :c)"),
+                    {"b": bug_id, "h": datetime.fromisoformat(hour).replace(tzinfo=UTC), "c": count},
+                )
         upgrade(engine)
+        with engine.connect() as conn:
+            days = conn.execute(text("SELECT project_id, day, count FROM project_daily_counts ORDER BY day"))
+            assert [(p, str(d), n) for p, d, n in days] == [(1, "2026-11-30", 4), (1, "2026-12-01", 11)]
         with Session(engine) as session:
             found = session.scalars(select(Bug).where(search_matches("DISK FU")))
             assert [(b.id, b.message) for b in found] == [(2, "disk full")]
@@ -69,4 +78,4 @@ def test_0017_indexes_the_bugs_already_stored_and_goes_back(backend, tmp_path):
         downgrade(engine, "0016")
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM bugs")).scalar() == 2
-            assert "bug_search" not in inspect(conn).get_table_names()
+            assert not {"bug_search", "project_daily_counts"} & set(inspect(conn).get_table_names())

@@ -2,7 +2,14 @@
 
 from logcenter.auth.models import ApiToken
 from logcenter.automerge.models import MergeDecision, MergePolicy, ReviewRequest
-from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugTagValue, Occurrence
+from logcenter.bugs.models import (
+    Bug,
+    BugEvent,
+    BugHourlyCount,
+    BugTagValue,
+    Occurrence,
+    ProjectDailyCount,
+)
 from logcenter.db import Base
 from logcenter.ingest.models import RecentEventId, UncountedOccurrence
 from logcenter.jobs.models import Job
@@ -31,6 +38,7 @@ __all__ = [
     "NotificationDelivery",
     "Occurrence",
     "Project",
+    "ProjectDailyCount",
     "RecentEventId",
     "RepairAttempt",
     "ReviewRequest",

@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from logcenter.auth import service as auth_service
 from logcenter.auth.models import Scope
 from logcenter.bugs import workflow
-from logcenter.bugs.models import Bug, BugStatus
+from logcenter.bugs.models import Bug, BugStatus, ProjectDailyCount
+from logcenter.db import utcnow
+from logcenter.jobs.registry import HANDLERS, PERIODIC, load_handlers
+from logcenter.jobs.worker import Worker
+from logcenter.stats.jobs import COMPACT_DAILY
 from tests.factories import report_payload
 
 URL = "/api/v1/stats"
@@ -83,3 +87,27 @@ def test_bad_days_and_unknown_project(client: TestClient, admin_headers) -> None
     assert "nope" in reply.json()["detail"]
     # An empty filter is what a form's "all projects" choice sends.
     assert client.get(URL, params={"project_id": ""}, headers=admin_headers).json()["project_id"] is None
+
+
+def test_the_daily_counts_job_keeps_the_numbers_a_user_sees(
+    client: TestClient, admin_headers, db, settings
+) -> None:  # type: ignore[no-untyped-def]
+    for line in (1, 2, 3, 1):  # one counting transaction per report (count_interval=0): four rows of today
+        reply = client.post("/api/v1/logs/report", json=report_payload(error={"line_number": line}))
+        assert reply.status_code == 200, reply.text
+    before = client.get(URL, headers=admin_headers).json()["daily"]
+    assert before[-1]["occurrences"] == 4
+
+    load_handlers()
+    worker = Worker(
+        db.factory,
+        settings,
+        name="stats-test",
+        handlers={COMPACT_DAILY: HANDLERS[COMPACT_DAILY]},
+        periodic=[PERIODIC[COMPACT_DAILY]],
+    )
+    assert worker.schedule() == [COMPACT_DAILY]
+    assert worker.run_pending(now=utcnow() + timedelta(seconds=61)) == 1
+    with db.factory() as s:
+        assert s.scalar(select(func.count()).select_from(ProjectDailyCount)) == 1
+    assert client.get(URL, headers=admin_headers).json()["daily"] == before

@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from logcenter.bugs import workflow
-from logcenter.bugs.models import Bug, BugHourlyCount
+from logcenter.bugs.models import Bug, BugHourlyCount, ProjectDailyCount
 from logcenter.bugs.models import BugStatus as S
 from logcenter.errors import NotFound, ValidationFailed
+from logcenter.ingest import counting
+from logcenter.ingest.schemas import ReportIn, to_report
+from logcenter.ingest.service import store_batch
 from logcenter.projects.models import Project
-from logcenter.stats.service import get_stats
-from tests.factories import make_bug, make_project
+from logcenter.stats.service import compact_daily_counts, get_stats
+from tests.factories import make_bug, make_project, report_payload
 
 # Noon of the "current" day; the default 7-day range is then 2026-03-04 .. 2026-03-10.
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -150,21 +153,30 @@ def test_range_edges_are_utc_midnights(session: Session) -> None:
     assert wider.totals.avg_seconds_to_review == 0.0
 
 
-def test_occurrences_per_day_from_hourly_counts(session: Session) -> None:
-    web, api = make_project(session, slug="rtc_web"), make_project(session, slug="rtc_backend")
-    a, b = found(session, web, at(10)), found(session, api, at(10))
-    session.add_all(
-        [
-            BugHourlyCount(bug_id=a.id, hour=at(7, 23), count=100),  # outside the 7-day range
-            BugHourlyCount(bug_id=a.id, hour=at(6, 0), count=3),
-            BugHourlyCount(bug_id=a.id, hour=at(6, 23), count=4),
-            BugHourlyCount(bug_id=b.id, hour=at(6, 5), count=10),
-            BugHourlyCount(bug_id=b.id, hour=at(0, 11), count=2),
-        ]
+def report(session: Session, slug: str, when: datetime, n: int = 1, line: int = 1) -> None:
+    """`n` reports of one bug of `slug` at `when`, stored and counted by the ingest writer's code."""
+    payload = ReportIn.model_validate(
+        report_payload(project_id=slug, timestamp=when.isoformat(), error={"line_number": line})
     )
+    batch = [to_report(payload, now=NOW, max_skew=timedelta(minutes=1)) for _ in range(n)]
+    store_batch(session, batch, retention=100, now=NOW)
+    counting.count_pending(session, retention=100, now=NOW)
 
-    assert series(stats(session), "occurrences") == [17, 0, 0, 0, 0, 0, 2]
+
+def test_occurrences_per_day_as_the_ingest_counter_counts_them(session: Session) -> None:
+    report(session, "rtc_web", at(7, 23), n=5)  # outside the 7-day range
+    report(session, "rtc_web", at(6, 0), n=3)
+    report(session, "rtc_web", at(6, 23), n=4)
+    report(session, "rtc_backend", at(6, 5), n=10)
+    report(session, "rtc_backend", at(0, 11), n=2, line=2)
+    report(session, "rtc_backend", at(0, 23, 59), n=1, line=3)
+
+    assert series(stats(session), "occurrences") == [17, 0, 0, 0, 0, 0, 3]
     assert series(stats(session, project_slug="rtc_web"), "occurrences") == [7, 0, 0, 0, 0, 0, 0]
+    assert series(stats(session, days=8), "occurrences")[0] == 5
+    # The same numbers as the bugs' own hourly counts (the bug page's chart), summed per day.
+    hourly = session.execute(select(func.sum(BugHourlyCount.count))).scalar()
+    assert hourly == sum(series(stats(session, days=8), "occurrences")) == 25
 
 
 def test_project_table_and_filter(session: Session) -> None:
@@ -241,3 +253,23 @@ def test_query_count_does_not_grow_with_data(session: Session) -> None:
         assert result.totals.found == 21
     finally:
         event.remove(engine, "before_cursor_execute", listener)
+
+
+def test_compacting_the_daily_counts_keeps_every_day_s_sum(session: Session) -> None:
+    report(session, "rtc_web", at(1, 3), n=2)
+    report(session, "rtc_web", at(1, 4), n=3)
+    report(session, "rtc_web", at(0, 9), n=1)
+    report(session, "rtc_backend", at(1, 3), n=4)
+    report(session, "rtc_backend", at(1, 5), n=5)
+    before = [series(stats(session, project_slug=p), "occurrences") for p in ("rtc_web", "rtc_backend")]
+    assert before == [[0] * 5 + [5, 1], [0] * 5 + [9, 0]]
+    rows = session.scalar(select(func.count()).select_from(ProjectDailyCount))
+    assert rows == 5  # one per counting transaction and project-day
+
+    assert compact_daily_counts(session) == 4  # rtc_web's and rtc_backend's two rows of yesterday
+    assert session.scalar(select(func.count()).select_from(ProjectDailyCount)) == 3
+    after = [series(stats(session, project_slug=p), "occurrences") for p in ("rtc_web", "rtc_backend")]
+    assert after == before
+    assert compact_daily_counts(session) == 0  # nothing left to merge
+    report(session, "rtc_web", at(1, 6), n=7)  # more for a compacted day: a new row, summed on reading
+    assert series(stats(session), "occurrences")[-2:] == [21, 1]

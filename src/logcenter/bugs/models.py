@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from logcenter.db import Base, JSONText, UTCDateTime, utcnow
@@ -42,11 +42,22 @@ class Bug(Base):
         UniqueConstraint("project_id", "fingerprint"),
         # With id: the board orders by (last_seen, id) and pages by a cursor on both (migration 0008).
         Index("ix_bugs_status_last_seen_id", "status", "last_seen", "id"),
-        Index("ix_bugs_project_status", "project_id", "status"),
         Index("ix_bugs_last_seen_id", "last_seen", "id"),
-        # The web board: today's stat cards (status entered since midnight) and the project filter's order.
-        Index("ix_bugs_status_status_changed_at", "status", "status_changed_at"),
         Index("ix_bugs_project_id_last_seen_id", "project_id", "last_seen", "id"),
+        # The board's counts (status chips, today's cards, capped totals) and sections, and the stats page's
+        # per-project table, read from the index alone (migration 0017): what the board lists is
+        # `merged_into_id IS NULL AND ignored_at IS NULL`, which these seek as equalities. Not updated by
+        # the ingest counter (none of these columns changes when a report is counted).
+        Index("ix_bugs_status_listed", "status", "merged_into_id", "ignored_at", "status_changed_at"),
+        Index(
+            "ix_bugs_project_status_listed",
+            "project_id",
+            "status",
+            "merged_into_id",
+            "ignored_at",
+            "status_changed_at",
+        ),
+        Index("ix_bugs_project_id_created_at", "project_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -154,6 +165,25 @@ class BugHourlyCount(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ProjectDailyCount(Base):
+    """Occurrences of a project's bugs per UTC day of their report time: the stats page's series, kept by
+    the ingest counter with bug_hourly_counts, so that the page reads a few rows per day rather than every
+    bug's hours.
+
+    Each counting transaction adds its own rows (no update: concurrent counters on PostgreSQL never wait
+    for each other's row), and the periodic `stats.compact_daily` job sums the rows of each (project, day)
+    into one. The count of a day is the sum of its rows at any moment.
+    """
+
+    __tablename__ = "project_daily_counts"
+    __table_args__ = (Index("ix_project_daily_counts_day_project_id", "day", "project_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class BugTagValue(Base):
     """How often each environment / version / ... value was seen on a bug."""
 
@@ -171,7 +201,13 @@ class BugEvent(Base):
     """Append-only history of a bug: status changes, PR links, comments. The UI's operation log."""
 
     __tablename__ = "bug_events"
-    __table_args__ = (Index("ix_bug_events_bug_id_id", "bug_id", "id"),)
+    __table_args__ = (
+        Index("ix_bug_events_bug_id_id", "bug_id", "id"),
+        # The stats page's fixes and failures of a range, from the index alone (migration 0017).
+        Index(
+            "ix_bug_events_to_status_created_at", "to_status", "created_at", "from_status", "kind", "bug_id"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bug_id: Mapped[int] = mapped_column(ForeignKey("bugs.id", ondelete="CASCADE"))

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
@@ -191,18 +191,26 @@ def apply(
     stored = sql.latest_values([t.latest for t in tally.bugs.values() if isinstance(t.latest, int)])
     stamp = sql.ts(now)
     update, hourly, tags = [], [], []
+    daily: dict[tuple[int, date], int] = {}
     for b in bugs:
         t = tally.bugs[b]
         latest = stored[t.latest] if isinstance(t.latest, int) else latest_values(t.latest)
         update.append((t.n, sql.ts(t.first), sql.ts(t.latest_at), latest, stamp, b))
         hourly += [(b, sql.ts(hour), n) for hour, n in t.hours.items()]
         tags += [(b, k, v, n, sql.ts(fs), sql.ts(ls)) for (k, v), (n, fs, ls) in t.tags.items()]
+        project_id = counts[b][1]
+        for hour, n in t.hours.items():
+            key = (project_id, hour.astimezone(UTC).date())
+            daily[key] = daily.get(key, 0) + n
     sql.update_bugs(update)
     sql.refresh_search(bugs)
     sql.upsert_hourly(hourly)
+    sql.add_daily([(p, day, n) for (p, day), n in sorted(daily.items())])
     sql.upsert_tags(tags)
     over = {
-        b: min(n, counts[b] + n - retention) for b in bugs if counts[b] + (n := tally.bugs[b].n) > retention
+        b: min(n, counts[b][0] + n - retention)
+        for b in bugs
+        if counts[b][0] + (n := tally.bugs[b].n) > retention
     }
     return tally.reports, over
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 import psycopg
@@ -142,6 +142,8 @@ _UPSERT_TAGS = _Rows(
     " THEN excluded.last_seen ELSE bug_tag_values.last_seen END",
     6,
 )
+# Rows added, never updated: two counters (PostgreSQL) never wait for each other (stats/service.py sums them).
+_INSERT_DAILY = _Rows("INSERT INTO project_daily_counts (project_id, day, count) VALUES {rows}", 3)
 # The recent event ids (ingest/events.py): appended, read back newest first, trimmed from the oldest end.
 _INSERT_EVENT_IDS = _Rows(
     "INSERT INTO recent_event_ids (project_id, event_id, bug_id, created) VALUES {rows}", 4
@@ -336,13 +338,14 @@ class BatchSQL:
         """These occurrences' values of LATEST_FIELDS (context as stored JSON), by id."""
         return {row[0]: tuple(row[1:]) for row in self._by_ids(_LATEST, ids)}
 
-    def lock_counts(self, bug_ids: Sequence[int]) -> tuple[dict[int, int], bool]:
-        """Occurrence count of these bugs, locked in id order like `lock_bugs`, so the two never deadlock;
-        and whether any of them was merged into another bug (triage) meanwhile."""
+    def lock_counts(self, bug_ids: Sequence[int]) -> tuple[dict[int, tuple[int, int]], bool]:
+        """(occurrence count, project id) of these bugs, locked in id order like `lock_bugs`, so the two
+        never deadlock; and whether any of them was merged into another bug (triage) meanwhile."""
         lock = " FOR NO KEY UPDATE" if self.postgres else ""
-        sql = "SELECT id, occurrence_count, merged_into_id FROM bugs WHERE id IN ({ids}) ORDER BY id" + lock
+        columns = "id, occurrence_count, project_id, merged_into_id"
+        sql = f"SELECT {columns} FROM bugs WHERE id IN ({{ids}}) ORDER BY id{lock}"
         rows = self._by_ids(sql, sorted(bug_ids))
-        return {i: n for i, n, _ in rows}, any(m is not None for _, _, m in rows)
+        return {i: (n, p) for i, n, p, _ in rows}, any(m is not None for *_, m in rows)
 
     def _by_ids(self, sql: str, ids: Sequence[int]) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
@@ -361,6 +364,10 @@ class BatchSQL:
     def upsert_hourly(self, rows: list[tuple[int, Any, int]]) -> None:
         """Rows of (bug id, hour, count), one per (bug id, hour)."""
         self._put(_UPSERT_HOURLY, rows)
+
+    def add_daily(self, rows: list[tuple[int, date, int]]) -> None:
+        """Rows of (project id, UTC day, count) to add to the daily counts."""
+        self._put(_INSERT_DAILY, [(p, day if self.postgres else day.isoformat(), n) for p, day, n in rows])
 
     def upsert_tags(self, rows: list[tuple[Any, ...]]) -> None:
         """Rows of (bug id, key, value, count, first_seen, last_seen), one per (bug id, key, value)."""

@@ -30,6 +30,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "logcenter.triage.jobs",
     "logcenter.notify.jobs",
     "logcenter.automerge.jobs",
+    "logcenter.stats.jobs",
 )
 
 

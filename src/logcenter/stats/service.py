@@ -11,10 +11,24 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Date, Select, case, cast, distinct, extract, func, literal_column, or_, select
+from sqlalchemy import (
+    Date,
+    Select,
+    case,
+    cast,
+    delete,
+    distinct,
+    extract,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session, aliased
 
-from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugStatus
+from logcenter.bugs.models import Bug, BugEvent, BugStatus, ProjectDailyCount
 from logcenter.bugs.workflow import HistoryKind
 from logcenter.db import utcnow
 from logcenter.errors import ValidationFailed
@@ -65,6 +79,26 @@ def get_stats(
         daily=daily,
         projects=projects,
     )
+
+
+def compact_daily_counts(session: Session) -> int:
+    """Sum the rows of each (project, day) of the daily counts that has several into one; returns how many
+    rows were merged. The rows summed are exactly the rows deleted (DELETE ... RETURNING): one a counter
+    adds meanwhile stays as it is, and is summed next time."""
+    d = ProjectDailyCount
+    several = select(d.project_id, d.day).group_by(d.project_id, d.day).having(func.count() > 1)
+    deleted = session.execute(
+        delete(d).where(tuple_(d.project_id, d.day).in_(several)).returning(d.project_id, d.day, d.count),
+        execution_options={"synchronize_session": False},
+    ).all()
+    sums: Counter[tuple[int, dt.date]] = Counter()
+    for project_id, day, n in deleted:
+        sums[(project_id, _as_date(day))] += n
+    if sums:
+        session.execute(
+            insert(d), [{"project_id": p, "day": day, "count": n} for (p, day), n in sorted(sums.items())]
+        )
+    return len(deleted)
 
 
 def _midnight(day: dt.date) -> dt.datetime:
@@ -178,13 +212,14 @@ def _daily(session: Session, scope: _Scope) -> list[DailyStats]:
     for value, status, n in session.execute(events.group_by(day, BugEvent.to_status)):
         series[_as_date(value)]["fixed" if status == S.PENDING_REVIEW else "failed"] += n
 
-    day = _utc_day(scope.dialect, BugHourlyCount.hour)
-    hourly = select(day, func.sum(BugHourlyCount.count)).where(
-        BugHourlyCount.hour >= scope.start, BugHourlyCount.hour < scope.end
+    # Kept per project and day by the ingest counter: a row per day and project, however many bugs.
+    occurrences = select(ProjectDailyCount.day, func.sum(ProjectDailyCount.count)).where(
+        ProjectDailyCount.day >= scope.first_day,
+        ProjectDailyCount.day < scope.first_day + dt.timedelta(days=scope.days),
     )
     if scope.project_id is not None:
-        hourly = hourly.join(Bug, Bug.id == BugHourlyCount.bug_id).where(Bug.project_id == scope.project_id)
-    for value, n in session.execute(hourly.group_by(day)):
+        occurrences = occurrences.where(ProjectDailyCount.project_id == scope.project_id)
+    for value, n in session.execute(occurrences.group_by(ProjectDailyCount.day)):
         series[_as_date(value)]["occurrences"] += int(n or 0)
 
     return [

@@ -1,6 +1,11 @@
-"""A trigram index of each bug's type, message and file (bugs/search.py): the board's text search reads it
-instead of a LIKE over every bug.
+"""What the board and the stats page read, so that they stay fast at 100,000 bugs (bench/web.py):
 
+- bug_search, a trigram index of each bug's type, message and file (bugs/search.py), for the text search;
+- project_daily_counts, occurrences per project and day, added by the ingest counter and summed by a job,
+  for the stats series;
+- indexes that serve the board's counts and the stats page's per-project table and fixes from the index alone.
+
+bug_search:
 SQLite: an FTS5 table with the trigram tokenizer (SQLite 3.34+), row id = bug id. PostgreSQL: a table with a
 GIN index of pg_trgm, when the extension is installed or can be (it is then created in `public`, so that
 dropping one schema of a shared database cannot drop it under another); without it the table is still kept
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import text
 
@@ -55,6 +61,60 @@ _POSTGRES = [
 
 
 def upgrade() -> None:
+    _indexes()
+    _daily_counts()
+    _search()
+
+
+def _indexes() -> None:
+    # Wider versions of two indexes of 0008, and two new ones. On SQLite none of them is touched when the
+    # ingest counter updates a bug (it sets none of their columns); on PostgreSQL every index of `bugs` is.
+    op.drop_index("ix_bugs_status_status_changed_at", table_name="bugs")
+    op.create_index(
+        "ix_bugs_status_listed", "bugs", ["status", "merged_into_id", "ignored_at", "status_changed_at"]
+    )
+    op.drop_index("ix_bugs_project_status", table_name="bugs")
+    op.create_index(
+        "ix_bugs_project_status_listed",
+        "bugs",
+        ["project_id", "status", "merged_into_id", "ignored_at", "status_changed_at"],
+    )
+    op.create_index("ix_bugs_project_id_created_at", "bugs", ["project_id", "created_at"])
+    op.create_index(
+        "ix_bug_events_to_status_created_at",
+        "bug_events",
+        ["to_status", "created_at", "from_status", "kind", "bug_id"],
+    )
+
+
+def _daily_counts() -> None:
+    op.create_table(
+        "project_daily_counts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            name=op.f("fk_project_daily_counts_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_project_daily_counts")),
+    )
+    op.create_index("ix_project_daily_counts_project_id", "project_daily_counts", ["project_id"])
+    op.create_index("ix_project_daily_counts_day_project_id", "project_daily_counts", ["day", "project_id"])
+    # The UTC day of each hour: SQLite stores UTC text, PostgreSQL a timestamptz (in the session's zone).
+    day = (
+        "date(h.hour)" if op.get_bind().dialect.name != "postgresql" else "(h.hour AT TIME ZONE 'UTC')::date"
+    )
+    op.execute(
+        f"INSERT INTO project_daily_counts (project_id, day, count) SELECT b.project_id, {day}, sum(h.count)"
+        f" FROM bug_hourly_counts AS h JOIN bugs AS b ON b.id = h.bug_id GROUP BY b.project_id, {day}"
+    )
+
+
+def _search() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         for statement in _SQLITE:
@@ -99,7 +159,16 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER bug_search_delete")
         op.execute("DROP TRIGGER bug_search_insert")
         op.execute("DROP TABLE bug_search")
-        return
-    op.execute("DROP TRIGGER bug_search_insert ON bugs")
-    op.execute("DROP FUNCTION bug_search_insert()")
-    op.execute("DROP TABLE bug_search")  # the extension stays: other tables may use it
+    else:
+        op.execute("DROP TRIGGER bug_search_insert ON bugs")
+        op.execute("DROP FUNCTION bug_search_insert()")
+        op.execute("DROP TABLE bug_search")  # the extension stays: other tables may use it
+    op.drop_index("ix_project_daily_counts_day_project_id", table_name="project_daily_counts")
+    op.drop_index("ix_project_daily_counts_project_id", table_name="project_daily_counts")
+    op.drop_table("project_daily_counts")
+    op.drop_index("ix_bug_events_to_status_created_at", table_name="bug_events")
+    op.drop_index("ix_bugs_project_id_created_at", table_name="bugs")
+    op.drop_index("ix_bugs_project_status_listed", table_name="bugs")
+    op.create_index("ix_bugs_project_status", "bugs", ["project_id", "status"])
+    op.drop_index("ix_bugs_status_listed", table_name="bugs")
+    op.create_index("ix_bugs_status_status_changed_at", "bugs", ["status", "status_changed_at"])
