@@ -72,9 +72,9 @@ def test_0017_indexes_the_bugs_already_stored_and_goes_back(backend, tmp_path):
             days = conn.execute(text("SELECT project_id, day, count FROM project_daily_counts ORDER BY day"))
             assert [(p, str(d), n) for p, d, n in days] == [(1, "2026-11-30", 4), (1, "2026-12-01", 11)]
         with Session(engine) as session:
-            found = session.scalars(select(Bug).where(search_matches("DISK FU")))
+            found = session.scalars(select(Bug).where(search_matches("DISK FU", indexed=True)))
             assert [(b.id, b.message) for b in found] == [(2, "disk full")]
-            assert [b.id for b in session.scalars(select(Bug).where(search_matches("'sku'")))] == [1]
+            assert [b.id for b in session.scalars(select(Bug).where(search_matches("'sku'", indexed=True)))] == [1]
         downgrade(engine, "0016")
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM bugs")).scalar() == 2

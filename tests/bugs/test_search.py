@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
+from logcenter.bugs import search
 from logcenter.projects.models import Project
 from tests.bugs.helpers import committed_bug, ingest
 
@@ -54,11 +55,29 @@ def test_text_that_looks_like_query_syntax_is_searched_literally(client, admin_h
     assert other not in found(client, admin_headers, "before")
 
 
-def test_letters_beyond_ascii_match_in_any_case(client, admin_headers, session):
+def test_letters_beyond_ascii_fold_as_the_database_s_like_does(client, admin_headers, session, db):
     bug = committed_bug(session, message="Échec de la requête: ÜBERLAUF im Puffer").id
-    assert found(client, admin_headers, "échec de") == {bug}
-    assert found(client, admin_headers, "überlauf") == {bug}
-    assert found(client, admin_headers, "REQUÊTE") == {bug}
+    assert found(client, admin_headers, "Échec de") == {bug}
+    assert found(client, admin_headers, "requête: ü".upper().replace("Ê", "ê")) == {bug}  # "REQUêTE: Ü"
+    # As before the index: SQLite's LIKE folds ASCII letters only, PostgreSQL's ILIKE every letter.
+    folded = {bug} if db.backend == "postgresql" else set()
+    assert found(client, admin_headers, "échec de") == folded
+    assert found(client, admin_headers, "überlauf") == folded
+
+
+QUERIES = ["valueerror", "ERROR", "bug number", "module_1", "app/", "%", "_", "Échec", "échec", "ß", "no match"]
+
+
+@pytest.mark.parametrize("q", QUERIES)
+def test_the_index_and_the_scan_find_the_same_bugs(client, admin_headers, session, db, monkeypatch, q):
+    for i in range(12):
+        committed_bug(session, message=f"bug number {i} Échec straße" if i % 3 else f"plain {i}")
+    committed_bug(session, error_type="KeyError", file_path="app/module_100%_x.py")
+    indexed = found(client, admin_headers, q)
+    monkeypatch.setattr(search, "PROBE_CAP", 0)  # every text is now "common": searched by the LIKE scan
+    assert found(client, admin_headers, q) == indexed
+    finds_nothing = {"no match"} | ({"échec"} if db.backend == "sqlite" else set())
+    assert bool(indexed) == (q not in finds_nothing)
 
 
 def test_short_texts_are_still_searched(client, admin_headers, session):

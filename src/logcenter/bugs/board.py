@@ -19,7 +19,7 @@ from sqlalchemy import Select, func, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from logcenter.bugs.models import Bug, BugStatus
-from logcenter.bugs.service import BugFilter, _filtered
+from logcenter.bugs.service import BugFilter, _filtered, searched
 from logcenter.errors import ValidationFailed
 from logcenter.projects.models import Project
 
@@ -199,6 +199,7 @@ def section(session: Session, *, filters: BugFilter, status: BugStatus, limit: i
 def _where(session: Session, query: Q, filters: BugFilter) -> Q:
     """The bugs service's filters, with the project looked up first: a condition on bugs.project_id reads
     the (project_id, last_seen, id) index, where a condition on the joined projects.slug would not."""
+    filters = searched(session, filters)
     if not filters.project:
         return _filtered(query, filters)
     project_id = session.scalar(select(Project.id).where(Project.slug == filters.project))

@@ -1,63 +1,72 @@
 """Text search over bugs: a substring of the error type, the message (the latest report's) or the file path,
-case-insensitive, read from a trigram index rather than a LIKE over every bug.
+in any case, read from a trigram index when that is faster than a LIKE over the bugs.
 
 The index is the `bug_search` table (migration 0017): on SQLite an FTS5 table with the trigram tokenizer,
 where a quoted phrase matches exactly the rows that contain it as a substring; on PostgreSQL a table with a
 pg_trgm GIN index, which serves ILIKE '%...%'. A trigger adds a bug's row when the bug is inserted; the ingest
-counter refreshes its message when the bug's latest message changes (`refresh_sql`). A trigram index cannot
-serve a text shorter than three characters: such a search is a LIKE over the bugs, as before the index.
+counter refreshes its message when the bug's latest message changes (`REFRESH_*`).
 
-Case: SQLite's LIKE folds ASCII letters only; its trigram index folds other letters too ("é" finds "É"), as
-PostgreSQL's ILIKE does.
+Which way a search goes (`use_index`): a text of three characters or more that at most PROBE_CAP bugs contain
+is read from the index; a shorter one (a trigram index cannot serve it) or a common one (every ordered page
+of the LIKE scan then fills after a few rows, while the index would list every match for each query of the
+page) is a LIKE over the bugs, as before the index. Both ways find the same bugs: case is folded as each
+database's LIKE folds it (SQLite: ASCII letters only, so the SQLite index holds the texts with ASCII letters
+lowered and is case-sensitive; PostgreSQL's ILIKE: every letter).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Dialect, String, TypeDecorator, bindparam, or_
+from sqlalchemy import ColumnElement, Dialect, String, TypeDecorator, bindparam, or_, text
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from logcenter.bugs.models import Bug
 
 MIN_INDEXED = 3  # characters: the shortest text a trigram index serves
+# More matches than this: the LIKE scan (see above). Counting them up to here costs ~1 ms.
+PROBE_CAP = 1000
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
-class _Needle(TypeDecorator[str]):
-    """The searched text as each dialect's index takes it: an FTS5 phrase ("..." with its quotes doubled:
-    the text's trigrams in a row, that is, the text as a substring) or an ILIKE pattern."""
+def _needle(value: str, dialect: str) -> str:
+    """The text as each dialect's index takes it: an FTS5 phrase ("..." with its quotes doubled: the text's
+    trigrams in a row, that is, the text as a substring; ASCII letters lowered as the index holds them), or
+    an ILIKE pattern."""
+    if dialect == "sqlite":
+        return '"' + value.translate(_ASCII_LOWER).replace('"', '""') + '"'
+    return _like(value)
 
+
+class _Needle(TypeDecorator[str]):
     impl = String
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        if dialect.name == "sqlite":
-            return '"' + value.replace('"', '""') + '"'
-        return _like(value)
+        return None if value is None else _needle(value, dialect.name)
 
 
-class _Indexed(ColumnElement[bool]):
+class _Indexed(ColumnElement[Any]):
     """`id IN (the ids of bug_search's rows that contain the text)`, in each dialect's own terms; the text is
-    an ordinary bound parameter, which the statement cache keys on."""
+    an ordinary bound parameter, which the statement cache keys on. (Not typed Boolean: SQLAlchemy would
+    append `= 1` in a WHERE on SQLite.)"""
 
     inherit_cache = True
     _traverse_internals = [
         ("id_column", InternalTraversal.dp_clauseelement),
         ("needle", InternalTraversal.dp_clauseelement),
     ]
-    type = Boolean()
 
-    def __init__(self, id_column: ColumnElement[int], text: str) -> None:
+    def __init__(self, id_column: ColumnElement[int], value: str) -> None:
         self.id_column = id_column
-        self.needle = bindparam(None, text, type_=_Needle(), unique=True)
+        self.needle = bindparam(None, value, type_=_Needle(), unique=True)
 
 
 @compiles(_Indexed, "sqlite")
@@ -69,23 +78,44 @@ def _sqlite(element: _Indexed, compiler: Any, **kw: Any) -> str:
 @compiles(_Indexed, "postgresql")
 def _postgresql(element: _Indexed, compiler: Any, **kw: Any) -> str:
     ids, needle = compiler.process(element.id_column, **kw), compiler.process(element.needle, **kw)
-    terms = " OR ".join(f"{c} ILIKE {needle}" for c in ("error_type", "message", "file_path"))
-    return f"{ids} IN (SELECT bug_id FROM bug_search WHERE {terms})"
+    return f"{ids} IN (SELECT bug_id FROM bug_search WHERE {_POSTGRES_TERMS.format(needle=needle)})"
 
 
-def matches(text: str) -> ColumnElement[bool]:
-    """The condition on `bugs` that a bug's type, message or file path contains `text` (any case)."""
-    if len(text) >= MIN_INDEXED:
-        return _Indexed(Bug.id, text)
-    pattern = _like(text)
+_POSTGRES_TERMS = " OR ".join(f"{c} ILIKE {{needle}}" for c in ("error_type", "message", "file_path"))
+_PROBE = {
+    "sqlite": "SELECT count(*) FROM (SELECT 1 FROM bug_search WHERE bug_search MATCH :needle LIMIT :cap)",
+    "postgresql": "SELECT count(*) FROM (SELECT 1 FROM bug_search WHERE"
+    f" {_POSTGRES_TERMS.format(needle=':needle')} LIMIT :cap) AS m",
+}
+
+
+def use_index(session: Session, value: str) -> bool:
+    """Whether a search for `value` reads the index (see above). Remembered for the session: the board asks
+    for each of its queries, and either answer finds the same bugs."""
+    if len(value) < MIN_INDEXED:
+        return False
+    known: dict[str, bool] = session.info.setdefault("bug_search.use_index", {})
+    if value not in known:
+        dialect = session.get_bind().dialect.name
+        params = {"needle": _needle(value, dialect), "cap": PROBE_CAP + 1}
+        known[value] = (session.scalar(text(_PROBE[dialect]), params) or 0) <= PROBE_CAP
+    return known[value]
+
+
+def matches(value: str, *, indexed: bool) -> ColumnElement[Any]:
+    """The condition on `bugs` that a bug's type, message or file path contains `value` (any case): through
+    the index, or a LIKE over the bugs' own columns (`use_index` says which)."""
+    if indexed:
+        return _Indexed(Bug.id, value)
+    pattern = _like(value)
     return or_(*(c.ilike(pattern, escape="\\") for c in (Bug.error_type, Bug.message, Bug.file_path)))
 
 
 # The ingest counter's refresh, after it updated these bugs: the message of each one whose latest message is
 # not the one indexed (usually none: a bug's reports mostly repeat its message). SQLite: per bug, `?1` its id.
 REFRESH_SQLITE = (
-    "UPDATE bug_search SET message = (SELECT message FROM bugs WHERE id = ?1)"
-    " WHERE rowid = ?1 AND message IS NOT (SELECT message FROM bugs WHERE id = ?1)"
+    "UPDATE bug_search SET message = (SELECT lower(message) FROM bugs WHERE id = ?1)"
+    " WHERE rowid = ?1 AND message IS NOT (SELECT lower(message) FROM bugs WHERE id = ?1)"
 )
 REFRESH_POSTGRES = (
     "UPDATE bug_search AS s SET message = b.message FROM bugs AS b"

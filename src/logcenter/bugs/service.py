@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -37,6 +37,8 @@ class BugFilter:
     until: datetime | None = None
     ignored: str = "exclude"  # IGNORED: exclude (default), include or only bugs being ignored
     assignee: str | None = None
+    # Whether `text` is searched through the index (bugs/search.py: use_index); set by `searched`.
+    text_indexed: bool = False
 
 
 IGNORED = ("exclude", "include", "only")
@@ -71,12 +73,19 @@ def _filtered(query: Q, f: BugFilter) -> Q:
     if f.level:
         query = query.where(Bug.level == f.level.upper())
     if f.text:
-        query = query.where(search.matches(f.text))
+        query = query.where(search.matches(f.text, indexed=f.text_indexed))
     if f.since:
         query = query.where(Bug.last_seen >= f.since)
     if f.until:
         query = query.where(Bug.last_seen <= f.until)
     return query
+
+
+def searched(session: Session, f: BugFilter) -> BugFilter:
+    """`f`, with its text search set to go through the index or not (bugs/search.py: use_index)."""
+    if not f.text:
+        return f
+    return replace(f, text_indexed=search.use_index(session, f.text))
 
 
 def list_bugs(
@@ -92,6 +101,7 @@ def list_bugs(
         )
     column = SORTS[key]
     order = column.desc() if sort.startswith("-") else column.asc()
+    filters = searched(session, filters)
     base = select(Bug, Project.slug).join(Project, Project.id == Bug.project_id)
     total = session.scalar(
         _filtered(select(func.count()).select_from(Bug).join(Project, Project.id == Bug.project_id), filters)

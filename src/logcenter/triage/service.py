@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from logcenter.bugs import workflow
 from logcenter.bugs.models import Bug, BugHourlyCount, BugTagValue, Occurrence
-from logcenter.bugs.service import BugFilter, _filtered, get_bug
+from logcenter.bugs.service import BugFilter, _filtered, get_bug, searched
 from logcenter.db import utcnow
 from logcenter.errors import Conflict, NotFound, ValidationFailed
 from logcenter.ingest import counting
@@ -140,7 +140,7 @@ def merge_candidates(session: Session, bug_id: int, *, text: str | None = None, 
             found.append(named)
     query = _filtered(
         select(Bug).where(Bug.project_id == bug.project_id, Bug.id != bug.id),
-        BugFilter(text=text, ignored="include"),
+        searched(session, BugFilter(text=text, ignored="include")),
     )
     for other in session.scalars(query.order_by(Bug.last_seen.desc(), Bug.id.desc()).limit(limit)):
         if other not in found:

@@ -6,7 +6,8 @@
 - indexes that serve the board's counts and the stats page's per-project table and fixes from the index alone.
 
 bug_search:
-SQLite: an FTS5 table with the trigram tokenizer (SQLite 3.34+), row id = bug id. PostgreSQL: a table with a
+SQLite: an FTS5 table with the trigram tokenizer (SQLite 3.34+), row id = bug id, of the texts with their
+ASCII letters lowered. PostgreSQL: a table with a
 GIN index of pg_trgm, when the extension is installed or can be (it is then created in `public`, so that
 dropping one schema of a shared database cannot drop it under another); without it the table is still kept
 and searched, only without that index. A row is added by a trigger when a bug is inserted (rare: the first
@@ -34,12 +35,14 @@ depends_on = None
 log = logging.getLogger(__name__)
 
 _SQLITE = [
-    "CREATE VIRTUAL TABLE bug_search USING fts5(error_type, message, file_path, tokenize='trigram')",
+    # Case-sensitive over texts with their ASCII letters lowered: case is folded as SQLite's LIKE folds it.
+    "CREATE VIRTUAL TABLE bug_search USING fts5(error_type, message, file_path,"
+    " tokenize='trigram case_sensitive 1')",
     "INSERT INTO bug_search (rowid, error_type, message, file_path)"
-    " SELECT id, error_type, message, file_path FROM bugs",
+    " SELECT id, lower(error_type), lower(message), lower(file_path) FROM bugs",
     "CREATE TRIGGER bug_search_insert AFTER INSERT ON bugs BEGIN"
     " INSERT INTO bug_search (rowid, error_type, message, file_path)"
-    " VALUES (new.id, new.error_type, new.message, new.file_path); END",
+    " VALUES (new.id, lower(new.error_type), lower(new.message), lower(new.file_path)); END",
     # Bugs go only with their project (a cascade, which fires this trigger too).
     "CREATE TRIGGER bug_search_delete AFTER DELETE ON bugs BEGIN"
     " DELETE FROM bug_search WHERE rowid = old.id; END",
