@@ -4,7 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from logcenter.db import Base, JSONText, UTCDateTime, utcnow
@@ -58,6 +58,14 @@ class Bug(Base):
             "status_changed_at",
         ),
         Index("ix_bugs_project_id_created_at", "project_id", "created_at"),
+        # The duplicates of a bug (triage): only the few merged-away bugs. A full index would also be the
+        # SQLite planner's pick for `merged_into_id IS NULL` (every listed bug) over a selective range.
+        Index(
+            "ix_bugs_merged_into_id",
+            "merged_into_id",
+            sqlite_where=text("merged_into_id IS NOT NULL"),
+            postgresql_where=text("merged_into_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -123,7 +131,7 @@ class Bug(Base):
     # No foreign key: SQLite can add one only by copying `bugs`, which with foreign keys on would delete
     # every occurrence. Both bugs are of one project and bugs are deleted only with their project, and the
     # ingest redirect falls back to the bug itself if the survivor were ever missing.
-    merged_into_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(Integer)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -203,9 +211,13 @@ class BugEvent(Base):
     __tablename__ = "bug_events"
     __table_args__ = (
         Index("ix_bug_events_bug_id_id", "bug_id", "id"),
-        # The stats page's fixes and failures of a range, from the index alone (migration 0017).
+        # The stats page's fixes and failures of a range, from the index alone, and for each of them when
+        # its bug last entered NEW (migration 0017).
         Index(
             "ix_bug_events_to_status_created_at", "to_status", "created_at", "from_status", "kind", "bug_id"
+        ),
+        Index(
+            "ix_bug_events_bug_id_to_status_created_at", "bug_id", "to_status", "created_at", "from_status"
         ),
     )
 
