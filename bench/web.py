@@ -198,6 +198,7 @@ def build(db: str, bugs: int, occurrences: int, rebuild: bool) -> str:
 
 
 def main() -> None:
+    global SQLITE_PATH, PG_SCHEMA
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -206,11 +207,10 @@ def main() -> None:
     parser.add_argument("--occurrences", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--rebuild", action="store_true")
-    parser.add_argument("--sqlite-path", type=Path, default=SQLITE_PATH, help="the SQLite database file")
-    parser.add_argument("--schema", default=PG_SCHEMA, help="the PostgreSQL schema")
+    parser.add_argument("--sqlite-path", type=Path, help=f"the SQLite database file ({SQLITE_PATH})")
+    parser.add_argument("--schema", help=f"the PostgreSQL schema ({PG_SCHEMA})")
     args = parser.parse_args()
-    global SQLITE_PATH, PG_SCHEMA
-    SQLITE_PATH, PG_SCHEMA = args.sqlite_path, args.schema
+    SQLITE_PATH, PG_SCHEMA = args.sqlite_path or SQLITE_PATH, args.schema or PG_SCHEMA
 
     from fastapi.testclient import TestClient
 

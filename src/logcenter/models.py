@@ -9,6 +9,7 @@ from logcenter.bugs.models import (
     BugTagValue,
     Occurrence,
     ProjectDailyCount,
+    StaleSearchRow,
 )
 from logcenter.db import Base
 from logcenter.ingest.models import RecentEventId, UncountedOccurrence
@@ -43,6 +44,7 @@ __all__ = [
     "RepairAttempt",
     "ReviewRequest",
     "SourcemapRetention",
+    "StaleSearchRow",
     "UncountedOccurrence",
     "User",
     "WebSession",

@@ -7,10 +7,17 @@ index's own query syntax, letters beyond ASCII, bugs deleted with their project,
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from logcenter.bugs import search
+from logcenter.bugs.jobs import REFRESH_SECONDS, SEARCH_REFRESH
+from logcenter.bugs.models import StaleSearchRow
+from logcenter.db import utcnow
+from logcenter.jobs.registry import HANDLERS, PERIODIC, load_handlers
+from logcenter.jobs.worker import Worker
 from logcenter.projects.models import Project
 from tests.bugs.helpers import committed_bug, ingest
 
@@ -21,15 +28,51 @@ def found(client, headers, q, **params):
     return {b["id"] for b in response.json()["bugs"]}
 
 
-def test_search_follows_the_latest_message_of_a_bug(client, admin_headers):
+def run_refresh_job(db, settings) -> int:
+    """The periodic bugs.search_refresh job, as a worker runs it once it is due."""
+    load_handlers()
+    worker = Worker(
+        db.factory,
+        settings,
+        name="search-test",
+        handlers={SEARCH_REFRESH: HANDLERS[SEARCH_REFRESH]},
+        periodic=[PERIODIC[SEARCH_REFRESH]],
+    )
+    assert worker.schedule() == [SEARCH_REFRESH]
+    return worker.run_pending(now=utcnow() + timedelta(seconds=REFRESH_SECONDS + 1))
+
+
+def test_search_follows_the_latest_message_of_a_bug(client, admin_headers, db, settings):
     first = ingest(client, project_id="shop", error={"message": "card declined by acquirer"})
     assert found(client, admin_headers, "declined by acq") == {first["id"]}
 
     again = ingest(client, project_id="shop", error={"message": "gateway answered 502 upstream"})
     assert again["id"] == first["id"]  # the same fingerprint: the same bug, now with this message
+    assert run_refresh_job(db, settings) == 1
     assert found(client, admin_headers, "answered 502") == {first["id"]}
     # As before the index: the bug shows its latest message, and is found by what it shows.
     assert found(client, admin_headers, "declined by acq") == set()
+
+
+def test_only_changed_messages_are_noted_for_the_refresh(client, admin_headers, db, settings):
+    bug = ingest(client, project_id="shop", error={"message": "same text"})["id"]
+    for _ in range(3):
+        ingest(client, project_id="shop", error={"message": "same text"})
+    with db.factory() as s:
+        assert s.scalar(select(func.count()).select_from(StaleSearchRow)) == 0
+    # An older report (its timestamp before the bug's last) does not become the bug's message either.
+    ingest(client, project_id="shop", timestamp="2020-01-01T00:00:00Z", error={"message": "from the past"})
+    with db.factory() as s:
+        assert s.scalar(select(func.count()).select_from(StaleSearchRow)) == 0
+    for n in range(3):
+        ingest(client, project_id="shop", error={"message": f"changed {n}"})
+    with db.factory() as s:
+        assert s.scalars(select(StaleSearchRow.bug_id)).all() == [bug] * 3
+    assert run_refresh_job(db, settings) == 1
+    with db.factory() as s:
+        assert s.scalar(select(func.count()).select_from(StaleSearchRow)) == 0
+    assert found(client, admin_headers, "changed 2") == {bug}
+    assert found(client, admin_headers, "changed 1") == set()
 
 
 def test_a_new_bug_is_found_at_once_and_by_any_of_its_three_fields(client, admin_headers):
@@ -65,7 +108,19 @@ def test_letters_beyond_ascii_fold_as_the_database_s_like_does(client, admin_hea
     assert found(client, admin_headers, "überlauf") == folded
 
 
-QUERIES = ["valueerror", "ERROR", "bug number", "module_1", "app/", "%", "_", "Échec", "échec", "ß", "no match"]
+QUERIES = [
+    "valueerror",
+    "ERROR",
+    "bug number",
+    "module_1",
+    "app/",
+    "%",
+    "_",
+    "Échec",
+    "échec",
+    "ß",
+    "no match",
+]
 
 
 @pytest.mark.parametrize("q", QUERIES)

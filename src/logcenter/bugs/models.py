@@ -173,6 +173,17 @@ class BugHourlyCount(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class StaleSearchRow(Base):
+    """A bug whose latest message changed since the search index read it (bugs/search.py); the
+    `bugs.search_refresh` job takes these rows and re-indexes. Plain rows, repeats allowed: the ingest
+    counter only inserts, and never waits on a key another transaction holds."""
+
+    __tablename__ = "stale_search_rows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bug_id: Mapped[int] = mapped_column(Integer)
+
+
 class ProjectDailyCount(Base):
     """Occurrences of a project's bugs per UTC day of their report time: the stats page's series, kept by
     the ingest counter with bug_hourly_counts, so that the page reads a few rows per day rather than every

@@ -3,8 +3,11 @@ in any case, read from a trigram index when that is faster than a LIKE over the 
 
 The index is the `bug_search` table (migration 0017): on SQLite an FTS5 table with the trigram tokenizer,
 where a quoted phrase matches exactly the rows that contain it as a substring; on PostgreSQL a table with a
-pg_trgm GIN index, which serves ILIKE '%...%'. A trigger adds a bug's row when the bug is inserted; the ingest
-counter refreshes its message when the bug's latest message changes (`REFRESH_*`).
+pg_trgm GIN index, which serves ILIKE '%...%'. A trigger adds a bug's row when the bug is inserted. When the
+ingest counter changes a bug's latest message it notes the bug in stale_search_rows, and the
+`bugs.search_refresh` job (every REFRESH_SECONDS) re-indexes the bugs noted (`refresh_stale`): the counter
+does not pay for the index on every changed message, and a bug whose message changes with every report is
+re-indexed once per run, not once per report. Until then a search finds a bug by its previous message.
 
 Which way a search goes (`use_index`): a text of three characters or more that at most PROBE_CAP bugs contain
 is read from the index; a shorter one (a trigram index cannot serve it) or a common one (every ordered page
@@ -111,13 +114,28 @@ def matches(value: str, *, indexed: bool) -> ColumnElement[Any]:
     return or_(*(c.ilike(pattern, escape="\\") for c in (Bug.error_type, Bug.message, Bug.file_path)))
 
 
-# The ingest counter's refresh, after it updated these bugs: the message of each one whose latest message is
-# not the one indexed (usually none: a bug's reports mostly repeat its message). SQLite: per bug, `?1` its id.
-REFRESH_SQLITE = (
-    "UPDATE bug_search SET message = (SELECT lower(message) FROM bugs WHERE id = ?1)"
-    " WHERE rowid = ?1 AND message IS NOT (SELECT lower(message) FROM bugs WHERE id = ?1)"
+REFRESH_BATCH = 2000  # stale rows a refresh takes at once (one short write transaction)
+_TAKE_STALE = (
+    "DELETE FROM stale_search_rows WHERE id IN (SELECT id FROM stale_search_rows ORDER BY id LIMIT :n)"
+    " RETURNING bug_id"
 )
-REFRESH_POSTGRES = (
-    "UPDATE bug_search AS s SET message = b.message FROM bugs AS b"
-    " WHERE b.id IN ({ids}) AND s.bug_id = b.id AND s.message IS DISTINCT FROM b.message"
-)
+_REFRESH = {
+    "sqlite": "UPDATE bug_search SET message = (SELECT lower(message) FROM bugs WHERE id = :id)"
+    " WHERE rowid = :id AND message IS NOT (SELECT lower(message) FROM bugs WHERE id = :id)",
+    "postgresql": "UPDATE bug_search AS s SET message = b.message FROM bugs AS b"
+    " WHERE b.id = ANY(:ids) AND s.bug_id = b.id AND s.message IS DISTINCT FROM b.message",
+}
+
+
+def refresh_stale(session: Session, *, limit: int = REFRESH_BATCH) -> int:
+    """Re-index the message of bugs whose latest message changed, as the ingest counter noted them
+    (stale_search_rows), up to `limit` notes; returns how many notes it took. The caller commits."""
+    taken = session.execute(text(_TAKE_STALE), {"n": limit}).scalars().all()
+    ids = sorted(set(taken))
+    if ids:
+        dialect = session.get_bind().dialect.name
+        if dialect == "sqlite":
+            session.execute(text(_REFRESH[dialect]), [{"id": i} for i in ids])
+        else:
+            session.execute(text(_REFRESH[dialect]), {"ids": ids})
+    return len(taken)

@@ -37,6 +37,7 @@ from logcenter.ingest.sql import LATEST_FIELDS, BatchSQL
 log = structlog.get_logger(__name__)
 
 TAGS_KEYS = ("environment", "version")
+_MESSAGE = LATEST_FIELDS.index("message")
 # A batch that arrives while the writer counts waits for that transaction, so counting goes in parts sized to
 # take about this long: past the retention a part also deletes old occurrences, and the same number of
 # reports costs several times as much, so a fixed number per part would set the latency.
@@ -190,12 +191,17 @@ def apply(
     bugs = sorted(b for b in tally.bugs if b in counts)
     stored = sql.latest_values([t.latest for t in tally.bugs.values() if isinstance(t.latest, int)])
     stamp = sql.ts(now)
-    update, hourly, tags = [], [], []
+    update, hourly, tags, stale = [], [], [], []
     daily: dict[tuple[int, date], int] = {}
     for b in bugs:
         t = tally.bugs[b]
         latest = stored[t.latest] if isinstance(t.latest, int) else latest_values(t.latest)
-        update.append((t.n, sql.ts(t.first), sql.ts(t.latest_at), latest, stamp, b))
+        latest_at = sql.ts(t.latest_at)
+        update.append((t.n, sql.ts(t.first), latest_at, latest, stamp, b))
+        _, _, last_seen, message = counts[b]
+        # The UPDATE's own rule (sql.py): the latest report's values win unless the bug has a later one.
+        if last_seen <= latest_at and latest[_MESSAGE] != message:
+            stale.append(b)
         hourly += [(b, sql.ts(hour), n) for hour, n in t.hours.items()]
         tags += [(b, k, v, n, sql.ts(fs), sql.ts(ls)) for (k, v), (n, fs, ls) in t.tags.items()]
         project_id = counts[b][1]
@@ -203,7 +209,7 @@ def apply(
             key = (project_id, hour.astimezone(UTC).date())
             daily[key] = daily.get(key, 0) + n
     sql.update_bugs(update)
-    sql.refresh_search(bugs)
+    sql.mark_search_stale(stale)
     sql.upsert_hourly(hourly)
     sql.add_daily([(p, day, n) for (p, day), n in sorted(daily.items())])
     sql.upsert_tags(tags)

@@ -28,8 +28,6 @@ from typing import Any, NamedTuple
 import psycopg
 from sqlalchemy.engine import Connection
 
-from logcenter.bugs import search
-
 LATEST_FIELDS = ("message", "stack_trace", "level", "environment", "version", "commit_hash", "context")
 NEW_BUG_COLUMNS = (
     "project_id", "fingerprint", "source", "error_type", "file_path", "line_number", *LATEST_FIELDS,
@@ -142,6 +140,8 @@ _UPSERT_TAGS = _Rows(
     " THEN excluded.last_seen ELSE bug_tag_values.last_seen END",
     6,
 )
+# Plain rows (no key to conflict on): concurrent counters never wait for each other.
+_INSERT_STALE_SEARCH = _Rows("INSERT INTO stale_search_rows (bug_id) VALUES {rows}", 1)
 # Rows added, never updated: two counters (PostgreSQL) never wait for each other (stats/service.py sums them).
 _INSERT_DAILY = _Rows("INSERT INTO project_daily_counts (project_id, day, count) VALUES {rows}", 3)
 # The recent event ids (ingest/events.py): appended, read back newest first, trimmed from the oldest end.
@@ -298,16 +298,9 @@ class BatchSQL:
             [(n, first, last, *latest, now, bug_id) for n, first, last, latest, now, bug_id in rows],
         )
 
-    def refresh_search(self, bug_ids: list[int]) -> None:
-        """After `update_bugs`: the search index's message of these bugs, where their latest one changed."""
-        if not bug_ids:
-            return
-        if self.postgres:
-            for start in range(0, len(bug_ids), MAX_PARAMS):
-                chunk = bug_ids[start : start + MAX_PARAMS]
-                self._run(search.REFRESH_POSTGRES.format(ids=", ".join("?" * len(chunk))), tuple(chunk))
-        else:
-            self._run(search.REFRESH_SQLITE, [(b,) for b in bug_ids])
+    def mark_search_stale(self, bug_ids: list[int]) -> None:
+        """These bugs' latest message changed: the `bugs.search_refresh` job re-indexes it (search.py)."""
+        self._put(_INSERT_STALE_SEARCH, [(b,) for b in bug_ids])
 
     def insert_occurrences(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
         """Store occurrences and put them on the backlog of those not counted yet (`take_uncounted`);
@@ -338,14 +331,15 @@ class BatchSQL:
         """These occurrences' values of LATEST_FIELDS (context as stored JSON), by id."""
         return {row[0]: tuple(row[1:]) for row in self._by_ids(_LATEST, ids)}
 
-    def lock_counts(self, bug_ids: Sequence[int]) -> tuple[dict[int, tuple[int, int]], bool]:
-        """(occurrence count, project id) of these bugs, locked in id order like `lock_bugs`, so the two
-        never deadlock; and whether any of them was merged into another bug (triage) meanwhile."""
+    def lock_counts(self, bug_ids: Sequence[int]) -> tuple[dict[int, tuple[int, int, Any, str]], bool]:
+        """(occurrence count, project id, last_seen as the driver reads it, message) of these bugs, locked in
+        id order like `lock_bugs`, so the two never deadlock; and whether any of them was merged into another
+        bug (triage) meanwhile."""
         lock = " FOR NO KEY UPDATE" if self.postgres else ""
-        columns = "id, occurrence_count, project_id, merged_into_id"
+        columns = "id, occurrence_count, project_id, last_seen, message, merged_into_id"
         sql = f"SELECT {columns} FROM bugs WHERE id IN ({{ids}}) ORDER BY id{lock}"
         rows = self._by_ids(sql, sorted(bug_ids))
-        return {i: (n, p) for i, n, p, _ in rows}, any(m is not None for *_, m in rows)
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}, any(r[5] is not None for r in rows)
 
     def _by_ids(self, sql: str, ids: Sequence[int]) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []

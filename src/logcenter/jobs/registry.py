@@ -31,6 +31,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "logcenter.notify.jobs",
     "logcenter.automerge.jobs",
     "logcenter.stats.jobs",
+    "logcenter.bugs.jobs",
 )
 
 

@@ -11,8 +11,8 @@ ASCII letters lowered. PostgreSQL: a table with a
 GIN index of pg_trgm, when the extension is installed or can be (it is then created in `public`, so that
 dropping one schema of a shared database cannot drop it under another); without it the table is still kept
 and searched, only without that index. A row is added by a trigger when a bug is inserted (rare: the first
-report of a fingerprint), and its message is refreshed by the ingest counter (ingest/counting.py) when the
-bug's latest message changed: no trigger on the UPDATE the counter runs for every counted bug.
+report of a fingerprint); when the ingest counter changes a bug's latest message it notes the bug in
+stale_search_rows, and a job re-indexes it: no trigger on the UPDATE the counter runs for every counted bug.
 
 Revision ID: 0017
 Revises: 0016
@@ -132,6 +132,12 @@ def _daily_counts() -> None:
 
 
 def _search() -> None:
+    op.create_table(
+        "stale_search_rows",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("bug_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stale_search_rows")),
+    )
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         for statement in _SQLITE:
@@ -180,6 +186,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER bug_search_insert ON bugs")
         op.execute("DROP FUNCTION bug_search_insert()")
         op.execute("DROP TABLE bug_search")  # the extension stays: other tables may use it
+    op.drop_table("stale_search_rows")
     op.drop_index("ix_project_daily_counts_day_project_id", table_name="project_daily_counts")
     op.drop_index("ix_project_daily_counts_project_id", table_name="project_daily_counts")
     op.drop_table("project_daily_counts")

@@ -1,0 +1,33 @@
+"""The search index's upkeep (bugs/search.py): bugs whose latest message changed are re-indexed every
+REFRESH_SECONDS, off the ingest hot path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from logcenter.bugs import search
+from logcenter.db import session_scope
+from logcenter.jobs.registry import JobContext, every, handler
+
+log = structlog.get_logger(__name__)
+
+SEARCH_REFRESH = "bugs.search_refresh"
+REFRESH_SECONDS = 10
+
+
+@handler(SEARCH_REFRESH)
+def refresh_search(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Re-index the messages the ingest counter changed, a short transaction per REFRESH_BATCH."""
+    taken = search.REFRESH_BATCH
+    total = 0
+    while taken == search.REFRESH_BATCH:
+        with session_scope(ctx.sessions) as session:
+            taken = search.refresh_stale(session)
+        total += taken
+    if total:
+        log.info("bugs.search_refreshed", notes=total)
+
+
+every(REFRESH_SECONDS, SEARCH_REFRESH)
