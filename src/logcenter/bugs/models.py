@@ -195,10 +195,11 @@ class ProjectDailyCount(Base):
     """
 
     __tablename__ = "project_daily_counts"
-    __table_args__ = (Index("ix_project_daily_counts_day_project_id", "day", "project_id"),)
 
+    # No index but the key: the table holds about a row per project and day (a year of 20 projects: 7,300),
+    # read whole, and an index would be one more write per counting transaction.
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     day: Mapped[date] = mapped_column(Date)
     count: Mapped[int] = mapped_column(Integer)
 

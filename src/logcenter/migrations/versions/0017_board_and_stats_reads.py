@@ -119,8 +119,6 @@ def _daily_counts() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_project_daily_counts")),
     )
-    op.create_index("ix_project_daily_counts_project_id", "project_daily_counts", ["project_id"])
-    op.create_index("ix_project_daily_counts_day_project_id", "project_daily_counts", ["day", "project_id"])
     # The UTC day of each hour: SQLite stores UTC text, PostgreSQL a timestamptz (in the session's zone).
     day = (
         "date(h.hour)" if op.get_bind().dialect.name != "postgresql" else "(h.hour AT TIME ZONE 'UTC')::date"
@@ -187,8 +185,6 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION bug_search_insert()")
         op.execute("DROP TABLE bug_search")  # the extension stays: other tables may use it
     op.drop_table("stale_search_rows")
-    op.drop_index("ix_project_daily_counts_day_project_id", table_name="project_daily_counts")
-    op.drop_index("ix_project_daily_counts_project_id", table_name="project_daily_counts")
     op.drop_table("project_daily_counts")
     op.drop_index("ix_bug_events_bug_id_to_status_created_at", table_name="bug_events")
     op.drop_index("ix_bug_events_to_status_created_at", table_name="bug_events")
