@@ -200,7 +200,7 @@ def apply(
         update.append((t.n, sql.ts(t.first), latest_at, latest, stamp, b))
         _, _, last_seen, message = counts[b]
         # The UPDATE's own rule (sql.py): the latest report's values win unless the bug has a later one.
-        if last_seen <= latest_at and latest[_MESSAGE] != message:
+        if message is not None and last_seen <= latest_at and latest[_MESSAGE] != message:
             stale.append(b)
         hourly += [(b, sql.ts(hour), n) for hour, n in t.hours.items()]
         tags += [(b, k, v, n, sql.ts(fs), sql.ts(ls)) for (k, v), (n, fs, ls) in t.tags.items()]

@@ -80,10 +80,17 @@ _BUG_UPDATE_SET = (
     + " last_seen = CASE WHEN bugs.last_seen < {last_seen} THEN {last_seen} ELSE bugs.last_seen END,"
     " updated_at = {updated_at}"
 )  # fmt: skip
+# PostgreSQL: and, in the same statement (no round trip more), a row of stale_search_rows for each bug whose
+# message it changed (bugs/search.py): every part of one statement reads the rows as they were before it.
+# SQLite notes them per row (`mark_search_stale`), from the old values `lock_counts` read.
 _UPDATE_BUGS = _Rows(
-    f"WITH v ({', '.join(_BUG_UPDATE_COLUMNS)}) AS (VALUES {{rows}}) UPDATE bugs SET "
+    f"WITH v ({', '.join(_BUG_UPDATE_COLUMNS)}) AS (VALUES {{rows}}),"
+    " old AS (SELECT bugs.id, bugs.message FROM bugs JOIN v ON bugs.id = v.id),"
+    " u AS (UPDATE bugs SET "
     + _BUG_UPDATE_SET.format_map({c: f"v.{c}" for c in _BUG_UPDATE_COLUMNS})
-    + " FROM v WHERE bugs.id = v.id",
+    + " FROM v WHERE bugs.id = v.id RETURNING bugs.id, bugs.message)"
+    " INSERT INTO stale_search_rows (bug_id) SELECT u.id FROM u JOIN old ON old.id = u.id"
+    " WHERE u.message IS DISTINCT FROM old.message",
     len(_BUG_UPDATE_COLUMNS),
     ("int", "timestamptz", "timestamptz", *["text"] * len(LATEST_FIELDS), "timestamptz", "int"),
     # Per row (SQLite), a plain UPDATE costs less than joining a one-row VALUES list. `?N` is the Nth value.
@@ -126,10 +133,21 @@ _LATEST = f"SELECT id, {', '.join(LATEST_FIELDS)} FROM occurrences WHERE id IN (
 _INSERT_EVENTS = _Rows(
     f"INSERT INTO bug_events ({', '.join(EVENT_COLUMNS)}) VALUES {{rows}}", len(EVENT_COLUMNS)
 )
+_HOURLY_CONFLICT = (
+    " ON CONFLICT (bug_id, hour) DO UPDATE SET count = bug_hourly_counts.count + excluded.count"
+)
+# PostgreSQL: and, in the same statement, their sums per project and UTC day in project_daily_counts.
+# SQLite adds those per row (`add_daily`).
 _UPSERT_HOURLY = _Rows(
-    "INSERT INTO bug_hourly_counts (bug_id, hour, count) VALUES {rows}"
-    " ON CONFLICT (bug_id, hour) DO UPDATE SET count = bug_hourly_counts.count + excluded.count",
+    "WITH r (bug_id, hour, count) AS (VALUES {rows}),"
+    " h AS (INSERT INTO bug_hourly_counts (bug_id, hour, count) SELECT bug_id, hour, count FROM r"
+    + _HOURLY_CONFLICT
+    + ") INSERT INTO project_daily_counts (project_id, day, count)"
+    " SELECT b.project_id, (r.hour AT TIME ZONE 'UTC')::date, sum(r.count) FROM r JOIN bugs AS b"
+    " ON b.id = r.bug_id GROUP BY b.project_id, (r.hour AT TIME ZONE 'UTC')::date",
     3,
+    ("int", "timestamptz", "int"),
+    one_row="INSERT INTO bug_hourly_counts (bug_id, hour, count) VALUES (?, ?, ?)" + _HOURLY_CONFLICT,
 )
 _UPSERT_TAGS = _Rows(
     "INSERT INTO bug_tag_values (bug_id, key, value, count, first_seen, last_seen) VALUES {rows}"
@@ -299,8 +317,10 @@ class BatchSQL:
         )
 
     def mark_search_stale(self, bug_ids: list[int]) -> None:
-        """These bugs' latest message changed: the `bugs.search_refresh` job re-indexes it (search.py)."""
-        self._put(_INSERT_STALE_SEARCH, [(b,) for b in bug_ids])
+        """SQLite: these bugs' latest message changed (the `bugs.search_refresh` job re-indexes it:
+        bugs/search.py). PostgreSQL notes them in `update_bugs`."""
+        if not self.postgres:
+            self._put(_INSERT_STALE_SEARCH, [(b,) for b in bug_ids])
 
     def insert_occurrences(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
         """Store occurrences and put them on the backlog of those not counted yet (`take_uncounted`);
@@ -331,12 +351,14 @@ class BatchSQL:
         """These occurrences' values of LATEST_FIELDS (context as stored JSON), by id."""
         return {row[0]: tuple(row[1:]) for row in self._by_ids(_LATEST, ids)}
 
-    def lock_counts(self, bug_ids: Sequence[int]) -> tuple[dict[int, tuple[int, int, Any, str]], bool]:
-        """(occurrence count, project id, last_seen as the driver reads it, message) of these bugs, locked in
-        id order like `lock_bugs`, so the two never deadlock; and whether any of them was merged into another
-        bug (triage) meanwhile."""
+    def lock_counts(self, bug_ids: Sequence[int]) -> tuple[dict[int, tuple[int, int, Any, str | None]], bool]:
+        """(occurrence count, project id, last_seen, message) of these bugs, locked in id order like
+        `lock_bugs`, so the two never deadlock; and whether any of them was merged into another bug (triage)
+        meanwhile. last_seen and message (SQLite: as the driver reads them; PostgreSQL: None, which
+        `update_bugs` compares itself) tell `mark_search_stale` what the counting changed."""
         lock = " FOR NO KEY UPDATE" if self.postgres else ""
-        columns = "id, occurrence_count, project_id, last_seen, message, merged_into_id"
+        old = "NULL, NULL" if self.postgres else "last_seen, message"
+        columns = f"id, occurrence_count, project_id, {old}, merged_into_id"
         sql = f"SELECT {columns} FROM bugs WHERE id IN ({{ids}}) ORDER BY id{lock}"
         rows = self._by_ids(sql, sorted(bug_ids))
         return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}, any(r[5] is not None for r in rows)
@@ -360,8 +382,10 @@ class BatchSQL:
         self._put(_UPSERT_HOURLY, rows)
 
     def add_daily(self, rows: list[tuple[int, date, int]]) -> None:
-        """Rows of (project id, UTC day, count) to add to the daily counts."""
-        self._put(_INSERT_DAILY, [(p, day if self.postgres else day.isoformat(), n) for p, day, n in rows])
+        """SQLite: rows of (project id, UTC day, count) to add to the daily counts. PostgreSQL adds them in
+        `upsert_hourly`."""
+        if not self.postgres:
+            self._put(_INSERT_DAILY, [(p, day.isoformat(), n) for p, day, n in rows])
 
     def upsert_tags(self, rows: list[tuple[Any, ...]]) -> None:
         """Rows of (bug id, key, value, count, first_seen, last_seen), one per (bug id, key, value)."""
