@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, String, TypeDecorator, bindparam, or_, text
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from logcenter.bugs.models import Bug
@@ -67,7 +67,7 @@ class _Indexed(ColumnElement[Any]):
         ("needle", InternalTraversal.dp_clauseelement),
     ]
 
-    def __init__(self, id_column: ColumnElement[int], value: str) -> None:
+    def __init__(self, id_column: ColumnElement[int] | InstrumentedAttribute[int], value: str) -> None:
         self.id_column = id_column
         self.needle = bindparam(None, value, type_=_Needle(), unique=True)
 

@@ -25,7 +25,7 @@ import logging
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 revision = "0017"
 down_revision = "0016"
@@ -154,7 +154,7 @@ def _search() -> None:
     )
 
 
-def _trigram_schema(bind) -> str | None:  # type: ignore[no-untyped-def]
+def _trigram_schema(bind: Connection) -> str | None:
     """The schema of pg_trgm, creating the extension if it is missing and may be created; else None."""
     find = text(
         "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
