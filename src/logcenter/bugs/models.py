@@ -46,9 +46,17 @@ class Bug(Base):
         Index("ix_bugs_project_id_last_seen_id", "project_id", "last_seen", "id"),
         # The board's counts (status chips, today's cards, capped totals) and sections, and the stats page's
         # per-project table, read from the index alone (migration 0017): what the board lists is
-        # `merged_into_id IS NULL AND ignored_at IS NULL`, which these seek as equalities. Not updated by
-        # the ingest counter (none of these columns changes when a report is counted).
-        Index("ix_bugs_status_listed", "status", "merged_into_id", "ignored_at", "status_changed_at"),
+        # `merged_into_id IS NULL AND ignored_at IS NULL`. Not updated by the ingest counter (none of these
+        # columns changes when a report is counted).
+        # Partial (only what the board lists): with those two columns in the key, SQLite's planner (no
+        # statistics) would prefer it to (status, last_seen, id) for an ordered list, and sort every match.
+        Index(
+            "ix_bugs_status_listed",
+            "status",
+            "status_changed_at",
+            sqlite_where=text("merged_into_id IS NULL AND ignored_at IS NULL"),
+            postgresql_where=text("merged_into_id IS NULL AND ignored_at IS NULL"),
+        ),
         Index(
             "ix_bugs_project_status_listed",
             "project_id",

@@ -9,10 +9,10 @@ ingest counter changes a bug's latest message it notes the bug in stale_search_r
 does not pay for the index on every changed message, and a bug whose message changes with every report is
 re-indexed once per run, not once per report. Until then a search finds a bug by its previous message.
 
-Which way a search goes (`use_index`): a text of three characters or more that at most PROBE_CAP bugs contain
-is read from the index; a shorter one (a trigram index cannot serve it) or a common one (every ordered page
-of the LIKE scan then fills after a few rows, while the index would list every match for each query of the
-page) is a LIKE over the bugs, as before the index. Both ways find the same bugs: case is folded as each
+Which way a search goes (`indexed_ids`): for a text of three characters or more, the index lists the bugs
+that contain it, up to PROBE_CAP + 1; if there are at most PROBE_CAP, the queries take those ids. A shorter
+text (a trigram index cannot serve it) or a common one (every ordered page of the LIKE scan then fills after
+a few rows) is a LIKE over the bugs, as before the index. Both ways find the same bugs: case is folded as each
 database's LIKE folds it (SQLite: ASCII letters only, so the SQLite index holds the texts with ASCII letters
 lowered and is case-sensitive; PostgreSQL's ILIKE: every letter).
 """
@@ -21,17 +21,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Dialect, String, TypeDecorator, bindparam, or_, text
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import InstrumentedAttribute, Session
-from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy import ColumnElement, or_, text
+from sqlalchemy.orm import Session
 
 from logcenter.bugs.models import Bug
 
 MIN_INDEXED = 3  # characters: the shortest text a trigram index serves
-# More matches than this: the LIKE scan (see above). Counting them up to here costs ~1 ms.
+# More matches than this: the LIKE scan (see above). Listing them up to here costs about a millisecond.
 PROBE_CAP = 1000
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_POSTGRES_TERMS = " OR ".join(f"{c} ILIKE :needle" for c in ("error_type", "message", "file_path"))
+_PROBE = {
+    # One phrase of the trigram tokenizer: the text's trigrams in a row, that is, the text as a substring.
+    "sqlite": "SELECT rowid FROM bug_search WHERE bug_search MATCH :needle LIMIT :cap",
+    "postgresql": f"SELECT bug_id FROM bug_search WHERE {_POSTGRES_TERMS} LIMIT :cap",
+}
 
 
 def _like(value: str) -> str:
@@ -40,76 +44,33 @@ def _like(value: str) -> str:
 
 
 def _needle(value: str, dialect: str) -> str:
-    """The text as each dialect's index takes it: an FTS5 phrase ("..." with its quotes doubled: the text's
-    trigrams in a row, that is, the text as a substring; ASCII letters lowered as the index holds them), or
-    an ILIKE pattern."""
+    """The text as each dialect's index takes it: an FTS5 phrase ("..." with its quotes doubled, ASCII
+    letters lowered as the index holds them), or an ILIKE pattern."""
     if dialect == "sqlite":
         return '"' + value.translate(_ASCII_LOWER).replace('"', '""') + '"'
     return _like(value)
 
 
-class _Needle(TypeDecorator[str]):
-    impl = String
-    cache_ok = True
-
-    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else _needle(value, dialect.name)
-
-
-class _Indexed(ColumnElement[Any]):
-    """`id IN (the ids of bug_search's rows that contain the text)`, in each dialect's own terms; the text is
-    an ordinary bound parameter, which the statement cache keys on. (Not typed Boolean: SQLAlchemy would
-    append `= 1` in a WHERE on SQLite.)"""
-
-    inherit_cache = True
-    _traverse_internals = [
-        ("id_column", InternalTraversal.dp_clauseelement),
-        ("needle", InternalTraversal.dp_clauseelement),
-    ]
-
-    def __init__(self, id_column: ColumnElement[int] | InstrumentedAttribute[int], value: str) -> None:
-        self.id_column = id_column
-        self.needle = bindparam(None, value, type_=_Needle(), unique=True)
-
-
-@compiles(_Indexed, "sqlite")
-def _sqlite(element: _Indexed, compiler: Any, **kw: Any) -> str:
-    ids, needle = compiler.process(element.id_column, **kw), compiler.process(element.needle, **kw)
-    return f"{ids} IN (SELECT rowid FROM bug_search WHERE bug_search MATCH {needle})"
-
-
-@compiles(_Indexed, "postgresql")
-def _postgresql(element: _Indexed, compiler: Any, **kw: Any) -> str:
-    ids, needle = compiler.process(element.id_column, **kw), compiler.process(element.needle, **kw)
-    return f"{ids} IN (SELECT bug_id FROM bug_search WHERE {_POSTGRES_TERMS.format(needle=needle)})"
-
-
-_POSTGRES_TERMS = " OR ".join(f"{c} ILIKE {{needle}}" for c in ("error_type", "message", "file_path"))
-_PROBE = {
-    "sqlite": "SELECT count(*) FROM (SELECT 1 FROM bug_search WHERE bug_search MATCH :needle LIMIT :cap)",
-    "postgresql": "SELECT count(*) FROM (SELECT 1 FROM bug_search WHERE"
-    f" {_POSTGRES_TERMS.format(needle=':needle')} LIMIT :cap) AS m",
-}
-
-
-def use_index(session: Session, value: str) -> bool:
-    """Whether a search for `value` reads the index (see above). Remembered for the session: the board asks
-    for each of its queries, and either answer finds the same bugs."""
+def indexed_ids(session: Session, value: str) -> tuple[int, ...] | None:
+    """The ids of the bugs whose type, message or file contains `value`, read from the index; None when the
+    index should not serve it (shorter than MIN_INDEXED, or more than PROBE_CAP matches: see above).
+    Remembered for the session: the board asks for each of its queries."""
     if len(value) < MIN_INDEXED:
-        return False
-    known: dict[str, bool] = session.info.setdefault("bug_search.use_index", {})
+        return None
+    known: dict[str, tuple[int, ...] | None] = session.info.setdefault("bug_search.ids", {})
     if value not in known:
         dialect = session.get_bind().dialect.name
         params = {"needle": _needle(value, dialect), "cap": PROBE_CAP + 1}
-        known[value] = (session.scalar(text(_PROBE[dialect]), params) or 0) <= PROBE_CAP
+        ids = tuple(session.scalars(text(_PROBE[dialect]), params))
+        known[value] = ids if len(ids) <= PROBE_CAP else None
     return known[value]
 
 
-def matches(value: str, *, indexed: bool) -> ColumnElement[Any]:
-    """The condition on `bugs` that a bug's type, message or file path contains `value` (any case): through
-    the index, or a LIKE over the bugs' own columns (`use_index` says which)."""
-    if indexed:
-        return _Indexed(Bug.id, value)
+def matches(value: str, *, ids: tuple[int, ...] | None) -> ColumnElement[Any]:
+    """The condition on `bugs` that a bug's type, message or file path contains `value` (any case): one of
+    the `ids` the index listed (`indexed_ids`), or without them a LIKE over the bugs' own columns."""
+    if ids is not None:
+        return Bug.id.in_(ids)
     pattern = _like(value)
     return or_(*(c.ilike(pattern, escape="\\") for c in (Bug.error_type, Bug.message, Bug.file_path)))
 

@@ -37,8 +37,8 @@ class BugFilter:
     until: datetime | None = None
     ignored: str = "exclude"  # IGNORED: exclude (default), include or only bugs being ignored
     assignee: str | None = None
-    # Whether `text` is searched through the index (bugs/search.py: use_index); set by `searched`.
-    text_indexed: bool = False
+    # The bugs whose text matches, from the index (bugs/search.py: indexed_ids); set by `searched`.
+    text_ids: tuple[int, ...] | None = None
 
 
 IGNORED = ("exclude", "include", "only")
@@ -73,7 +73,7 @@ def _filtered(query: Q, f: BugFilter) -> Q:
     if f.level:
         query = query.where(Bug.level == f.level.upper())
     if f.text:
-        query = query.where(search.matches(f.text, indexed=f.text_indexed))
+        query = query.where(search.matches(f.text, ids=f.text_ids))
     if f.since:
         query = query.where(Bug.last_seen >= f.since)
     if f.until:
@@ -82,10 +82,10 @@ def _filtered(query: Q, f: BugFilter) -> Q:
 
 
 def searched(session: Session, f: BugFilter) -> BugFilter:
-    """`f`, with its text search set to go through the index or not (bugs/search.py: use_index)."""
+    """`f`, with the bugs that match its text listed from the index where it serves (bugs/search.py)."""
     if not f.text:
         return f
-    return replace(f, text_indexed=search.use_index(session, f.text))
+    return replace(f, text_ids=search.indexed_ids(session, f.text))
 
 
 def list_bugs(

@@ -74,8 +74,13 @@ def _indexes() -> None:
     # On SQLite none of them is touched when the ingest counter updates a bug (it sets none of their
     # columns); on PostgreSQL every index of `bugs` is (the UPDATE changes last_seen: never a HOT update).
     op.drop_index("ix_bugs_status_status_changed_at", table_name="bugs")
+    listed = sa.text("merged_into_id IS NULL AND ignored_at IS NULL")
     op.create_index(
-        "ix_bugs_status_listed", "bugs", ["status", "merged_into_id", "ignored_at", "status_changed_at"]
+        "ix_bugs_status_listed",
+        "bugs",
+        ["status", "status_changed_at"],
+        sqlite_where=listed,
+        postgresql_where=listed,
     )
     op.drop_index("ix_bugs_project_status", table_name="bugs")
     op.create_index(
