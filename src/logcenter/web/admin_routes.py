@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,12 +16,12 @@ from logcenter.auth.models import Scope
 from logcenter.config import Settings
 from logcenter.db import session_scope
 from logcenter.deps import SessionDep
-from logcenter.errors import LogCenterError, NotFound, ValidationFailed
+from logcenter.errors import Conflict, LogCenterError, NotFound, ValidationFailed
 from logcenter.projects import forge as project_forge
 from logcenter.projects import scrubbing as project_scrubbing
 from logcenter.projects import service as projects_service
 from logcenter.projects.models import Project
-from logcenter.projects.schemas import ProjectUpdate
+from logcenter.projects.schemas import ProjectCreate, ProjectUpdate
 from logcenter.repair import history
 from logcenter.secretbox import box_for
 from logcenter.stats import service as stats_service
@@ -153,6 +154,8 @@ def _project_context(request: Request, project: Project) -> dict[str, Any]:
         "dsn": projects_service.dsn(project, base_url=base + "/"),
         "missing": missing_for_agent(project),
         "forge_problem": forge_problem(project, request.app.state.settings),
+        "base_url": base,
+        "require_key": settings.ingest_require_key,
         "webhooks": {forge: f"{base}/api/webhooks/{forge}" for forge in ("gitea", "github", "gitlab")},
         "deploy_url": f"{base}/api/webhooks/deployment",
         "fields": _editable(PROJECT_FIELDS),
@@ -161,10 +164,68 @@ def _project_context(request: Request, project: Project) -> dict[str, Any]:
     }
 
 
+# The fields of the "New project" form besides the project id: what the repair agent needs first.
+NEW_PROJECT_FIELDS = ("name", "repo_url", "default_branch", "test_command")
+
+
 @router.get("/projects")
-def projects_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+def projects_page(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    created: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    return _projects(request, session, created=created)
+
+
+def _projects(request: Request, session: Any, status_code: int = 200, **extra: Any) -> Response:
     projects = [_project_context(request, p) for p in projects_service.list_projects(session)]
-    return render(request, "projects.html", projects=projects)
+    extra.setdefault("errors", {})
+    extra.setdefault("values", {})
+    return render(
+        request,
+        "projects.html",
+        status_code=status_code,
+        projects=projects,
+        new_fields=[f for f in PROJECT_FIELDS if f[0] in NEW_PROJECT_FIELDS],
+        **extra,
+    )
+
+
+@router.post("/projects")
+def project_create(
+    request: Request,
+    session: SessionDep,
+    user: AdminUser,
+    project_id: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=2000)] = "",
+    repo_url: Annotated[str, Form(max_length=2000)] = "",
+    default_branch: Annotated[str, Form(max_length=2000)] = "",
+    test_command: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """The "New project" form: the same service as POST /api/v1/projects; then the project's card with the
+    DSN and how to send it errors (a redirect, so that reloading the page does not post again)."""
+    sent = {
+        "project_id": project_id,
+        "name": name,
+        "repo_url": repo_url,
+        "default_branch": default_branch,
+        "test_command": test_command,
+    }
+    values = {field: value.strip() for field, value in sent.items() if value.strip()}
+    settings = request.app.state.settings
+    try:
+        data = ProjectCreate.model_validate(values)
+        project = projects_service.create(
+            session, data=data, box=box_for(settings), allow_scrub_off=project_scrubbing.off_allowed(settings)
+        )
+    except ValidationError as exc:
+        errors = _form_errors(to_failure(exc.errors()))
+        return _projects(request, session, status_code=422, errors=errors, values=values, open_new=True)
+    except Conflict as exc:
+        errors = {"project_id": exc.message}
+        return _projects(request, session, status_code=409, errors=errors, values=values, open_new=True)
+    return RedirectResponse(f"/projects?created={quote(project.slug)}#project-{project.id}", status_code=303)
 
 
 @router.get("/projects/{slug:path}/edit")
