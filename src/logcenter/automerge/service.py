@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from logcenter.automerge import designated
 from logcenter.automerge import policy as rules
 from logcenter.automerge.models import MergeDecision, MergePolicy, Mode, ReviewRequest
 from logcenter.bugs import service as bugs_service
@@ -212,7 +213,8 @@ def ask_reviewers(
     """Request the designated reviewers on the PR (not its author: forges refuse that), once per PR."""
     with closing(project_forge.connect(ask.target)) as forge:
         pr = forge.get_pull_request(ask.pr_number)
-        names = [name for name in ask.reviewers if name != pr.author]
+        # The list is typed by people, the author's login comes from the forge: compare them as the forge does.
+        names = [name for name in ask.reviewers if not designated.is_designated(name, [pr.author or ""])]
         if names and pr.state == PRState.OPEN:
             forge.request_reviewers(ask.pr_number, names)
     with session_scope(factory) as session:
