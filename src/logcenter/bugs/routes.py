@@ -92,10 +92,16 @@ def get_bug(
     )
 
 
-@router.put("/{bug_id}/status", response_model=BugRead, summary="Change status where the workflow allows it")
+@router.put(
+    "/{bug_id}/status",
+    response_model=BugRead,
+    responses={409: {"description": "The workflow does not allow the move (a revision: use /revision)"}},
+    summary="Change status where the workflow allows it",
+)
 def change_status(
     bug_id: BugId, body: StatusChange, request: Request, session: SessionDep, who: AgentOrAdmin
 ) -> BugRead:
+    """PENDING_REVIEW → FIXING is a revision request: `POST /api/v1/bugs/{bug_id}/revision` (409 here)."""
     bug = service.change_status(
         session,
         bug_id,
