@@ -213,7 +213,7 @@ def ask_reviewers(
     """Request the designated reviewers on the PR (not its author: forges refuse that), once per PR."""
     with closing(project_forge.connect(ask.target)) as forge:
         pr = forge.get_pull_request(ask.pr_number)
-        # The list is typed by people, the author's login comes from the forge: compare them as the forge does.
+        # People type the list, the forge gives the author's login: compare them as the forge does.
         names = [name for name in ask.reviewers if not designated.is_designated(name, [pr.author or ""])]
         if names and pr.state == PRState.OPEN:
             forge.request_reviewers(ask.pr_number, names)
