@@ -178,17 +178,19 @@ def test_project_inline_edit_and_missing_fields(users, seed, login, live_server,
     form.locator("input[name=forge_url]").fill("https://gitea.example.com/api/v1")
     form.locator("input[name=forge_repo]").fill("team/rtc_backend")
     form.locator("input[name=forge_token]").fill("secret-forge-token-123")
+    form.locator("input[name=deployment_secret]").fill("secret-deploy-456")
     form.locator("button[type=submit]").click()
     card = page.locator("section.project").first
     expect(card.locator("p.ok")).to_contain_text("Saved")
     expect(card.locator("p.missing[data-field=forge]")).to_have_count(0)
     expect(card).to_contain_text("✔ set")
-    assert "secret-forge-token-123" not in page.content()
+    assert "secret-forge-token-123" not in page.content() and "secret-deploy-456" not in page.content()
     card.locator("button.edit-btn").click()
-    assert "secret-forge-token-123" not in page.content()
+    assert "secret-forge-token-123" not in page.content() and "secret-deploy-456" not in page.content()
     page.locator("section.project.editing button", has_text="Cancel").click()
     project = api.get("/api/v1/projects/rtc_backend").json()
     assert project["forge_token_set"] is True and project["forge"] == "gitea"
+    assert project["deployment_secret_set"] is True and project["webhook_secret_set"] is False
     old_key = project["ingest_key"]
     card.locator("button", has_text="Rotate key").click()
     expect(page.locator("section.project p.ok")).to_contain_text("New ingest key")

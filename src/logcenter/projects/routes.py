@@ -45,6 +45,7 @@ def to_read(project: Project, request: Request) -> ProjectRead:
         forge_repo=forge.repo_path(project),
         forge_token_set=project.forge_token_encrypted is not None,
         webhook_secret_set=project.webhook_secret_encrypted is not None,
+        deployment_secret_set=project.deployment_secret_encrypted is not None,
         merge_style=project.merge_style,
         agent_settings=project.agent_settings or {},
         scrubbing=scrubbing.read(project.scrubbing, request.app.state.settings),

@@ -46,6 +46,7 @@ PROJECT_FIELDS: list[tuple[str, str, str]] = [
 SECRET_FIELDS: list[tuple[str, str, str]] = [
     ("forge_token", "forge_token_encrypted", _("Forge token")),
     ("webhook_secret", "webhook_secret_encrypted", _("Webhook secret")),
+    ("deployment_secret", "deployment_secret_encrypted", _("Deployment secret")),
 ]
 
 
