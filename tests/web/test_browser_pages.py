@@ -221,3 +221,14 @@ def test_tokens_and_repair_history(users, seed, login, live_server, api):
     page.locator("tr", has_text="ci-agent").locator("button", has_text="Revoke").click()
     expect(page.locator("tr", has_text="ci-agent")).to_contain_text("revoked")
     assert api.get("/api/v1/bugs", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    # A token restricted to one project: it sees that project's bugs only.
+    other = seed.runtime_bug(2, project="blog")
+    page.fill("input[name=name]", "shop-agent")
+    page.select_option("select[name=scope]", "agent")
+    page.select_option("select[name=projects]", ["rtc_backend"])
+    page.click("form[action='/tokens'] button[type=submit]")
+    limited = {"Authorization": f"Bearer {page.locator('#new-token').inner_text()}"}
+    expect(page.locator("tr", has_text="shop-agent").locator("td.token-projects")).to_have_text("rtc_backend")
+    expect(page.locator("tr", has_text="ci-agent").locator("td.token-projects")).to_have_text("all")
+    assert [b["id"] for b in api.get("/api/v1/bugs", headers=limited).json()["bugs"]] == [bug_id]
+    assert api.get(f"/api/v1/bugs/{other}", headers=limited).status_code == 404

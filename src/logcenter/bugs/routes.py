@@ -39,7 +39,7 @@ def to_read(bug: Bug, slug: str) -> BugRead:
 @router.get("", response_model=BugPage, summary="Search bugs")
 def list_bugs(
     session: SessionDep,
-    _: BugReader,
+    who: BugReader,
     project_id: str | None = None,
     status: Annotated[
         list[str] | None, Query(description="Repeat or comma-separate; legacy names accepted")
@@ -70,6 +70,7 @@ def list_bugs(
         until=until,
         ignored=ignored,
         assignee=assignee,
+        project_ids=who.projects,
     )
     rows, total = service.list_bugs(session, filters=filters, sort=sort, page=page, page_size=page_size)
     return BugPage(bugs=[to_read(b, s) for b, s in rows], total=total, page=page, page_size=page_size)

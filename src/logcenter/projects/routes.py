@@ -57,8 +57,11 @@ def to_read(project: Project, request: Request) -> ProjectRead:
 
 
 @router.get("", response_model=ProjectList, summary="List projects")
-def list_projects(request: Request, session: SessionDep, _: AgentOrAdmin) -> ProjectList:
-    return ProjectList(projects=[to_read(p, request) for p in service.list_projects(session)])
+def list_projects(request: Request, session: SessionDep, who: AgentOrAdmin) -> ProjectList:
+    """Every project; a token restricted to projects sees only those."""
+    return ProjectList(
+        projects=[to_read(p, request) for p in service.list_projects(session, ids=who.projects)]
+    )
 
 
 @router.post(
