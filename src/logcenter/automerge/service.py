@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +25,7 @@ from logcenter.automerge.models import MergeDecision, MergePolicy, Mode, ReviewR
 from logcenter.bugs import service as bugs_service
 from logcenter.bugs import workflow
 from logcenter.bugs.models import Bug, BugStatus
+from logcenter.bugs.schemas import Verification
 from logcenter.config import Settings
 from logcenter.db import session_scope, utcnow
 from logcenter.errors import LogCenterError
@@ -47,7 +49,7 @@ class Candidate:
     policy: dict[str, Any]
     target: project_forge.ForgeTarget
     test_passed: bool | None
-    test_output: str | None
+    verification: Verification | None  # the report's structured verification (none from older agents)
     verified_head: str | None  # the head the agent verified and reported
     revisions: int = 0  # revisions reviewers asked for on this PR
 
@@ -88,12 +90,21 @@ def candidates(session: Session, settings: Settings, *, now: datetime) -> list[C
                 policy={c.name: getattr(merge_policy, c.name) for c in MergePolicy.__table__.columns},
                 target=target,
                 test_passed=report.test_passed if report else None,
-                test_output=report.test_output if report else None,
+                verification=_verification(report),
                 verified_head=bug.head_sha,
                 revisions=bug.revision,
             )
         )
     return found
+
+
+def _verification(report: RepairAttempt | None) -> Verification | None:
+    if report is None or report.verification is None:
+        return None
+    try:
+        return Verification.model_validate(report.verification)
+    except ValidationError:
+        return None  # unreadable: as good as none
 
 
 def decided(session: Session, bug_id: int, head_sha: str) -> bool:
@@ -116,7 +127,7 @@ def consider(
         conditions = rules.evaluate(
             policy,
             test_passed=candidate.test_passed,
-            test_output=candidate.test_output,
+            verification=candidate.verification,
             diff=forge.pull_request_diff(candidate.pr_number),
             files=[f.filename for f in forge.pull_request_files(candidate.pr_number)],
             checks=checks,
