@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from logcenter.auth import projects as token_projects
 from logcenter.auth import service as auth_service
 from logcenter.auth.models import Scope
 from logcenter.config import Settings
@@ -47,6 +48,7 @@ PROJECT_FIELDS: list[tuple[str, str, str]] = [
 SECRET_FIELDS: list[tuple[str, str, str]] = [
     ("forge_token", "forge_token_encrypted", _("Forge token")),
     ("webhook_secret", "webhook_secret_encrypted", _("Webhook secret")),
+    ("deployment_secret", "deployment_secret_encrypted", _("Deployment secret")),
 ]
 
 
@@ -349,9 +351,21 @@ def repairs_page(
     )
 
 
+def _tokens_page(request: Request, session: Any, created: tuple[Any, str] | None) -> Response:
+    tokens = auth_service.list_tokens(session)
+    # Each token's projects by slug ("" for every project).
+    limited = {
+        t.id: ", ".join(token_projects.slugs_of(session, sorted(allowed)))
+        for t in tokens
+        if (allowed := token_projects.restriction_of(t.projects)) is not None
+    }
+    projects = [p.slug for p in projects_service.list_projects(session)]
+    return render(request, "tokens.html", tokens=tokens, limited=limited, projects=projects, created=created)
+
+
 @router.get("/tokens")
 def tokens_page(request: Request, session: SessionDep, user: AdminUser) -> Response:
-    return render(request, "tokens.html", tokens=auth_service.list_tokens(session), created=None)
+    return _tokens_page(request, session, None)
 
 
 @router.post("/tokens")
@@ -361,9 +375,12 @@ def token_create(
     user: AdminUser,
     name: Annotated[str, Form(min_length=1, max_length=200)],
     scope: Annotated[Scope, Form()],
+    projects: Annotated[list[str] | None, Form(max_length=1000)] = None,
 ) -> Response:
-    row, plaintext = auth_service.create_token(session, name=name, scope=scope)
-    return render(request, "tokens.html", tokens=auth_service.list_tokens(session), created=(row, plaintext))
+    """A new token; restricted to the projects chosen (none chosen: every project)."""
+    project_ids = token_projects.resolve(session, projects) if projects else None
+    row, plaintext = auth_service.create_token(session, name=name, scope=scope, project_ids=project_ids)
+    return _tokens_page(request, session, (row, plaintext))
 
 
 @router.post("/tokens/{token_id}/revoke")
