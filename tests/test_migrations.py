@@ -35,11 +35,11 @@ def test_downgrade_to_empty_and_back(tmp_path):
     engine.dispose()
 
 
-def test_0017_indexes_the_bugs_already_stored_and_goes_back(backend, tmp_path):
-    """Migration 0017 fills the search index with the existing bugs (searched as the board does) and the
+def test_0018_indexes_the_bugs_already_stored_and_goes_back(backend, tmp_path):
+    """Migration 0018 fills the search index with the existing bugs (searched as the board does) and the
     daily counts with their hourly counts; the downgrade removes both."""
     now = datetime(2026, 12, 1)
-    with migrated_engine(backend, tmp_path, "0016") as engine:
+    with migrated_engine(backend, tmp_path, "0017") as engine:
         with engine.begin() as conn:
             conn.execute(
                 text(
@@ -74,7 +74,7 @@ def test_0017_indexes_the_bugs_already_stored_and_goes_back(backend, tmp_path):
             assert indexed_ids(session, "DISK FU") == (2,)
             assert indexed_ids(session, "'sku'") == (1,)
             assert indexed_ids(session, "app/x") in ((1, 2), (2, 1))
-        downgrade(engine, "0016")
+        downgrade(engine, "0017")
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM bugs")).scalar() == 2
             assert not {"bug_search", "project_daily_counts"} & set(inspect(conn).get_table_names())

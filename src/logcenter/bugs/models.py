@@ -45,7 +45,7 @@ class Bug(Base):
         Index("ix_bugs_last_seen_id", "last_seen", "id"),
         Index("ix_bugs_project_id_last_seen_id", "project_id", "last_seen", "id"),
         # The board's counts (status chips, today's cards, capped totals) and sections, and the stats page's
-        # per-project table, read from the index alone (migration 0017): what the board lists is
+        # per-project table, read from the index alone (migration 0018): what the board lists is
         # `merged_into_id IS NULL AND ignored_at IS NULL`. Not updated by the ingest counter (none of these
         # columns changes when a report is counted).
         # Partial (only what the board lists): with those two columns in the key, SQLite's planner (no
@@ -232,7 +232,7 @@ class BugEvent(Base):
     __table_args__ = (
         Index("ix_bug_events_bug_id_id", "bug_id", "id"),
         # The stats page's fixes and failures of a range, from the index alone, and for each of them when
-        # its bug last entered NEW (migration 0017).
+        # its bug last entered NEW (migration 0018).
         Index(
             "ix_bug_events_to_status_created_at", "to_status", "created_at", "from_status", "kind", "bug_id"
         ),

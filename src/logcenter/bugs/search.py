@@ -1,7 +1,7 @@
 """Text search over bugs: a substring of the error type, the message (the latest report's) or the file path,
 in any case, read from a trigram index when that is faster than a LIKE over the bugs.
 
-The index is the `bug_search` table (migration 0017): on SQLite an FTS5 table with the trigram tokenizer,
+The index is the `bug_search` table (migration 0018): on SQLite an FTS5 table with the trigram tokenizer,
 where a quoted phrase matches exactly the rows that contain it as a substring; on PostgreSQL a table with a
 pg_trgm GIN index, which serves ILIKE '%...%'. A trigger adds a bug's row when the bug is inserted. When the
 ingest counter changes a bug's latest message it notes the bug in stale_search_rows, and the

@@ -14,8 +14,8 @@ and searched, only without that index. A row is added by a trigger when a bug is
 report of a fingerprint); when the ingest counter changes a bug's latest message it notes the bug in
 stale_search_rows, and a job re-indexes it: no trigger on the UPDATE the counter runs for every counted bug.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-07
 """
 
@@ -27,8 +27,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Connection, text
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
