@@ -88,8 +88,14 @@ def stat_cards(
         s: capped(listed.where(Bug.status == s, Bug.status_changed_at >= midnight), COUNT_CAP)
         for s in (S.MERGED, S.DEPLOYED, S.FAILED)
     }
+    # Found today: from the created_at index. `merged_into_id IS NULL` would be an equality SQLite's planner
+    # (no statistics) prefers to that range, and reads every listed bug through the merged_into_id index.
+    not_merged = func.coalesce(Bug.merged_into_id, 0) == 0  # ids start at 1
+    found = select(Bug.id).where(Bug.created_at >= midnight, not_merged, *_ignored(ignored))
+    if project_id:
+        found = found.where(Bug.project_id == project_id)
     return StatCards(
-        new_today=capped(listed.where(Bug.created_at >= midnight), COUNT_CAP),
+        new_today=capped(found, COUNT_CAP),
         fixing=queues[S.FIXING],
         pending_review=queues[S.PENDING_REVIEW],
         merged_today=entered[S.MERGED],
@@ -97,6 +103,15 @@ def stat_cards(
         failed_today=entered[S.FAILED],
         by_status=by_status,
     )
+
+
+def _ignored(ignored: str) -> list[Any]:
+    """The board's `ignored` filter as conditions (as bugs.service._filtered has it)."""
+    if ignored == "exclude":
+        return [Bug.ignored_at.is_(None)]
+    if ignored == "only":
+        return [Bug.ignored_at.is_not(None)]
+    return []
 
 
 def encode_cursor(bug: Bug, sort: str) -> str:

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from logcenter.db import Base, JSONText, UTCDateTime, utcnow
@@ -44,19 +44,12 @@ class Bug(Base):
         Index("ix_bugs_status_last_seen_id", "status", "last_seen", "id"),
         Index("ix_bugs_last_seen_id", "last_seen", "id"),
         Index("ix_bugs_project_id_last_seen_id", "project_id", "last_seen", "id"),
-        # The board's counts (status chips, today's cards, capped totals) and sections, and the stats page's
-        # per-project table, read from the index alone (migration 0018): what the board lists is
-        # `merged_into_id IS NULL AND ignored_at IS NULL`. Not updated by the ingest counter (none of these
-        # columns changes when a report is counted).
-        # Partial (only what the board lists): with those two columns in the key, SQLite's planner (no
-        # statistics) would prefer it to (status, last_seen, id) for an ordered list, and sort every match.
-        Index(
-            "ix_bugs_status_listed",
-            "status",
-            "status_changed_at",
-            sqlite_where=text("merged_into_id IS NULL AND ignored_at IS NULL"),
-            postgresql_where=text("merged_into_id IS NULL AND ignored_at IS NULL"),
-        ),
+        # Today's stat cards: what entered a status since midnight (migration 0008).
+        Index("ix_bugs_status_status_changed_at", "status", "status_changed_at"),
+        # A project's board (counts, today's cards, sections) and the stats page's per-project table, read
+        # from the index alone (migration 0018): what the board lists is `merged_into_id IS NULL AND
+        # ignored_at IS NULL`, which it seeks as equalities. Not updated by the ingest counter (none of
+        # these columns changes when a report is counted).
         Index(
             "ix_bugs_project_status_listed",
             "project_id",
@@ -66,14 +59,6 @@ class Bug(Base):
             "status_changed_at",
         ),
         Index("ix_bugs_project_id_created_at", "project_id", "created_at"),
-        # The duplicates of a bug (triage): only the few merged-away bugs. A full index would also be the
-        # SQLite planner's pick for `merged_into_id IS NULL` (every listed bug) over a selective range.
-        Index(
-            "ix_bugs_merged_into_id",
-            "merged_into_id",
-            sqlite_where=text("merged_into_id IS NOT NULL"),
-            postgresql_where=text("merged_into_id IS NOT NULL"),
-        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -139,7 +124,7 @@ class Bug(Base):
     # No foreign key: SQLite can add one only by copying `bugs`, which with foreign keys on would delete
     # every occurrence. Both bugs are of one project and bugs are deleted only with their project, and the
     # ingest redirect falls back to the bug itself if the survivor were ever missing.
-    merged_into_id: Mapped[int | None] = mapped_column(Integer)
+    merged_into_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

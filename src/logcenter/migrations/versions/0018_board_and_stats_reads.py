@@ -70,18 +70,9 @@ def upgrade() -> None:
 
 
 def _indexes() -> None:
-    # Wider versions of two indexes of 0008, two new ones, and 0012's index of merged_into_id made partial.
+    # A wider version of an index of 0008, and new ones.
     # On SQLite none of them is touched when the ingest counter updates a bug (it sets none of their
     # columns); on PostgreSQL every index of `bugs` is (the UPDATE changes last_seen: never a HOT update).
-    op.drop_index("ix_bugs_status_status_changed_at", table_name="bugs")
-    listed = sa.text("merged_into_id IS NULL AND ignored_at IS NULL")
-    op.create_index(
-        "ix_bugs_status_listed",
-        "bugs",
-        ["status", "status_changed_at"],
-        sqlite_where=listed,
-        postgresql_where=listed,
-    )
     op.drop_index("ix_bugs_project_status", table_name="bugs")
     op.create_index(
         "ix_bugs_project_status_listed",
@@ -89,14 +80,6 @@ def _indexes() -> None:
         ["project_id", "status", "merged_into_id", "ignored_at", "status_changed_at"],
     )
     op.create_index("ix_bugs_project_id_created_at", "bugs", ["project_id", "created_at"])
-    op.drop_index("ix_bugs_merged_into_id", table_name="bugs")
-    op.create_index(
-        "ix_bugs_merged_into_id",
-        "bugs",
-        ["merged_into_id"],
-        sqlite_where=sa.text("merged_into_id IS NOT NULL"),
-        postgresql_where=sa.text("merged_into_id IS NOT NULL"),
-    )
     op.create_index(
         "ix_bug_events_to_status_created_at",
         "bug_events",
@@ -194,9 +177,5 @@ def downgrade() -> None:
     op.drop_index("ix_bug_events_bug_id_to_status_created_at", table_name="bug_events")
     op.drop_index("ix_bug_events_to_status_created_at", table_name="bug_events")
     op.drop_index("ix_bugs_project_id_created_at", table_name="bugs")
-    op.drop_index("ix_bugs_merged_into_id", table_name="bugs")
-    op.create_index("ix_bugs_merged_into_id", "bugs", ["merged_into_id"])
     op.drop_index("ix_bugs_project_status_listed", table_name="bugs")
     op.create_index("ix_bugs_project_status", "bugs", ["project_id", "status"])
-    op.drop_index("ix_bugs_status_listed", table_name="bugs")
-    op.create_index("ix_bugs_status_status_changed_at", "bugs", ["status", "status_changed_at"])
