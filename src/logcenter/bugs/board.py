@@ -19,7 +19,7 @@ from sqlalchemy import Select, func, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from logcenter.bugs.models import Bug, BugStatus
-from logcenter.bugs.service import BugFilter, _filtered, searched
+from logcenter.bugs.service import BugFilter, _filtered, not_merged_away, searched
 from logcenter.errors import ValidationFailed
 from logcenter.projects.models import Project
 
@@ -88,10 +88,8 @@ def stat_cards(
         s: capped(listed.where(Bug.status == s, Bug.status_changed_at >= midnight), COUNT_CAP)
         for s in (S.MERGED, S.DEPLOYED, S.FAILED)
     }
-    # Found today: from the created_at index. `merged_into_id IS NULL` would be an equality SQLite's planner
-    # (no statistics) prefers to that range, and reads every listed bug through the merged_into_id index.
-    not_merged = func.coalesce(Bug.merged_into_id, 0) == 0  # ids start at 1
-    found = select(Bug.id).where(Bug.created_at >= midnight, not_merged, *_ignored(ignored))
+    # Found today: from the created_at index (or the project's), not through merged_into_id's.
+    found = select(Bug.id).where(Bug.created_at >= midnight, not_merged_away(), *_ignored(ignored))
     if project_id:
         found = found.where(Bug.project_id == project_id)
     return StatCards(

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from logcenter.bugs.models import Bug, BugEvent, BugStatus, ProjectDailyCount
+from logcenter.bugs.service import not_merged_away
 from logcenter.bugs.workflow import HistoryKind
 from logcenter.db import utcnow
 from logcenter.errors import NotFound, ValidationFailed
@@ -121,12 +122,19 @@ def _status_counts(
 ) -> tuple[StatusCounts, StatusCounts, list[ProjectStats]]:
     """One GROUP BY (project, status) gives the all-time and today counts and the per-project table."""
     entered_today = case((Bug.status_changed_at >= today_start, 1), else_=0)
-    stmt = (
-        select(Project.slug, Project.name, Bug.status, func.count(Bug.id), func.sum(entered_today))
-        .select_from(Project)
+    # The bugs grouped on their own, then joined to the projects: the aggregate reads the (project_id,
+    # status, merged_into_id, ignored_at, status_changed_at) index alone, not every bug's row.
+    counts = (
+        select(Bug.project_id, Bug.status, func.count().label("n"), func.sum(entered_today).label("today"))
         # A duplicate merged into another bug (triage) is counted as part of that one.
-        .outerjoin(Bug, (Bug.project_id == Project.id) & Bug.merged_into_id.is_(None))
-        .group_by(Project.id, Project.slug, Project.name, Bug.status)
+        .where(not_merged_away())
+        .group_by(Bug.project_id, Bug.status)
+    )
+    if scope.project_ids is not None:
+        counts = counts.where(Bug.project_id.in_(scope.project_ids))
+    c = counts.subquery()
+    stmt = select(Project.slug, Project.name, c.c.status, c.c.n, c.c.today).outerjoin(
+        c, c.c.project_id == Project.id
     )
     if scope.project_ids is not None:
         stmt = stmt.where(Project.id.in_(scope.project_ids))
