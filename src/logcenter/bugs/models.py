@@ -41,7 +41,9 @@ class Bug(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "fingerprint"),
         # With id: the board orders by (last_seen, id) and pages by a cursor on both (migration 0008).
-        Index("ix_bugs_status_last_seen_id", "status", "last_seen", "id"),
+        # And what the board lists (merged_into_id, ignored_at: migration 0018): the status chips and capped
+        # totals read the index alone. The ingest counter rewrites its entries anyway (it sets last_seen).
+        Index("ix_bugs_status_last_seen_id", "status", "last_seen", "id", "merged_into_id", "ignored_at"),
         Index("ix_bugs_last_seen_id", "last_seen", "id"),
         Index("ix_bugs_project_id_last_seen_id", "project_id", "last_seen", "id"),
         # Today's stat cards: what entered a status since midnight (migration 0008).

@@ -70,9 +70,13 @@ def upgrade() -> None:
 
 
 def _indexes() -> None:
-    # A wider version of an index of 0008, and new ones.
+    # Wider versions of two indexes of 0008, and new ones.
     # On SQLite none of them is touched when the ingest counter updates a bug (it sets none of their
     # columns); on PostgreSQL every index of `bugs` is (the UPDATE changes last_seen: never a HOT update).
+    op.drop_index("ix_bugs_status_last_seen_id", table_name="bugs")
+    op.create_index(
+        "ix_bugs_status_last_seen_id", "bugs", ["status", "last_seen", "id", "merged_into_id", "ignored_at"]
+    )
     op.drop_index("ix_bugs_project_status", table_name="bugs")
     op.create_index(
         "ix_bugs_project_status_listed",
@@ -178,4 +182,6 @@ def downgrade() -> None:
     op.drop_index("ix_bug_events_to_status_created_at", table_name="bug_events")
     op.drop_index("ix_bugs_project_id_created_at", table_name="bugs")
     op.drop_index("ix_bugs_project_status_listed", table_name="bugs")
+    op.drop_index("ix_bugs_status_last_seen_id", table_name="bugs")
+    op.create_index("ix_bugs_status_last_seen_id", "bugs", ["status", "last_seen", "id"])
     op.create_index("ix_bugs_project_status", "bugs", ["project_id", "status"])
