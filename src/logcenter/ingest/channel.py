@@ -22,7 +22,6 @@ socket can run code). The socket lives in a fresh directory only the server's us
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import struct
 from dataclasses import fields
 from datetime import datetime
@@ -114,8 +113,7 @@ class RemoteWriter:
         self._connecting: asyncio.Lock | None = None
 
     async def start(self) -> None:
-        with contextlib.suppress(Unavailable):
-            await self._link()
+        await self.alive()
 
     async def stop(self) -> None:
         if self._protocol is not None:

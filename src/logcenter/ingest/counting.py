@@ -20,6 +20,7 @@ report is counted exactly once, whichever writer (PostgreSQL may have several) g
 from __future__ import annotations
 
 import itertools
+import operator
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -109,10 +110,6 @@ class Tally:
                     entry[2] = max(entry[2], at)
         self.reports += 1
 
-    def add_ids(self, bug_id: int, ids: list[int]) -> None:
-        """The backlog rows of this bug's occurrences added since the last call."""
-        self.bugs[bug_id].ids += ids
-
     def take(self, limit: int) -> Tally:
         """Whole bugs, the longest waiting first, until at least one and then up to about `limit` reports."""
         part = Tally()
@@ -127,18 +124,8 @@ class Tally:
         return part
 
 
-def latest_values(report: Report) -> tuple[Any, ...]:
-    """A report's values of LATEST_FIELDS, as the bug keeps them."""
-    values = {
-        "message": report.message,
-        "stack_trace": report.stack_trace,
-        "level": report.level,
-        "environment": report.environment,
-        "version": report.version,
-        "commit_hash": report.commit_hash,
-        "context": report.context,
-    }
-    return tuple(values[f] for f in LATEST_FIELDS)
+# A report's values of LATEST_FIELDS, as the bug keeps them.
+latest_values: Callable[[Report], tuple[Any, ...]] = operator.attrgetter(*LATEST_FIELDS)
 
 
 def count_pending(
@@ -148,14 +135,13 @@ def count_pending(
     prune those bugs past the newest `retention`. Returns how many were counted; the caller commits."""
     sql = BatchSQL(session.connection())
     ids = sql.take_uncounted(limit)
-    _, over = apply(sql, _read_back(sql, ids), retention=retention, now=now or utcnow(), taken=True)
-    sql.prune(list(over), keep=retention)
+    count_ids(sql, ids, retention=retention, now=now or utcnow())
     return len(ids)
 
 
 def count_ids(sql: BatchSQL, ids: list[int], *, retention: int, now: datetime) -> int:
-    """Add these occurrences, already taken off the backlog, to the bugs they belong to now (a merge of
-    duplicates moved them: triage/service.py), and prune those bugs; returns how many were counted."""
+    """Count these occurrences, already off the backlog, into the bugs they belong to now (a merge of
+    duplicates moves them: triage/service.py), and prune those bugs."""
     counted, over = apply(sql, _read_back(sql, ids), retention=retention, now=now, taken=True)
     sql.prune(list(over), keep=retention)
     return counted
@@ -194,7 +180,7 @@ def apply(
     for b in bugs:
         t = tally.bugs[b]
         latest = stored[t.latest] if isinstance(t.latest, int) else latest_values(t.latest)
-        update.append((t.n, sql.ts(t.first), sql.ts(t.latest_at), latest, stamp, b))
+        update.append((t.n, sql.ts(t.first), sql.ts(t.latest_at), *latest, stamp, b))
         hourly += [(b, sql.ts(hour), n) for hour, n in t.hours.items()]
         tags += [(b, k, v, n, sql.ts(fs), sql.ts(ls)) for (k, v), (n, fs, ls) in t.tags.items()]
     sql.update_bugs(update)

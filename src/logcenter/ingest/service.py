@@ -121,15 +121,11 @@ def store_batch(
             # Its bug may have been deleted since (recent_event_ids has no foreign key): acknowledged anyway.
             status = stored_status.get(bug_id, BugStatus.NEW)
             results.append(IngestResult(bug_id, created=created, status=status, duplicate=True))
-        elif i in dup_in_batch:
-            first = dup_in_batch[i]
+        else:  # a repeat of an event earlier in the batch is answered as that one, as a duplicate
+            first = dup_in_batch.get(i, i)
             group = by_index[first]
             created = group.created and first == group.indexes[0]
-            results.append(IngestResult(group.bug_id, created=created, status=group.status, duplicate=True))
-        else:
-            group = by_index[i]
-            created = group.created and i == group.indexes[0]
-            results.append(IngestResult(group.bug_id, created=created, status=group.status))
+            results.append(IngestResult(group.bug_id, created, group.status, duplicate=first != i))
     return results
 
 
@@ -239,7 +235,7 @@ def _insert_occurrences(
         for i in g.indexes:
             r = reports[i]
             into.add(g.bug_id, r.timestamp, r.environment, r.version, r)
-        into.add_ids(g.bug_id, by_bug[g.bug_id])
+        into.bugs[g.bug_id].ids += by_bug[g.bug_id]
     return new
 
 

@@ -167,6 +167,7 @@ class BatchSQL:
 
     def __init__(self, conn: Connection) -> None:
         self.postgres = conn.dialect.name == "postgresql"
+        self._lock = " FOR NO KEY UPDATE" if self.postgres else ""
         driver: Any = conn.connection.driver_connection
         self._cursor: Any = psycopg.RawCursor(driver) if self.postgres else driver.cursor()
         self._ts: dict[datetime, Any] = {}
@@ -262,7 +263,7 @@ class BatchSQL:
         where, params = self._per_project("fingerprint", keys)
         sql = (
             f"SELECT id, project_id, fingerprint, status, merged_into_id FROM bugs WHERE {where} ORDER BY id"
-            + (" FOR NO KEY UPDATE" if self.postgres else "")
+            + self._lock
         )
         return [tuple(r) for r in self._run(sql, params).fetchall()]
 
@@ -272,8 +273,7 @@ class BatchSQL:
         A merge of duplicates (locking its bugs in id order) running at that moment could deadlock with this
         batch on PostgreSQL; PostgreSQL then fails one of them, and the writer retries its batch report by
         report."""
-        lock = " FOR NO KEY UPDATE" if self.postgres else ""
-        sql = "SELECT id, status FROM bugs WHERE id IN ({ids}) ORDER BY id" + lock
+        sql = "SELECT id, status FROM bugs WHERE id IN ({ids}) ORDER BY id" + self._lock
         return dict(self._by_ids(sql, sorted(bug_ids)))
 
     def insert_bugs(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int, str]]:
@@ -288,11 +288,8 @@ class BatchSQL:
         )
 
     def update_bugs(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows of (count, first_seen, last_seen, {latest field values}, now, bug id), one per bug."""
-        self._put(
-            _UPDATE_BUGS,
-            [(n, first, last, *latest, now, bug_id) for n, first, last, latest, now, bug_id in rows],
-        )
+        """Rows of (count, first_seen, last_seen, *LATEST_FIELDS values, now, bug id), one per bug."""
+        self._put(_UPDATE_BUGS, rows)
 
     def insert_occurrences(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
         """Store occurrences and put them on the backlog of those not counted yet (`take_uncounted`);
@@ -326,8 +323,10 @@ class BatchSQL:
     def lock_counts(self, bug_ids: Sequence[int]) -> tuple[dict[int, int], bool]:
         """Occurrence count of these bugs, locked in id order like `lock_bugs`, so the two never deadlock;
         and whether any of them was merged into another bug (triage) meanwhile."""
-        lock = " FOR NO KEY UPDATE" if self.postgres else ""
-        sql = "SELECT id, occurrence_count, merged_into_id FROM bugs WHERE id IN ({ids}) ORDER BY id" + lock
+        sql = (
+            "SELECT id, occurrence_count, merged_into_id FROM bugs WHERE id IN ({ids}) ORDER BY id"
+            + self._lock
+        )
         rows = self._by_ids(sql, sorted(bug_ids))
         return {i: n for i, n, _ in rows}, any(m is not None for _, _, m in rows)
 

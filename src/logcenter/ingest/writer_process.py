@@ -97,7 +97,9 @@ def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Conn
         def started() -> None:
             ready.send(os.getpid())
             ready.close()
-            log.info("writer.started", pid=os.getpid(), database=_safe_url(settings.database_url))
+            log.info(
+                "writer.started", pid=os.getpid(), database=engine.url.render_as_string(hide_password=True)
+            )
 
         after_batch = checkpointer.settle if checkpointer is not None else None
         await serve_writer(
@@ -179,12 +181,6 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     except ImportError:
         return None
     return uvloop.new_event_loop
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 class WriterProcess:

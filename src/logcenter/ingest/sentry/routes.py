@@ -103,10 +103,9 @@ async def envelope(request: Request) -> Response:
             )
         parsed, project = await _read_envelope(request, sentry, pk)
         event_id = event_id_of(parsed.headers.get("event_id"))
-        item = parsed.item("event")
-        if item is None:  # sessions, transactions, client reports...: accepted and dropped
+        if parsed.event is None:  # sessions, transactions, client reports...: accepted and dropped
             return _answer(event_id)
-        return await _ingest(request, sentry, project, item.payload, event_id)
+        return await _ingest(request, sentry, project, parsed.event, event_id)
 
 
 async def store(request: Request) -> Response:
