@@ -54,8 +54,6 @@ _stored_order = itertools.count()
 
 @dataclass(slots=True)
 class BugTally:
-    """One bug's share of the occurrences being counted."""
-
     n: int
     first: datetime
     latest_at: datetime

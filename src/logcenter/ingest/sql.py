@@ -1,21 +1,15 @@
-"""The ingest writer's batch SQL, written once for both dialects and run on a DBAPI cursor.
+"""The ingest writer's batch SQL, written once for both dialects and run on a DBAPI cursor of the session's
+connection, inside its transaction (a failure raises the driver's exception; the writer rolls back).
 
 Not SQLAlchemy Core: bench/sql_core.py measured Core at 2.5x this cursor's time per statement on SQLite.
 
-The statements run on a cursor of the session's own connection, inside its transaction; a failure raises the
-driver's exception, which the writer (ingest/writer.py) handles like any other by rolling back and closing
-the connection. They are plain SQL that SQLite and PostgreSQL both accept (`ON CONFLICT ... DO UPDATE`,
-`RETURNING`, `UPDATE ... FROM`, window functions), with `?` markers; only the marker, the casts of a bare
-VALUES list and how datetimes are passed differ. Values are always bound parameters, never formatted in.
-Datetimes on SQLite use SQLAlchemy's own storage format, so the ORM reads these rows like any other.
-
-Each statement takes a table's rows for the whole batch (`{rows}`, a VALUES list):
-- PostgreSQL runs it once, with all the rows in one VALUES list: one execution instead of one per row, with
-  PostgreSQL's own `$1` markers on a psycopg RawCursor (psycopg's `%s` parsing is not cached past 50
-  parameters). A multi-row upsert must not meet the same key twice, so the callers send one row per key.
-- SQLite runs it per row (executemany): there is no round trip to save, and a statement compiled once and
-  rebound per row beats a long one compiled per batch. New bugs (RETURNING) and the prune are one statement
-  on both.
+Plain SQL both accept (`ON CONFLICT`, `RETURNING`, `UPDATE ... FROM`, window functions) with `?` markers;
+only the markers, the casts of a bare VALUES list and how datetimes are passed differ. Values are always
+bound, never formatted in; SQLite datetimes use SQLAlchemy's storage format, so the ORM reads these rows.
+Each statement takes a table's rows for the whole batch (`{rows}`, a VALUES list): PostgreSQL runs it once
+with all the rows, with `$1` markers on a psycopg RawCursor (psycopg's `%s` parsing is not cached past 50
+parameters), so the callers send one row per key of an upsert. SQLite runs it per row (executemany): there
+is no round trip to save, and a statement compiled once beats a long one compiled per batch.
 """
 
 from __future__ import annotations
@@ -163,8 +157,6 @@ _PRUNE = (
 
 
 class BatchSQL:
-    """The statements above bound to one connection and its dialect."""
-
     def __init__(self, conn: Connection) -> None:
         self.postgres = conn.dialect.name == "postgresql"
         self._lock = " FOR NO KEY UPDATE" if self.postgres else ""

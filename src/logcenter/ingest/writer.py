@@ -1,10 +1,8 @@
 """The group-commit writer: many waiting requests become one transaction, acknowledged only after the commit.
 
 `BatchCommitter` stores a list of reports in one transaction (retrying them one by one if the batch fails, so
-that one bad report cannot fail its neighbours); its `Counter` (ingest/counting.py) counts them later. One
-driver feeds it: the `WriterServer` below, which HTTP workers reach over a Unix socket (ingest/channel.py), in
-the writer process of `logcenter serve` or on a thread of an app run alone (ingest/writer_process.py). A 200
-always means the report is durable, and throughput comes from amortising the commit.
+that one bad report cannot fail its neighbours) and counts them later (ingest/counting.py). `WriterServer`
+feeds it from the HTTP workers' socket (ingest/channel.py); ingest/writer_process.py runs it.
 """
 
 from __future__ import annotations
@@ -34,13 +32,9 @@ log = structlog.get_logger(__name__)
 
 
 class BatchCommitter:
-    """Stores batches of reports, one transaction each, and counts them when its `counter` says; the only
-    thing in a process that writes reports.
-
-    Its driver calls `write` for each batch, answers the batch's requests, then `count(if_due=True)`; when no
-    report comes, it calls `count(if_due=True)` again once `count_delay()` has passed. With `count_interval`
-    0, `write` counts each batch itself before it returns.
-    """
+    """Stores batches of reports, one transaction each, and counts them when its `counter` says. Its driver
+    calls `write`, answers, then `count(if_due=True)`, and again after `count_delay()` when no report comes;
+    with `count_interval` 0, `write` counts each batch before it returns."""
 
     def __init__(
         self,

@@ -1,9 +1,8 @@
 """Where the ingest writer runs: the writer process of `logcenter serve`, or a thread of an app run alone.
 
-Either way it is one `WriterServer` (ingest/writer.py) on an event loop of its own, fed by the HTTP workers
-over a Unix socket and committing through one `BatchCommitter`: the tests run the code production runs. This
-module is its life cycle: start-up (engine, SQLite checkpoint thread), readiness, restart of a crashed
-process, and a stop that commits what was received after the HTTP workers have finished.
+Either way one `WriterServer` (ingest/writer.py) on an event loop of its own, fed over a Unix socket: the
+tests run the code production runs. Here: start-up, readiness, restart of a crashed process, and a stop that
+commits what was received after the HTTP workers have finished.
 """
 
 from __future__ import annotations

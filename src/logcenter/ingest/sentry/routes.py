@@ -1,9 +1,8 @@
 """`POST /api/<id>/envelope/` and `POST /api/<id>/store/`: where the official Sentry SDKs send events.
 
-Plain Starlette routes, like the REST ingest route (see ingest/routes.py for why): the body is read as a
-stream through the decoder and the envelope parser, under caps, and nothing reaches the writer unless the
-key and the size checks passed; the writer counts the project's quota (ingest/quota.py). The answer
-is `200 {"id": "<event_id>"}` only after the writer committed, as on the REST path.
+Plain Starlette routes, like the REST ingest route (ingest/routes.py says why). The body is streamed through
+the decoder and the envelope parser under caps, and nothing reaches the writer unless the key and the size
+checks passed. The answer `200 {"id": "<event_id>"}` comes only after the writer committed.
 """
 
 from __future__ import annotations
