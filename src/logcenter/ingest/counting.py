@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import operator
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -109,17 +109,24 @@ class Tally:
         self.reports += 1
 
     def take(self, limit: int) -> Tally:
-        """Whole bugs, the longest waiting first, until at least one and then up to about `limit` reports."""
+        """Whole bugs, the longest waiting first, up to about `limit` reports."""
         part = Tally()
-        for bug_id, bug in self.bugs.items():
-            if part.reports and part.reports + bug.n > limit:
-                break
-            part.bugs[bug_id] = bug
-            part.reports += bug.n
-        for bug_id in part.bugs:
-            del self.bugs[bug_id]
+        bugs, part.reports = _first_within(((b, t.n) for b, t in self.bugs.items()), limit)
+        part.bugs = {b: self.bugs.pop(b) for b in bugs}
         self.reports -= part.reports
         return part
+
+
+def _first_within(sizes: Iterable[tuple[int, int]], limit: int) -> tuple[list[int], int]:
+    """Keys of the first (key, size) pairs: at least one, then up to about `limit` in all; and the total."""
+    keys: list[int] = []
+    total = 0
+    for k, n in sizes:
+        if keys and total + n > limit:
+            break
+        keys.append(k)
+        total += n
+    return keys, total
 
 
 # A report's values of LATEST_FIELDS, as the bug keeps them.
@@ -318,13 +325,7 @@ class Counter:
         """Delete up to a part's limit of occurrences past the retention, the oldest first, of the bugs that
         have waited longest (a bug counted whole may have to lose more than one part deletes)."""
         limit = self._limit
-        bugs: list[int] = []
-        rows = 0
-        for bug_id, due in self._prune_due.items():
-            if bugs and rows + due > limit:
-                break
-            bugs.append(bug_id)
-            rows += due
+        bugs, rows = _first_within(self._prune_due.items(), limit)
         for bug_id in bugs:
             del self._prune_due[bug_id]
         deleted = sql.prune(bugs, keep=self.retention, limit=limit)
