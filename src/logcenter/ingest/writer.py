@@ -188,6 +188,7 @@ class WriterServer:
         self._scheduled = False
         self._count_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._connections: set[_WorkerConnection] = set()
 
     async def listen(self, path: str) -> asyncio.Server:
         self._loop = asyncio.get_running_loop()
@@ -253,6 +254,12 @@ class WriterServer:
             self._count_timer.cancel()
         self._committer.count()
 
+    def close_connections(self) -> None:
+        """Close the HTTP workers' connections, after drain() (their last answers are sent first): closing
+        the server leaves them open (Python < 3.13), and a writer thread's would outlive its event loop."""
+        for connection in list(self._connections):
+            connection.close()
+
 
 class _WorkerConnection(asyncio.Protocol):
     def __init__(self, server: WriterServer) -> None:
@@ -262,6 +269,7 @@ class _WorkerConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        self._server._connections.add(self)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -275,6 +283,11 @@ class _WorkerConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         # Reports already received are still committed; their worker no longer waits for the answer.
         self._transport = None
+        self._server._connections.discard(self)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
 
     def send(self, parts: list[bytes]) -> None:
         if self._transport is not None and not self._transport.is_closing():

@@ -65,6 +65,8 @@ async def serve_writer(
     await stopped
     server.close()
     writer.drain()
+    writer.close_connections()
+    await asyncio.sleep(0)  # the transports close on the loop's next turn
 
 
 def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Connection) -> None:
