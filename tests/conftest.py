@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import threading
 import time
 import uuid
@@ -34,6 +33,7 @@ from logcenter.main import create_app
 from logcenter.migrations import upgrade
 from logcenter.models import Base
 from logcenter.users import service as users_service
+from tests.ports import free_port
 
 pytest_plugins = ["tests.forgefake.fixtures"]  # fake_gitea, fake_github, fake_gitlab, fake_forge, origin_repo
 
@@ -123,7 +123,11 @@ def _create(backend: str, tmp_dir: Path) -> Database:
         url = schema_url(schema)
     engine = create_db_engine(url, pool_size=5)
     upgrade(engine)
-    return Database(backend, url, engine, create_session_factory(engine))
+    database = Database(backend, url, engine, create_session_factory(engine))
+    # The rows a migration seeds (0014's notification cursor) go too: every test starts from the empty tables
+    # that the tests before it leave (reset() after each), whichever test of a worker's share runs first.
+    database.reset()
+    return database
 
 
 @contextlib.contextmanager
@@ -147,6 +151,31 @@ def migrated_engine(backend: str, tmp_dir: Path, revision: str) -> Iterator[Engi
             with admin.begin() as conn:
                 conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         admin.dispose()
+
+
+# pytest-xdist (`make test` runs the suite on two workers: `pytest -n 2`). Each worker is a process of its own
+# with its own databases (a SQLite file in its temporary folder, a PostgreSQL schema of its own), Chromium,
+# and ports (tests/ports.py). Tests go to whichever worker is free, one by one, except the modules below:
+# their tests share a module-scoped server and run on one worker, which starts it once per backend.
+# (pytest-xdist's own `xdist_group` mark does not group with pytest 9: it renames node ids through an
+# attribute pytest no longer reads, hence this scheduler.)
+ONE_WORKER_MODULES = {"tests/hardening/test_event_loop.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "load":
+        return None  # another --dist was asked for: pytest-xdist's own
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduler(LoadScopeScheduling):
+        """`--dist load`, with the tests of each of ONE_WORKER_MODULES sent to one worker together."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
+
+    return Scheduler(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -226,12 +255,6 @@ def admin_headers(admin_token: str) -> dict[str, str]:
 @pytest.fixture
 def agent_headers(db: Database) -> dict[str, str]:
     return {"Authorization": f"Bearer {make_token(db, Scope.AGENT, 'repair-bot')}"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
