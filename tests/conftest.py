@@ -320,11 +320,14 @@ class _Chromium:
         if cls.browser is not None and not cls.browser.is_connected():  # it crashed: start again
             cls.close()
         if cls.browser is None:
-            from playwright.sync_api import sync_playwright
+            from playwright.sync_api import expect, sync_playwright
 
             if not Path(CHROMIUM).exists():
                 pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium package)")
             cls.playwright = sync_playwright().start()
+            # How long expect() waits for what a test asserts to show (5 s by default; a batch merge of three
+            # pull requests took longer on a busy 2-core machine): what it asserts is unchanged.
+            expect.set_options(timeout=15_000)
             try:
                 cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM)
             except BaseException:
