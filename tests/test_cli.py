@@ -78,6 +78,31 @@ def test_token_create_prints_the_token_last_and_stores_only_its_hash(tmp_path):
     assert token not in (tmp_path / "lc.db").read_bytes().decode("latin-1")
 
 
+def test_token_create_restricted_to_projects(tmp_path):
+    url = f"sqlite:///{tmp_path / 'lc.db'}"
+    env = {"LOGCENTER_DATABASE_URL": url}
+    args = ["token", "create", "--name", "shop-ci", "--scope", "ingest", "--project", "shop"]
+    unknown = run(args, tmp_path, **env)
+    assert unknown.returncode == 1 and "no such project: shop" in unknown.stderr
+    with sqlite3.connect(tmp_path / "lc.db") as conn:
+        for slug in ("shop", "blog"):
+            conn.execute(
+                "INSERT INTO projects (slug, ingest_key, repo_url_confirmed, created_at, updated_at) "
+                "VALUES (?, ?, 0, '2026-12-07 00:00:00', '2026-12-07 00:00:00')",
+                (slug, f"key-{slug}"),
+            )
+    made = run([*args, "--project", "blog"], tmp_path, **env)
+    assert made.returncode == 0, made.stderr
+    assert "for project(s) shop, blog" in made.stderr
+    admin = run(
+        ["token", "create", "--name", "root", "--scope", "admin", "--project", "shop"], tmp_path, **env
+    )
+    assert admin.returncode == 1 and "cannot be restricted" in admin.stderr
+    run(["token", "create", "--name", "any-ci", "--scope", "ingest"], tmp_path, **env)
+    listed = run(["token", "list"], tmp_path, **env).stdout.splitlines()
+    assert [line.rsplit("\t", 1)[1] for line in listed] == ["shop,blog", "all projects"]
+
+
 def test_token_create_rejects_unknown_scope(tmp_path):
     result = run(["token", "create", "--name", "x", "--scope", "root"], tmp_path)
     assert result.returncode == 2 and "invalid choice" in result.stderr

@@ -11,6 +11,7 @@ import httpx
 
 from logcenter import __version__
 from logcenter.db import create_db_engine
+from logcenter.migrations import upgrade
 from logcenter.startup import EXIT_DATA_DIR, EXIT_DATABASE, EXIT_PORT_IN_USE
 from tests.conftest import free_port
 from tests.test_cli import data_dir, first_report, run, serve
@@ -56,6 +57,9 @@ def test_serve_started_from_two_folders_uses_one_database(tmp_path):
     where = f"SQLite database {data_dir(home)}/logcenter.db"
     assert where in first and where in second
     assert "admin token" in first and "admin token" not in second  # the same database: no second token
+    # A new database is announced in one line, not migration by migration; an up-to-date one not at all.
+    assert "Creating the database schema" in first and "Creating" not in second
+    assert "Running upgrade" not in first + second and "Context impl" not in first + second
     assert bug["message"] == "Log deduplicated"  # the report of the first start is there
     assert not (one / "data").exists() and not (two / "data").exists()
 
@@ -69,6 +73,17 @@ def test_a_database_of_an_earlier_version_in_data_is_found_and_used(tmp_path):
     output = stop(proc)
     assert f"SQLite database {legacy}" in output
     assert not Path(data_dir(home)).exists()
+
+
+def test_upgrading_an_existing_database_names_each_migration_it_runs(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_db_engine(url)
+    upgrade(engine, "0015")
+    engine.dispose()
+    result = run(["db", "upgrade"], tmp_path, LOGCENTER_DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr
+    assert "Running upgrade 0015 -> 0016" in result.stderr
+    assert "Creating the database schema" not in result.stderr and "Will assume" not in result.stderr
 
 
 def test_a_port_in_use_is_one_line_and_exit_3_and_nothing_is_created(tmp_path):

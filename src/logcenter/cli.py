@@ -199,21 +199,36 @@ def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    from logcenter.auth import projects as token_projects
     from logcenter.auth import service as auth_service
     from logcenter.auth.models import Scope
     from logcenter.db import create_session_factory, session_scope
+    from logcenter.errors import LogCenterError
 
     _upgrade(settings)
     engine = _engine(settings)
-    with session_scope(create_session_factory(engine)) as session:
-        row, token = auth_service.create_token(session, name=args.name, scope=Scope(args.scope))
-        print(f"Created {row.scope} token #{row.id} {row.name!r}; it is shown only now:", file=sys.stderr)
-    engine.dispose()
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            project_ids = token_projects.resolve(session, args.project) if args.project else None
+            row, token = auth_service.create_token(
+                session, name=args.name, scope=Scope(args.scope), project_ids=project_ids
+            )
+            only = f" for project(s) {', '.join(args.project)}" if args.project else ""
+            print(
+                f"Created {row.scope} token #{row.id} {row.name!r}{only}; it is shown only now:",
+                file=sys.stderr,
+            )
+    except LogCenterError as exc:
+        print(f"logcenter: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
     print(token)
     return 0
 
 
 def cmd_token_list(_: argparse.Namespace, settings: Settings) -> int:
+    from logcenter.auth import projects as token_projects
     from logcenter.auth import service as auth_service
     from logcenter.db import create_session_factory, session_scope
 
@@ -222,7 +237,10 @@ def cmd_token_list(_: argparse.Namespace, settings: Settings) -> int:
         for row in auth_service.list_tokens(session):
             state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
             used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
-            print(f"{row.id}\t{row.scope}\t{row.name}\t{row.prefix}…\t{state}\tlast used {used}")
+            allowed = token_projects.restriction_of(row.projects)
+            slugs = token_projects.slugs_of(session, sorted(allowed)) if allowed is not None else []
+            where = ",".join(slugs) if allowed is not None else "all projects"
+            print(f"{row.id}\t{row.scope}\t{row.name}\t{row.prefix}…\t{state}\tlast used {used}\t{where}")
     engine.dispose()
     return 0
 
@@ -432,6 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument(
         "--scope", required=True, choices=["admin", "agent", "ingest", "reviewer", "sourcemaps"]
+    )
+    create.add_argument(
+        "--project",
+        action="append",
+        metavar="SLUG",
+        help="restrict the token to this project (repeat for more); default: every project",
     )
     create.set_defaults(func=cmd_token_create)
     token.add_parser("list", help="list tokens (never their values)").set_defaults(func=cmd_token_list)

@@ -8,12 +8,19 @@ import sys
 import structlog
 
 
+def _not_alembic_setup(record: logging.LogRecord) -> bool:
+    """Alembic's "Context impl SQLiteImpl." and "Will assume non-transactional DDL.": nothing to act on."""
+    return not record.getMessage().startswith(("Context impl", "Will assume"))
+
+
 def configure_logging(level: str) -> None:
     numeric = logging.getLevelName(level.upper())
     logging.basicConfig(level=numeric, format="%(message)s", stream=sys.stderr)
     # Alembic announces each migration it runs (useful) and each plugin it loads (noise).
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
+    migration_log = logging.getLogger("alembic.runtime.migration")
+    migration_log.setLevel(logging.INFO)
+    migration_log.addFilter(_not_alembic_setup)
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,

@@ -33,6 +33,15 @@ def test_verified_fix_without_push_stays_on_a_local_branch(harness: Harness) -> 
     assert "Before the fix" in report["test_output"] and "FAILED as it should" in report["test_output"]
     assert "ZeroDivisionError" in report["test_output"]
     assert "After the fix" in report["test_output"] and "PASSED" in report["test_output"]
+    # The same evidence, structured, for auto-merge (which never reads the text).
+    verification = report["verification"]
+    assert verification["command"] and verification["command"] in report["test_output"]
+    assert {k: v for k, v in verification.items() if k != "command"} == {
+        "fail_to_pass": ["tests/test_bug_average.py"],
+        "before": "failed",
+        "after": "passed",
+        "suite": "passed",
+    }
     assert report["fixer"] == "claude" and "7 turns" in report["analysis"] and "$0.0421" in report["analysis"]
     assert set(report["durations"]) >= {"prepare", "checkout", "fix", "verify", "commit"}
     # Nothing reached origin; the branch with the agent's commit is in the agent's mirror.
@@ -123,6 +132,9 @@ def test_project_settings_on_the_server_override_the_agent(harness: Harness) -> 
     assert report["failure_reason"].startswith("not_pushed: verified fix")
     assert "Unverified: no regression test" in report["test_output"]
     assert "Before the fix" not in report["test_output"]
+    assert {k: v for k, v in report["verification"].items() if k != "command"} == {
+        "fail_to_pass": [], "before": "not_run", "after": "not_run", "suite": "passed"
+    }  # fmt: skip
 
     response = harness.api.put("/api/v1/projects/calc", json={"agent_settings": {"max_files": 1}})
     assert response.status_code == 200, response.text

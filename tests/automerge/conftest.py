@@ -27,6 +27,14 @@ EVIDENCE = (
     "== Before the fix: the new tests (tests/test_calc_add.py) on the base commit: `pytest -q` FAILED as it "
     "should (exit 1) ==\n1 failed\n\n== After the fix: `pytest -q` PASSED (exit 0) ==\n12 passed"
 )
+# The same evidence as the agent reports it for auto-merge.
+VERIFIED: dict[str, Any] = {
+    "command": "pytest -q",
+    "fail_to_pass": ["tests/test_calc_add.py"],
+    "before": "failed",
+    "after": "passed",
+    "suite": "passed",
+}
 
 
 @pytest.fixture
@@ -71,6 +79,7 @@ def open_fix(
     opened_ago: timedelta = timedelta(hours=1),
     ci: str | None = "success",
     evidence: str = EVIDENCE,
+    verification: dict[str, Any] | None = VERIFIED,
     branch: str = "fix/auto-1",
     revision: int = 0,
 ) -> Fix:
@@ -92,7 +101,8 @@ def open_fix(
     session.add(
         RepairAttempt(
             bug_id=bug.id, attempt=1, status="PENDING_REVIEW", fixer="claude-code", test_passed=True,
-            test_output=evidence, modified_files=list((files or SMALL_FIX).keys()), pr_number=pr.number,
+            test_output=evidence, verification=verification, modified_files=list((files or SMALL_FIX).keys()),
+            pr_number=pr.number,
         )
     )  # fmt: skip
     session.commit()

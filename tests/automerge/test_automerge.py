@@ -125,10 +125,35 @@ def test_an_unverified_fix_or_a_path_outside_the_allowed_ones_stops_it(
     fake_gitea: Any,
 ) -> None:  # fmt: skip
     configure(client, admin_headers, fake_gitea, allowed_paths=["app/*"])
-    fix = open_fix(session, fake_gitea, evidence="== Unverified: no test was written ==")
+    unverified = {"fail_to_pass": [], "before": "not_run", "after": "not_run", "suite": "passed"}
+    fix = open_fix(
+        session, fake_gitea, evidence="== Unverified: no test was written ==", verification=unverified
+    )
     note = refused(session, db, settings, fix)
     assert "✖ verified: no fail-to-pass evidence" in note
     assert "✖ allowed_paths: not allowed: tests/test_calc_add.py" in note
+
+
+def test_the_evidence_is_the_structured_verification_never_the_test_output_text(
+    client: TestClient, admin_headers: dict[str, str], session: Session, db: Database, settings: Settings,
+    fake_gitea: Any,
+) -> None:  # fmt: skip
+    # The output quotes the tests, which can print anything, the error report's words included: a test that
+    # passed on the base commit while its output says "FAILED as it should" is no evidence.
+    configure(client, admin_headers, fake_gitea)
+    spoofed = {
+        "fail_to_pass": ["tests/test_calc_add.py"],
+        "before": "passed",
+        "after": "passed",
+        "suite": "passed",
+    }
+    fix = open_fix(session, fake_gitea, verification=spoofed)  # EVIDENCE text: "FAILED as it should"
+    assert "✖ verified: no fail-to-pass evidence" in refused(session, db, settings, fix)
+    # A report from an agent older than the structured field: refused, saying why, whatever its text says.
+    old = open_fix(session, fake_gitea, verification=None, branch="fix/auto-2")
+    assert "✖ verified: the repair report has no structured verification (an older agent): merge by hand" in (
+        refused(session, db, settings, old)
+    )
 
 
 def test_dry_run_says_what_it_would_merge(

@@ -34,6 +34,17 @@ def test_designated_reviewers_are_requested_once_per_pr(
     assert notes == [f"Review of PR #{fix.pr.number} requested from alice, bob"]
 
 
+def test_the_pr_author_is_not_requested_whatever_the_case_of_the_list(
+    client: TestClient, admin_headers: dict[str, str], session: Session, db: Database, settings: Settings,
+    fake_gitea: Any,
+) -> None:  # fmt: skip
+    # The fake forge's bot (logcenter-bot) opens the PRs; forges refuse to request a PR's author as reviewer.
+    configure(client, admin_headers, fake_gitea, mode="off", reviewers=["alice", "LogCenter-Bot"])
+    fix = open_fix(session, fake_gitea)
+    service.run(db.factory, settings)
+    assert [u.login for u in fix.pr.requested_reviewers] == ["alice"]
+
+
 def test_only_designated_reviewers_and_admins_may_merge(
     client: TestClient, admin_headers: dict[str, str], session: Session, db: Database, settings: Settings,
     fake_gitea: Any,
@@ -64,3 +75,15 @@ def test_without_designated_reviewers_any_reviewer_may_merge(
     fix = open_fix(session, fake_gitea)
     carol = {"Authorization": f"Bearer {make_token(db, Scope.REVIEWER, 'carol')}"}
     assert client.post(f"/api/v1/bugs/{fix.bug_id}/merge", json={}, headers=carol).status_code == 200
+
+
+def test_designated_reviewers_are_recognised_whatever_the_case(
+    client: TestClient, admin_headers: dict[str, str], session: Session, db: Database, fake_gitea: Any
+) -> None:
+    # Forge logins are case-insensitive: "Alice" on the list is the forge user whose token is named "alice".
+    configure(client, admin_headers, fake_gitea, mode="off", reviewers=["Alice"])
+    fix = open_fix(session, fake_gitea)
+    alice = {"Authorization": f"Bearer {make_token(db, Scope.REVIEWER, 'alice')}"}
+    merged = client.post(f"/api/v1/bugs/{fix.bug_id}/merge", json={}, headers=alice)
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["status"] == BugStatus.MERGED and fix.pr.merged

@@ -151,6 +151,24 @@ def test_fixing_by_hand_is_leased_to_the_token(client, session, admin_headers, s
     assert settings.lease_seconds - 5 <= lease.total_seconds() <= settings.lease_seconds + 5
 
 
+@pytest.mark.parametrize("headers", ["admin_headers", "agent_headers"])
+def test_the_status_api_does_not_send_a_fix_back_it_names_the_revision_endpoint(
+    client, session, headers, request
+):
+    # A revision has its own endpoint with its own rules (reviewer scope, a comment for the agent, the
+    # project's designated reviewers and revision limit): the generic status change must not bypass them.
+    headers = request.getfixturevalue(headers)
+    bug = committed_bug(session, S.PENDING_REVIEW, pr_number=4, branch_name="fix/auto-1", revision=3)
+    response = client.put(
+        f"/api/v1/bugs/{bug.id}/status", headers=headers, json={"status": "FIXING", "note": "again"}
+    )
+    assert response.status_code == 409, response.text
+    assert f"POST /api/v1/bugs/{bug.id}/revision" in response.json()["detail"]
+    body = detail(client, headers, bug.id)
+    assert (body["status"], body["revision"], body["lease_owner"]) == ("PENDING_REVIEW", 3, None)
+    assert history(client, headers, bug.id) == []
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -18,6 +18,13 @@ FULL_REPORT = {
     "diff": "--- a/apps/users/views.py\n+++ b/apps/users/views.py\n@@ -1 +1 @@\n-x\n+y\n",
     "test_passed": True,
     "test_output": "2 passed in 0.1s",
+    "verification": {
+        "command": "pytest -q",
+        "fail_to_pass": ["tests/test_users.py"],
+        "before": "failed",
+        "after": "passed",
+        "suite": "passed",
+    },
     "pr_number": 17,
     "pr_url": "https://git.example.com/shop/pulls/17",
     "branch_name": "fix/auto-20240601-1200-1",
@@ -73,6 +80,35 @@ def test_successful_report_moves_to_pending_review_and_stores_every_field(client
         "agent-1",
         "PR #17: https://git.example.com/shop/pulls/17",
     )
+
+
+def test_a_report_without_verification_is_accepted_as_before(client, session, agent_headers):
+    bug_id = fixing_bug(client, session, agent_headers)
+    body = {k: v for k, v in FULL_REPORT.items() if k != "verification"}
+    assert post_report(client, agent_headers, bug_id, body)["verification"] is None
+
+
+@pytest.mark.parametrize(
+    ("verification", "field"),
+    [
+        ({"before": "flaky"}, "verification.before"),
+        ({"fail_to_pass": [""]}, "verification.fail_to_pass[0]"),
+        ({"fail_to_pass": ["t"] * 201}, "verification.fail_to_pass"),
+        ({"suite": "passed", "extra": 1}, "verification.extra"),
+    ],
+)
+def test_a_malformed_verification_is_a_422_naming_the_field(
+    client, session, agent_headers, verification, field
+):
+    bug_id = fixing_bug(client, session, agent_headers)
+    response = client.post(
+        f"/api/v1/bugs/{bug_id}/repair-reports",
+        headers=agent_headers,
+        json={**FULL_REPORT, "verification": verification},
+    )
+    assert response.status_code == 422, response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+    assert detail(client, agent_headers, bug_id)["status"] == "FIXING"
 
 
 def test_report_with_failure_reason_moves_to_failed(client, session, agent_headers):

@@ -40,8 +40,7 @@ def sample(name: str) -> bytes:
 def test_the_spec_example_in_any_chunking(chunk):
     envelope = parse(SPEC_EXAMPLE, chunk=chunk)
     assert envelope.headers["event_id"] == "9ec79c33ec9942ab8353589fcb2e04dc"
-    assert [item.type for item in envelope.items] == ["event"]  # the attachment was skipped
-    assert orjson.loads(envelope.items[0].payload) == {"message": "hello world", "level": "error"}
+    assert orjson.loads(envelope.event) == {"message": "hello world", "level": "error"}  # not the attachment
 
 
 @pytest.mark.parametrize(
@@ -58,7 +57,7 @@ def test_real_sdk_envelopes(name):
     body = sample(name)
     envelope = parse(body)
     assert parse(body, chunk=3) == envelope
-    event = orjson.loads(envelope.item("event").payload)
+    event = orjson.loads(envelope.event)
     assert event["event_id"] == envelope.headers["event_id"]
 
 
@@ -80,19 +79,18 @@ def test_unknown_and_unwanted_item_types_are_skipped():
     )
     envelope = parse(body)
     assert envelope.headers == {}
-    assert [(item.type, item.payload) for item in envelope.items] == [("event", b'{"message":"kept"}')]
-    assert envelope.item("transaction") is None
+    assert envelope.event == b'{"message":"kept"}'
 
 
 def test_envelope_without_items_and_without_final_newline():
-    assert parse(b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}').items == []
-    assert parse(b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}\n').items == []
+    assert parse(b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}').event is None
+    assert parse(b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}\n').event is None
 
 
 def test_sized_payload_may_end_at_eof_and_line_payload_may_be_empty():
-    assert parse(b'{}\n{"type":"event","length":2}\n{}').item("event").payload == b"{}"
-    assert parse(b'{}\n{"type":"event"}\n').item("event").payload == b""
-    assert parse(b'{}\n{"type":"event","length":0}').item("event").payload == b""
+    assert parse(b'{}\n{"type":"event","length":2}\n{}').event == b"{}"
+    assert parse(b'{}\n{"type":"event"}\n').event == b""
+    assert parse(b'{}\n{"type":"event","length":0}').event == b""
 
 
 def test_large_skipped_items_are_not_buffered():
@@ -102,7 +100,7 @@ def test_large_skipped_items_are_not_buffered():
     for i in range(0, len(body), 65536):
         parser.feed(body[i : i + 65536])
         assert len(parser._buf) <= 65536
-    assert parser.finish().item("event").payload == b"{}"
+    assert parser.finish().event == b"{}"
 
 
 @pytest.mark.parametrize(

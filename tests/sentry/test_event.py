@@ -30,7 +30,7 @@ def sample_event(name: str) -> dict[str, Any]:
     data = (SAMPLES / name).read_bytes()
     parser = EnvelopeParser(max_item_bytes=1 << 20)
     parser.feed(gzip.decompress(data) if name.endswith(".gz") else data)
-    return parse_event(parser.finish().item("event").payload)
+    return parse_event(parser.finish().event)
 
 
 def report(event: dict[str, Any], **kwargs: Any):

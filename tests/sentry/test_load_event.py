@@ -30,9 +30,9 @@ def sample_payload(name: str) -> bytes:
     data = (SAMPLES / name).read_bytes()
     parser = EnvelopeParser(max_item_bytes=1 << 20)
     parser.feed(gzip.decompress(data) if name.endswith(".gz") else data)
-    item = parser.finish().item("event")
-    assert item is not None
-    return item.payload
+    event = parser.finish().event
+    assert event is not None
+    return event
 
 
 def ingested(payload: bytes) -> Report:

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from logcenter.auth import projects as token_projects
+from logcenter.auth import service as auth_service
 from logcenter.auth.models import Scope
 from logcenter.db import utcnow
 from logcenter.jobs import enqueue, run_pending
@@ -171,3 +173,29 @@ def test_a_bundle_over_the_size_limit_is_refused_before_anything_is_written(clie
     refused = client.post(url, json=request, headers=admin_headers)
     assert refused.status_code == 413 and "limit" in refused.json()["detail"]
     assert not any(p.is_file() for p in (settings.sourcemaps_path / "bundles").rglob("*"))
+
+
+def test_a_token_restricted_to_a_project_uploads_and_reads_only_its_bundles(client, db, admin_headers):
+    # Two teams' CIs on one server: shop's token cannot upload for blog, nor read or change blog's bundles.
+    for slug in ("shop_web", "blog_web"):
+        client.post("/api/v1/projects", json={"project_id": slug}, headers=admin_headers).raise_for_status()
+    with db.factory() as s:
+        ids = token_projects.resolve(s, ["shop_web"])
+        _, token = auth_service.create_token(s, name="shop-ci", scope=Scope.SOURCEMAPS, project_ids=ids)
+        s.commit()
+    bundle = a_bundle()
+    refused = client.post(
+        "/api/0/organizations/acme/artifactbundle/assemble/",
+        json={"checksum": sha1(bundle), "chunks": [sha1(bundle)], "projects": ["blog_web"], "version": "b@1"},
+        headers=bearer(token),
+    )
+    assert refused.status_code == 403 and "blog_web" in refused.json()["detail"]
+    assert client.get("/api/v1/sourcemaps/blog_web", headers=bearer(token)).status_code == 404
+    retention = client.put(
+        "/api/v1/sourcemaps/blog_web/retention", json={"keep_bundles": 1}, headers=bearer(token)
+    )
+    assert retention.status_code == 404
+    assert upload(client, bearer(token), bundle, ["shop_web"], version="shop@1.0")["state"] == "ok"
+    assert len(client.get("/api/v1/sourcemaps/shop_web", headers=bearer(token)).json()["bundles"]) == 1
+    with db.factory() as s:
+        assert [b.checksum for b in s.scalars(select(ArtifactBundle))] == [sha1(bundle)]

@@ -178,17 +178,19 @@ def test_project_inline_edit_and_missing_fields(users, seed, login, live_server,
     form.locator("input[name=forge_url]").fill("https://gitea.example.com/api/v1")
     form.locator("input[name=forge_repo]").fill("team/rtc_backend")
     form.locator("input[name=forge_token]").fill("secret-forge-token-123")
+    form.locator("input[name=deployment_secret]").fill("secret-deploy-456")
     form.locator("button[type=submit]").click()
     card = page.locator("section.project").first
     expect(card.locator("p.ok")).to_contain_text("Saved")
     expect(card.locator("p.missing[data-field=forge]")).to_have_count(0)
     expect(card).to_contain_text("✔ set")
-    assert "secret-forge-token-123" not in page.content()
+    assert "secret-forge-token-123" not in page.content() and "secret-deploy-456" not in page.content()
     card.locator("button.edit-btn").click()
-    assert "secret-forge-token-123" not in page.content()
+    assert "secret-forge-token-123" not in page.content() and "secret-deploy-456" not in page.content()
     page.locator("section.project.editing button", has_text="Cancel").click()
     project = api.get("/api/v1/projects/rtc_backend").json()
     assert project["forge_token_set"] is True and project["forge"] == "gitea"
+    assert project["deployment_secret_set"] is True and project["webhook_secret_set"] is False
     old_key = project["ingest_key"]
     card.locator("button", has_text="Rotate key").click()
     expect(page.locator("section.project p.ok")).to_contain_text("New ingest key")
@@ -219,3 +221,14 @@ def test_tokens_and_repair_history(users, seed, login, live_server, api):
     page.locator("tr", has_text="ci-agent").locator("button", has_text="Revoke").click()
     expect(page.locator("tr", has_text="ci-agent")).to_contain_text("revoked")
     assert api.get("/api/v1/bugs", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    # A token restricted to one project: it sees that project's bugs only.
+    other = seed.runtime_bug(2, project="blog")
+    page.fill("input[name=name]", "shop-agent")
+    page.select_option("select[name=scope]", "agent")
+    page.select_option("select[name=projects]", ["rtc_backend"])
+    page.click("form[action='/tokens'] button[type=submit]")
+    limited = {"Authorization": f"Bearer {page.locator('#new-token').inner_text()}"}
+    expect(page.locator("tr", has_text="shop-agent").locator("td.token-projects")).to_have_text("rtc_backend")
+    expect(page.locator("tr", has_text="ci-agent").locator("td.token-projects")).to_have_text("all")
+    assert [b["id"] for b in api.get("/api/v1/bugs", headers=limited).json()["bugs"]] == [bug_id]
+    assert api.get(f"/api/v1/bugs/{other}", headers=limited).status_code == 404

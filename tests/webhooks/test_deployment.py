@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
 from logcenter.bugs.models import Bug, BugStatus
+from logcenter.projects.models import Project
 from tests.bugs.helpers import ingest
 from tests.webhooks.conftest import SECRET, forge_project, history, reload, review_bug
 from tests.webhooks.payloads import hmac_hex
@@ -129,3 +132,39 @@ def test_the_deployed_release_feeds_the_regression_check(client, session):
     # From the release before the fix: not a regression. From the deployed release: the fix did not hold.
     assert ingest(client, version="1.2.0")["status"] == "DEPLOYED"
     assert ingest(client, version="1.3.0")["status"] == "NEW"
+
+
+def test_a_project_s_own_deployment_secret_keeps_other_teams_ci_out(client, session, admin_headers):
+    # Two teams: shop has its own deployment secret, blog does not (the server-wide secret deploys it).
+    shop_bug = merged_bug(session)
+    blog_bug = merged_bug(session, slug="blog", pr=9)
+    own = "shop-deploys-7c1e"
+    response = client.put("/api/v1/projects/shop", json={"deployment_secret": own}, headers=admin_headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["deployment_secret_set"] is True and own not in response.text
+    stored = session.scalar(select(Project.deployment_secret_encrypted).where(Project.slug == "shop"))
+    assert stored and own not in stored  # encrypted at rest
+    assert own not in client.get("/api/v1/projects/shop", headers=admin_headers).text
+
+    # The server-wide secret (another team's CI) no longer deploys shop; it still deploys blog.
+    refused = deploy(client, commit=MERGE)
+    assert refused.status_code == 401, refused.text
+    assert reload(session, shop_bug).status == BugStatus.MERGED
+    assert deploy(client, commit=MERGE, project_id="blog").json()["deployed"] == [blog_bug.id]
+    # shop's secret deploys shop only.
+    assert deploy(client, secret=own, commit=MERGE, project_id="blog").status_code == 401
+    assert deploy(client, secret=own, commit=MERGE).json()["deployed"] == [shop_bug.id]
+    # Signed with it (X-Logcenter-Signature) works as well.
+    body = json.dumps({"project_id": "shop", "status": "success", "commit": MERGE}).encode()
+    signed = client.post(
+        "/api/webhooks/deployment",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Logcenter-Signature": "sha256=" + hmac_hex(own, body),
+        },
+    )
+    assert signed.status_code == 200, signed.text
+    # Cleared ("" in the API): the fallback is back.
+    client.put("/api/v1/projects/shop", json={"deployment_secret": ""}, headers=admin_headers)
+    assert client.get("/api/v1/projects/shop", headers=admin_headers).json()["deployment_secret_set"] is False

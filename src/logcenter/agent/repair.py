@@ -473,6 +473,7 @@ class Repairer:
             diff=state["diff"],
             test_passed=True,
             test_output=evidence_text,
+            verification=evidence.verification(self.secret_masker.text(config.test_command)),
             branch_name=branch,
             head_sha=sha,
         )

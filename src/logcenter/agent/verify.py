@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from logcenter.agent import processes
 from logcenter.agent.git import Change
+from logcenter.bugs.schemas import TestOutcome, Verification
 
 # Files the fixer may never change: CI and automation (they run with the repository's secrets), and files
 # that hold secrets.
@@ -131,6 +132,29 @@ class Evidence:
         if self.unverified:
             parts.append(f"== Unverified: {self.unverified} ==")
         return "\n\n".join(parts)
+
+    def verification(self, command: str) -> Verification:
+        """The same evidence in the report's structured form, which auto-merge reads (never the text)."""
+        suite = _outcome(self.after)
+        before = _outcome(self.before)
+        # The new tests ran with the fix as part of the suite: they passed when it passed.
+        after = suite if self.test_files else TestOutcome.NOT_RUN
+        shown = before == TestOutcome.FAILED and after == TestOutcome.PASSED
+        return Verification(
+            command=command[:2_000],
+            fail_to_pass=[f[:1_024] for f in self.test_files[:200]] if shown else [],
+            before=before,
+            after=after,
+            suite=suite,
+        )
+
+
+def _outcome(run: TestRun | None) -> TestOutcome:
+    if run is None:
+        return TestOutcome.NOT_RUN
+    if run.timed_out:
+        return TestOutcome.TIMED_OUT
+    return TestOutcome.PASSED if run.passed else TestOutcome.FAILED
 
 
 def run_tests(

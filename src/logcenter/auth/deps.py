@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from logcenter.auth import projects as token_projects
 from logcenter.auth import service
 from logcenter.auth.models import ApiToken, Scope
 from logcenter.db import session_scope
@@ -22,11 +23,21 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the token's name is the actor written into bug history."""
+    """Who is calling: the token's name is the actor written into bug history; `projects` the ids of the
+    projects a restricted token may act on (None: every project; auth/projects.py)."""
 
     token_id: int
     name: str
     scope: Scope
+    projects: frozenset[int] | None = None
+
+    @classmethod
+    def of(cls, row: ApiToken) -> Principal:
+        return cls(row.id, row.name, Scope(row.scope), token_projects.restriction_of(row.projects))
+
+    def may(self, project_id: int | None) -> bool:
+        """Whether this token may act on the project."""
+        return token_projects.may(self.projects, project_id)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -69,16 +80,19 @@ def authorize(
 
 
 def require(*scopes: Scope) -> Callable[..., Principal]:
-    """A dependency that lets through tokens of these scopes (and admin tokens); 401 / 403 otherwise."""
+    """A dependency that lets through tokens of these scopes (and admin tokens); 401 / 403 otherwise, and
+    404 when a token restricted to projects names a bug or project of another in the path."""
 
     def dependency(request: Request, session: SessionDep) -> Principal:
         row = authorize(session, request, scopes)
+        principal = Principal.of(row)
+        token_projects.check_path(session, request, principal.projects)
         if service.needs_touch(row):
             if request.method in READ_METHODS:
                 touch_last_used(request, row.id)
             else:  # already a write transaction: a second writer would wait for our own lock
                 service.touch(session, token_id=row.id)
-        return Principal(row.id, row.name, Scope(row.scope))
+        return principal
 
     return dependency
 
@@ -90,7 +104,8 @@ def require_outside_transaction(*scopes: Scope) -> Callable[..., Principal]:
     def dependency(request: Request) -> Principal:
         with session_scope(request.app.state.session_factory, write=False) as session:
             row = authorize(session, request, scopes)
-            principal = Principal(row.id, row.name, Scope(row.scope))
+            principal = Principal.of(row)
+            token_projects.check_path(session, request, principal.projects)
             stale = service.needs_touch(row)
         if stale:
             touch_last_used(request, principal.token_id)

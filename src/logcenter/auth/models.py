@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from logcenter.db import Base, UTCDateTime, utcnow
+from logcenter.db import Base, JSONText, UTCDateTime, utcnow
 
 
 class Scope(StrEnum):
@@ -31,3 +32,5 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The project ids this token may act on (a JSON list); NULL: every project, as tokens made before 0017.
+    projects: Mapped[Any] = mapped_column(JSONText, nullable=True)

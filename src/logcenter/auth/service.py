@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from logcenter.auth.models import ApiToken, Scope
 from logcenter.db import utcnow
+from logcenter.errors import ValidationFailed
 
 TOKEN_PREFIX = "lc_"
 _TOUCH_EVERY = timedelta(minutes=1)
@@ -21,11 +22,29 @@ def hash_token(token: str) -> str:
 
 
 def create_token(
-    session: Session, *, name: str, scope: Scope, token: str | None = None
+    session: Session,
+    *,
+    name: str,
+    scope: Scope,
+    token: str | None = None,
+    project_ids: list[int] | None = None,
 ) -> tuple[ApiToken, str]:
-    """Store a new token; returns the row and the plaintext, which is never stored or shown again."""
+    """Store a new token, restricted to `project_ids` when given (None: every project); returns the row and
+    the plaintext, which is never stored or shown again. 422 for an admin token restricted to projects."""
+    if project_ids is not None and scope == Scope.ADMIN:
+        raise ValidationFailed(
+            [{"field": "projects", "message": "an admin token acts on everything: it cannot be restricted"}]
+        )
+    if project_ids is not None and not project_ids:
+        raise ValidationFailed([{"field": "projects", "message": "name at least one project"}])
     plaintext = token or TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(name=name, scope=scope, token_hash=hash_token(plaintext), prefix=plaintext[:8])
+    row = ApiToken(
+        name=name,
+        scope=scope,
+        token_hash=hash_token(plaintext),
+        prefix=plaintext[:8],
+        projects=sorted(set(project_ids)) if project_ids is not None else None,
+    )
     session.add(row)
     session.flush()
     return row, plaintext

@@ -14,6 +14,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from logcenter.automerge.models import MergePolicy
+from logcenter.bugs.schemas import TestOutcome, Verification
 from logcenter.forges.base import CheckState, PRComment
 
 # Files a fix must never touch without a person: dependencies, CI, migrations, secrets.
@@ -72,15 +73,24 @@ def changed_lines(diff: str) -> int:
     )
 
 
-def verified(test_passed: bool | None, test_output: str | None) -> Condition:
-    """The agent's evidence: its new test failed on the base commit, and the suite passed with the fix."""
-    output = test_output or ""
-    fail_to_pass = "FAILED as it should" in output and "== Unverified" not in output
-    ok = bool(test_passed) and fail_to_pass
-    value = "suite passed, fail-to-pass shown" if ok else (
-        "the suite did not pass" if not test_passed else "no fail-to-pass evidence"
-    )  # fmt: skip
-    return Condition("verified", ok, value)
+def verified(test_passed: bool | None, verification: Verification | None) -> Condition:
+    """The agent's structured evidence: its new tests failed on the base commit and pass with the fix, and
+    the suite passed. Never read from the report's `test_output`: that text quotes the tests' output, which
+    can quote anything (the error report's own words included). A report without it is refused."""
+    if verification is None:
+        return Condition(
+            "verified",
+            False,
+            "the repair report has no structured verification (an older agent): merge by hand",
+        )
+    if not test_passed or verification.suite != TestOutcome.PASSED:
+        return Condition("verified", False, "the suite did not pass")
+    if not verification.shows_fail_to_pass():
+        return Condition("verified", False, "no fail-to-pass evidence")
+    count = len(verification.fail_to_pass)
+    return Condition(
+        "verified", True, f"suite passed, fail-to-pass shown ({count} test{'s' if count != 1 else ''})"
+    )
 
 
 def same_head(verified: str | None, head: str) -> Condition:
@@ -94,7 +104,7 @@ def evaluate(
     policy: MergePolicy,
     *,
     test_passed: bool | None,
-    test_output: str | None,
+    verification: Verification | None,
     diff: str,
     files: list[str],
     checks: CheckState | None,
@@ -107,7 +117,7 @@ def evaluate(
     """Every condition, in the order they are written down."""
     files = list(dict.fromkeys([*files, *diff_files(diff)]))
     lines = changed_lines(diff)
-    conditions = [verified(test_passed, test_output)]
+    conditions = [verified(test_passed, verification)]
     conditions.append(
         Condition("lines", bool(diff) and lines <= policy.max_lines, f"{lines} of {policy.max_lines}")
     )

@@ -15,14 +15,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from logcenter.automerge import designated
 from logcenter.automerge import policy as rules
 from logcenter.automerge.models import MergeDecision, MergePolicy, Mode, ReviewRequest
 from logcenter.bugs import service as bugs_service
 from logcenter.bugs import workflow
 from logcenter.bugs.models import Bug, BugStatus
+from logcenter.bugs.schemas import Verification
 from logcenter.config import Settings
 from logcenter.db import session_scope, utcnow
 from logcenter.errors import LogCenterError
@@ -46,7 +49,7 @@ class Candidate:
     policy: dict[str, Any]
     target: project_forge.ForgeTarget
     test_passed: bool | None
-    test_output: str | None
+    verification: Verification | None  # the report's structured verification (none from older agents)
     verified_head: str | None  # the head the agent verified and reported
     revisions: int = 0  # revisions reviewers asked for on this PR
 
@@ -87,12 +90,21 @@ def candidates(session: Session, settings: Settings, *, now: datetime) -> list[C
                 policy={c.name: getattr(merge_policy, c.name) for c in MergePolicy.__table__.columns},
                 target=target,
                 test_passed=report.test_passed if report else None,
-                test_output=report.test_output if report else None,
+                verification=_verification(report),
                 verified_head=bug.head_sha,
                 revisions=bug.revision,
             )
         )
     return found
+
+
+def _verification(report: RepairAttempt | None) -> Verification | None:
+    if report is None or report.verification is None:
+        return None
+    try:
+        return Verification.model_validate(report.verification)
+    except ValidationError:
+        return None  # unreadable: as good as none
 
 
 def decided(session: Session, bug_id: int, head_sha: str) -> bool:
@@ -115,7 +127,7 @@ def consider(
         conditions = rules.evaluate(
             policy,
             test_passed=candidate.test_passed,
-            test_output=candidate.test_output,
+            verification=candidate.verification,
             diff=forge.pull_request_diff(candidate.pr_number),
             files=[f.filename for f in forge.pull_request_files(candidate.pr_number)],
             checks=checks,
@@ -212,7 +224,8 @@ def ask_reviewers(
     """Request the designated reviewers on the PR (not its author: forges refuse that), once per PR."""
     with closing(project_forge.connect(ask.target)) as forge:
         pr = forge.get_pull_request(ask.pr_number)
-        names = [name for name in ask.reviewers if name != pr.author]
+        # People type the list, the forge gives the author's login: compare them as the forge does.
+        names = [name for name in ask.reviewers if not designated.is_designated(name, [pr.author or ""])]
         if names and pr.state == PRState.OPEN:
             forge.request_reviewers(ask.pr_number, names)
     with session_scope(factory) as session:

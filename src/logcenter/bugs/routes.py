@@ -39,7 +39,7 @@ def to_read(bug: Bug, slug: str) -> BugRead:
 @router.get("", response_model=BugPage, summary="Search bugs")
 def list_bugs(
     session: SessionDep,
-    _: BugReader,
+    who: BugReader,
     project_id: str | None = None,
     status: Annotated[
         list[str] | None, Query(description="Repeat or comma-separate; legacy names accepted")
@@ -70,6 +70,7 @@ def list_bugs(
         until=until,
         ignored=ignored,
         assignee=assignee,
+        project_ids=who.projects,
     )
     rows, total = service.list_bugs(session, filters=filters, sort=sort, page=page, page_size=page_size)
     return BugPage(bugs=[to_read(b, s) for b, s in rows], total=total, page=page, page_size=page_size)
@@ -92,10 +93,16 @@ def get_bug(
     )
 
 
-@router.put("/{bug_id}/status", response_model=BugRead, summary="Change status where the workflow allows it")
+@router.put(
+    "/{bug_id}/status",
+    response_model=BugRead,
+    responses={409: {"description": "The workflow does not allow the move (a revision: use /revision)"}},
+    summary="Change status where the workflow allows it",
+)
 def change_status(
     bug_id: BugId, body: StatusChange, request: Request, session: SessionDep, who: AgentOrAdmin
 ) -> BugRead:
+    """PENDING_REVIEW → FIXING is a revision request: `POST /api/v1/bugs/{bug_id}/revision` (409 here)."""
     bug = service.change_status(
         session,
         bug_id,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -113,6 +114,47 @@ class TagValueRead(BaseModel):
     last_seen: datetime
 
 
+class TestOutcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"  # exited non-zero
+    TIMED_OUT = "timed_out"
+    NOT_RUN = "not_run"
+
+
+class Verification(BaseModel):
+    """How the repair agent verified a fix, outside the model, in a form auto-merge reads (not the text of
+    `test_output`, which quotes the tests' output and may quote the report's own text)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: Annotated[str, StringConstraints(max_length=2_000)] | None = Field(
+        default=None, description="The project's test command the agent ran"
+    )
+    fail_to_pass: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=1_024)]], Field(max_length=200)
+    ] = Field(
+        default_factory=list,
+        description="The new or changed tests (files, or test ids) that failed on the base commit and pass "
+        "with the fix; empty: no test was seen to fail before the fix",
+    )
+    before: TestOutcome = Field(
+        default=TestOutcome.NOT_RUN, description="Those tests on the base commit, without the fix"
+    )
+    after: TestOutcome = Field(default=TestOutcome.NOT_RUN, description="Those tests with the fix")
+    suite: TestOutcome = Field(
+        default=TestOutcome.NOT_RUN, description="The project's whole suite with the fix"
+    )
+
+    def shows_fail_to_pass(self) -> bool:
+        """Tests that failed before the fix pass with it, and the suite passes."""
+        return (
+            bool(self.fail_to_pass)
+            and self.before == TestOutcome.FAILED
+            and self.after == TestOutcome.PASSED
+            and self.suite == TestOutcome.PASSED
+        )
+
+
 class RepairReportRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -126,6 +168,9 @@ class RepairReportRead(BaseModel):
     diff: str | None
     test_passed: bool | None
     test_output: str | None
+    verification: Verification | None = Field(
+        default=None, description="The agent's structured verification (none from agents before it)"
+    )
     pr_number: int | None
     pr_url: str | None
     branch_name: str | None

@@ -37,6 +37,7 @@ class BugFilter:
     until: datetime | None = None
     ignored: str = "exclude"  # IGNORED: exclude (default), include or only bugs being ignored
     assignee: str | None = None
+    project_ids: frozenset[int] | None = None  # a token restricted to projects sees only theirs
 
 
 IGNORED = ("exclude", "include", "only")
@@ -61,6 +62,8 @@ def _filtered(query: Q, f: BugFilter) -> Q:
         query = query.where(Bug.assignee == f.assignee)
     if f.project:
         query = query.where(Project.slug == f.project)
+    if f.project_ids is not None:
+        query = query.where(Bug.project_id.in_(f.project_ids))
     if f.statuses:
         query = query.where(Bug.status.in_(f.statuses))
     if f.source:

@@ -484,7 +484,8 @@ def transition(
     now: datetime | None = None,
 ) -> BugEvent:
     """Move `bug` to `target` by whichever named move leads there from its state (a move by hand through
-    `PUT /bugs/{id}/status`); 409 naming both states when none does."""
+    `PUT /bugs/{id}/status`); 409 naming both states when none does, and 409 naming the revision endpoint
+    for PENDING_REVIEW → FIXING (`request_revision`, through revisions/service.py)."""
     current = BugStatus(bug.status)
     if not can_transition(current, target):
         raise Conflict(f"Bug {bug.id} cannot move from {current} to {target}")
@@ -493,8 +494,12 @@ def transition(
             # Taken by hand rather than through a claim: still leased, so an abandoned fix returns to NEW.
             held = lease or DEFAULT_MANUAL_LEASE
             return claim(session, bug, agent=actor, lease=held, note=note, kind=kind, now=now)
-        # PENDING_REVIEW → FIXING by hand: a revision request, for the repair agent to claim.
-        return request_revision(session, bug, actor=actor, note=note, kind=kind, now=now)
+        # PENDING_REVIEW → FIXING is a revision request, which has its own endpoint and rules (a reviewer's
+        # comment for the agent, the project's designated reviewers, its revision limit): not a status change.
+        raise Conflict(
+            f"Bug {bug.id} is {current}: to send its fix back to the repair agent, ask for a revision with "
+            f'POST /api/v1/bugs/{bug.id}/revision {{"comment": "..."}}'
+        )
     if target == S.PENDING_REVIEW:
         move = reopen_review if current == S.FAILED else submit_for_review
         return move(session, bug, actor=actor, note=note, kind=kind, now=now)

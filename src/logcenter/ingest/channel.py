@@ -1,28 +1,19 @@
 """The socket between HTTP workers and the ingest writer: its frames, and the HTTP worker's `RemoteWriter`.
 
 SQLite lets one connection write at a time, and a writer thread would share the HTTP process's GIL with the
-event loop. So one writer owns all report writes, and every HTTP worker forwards its reports to it over a
-Unix socket:
+event loop, so one writer (ingest/writer.py) owns all report writes and every HTTP worker forwards its
+reports to it over a Unix socket: frames of [[seq, report fields], ...] one way, [[seq, outcome], ...] back.
+A request is answered only when the outcome of its committed batch has come back. If the writer is gone,
+requests get a 503 with Retry-After and the worker reconnects on the next report; a report in flight when
+the writer died may still have been stored (clients retry; a retried Sentry event is recognised by its id).
 
-    HTTP worker ── frame [[seq, report fields], ...] ──►  writer: BatchCommitter.write(...) → COMMIT
-                ◄── frame [[seq, outcome], ...] ──────────
-
-The writer (ingest/writer.py `WriterServer`) commits on one thread: it reads every frame that arrived,
-commits them as one batch (in two when many wait: `batch_size`), then answers; meanwhile new requests queue
-in the socket buffers and become the next batch. A worker answers a request only when the outcome of its
-committed batch has come back, so "200 only after the commit" holds across the socket. If the writer is
-gone, requests get a 503 with Retry-After and the worker reconnects on the next report. Nothing answered 503
-was acknowledged; a report in flight when the writer died may still have been stored (clients retry; a
-retried Sentry event is recognised by its id).
-
-Frames are a 4-byte big-endian length and a JSON array (orjson: cheaper than pickle, and nothing on the
+A frame is a 4-byte big-endian length and a JSON array (orjson: cheaper than pickle, and nothing on the
 socket can run code). The socket lives in a fresh directory only the server's user can open (mode 0700).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import struct
 from dataclasses import fields
 from datetime import datetime
@@ -47,8 +38,6 @@ def frame(parts: list[bytes]) -> bytes:
 
 
 class FrameReader:
-    """Splits a byte stream into decoded frames."""
-
     def __init__(self) -> None:
         self._buffer = bytearray()
 
@@ -114,8 +103,7 @@ class RemoteWriter:
         self._connecting: asyncio.Lock | None = None
 
     async def start(self) -> None:
-        with contextlib.suppress(Unavailable):
-            await self._link()
+        await self.alive()
 
     async def stop(self) -> None:
         if self._protocol is not None:
@@ -154,8 +142,6 @@ class RemoteWriter:
 
 
 class _WriterLink(asyncio.Protocol):
-    """One HTTP worker's connection to the writer process."""
-
     def __init__(self) -> None:
         self._reader = FrameReader()
         self._transport: asyncio.Transport | None = None

@@ -20,8 +20,9 @@ report is counted exactly once, whichever writer (PostgreSQL may have several) g
 from __future__ import annotations
 
 import itertools
+import operator
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,8 +54,6 @@ _stored_order = itertools.count()
 
 @dataclass(slots=True)
 class BugTally:
-    """One bug's share of the occurrences being counted."""
-
     n: int
     first: datetime
     latest_at: datetime
@@ -109,36 +108,29 @@ class Tally:
                     entry[2] = max(entry[2], at)
         self.reports += 1
 
-    def add_ids(self, bug_id: int, ids: list[int]) -> None:
-        """The backlog rows of this bug's occurrences added since the last call."""
-        self.bugs[bug_id].ids += ids
-
     def take(self, limit: int) -> Tally:
-        """Whole bugs, the longest waiting first, until at least one and then up to about `limit` reports."""
+        """Whole bugs, the longest waiting first, up to about `limit` reports."""
         part = Tally()
-        for bug_id, bug in self.bugs.items():
-            if part.reports and part.reports + bug.n > limit:
-                break
-            part.bugs[bug_id] = bug
-            part.reports += bug.n
-        for bug_id in part.bugs:
-            del self.bugs[bug_id]
+        bugs, part.reports = _first_within(((b, t.n) for b, t in self.bugs.items()), limit)
+        part.bugs = {b: self.bugs.pop(b) for b in bugs}
         self.reports -= part.reports
         return part
 
 
-def latest_values(report: Report) -> tuple[Any, ...]:
-    """A report's values of LATEST_FIELDS, as the bug keeps them."""
-    values = {
-        "message": report.message,
-        "stack_trace": report.stack_trace,
-        "level": report.level,
-        "environment": report.environment,
-        "version": report.version,
-        "commit_hash": report.commit_hash,
-        "context": report.context,
-    }
-    return tuple(values[f] for f in LATEST_FIELDS)
+def _first_within(sizes: Iterable[tuple[int, int]], limit: int) -> tuple[list[int], int]:
+    """Keys of the first (key, size) pairs: at least one, then up to about `limit` in all; and the total."""
+    keys: list[int] = []
+    total = 0
+    for k, n in sizes:
+        if keys and total + n > limit:
+            break
+        keys.append(k)
+        total += n
+    return keys, total
+
+
+# A report's values of LATEST_FIELDS, as the bug keeps them.
+latest_values: Callable[[Report], tuple[Any, ...]] = operator.attrgetter(*LATEST_FIELDS)
 
 
 def count_pending(
@@ -148,14 +140,13 @@ def count_pending(
     prune those bugs past the newest `retention`. Returns how many were counted; the caller commits."""
     sql = BatchSQL(session.connection())
     ids = sql.take_uncounted(limit)
-    _, over = apply(sql, _read_back(sql, ids), retention=retention, now=now or utcnow(), taken=True)
-    sql.prune(list(over), keep=retention)
+    count_ids(sql, ids, retention=retention, now=now or utcnow())
     return len(ids)
 
 
 def count_ids(sql: BatchSQL, ids: list[int], *, retention: int, now: datetime) -> int:
-    """Add these occurrences, already taken off the backlog, to the bugs they belong to now (a merge of
-    duplicates moved them: triage/service.py), and prune those bugs; returns how many were counted."""
+    """Count these occurrences, already off the backlog, into the bugs they belong to now (a merge of
+    duplicates moves them: triage/service.py), and prune those bugs."""
     counted, over = apply(sql, _read_back(sql, ids), retention=retention, now=now, taken=True)
     sql.prune(list(over), keep=retention)
     return counted
@@ -194,7 +185,7 @@ def apply(
     for b in bugs:
         t = tally.bugs[b]
         latest = stored[t.latest] if isinstance(t.latest, int) else latest_values(t.latest)
-        update.append((t.n, sql.ts(t.first), sql.ts(t.latest_at), latest, stamp, b))
+        update.append((t.n, sql.ts(t.first), sql.ts(t.latest_at), *latest, stamp, b))
         hourly += [(b, sql.ts(hour), n) for hour, n in t.hours.items()]
         tags += [(b, k, v, n, sql.ts(fs), sql.ts(ls)) for (k, v), (n, fs, ls) in t.tags.items()]
     sql.update_bugs(update)
@@ -334,13 +325,7 @@ class Counter:
         """Delete up to a part's limit of occurrences past the retention, the oldest first, of the bugs that
         have waited longest (a bug counted whole may have to lose more than one part deletes)."""
         limit = self._limit
-        bugs: list[int] = []
-        rows = 0
-        for bug_id, due in self._prune_due.items():
-            if bugs and rows + due > limit:
-                break
-            bugs.append(bug_id)
-            rows += due
+        bugs, rows = _first_within(self._prune_due.items(), limit)
         for bug_id in bugs:
             del self._prune_due[bug_id]
         deleted = sql.prune(bugs, keep=self.retention, limit=limit)

@@ -1,21 +1,14 @@
 """Recognising a repeated Sentry event id: SDKs retry, and a retried event must not be counted twice.
 
-REST reports sent with an `Idempotency-Key` carry an event id made from the key (`idempotency_event_id`), and
-are recognised the same way; whether the first one created its bug is remembered too, so that a retry is
-answered exactly as the first report was.
+REST reports sent with an `Idempotency-Key` carry an event id made from the key and are recognised the same
+way; whether the first one created its bug is remembered too, so that a retry is answered as the first was.
 
-The ingest writer remembers the event ids of the last `window` Sentry events it stored (per project), in
-memory, and appends them to the `recent_event_ids` table in the same transaction as their occurrences, so a
-writer that starts (after a restart or a crash) reads them back and still knows them. Sentry itself does the
-same with a cache of the last hour's event ids.
-
-Why not a unique index on the occurrences' (project_id, event_id), as before revision 0004: event ids are
-random, so every insert and every pruned occurrence wrote a random page of that index, and every batch looked
-them up; and it forgot an event id as soon as its occurrence was pruned. The table here is appended to and
-trimmed from its oldest end: about a page per batch.
-
-Only the writer that stored an event knows it without reading the table: several servers writing to one
-PostgreSQL database each recognise the events they stored, and those stored before they started.
+The writer remembers the ids of the last `window` events it stored, in memory, and appends them to
+`recent_event_ids` in the same transaction as their occurrences, so a restarted writer reads them back (as
+Sentry keeps a cache of the last hour's ids). Not a unique index on occurrences (project_id, event_id), as
+before revision 0004: random ids wrote a random index page per insert and per pruned occurrence, and an id
+was forgotten with its occurrence; this table is appended to and trimmed from its oldest end. Several
+servers on one PostgreSQL database each know the events they stored and those stored before they started.
 """
 
 from __future__ import annotations
@@ -44,7 +37,7 @@ def key(project_id: int, event_id: str) -> int:
 class RecentEvents:
     """The last `window` stored event ids, the bug each joined and whether it created it.
 
-    Used by one writer in its write transactions: `store_batch` looks ids up (`bug_of`) and `stage`s those it
+    Used by one writer in its write transactions: `store_batch` looks ids up (`repeats`) and `stage`s those it
     stores; the writer then calls `commit` once the transaction committed, or `rollback` if it failed, so that
     memory never holds an event the database does not.
     """
@@ -68,11 +61,6 @@ class RecentEvents:
             self._remember(key(project_id, event_id), bug_id << 1 | created)
         self._loaded = True
 
-    def bug_of(self, project_id: int, event_id: str) -> tuple[int, bool] | None:
-        """The bug a stored event with this id joined, and whether it created it; None if it is not known."""
-        value = self._bugs.get(key(project_id, event_id))
-        return None if value is None else (value >> 1, bool(value & 1))
-
     def repeats(
         self, events: list[tuple[int, int, str]]
     ) -> tuple[dict[int, tuple[int, bool]], dict[int, int]]:
@@ -82,9 +70,9 @@ class RecentEvents:
         in_batch: dict[int, int] = {}
         first: dict[tuple[int, str], int] = {}
         for i, project_id, event_id in events:
-            bug_id = self.bug_of(project_id, event_id)
-            if bug_id is not None:
-                stored[i] = bug_id
+            value = self._bugs.get(key(project_id, event_id))
+            if value is not None:
+                stored[i] = (value >> 1, bool(value & 1))
             elif (event := (project_id, event_id)) in first:
                 in_batch[i] = first[event]
             else:

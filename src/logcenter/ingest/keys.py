@@ -4,6 +4,7 @@ The Sentry endpoints look a project up by the numeric id in the DSN, the REST en
 `LOGCENTER_INGEST_REQUIRE_KEY=true`) by its slug; both keep what they found, and what they did not find, for
 `ttl` seconds. A key rotated through this process's API stops working at once (`forget`); one rotated
 through another process (`logcenter serve --workers N`, a second server on the same database) within `ttl`.
+`ProjectCache` is that cache, shared with each project's Scrubber (ingest/scrubbers.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +24,7 @@ from logcenter.projects.models import Project
 # A key is 32 hex digits here; anything far longer is not worth comparing.
 MAX_KEY = 128
 CACHE_SECONDS = 10.0
+T = TypeVar("T")
 
 
 @dataclass(slots=True, frozen=True)
@@ -35,8 +38,8 @@ class ProjectKey:
         return len(key) <= MAX_KEY and key.isascii() and hmac.compare_digest(key, self.ingest_key)
 
 
-class ProjectKeys:
-    """Project pk or slug → its pk, slug and ingest key, for `ttl` seconds.
+class ProjectCache(Generic[T]):
+    """Project pk or slug → `_made` of what `_load` read of it (in a worker thread), for `ttl` seconds.
 
     Unknown projects are cached too, so made-up ids in a flood of requests do not reach the database;
     `max_entries` bounds the memory such a flood can take. Pks (int) and slugs (str) share one dict: an int
@@ -55,37 +58,45 @@ class ProjectKeys:
         self._ttl = ttl
         self._max_entries = max_entries
         self._clock = clock
-        self._entries: dict[int | str, tuple[float, ProjectKey | None]] = {}
-        # Bumped by `forget`: a lookup that began before it may have read the old key, and is not kept.
+        self._entries: dict[int | str, tuple[float, T]] = {}
+        # Bumped by `forget`: a lookup that began before it may have read the old value, and is not kept.
         self._generation = 0
 
-    async def by_pk(self, pk: int) -> ProjectKey | None:
+    async def by_pk(self, pk: int) -> T:
         return await self._get(pk)
 
-    async def by_slug(self, slug: str) -> ProjectKey | None:
+    async def by_slug(self, slug: str) -> T:
         return await self._get(slug)
 
     def forget(self, pk: int, slug: str) -> None:
-        """Drop a project after its key changed (call after the commit): the next request reads it again."""
+        """Drop a project after it changed (call after the commit): the next request reads it again."""
         self._generation += 1
         self._entries.pop(pk, None)
         self._entries.pop(slug, None)
 
-    async def _get(self, ref: int | str) -> ProjectKey | None:
+    async def _get(self, ref: int | str) -> T:
         now = self._clock()
         cached = self._entries.get(ref)
         if cached is not None and cached[0] > now:
             return cached[1]
         generation = self._generation
-        project = await run_in_threadpool(self._load, ref)
+        value = self._made(await run_in_threadpool(self._load, ref))
         if generation == self._generation:
             # Re-inserting keeps the dict in refresh order, so the first entry is always the stalest.
             self._entries.pop(ref, None)
             if len(self._entries) >= self._max_entries:
                 del self._entries[next(iter(self._entries))]
-            self._entries[ref] = (now + self._ttl, project)
-        return project
+            self._entries[ref] = (now + self._ttl, value)
+        return value
 
+    def _load(self, ref: int | str) -> Any:
+        raise NotImplementedError
+
+    def _made(self, loaded: Any) -> T:
+        return cast(T, loaded)
+
+
+class ProjectKeys(ProjectCache[ProjectKey | None]):
     def _load(self, ref: int | str) -> ProjectKey | None:
         column = Project.id if isinstance(ref, int) else Project.slug
         with self._factory() as session:

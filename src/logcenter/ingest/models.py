@@ -9,13 +9,8 @@ from logcenter.db import Base
 
 
 class UncountedOccurrence(Base):
-    """An occurrence stored by the ingest writer and not yet added to its bug's counters.
-
-    The ingest writer commits each report as an occurrence at once, and adds them to the counters (count,
-    first/last seen, latest values, hourly counts, tag values) and prunes old occurrences later, from a tally
-    it keeps in memory (ingest/counting.py). This table is that backlog, kept in the database so a crash loses
-    none: what a stopped writer left is read back from here (`ingest.counting.count_pending`).
-    """
+    """An occurrence not yet added to its bug's counters: the backlog of ingest/counting.py, a table so that a
+    crash loses no count."""
 
     __tablename__ = "uncounted_occurrences"
 
@@ -25,13 +20,8 @@ class UncountedOccurrence(Base):
 
 
 class RecentEventId(Base):
-    """The event ids of the last Sentry events stored (`LOGCENTER_SENTRY_DEDUP_WINDOW` of them), oldest first.
-
-    The ingest writer keeps them in memory to recognise a repeated event_id (SDKs retry), and reads them back
-    from here when it starts (ingest/events.py). Rows are appended in id order and trimmed from the oldest
-    end, so the table costs a page write per batch, not an index lookup per report. `bug_id` is the bug the
-    event joined, echoed for a repeat; no foreign key: a deleted bug's rows just age out.
-    """
+    """The ids of the last Sentry events stored, oldest first (ingest/events.py). `bug_id` is the bug the
+    event joined, echoed for a repeat; no foreign key: a deleted bug's rows just age out."""
 
     __tablename__ = "recent_event_ids"
 

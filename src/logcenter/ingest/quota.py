@@ -1,13 +1,9 @@
 """Per-project event quota: fixed one-minute windows counted in process memory.
 
-The quota is counted where reports are stored (`service.store_batch`): in the writer process that all the
-HTTP workers of a `logcenter serve` share, so `--workers N` does not multiply it. Replicas behind a load
-balancer each have their own writer, so a project gets up to replicas × quota; that is the price of keeping
-the hot path free of shared state. Only Sentry events are counted (REST reports have no quota), so the set
-of counters is bounded by the number of projects.
-
-An HTTP worker remembers the writer's "over quota" answers (`QuotaVerdicts`), and refuses a project's next
-events until the window ends without handing them to the writer.
+Counted where reports are stored (`service.store_batch`), in the one writer process of a `logcenter serve`,
+so `--workers N` does not multiply it; replicas each have their own writer (up to replicas × quota: the price
+of no shared state on the hot path). Only Sentry events are counted. An HTTP worker remembers the writer's
+"over quota" answers (`QuotaVerdicts`) and refuses the project's next events itself until the window ends.
 """
 
 from __future__ import annotations

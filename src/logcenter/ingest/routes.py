@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from logcenter.auth import projects as token_projects
 from logcenter.auth.deps import authorize
 from logcenter.auth.models import Scope
 from logcenter.config import Settings
@@ -109,13 +110,16 @@ async def _check_ingest_key(request: Request, project_slug: str) -> None:
         if project is None or not project.accepts(key):
             raise Forbidden(f"Ingest key is not valid for project {project_slug!r}")
         return
-    await run_in_threadpool(_check_ingest_token, request)
+    await run_in_threadpool(_check_ingest_token, request, project_slug)
 
 
-def _check_ingest_token(request: Request) -> None:
+def _check_ingest_token(request: Request, project_slug: str) -> None:
+    """An ingest (or admin) token; one restricted to projects reports only to those (403 otherwise)."""
     missing = "This server requires an ingest key: send X-Logcenter-Key or a bearer token"
     with request.app.state.session_factory() as session:
-        authorize(session, request, [Scope.INGEST], missing=missing)
+        row = authorize(session, request, [Scope.INGEST], missing=missing)
+        allowed = token_projects.restriction_of(row.projects)
+        token_projects.check_project(session, allowed, project_slug, token=row.name)
 
 
 # The OpenAPI operation of `report`, generated from the same schemas by a route that only documents it.

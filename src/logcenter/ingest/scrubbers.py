@@ -20,22 +20,21 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from logcenter.errors import Unavailable
+from logcenter.ingest.keys import CACHE_SECONDS, ProjectCache
 from logcenter.ingest.scrub import DEFAULT, Scrubber, ScrubRules
 from logcenter.projects import scrubbing
 from logcenter.projects.models import Project
 
 log = structlog.get_logger(__name__)
-CACHE_SECONDS = 10.0
 # Distinct Scrubbers kept, the least recently built or refreshed dropped first: each remembers up to 10,000
 # keys and 10,000 short strings (at most ~5 MB), so this bounds what projects with rules of their own cost.
 MAX_RULE_SETS = 64
 
 
-class ProjectScrubbers:
+class ProjectScrubbers(ProjectCache[Scrubber]):
     """Project pk or slug → its Scrubber, for `ttl` seconds (unknown projects: the server's)."""
 
     def __init__(
@@ -48,48 +47,14 @@ class ProjectScrubbers:
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._factory = session_factory
+        super().__init__(session_factory, ttl=ttl, max_entries=max_entries, clock=clock)
         self._server = server
         self._allow_off = allow_off
-        self._ttl = ttl
-        self._max_entries = max_entries
-        self._clock = clock
         self._built: dict[ScrubRules, Scrubber] = {server: server.scrubber()}
-        # Pks (int) and slugs (str) share one dict: an int never equals a str.
-        self._entries: dict[int | str, tuple[float, Scrubber]] = {}
-        self._generation = 0  # bumped by `forget`: a lookup that began before it is not kept
 
     @property
     def server(self) -> Scrubber:
         return self._built[self._server]
-
-    async def by_pk(self, pk: int) -> Scrubber:
-        return await self._get(pk)
-
-    async def by_slug(self, slug: str) -> Scrubber:
-        return await self._get(slug)
-
-    def forget(self, pk: int, slug: str) -> None:
-        """Drop a project after its rules changed (call after the commit): its next report reads them."""
-        self._generation += 1
-        self._entries.pop(pk, None)
-        self._entries.pop(slug, None)
-
-    async def _get(self, ref: int | str) -> Scrubber:
-        now = self._clock()
-        cached = self._entries.get(ref)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        generation = self._generation
-        stored = await run_in_threadpool(self._load, ref)
-        scrubber = self._scrubber(stored)
-        if generation == self._generation:
-            # Re-inserting keeps the dict in refresh order, so the first entry is always the stalest.
-            self._entries.pop(ref, None)
-            if len(self._entries) >= self._max_entries:
-                del self._entries[next(iter(self._entries))]
-            self._entries[ref] = (now + self._ttl, scrubber)
-        return scrubber
 
     def _load(self, ref: int | str) -> Any:
         column = Project.id if isinstance(ref, int) else Project.slug
@@ -103,7 +68,7 @@ class ProjectScrubbers:
                 "The project's scrubbing rules cannot be read now; retry later", headers={"Retry-After": "5"}
             ) from None
 
-    def _scrubber(self, stored: Any) -> Scrubber:
+    def _made(self, stored: Any) -> Scrubber:
         # A project's rules when they may have changed, so per project every `ttl` seconds at most.
         try:
             rules = scrubbing.rules(stored, server=self._server, allow_off=self._allow_off)

@@ -1,14 +1,9 @@
 """The write half of the ingest hot path: `store_batch` stores a batch of reports in one transaction.
 
-It sets aside repeated Sentry event ids (ingest/events.py), selects the batch's bugs, inserts the new ones,
-inserts the occurrences and puts them on the backlog of uncounted occurrences, and reopens regressions. When
-it has committed, every report is durable and has its bug; the request can be answered. Adding the reports
-to their bugs' counters comes later, in transactions of its own (ingest/counting.py), except for the bugs the
-batch created: a new bug should not show zero occurrences, and there are few of them.
-
-Called by the group-commit writer (ingest/writer.py), which owns the transactions. Each step is a fixed
-number of statements whatever the batch size (ingest/sql.py). Only regressions, which are rare, go through
-the ORM and the workflow.
+Once it has committed, every report is durable and has its bug, and the request can be answered. Counting
+the reports into their bugs comes later (ingest/counting.py), except for the bugs the batch created: a new
+bug should not show zero occurrences. Each step is a fixed number of statements whatever the batch size
+(ingest/sql.py); only regressions, which are rare, go through the ORM and the workflow.
 """
 
 from __future__ import annotations
@@ -38,9 +33,7 @@ FIXED = (BugStatus.DEPLOYED, BugStatus.MERGED)
 
 
 @dataclass(slots=True)
-class _Group:
-    """The reports of one batch that share a bug."""
-
+class _Group:  # the reports of one batch that share a bug
     project_id: int
     fingerprint: str
     indexes: list[int] = field(default_factory=list)
@@ -61,15 +54,12 @@ def store_batch(
     events: RecentEvents | None = None,
     quota: ProjectQuota | None = None,
 ) -> list[Outcome]:
-    """Store and group `reports`; returns one result per report, in order. The caller commits, and counts
-    them later, except those of bugs this batch creates: a new bug is whole at once.
+    """Store and group `reports`; returns one outcome per report, in order. The caller commits.
 
-    The writer passes its `tally` to count them from memory (ingest/counting.py); it must drop it if the
-    transaction fails. Without one, they are read back from the backlog (`count_pending`).
-    `projects` is the writer's cache of resolved project slugs; it must be dropped when a batch fails.
-    `events` is the writer's memory of recent Sentry event ids (ingest/events.py): it stages the batch's, and
-    the caller commits or rolls it back with the transaction. Without it, they are read from the database.
-    `quota` refuses the Sentry events past their project's quota (429); a repeated event is never refused.
+    The writer passes its state, which it must drop (or roll back) if the transaction fails: its `tally` to
+    count from memory (else counting reads the backlog), its cache of `projects` by slug, its memory of
+    recent `events` ids (else read from the database), and the `quota`, which refuses Sentry events past it
+    (429; a repeated event is never refused).
     """
     now = now or utcnow()
     sql = BatchSQL(session.connection())
@@ -121,15 +111,11 @@ def store_batch(
             # Its bug may have been deleted since (recent_event_ids has no foreign key): acknowledged anyway.
             status = stored_status.get(bug_id, BugStatus.NEW)
             results.append(IngestResult(bug_id, created=created, status=status, duplicate=True))
-        elif i in dup_in_batch:
-            first = dup_in_batch[i]
+        else:  # a repeat of an event earlier in the batch is answered as that one, as a duplicate
+            first = dup_in_batch.get(i, i)
             group = by_index[first]
             created = group.created and first == group.indexes[0]
-            results.append(IngestResult(group.bug_id, created=created, status=group.status, duplicate=True))
-        else:
-            group = by_index[i]
-            created = group.created and i == group.indexes[0]
-            results.append(IngestResult(group.bug_id, created=created, status=group.status))
+            results.append(IngestResult(group.bug_id, created, group.status, duplicate=first != i))
     return results
 
 
@@ -239,7 +225,7 @@ def _insert_occurrences(
         for i in g.indexes:
             r = reports[i]
             into.add(g.bug_id, r.timestamp, r.environment, r.version, r)
-        into.add_ids(g.bug_id, by_bug[g.bug_id])
+        into.bugs[g.bug_id].ids += by_bug[g.bug_id]
     return new
 
 

@@ -1,21 +1,15 @@
-"""The ingest writer's batch SQL, written once for both dialects and run on a DBAPI cursor.
+"""The ingest writer's batch SQL, written once for both dialects and run on a DBAPI cursor of the session's
+connection, inside its transaction (a failure raises the driver's exception; the writer rolls back).
 
 Not SQLAlchemy Core: bench/sql_core.py measured Core at 2.5x this cursor's time per statement on SQLite.
 
-The statements run on a cursor of the session's own connection, inside its transaction; a failure raises the
-driver's exception, which the writer (ingest/writer.py) handles like any other by rolling back and closing
-the connection. They are plain SQL that SQLite and PostgreSQL both accept (`ON CONFLICT ... DO UPDATE`,
-`RETURNING`, `UPDATE ... FROM`, window functions), with `?` markers; only the marker, the casts of a bare
-VALUES list and how datetimes are passed differ. Values are always bound parameters, never formatted in.
-Datetimes on SQLite use SQLAlchemy's own storage format, so the ORM reads these rows like any other.
-
-Each statement takes a table's rows for the whole batch (`{rows}`, a VALUES list):
-- PostgreSQL runs it once, with all the rows in one VALUES list: one execution instead of one per row, with
-  PostgreSQL's own `$1` markers on a psycopg RawCursor (psycopg's `%s` parsing is not cached past 50
-  parameters). A multi-row upsert must not meet the same key twice, so the callers send one row per key.
-- SQLite runs it per row (executemany): there is no round trip to save, and a statement compiled once and
-  rebound per row beats a long one compiled per batch. New bugs (RETURNING) and the prune are one statement
-  on both.
+Plain SQL both accept (`ON CONFLICT`, `RETURNING`, `UPDATE ... FROM`, window functions) with `?` markers;
+only the markers, the casts of a bare VALUES list and how datetimes are passed differ. Values are always
+bound, never formatted in; SQLite datetimes use SQLAlchemy's storage format, so the ORM reads these rows.
+Each statement takes a table's rows for the whole batch (`{rows}`, a VALUES list): PostgreSQL runs it once
+with all the rows, with `$1` markers on a psycopg RawCursor (psycopg's `%s` parsing is not cached past 50
+parameters), so the callers send one row per key of an upsert. SQLite runs it per row (executemany): there
+is no round trip to save, and a statement compiled once beats a long one compiled per batch.
 """
 
 from __future__ import annotations
@@ -163,10 +157,9 @@ _PRUNE = (
 
 
 class BatchSQL:
-    """The statements above bound to one connection and its dialect."""
-
     def __init__(self, conn: Connection) -> None:
         self.postgres = conn.dialect.name == "postgresql"
+        self._lock = " FOR NO KEY UPDATE" if self.postgres else ""
         driver: Any = conn.connection.driver_connection
         self._cursor: Any = psycopg.RawCursor(driver) if self.postgres else driver.cursor()
         self._ts: dict[datetime, Any] = {}
@@ -262,7 +255,7 @@ class BatchSQL:
         where, params = self._per_project("fingerprint", keys)
         sql = (
             f"SELECT id, project_id, fingerprint, status, merged_into_id FROM bugs WHERE {where} ORDER BY id"
-            + (" FOR NO KEY UPDATE" if self.postgres else "")
+            + self._lock
         )
         return [tuple(r) for r in self._run(sql, params).fetchall()]
 
@@ -272,8 +265,7 @@ class BatchSQL:
         A merge of duplicates (locking its bugs in id order) running at that moment could deadlock with this
         batch on PostgreSQL; PostgreSQL then fails one of them, and the writer retries its batch report by
         report."""
-        lock = " FOR NO KEY UPDATE" if self.postgres else ""
-        sql = "SELECT id, status FROM bugs WHERE id IN ({ids}) ORDER BY id" + lock
+        sql = "SELECT id, status FROM bugs WHERE id IN ({ids}) ORDER BY id" + self._lock
         return dict(self._by_ids(sql, sorted(bug_ids)))
 
     def insert_bugs(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int, str]]:
@@ -288,11 +280,8 @@ class BatchSQL:
         )
 
     def update_bugs(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows of (count, first_seen, last_seen, {latest field values}, now, bug id), one per bug."""
-        self._put(
-            _UPDATE_BUGS,
-            [(n, first, last, *latest, now, bug_id) for n, first, last, latest, now, bug_id in rows],
-        )
+        """Rows of (count, first_seen, last_seen, *LATEST_FIELDS values, now, bug id), one per bug."""
+        self._put(_UPDATE_BUGS, rows)
 
     def insert_occurrences(self, rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
         """Store occurrences and put them on the backlog of those not counted yet (`take_uncounted`);
@@ -326,8 +315,10 @@ class BatchSQL:
     def lock_counts(self, bug_ids: Sequence[int]) -> tuple[dict[int, int], bool]:
         """Occurrence count of these bugs, locked in id order like `lock_bugs`, so the two never deadlock;
         and whether any of them was merged into another bug (triage) meanwhile."""
-        lock = " FOR NO KEY UPDATE" if self.postgres else ""
-        sql = "SELECT id, occurrence_count, merged_into_id FROM bugs WHERE id IN ({ids}) ORDER BY id" + lock
+        sql = (
+            "SELECT id, occurrence_count, merged_into_id FROM bugs WHERE id IN ({ids}) ORDER BY id"
+            + self._lock
+        )
         rows = self._by_ids(sql, sorted(bug_ids))
         return {i: n for i, n, _ in rows}, any(m is not None for _, _, m in rows)
 

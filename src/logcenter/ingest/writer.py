@@ -1,10 +1,8 @@
 """The group-commit writer: many waiting requests become one transaction, acknowledged only after the commit.
 
 `BatchCommitter` stores a list of reports in one transaction (retrying them one by one if the batch fails, so
-that one bad report cannot fail its neighbours); its `Counter` (ingest/counting.py) counts them later. One
-driver feeds it: the `WriterServer` below, which HTTP workers reach over a Unix socket (ingest/channel.py), in
-the writer process of `logcenter serve` or on a thread of an app run alone (ingest/writer_process.py). A 200
-always means the report is durable, and throughput comes from amortising the commit.
+that one bad report cannot fail its neighbours) and counts them later (ingest/counting.py). `WriterServer`
+feeds it from the HTTP workers' socket (ingest/channel.py); ingest/writer_process.py runs it.
 """
 
 from __future__ import annotations
@@ -34,13 +32,9 @@ log = structlog.get_logger(__name__)
 
 
 class BatchCommitter:
-    """Stores batches of reports, one transaction each, and counts them when its `counter` says; the only
-    thing in a process that writes reports.
-
-    Its driver calls `write` for each batch, answers the batch's requests, then `count(if_due=True)`; when no
-    report comes, it calls `count(if_due=True)` again once `count_delay()` has passed. With `count_interval`
-    0, `write` counts each batch itself before it returns.
-    """
+    """Stores batches of reports, one transaction each, and counts them when its `counter` says. Its driver
+    calls `write`, answers, then `count(if_due=True)`, and again after `count_delay()` when no report comes;
+    with `count_interval` 0, `write` counts each batch before it returns."""
 
     def __init__(
         self,
@@ -202,10 +196,13 @@ class WriterServer:
             items = items[:room]
         self._pending.extend((connection, seq, decode_report(values)) for seq, values in items)
         if not self._scheduled:
-            # Runs after the loop has read every socket that is ready now: all of them join this batch.
-            self._scheduled = True
-            assert self._loop is not None
-            self._loop.call_soon(self._commit)
+            self._schedule()
+
+    def _schedule(self) -> None:
+        # Runs after the loop has read every socket that is ready now: all of them join this batch.
+        self._scheduled = True
+        assert self._loop is not None
+        self._loop.call_soon(self._commit)
 
     def _commit(self) -> None:
         self._scheduled = False
@@ -214,37 +211,32 @@ class WriterServer:
         take = batch_size(len(self._pending), self._max_batch)
         batch = [self._pending.popleft() for _ in range(take)]
         if self._pending:
-            self._scheduled = True
-            assert self._loop is not None
-            self._loop.call_soon(self._commit)
+            self._schedule()
         outcomes = self._committer.write([report for _, _, report in batch])
         replies: dict[_WorkerConnection, list[bytes]] = {}
         for (connection, seq, _), outcome in zip(batch, outcomes, strict=True):
             replies.setdefault(connection, []).append(encode_outcome(seq, outcome))
         for connection, parts in replies.items():
             connection.send(parts)
-        self._committer.count(if_due=True)
-        if self._after_batch is not None:
-            self._after_batch()
-        self._count_later()
+        self._count()
 
-    def _count_later(self) -> None:
-        """When no report comes for a while, count what the last ones left (BatchCommitter.count_delay)."""
+    def _count(self) -> None:
+        """Count one part if one is due; when no report comes for a while, count again once the next part is
+        due (BatchCommitter.count_delay)."""
         if self._count_timer is not None:
             self._count_timer.cancel()
             self._count_timer = None
+        self._committer.count(if_due=True)
+        if self._after_batch is not None:
+            self._after_batch()
         delay = self._committer.count_delay()
         if delay is not None and not self._pending:
             assert self._loop is not None
             self._count_timer = self._loop.call_later(delay, self._count_idle)
 
     def _count_idle(self) -> None:
-        self._count_timer = None
         if not self._pending:  # else the next batch counts when due
-            self._committer.count(if_due=True)  # one transaction, then the next one later if there is more
-            if self._after_batch is not None:
-                self._after_batch()
-            self._count_later()
+            self._count()
 
     def drain(self) -> None:
         """Commit and count everything received (at shutdown)."""

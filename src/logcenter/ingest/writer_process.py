@@ -1,9 +1,8 @@
 """Where the ingest writer runs: the writer process of `logcenter serve`, or a thread of an app run alone.
 
-Either way it is one `WriterServer` (ingest/writer.py) on an event loop of its own, fed by the HTTP workers
-over a Unix socket and committing through one `BatchCommitter`: the tests run the code production runs. This
-module is its life cycle: start-up (engine, SQLite checkpoint thread), readiness, restart of a crashed
-process, and a stop that commits what was received after the HTTP workers have finished.
+Either way one `WriterServer` (ingest/writer.py) on an event loop of its own, fed over a Unix socket: the
+tests run the code production runs. Here: start-up, readiness, restart of a crashed process, and a stop that
+commits what was received after the HTTP workers have finished.
 """
 
 from __future__ import annotations
@@ -99,7 +98,9 @@ def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Conn
         def started() -> None:
             ready.send(os.getpid())
             ready.close()
-            log.info("writer.started", pid=os.getpid(), database=_safe_url(settings.database_url))
+            log.info(
+                "writer.started", pid=os.getpid(), database=engine.url.render_as_string(hide_password=True)
+            )
 
         after_batch = checkpointer.settle if checkpointer is not None else None
         await serve_writer(
@@ -181,12 +182,6 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     except ImportError:
         return None
     return uvloop.new_event_loop
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 class WriterProcess:

@@ -30,7 +30,7 @@ def admin_outside_transaction(request: Request) -> Principal:
     request session would hold SQLite's write lock (and a PostgreSQL transaction) across the call."""
     with session_scope(request.app.state.session_factory, write=False) as session:
         row = authorize(session, request, (Scope.ADMIN,))
-        principal = Principal(row.id, row.name, Scope(row.scope))
+        principal = Principal.of(row)
     touch_last_used(request, principal.token_id)
     return principal
 

@@ -22,7 +22,11 @@ from logcenter.forges.base import Forge, ForgeKind, MergeStyle
 from logcenter.projects.models import Project
 from logcenter.secretbox import SecretBox, box_for
 
-SECRET_FIELDS = {"forge_token": "forge_token_encrypted", "webhook_secret": "webhook_secret_encrypted"}
+SECRET_FIELDS = {
+    "forge_token": "forge_token_encrypted",
+    "webhook_secret": "webhook_secret_encrypted",
+    "deployment_secret": "deployment_secret_encrypted",
+}
 
 
 class ForgeNotConfigured(Conflict):
@@ -114,6 +118,17 @@ def webhook_secret(project: Project | None, settings: Settings) -> str | None:
     if settings.webhook_secret is not None and settings.webhook_secret.get_secret_value():
         return settings.webhook_secret.get_secret_value()
     return None
+
+
+def deployment_secret(project: Project | None, settings: Settings) -> str | None:
+    """The secret of this project's deployment notices: its own deployment secret, else the webhook secret
+    (its own, else LOGCENTER_WEBHOOK_SECRET). With its own, no other secret deploys the project: one team's CI
+    cannot mark another team's fixes deployed."""
+    if project is not None and project.deployment_secret_encrypted:
+        return box_for(settings).decrypt(
+            project.deployment_secret_encrypted, what=f"the deployment secret of project {project.slug!r}"
+        )
+    return webhook_secret(project, settings)
 
 
 def merge_style(project: Project) -> MergeStyle:

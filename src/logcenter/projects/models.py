@@ -41,6 +41,8 @@ class Project(Base):
     forge_repo: Mapped[str | None] = mapped_column(String(300))
     forge_token_encrypted: Mapped[str | None] = mapped_column(Text)
     webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    # The secret of this project's deployment notices (POST /api/webhooks/deployment), when it has its own.
+    deployment_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     merge_style: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -45,6 +45,7 @@ def to_read(project: Project, request: Request) -> ProjectRead:
         forge_repo=forge.repo_path(project),
         forge_token_set=project.forge_token_encrypted is not None,
         webhook_secret_set=project.webhook_secret_encrypted is not None,
+        deployment_secret_set=project.deployment_secret_encrypted is not None,
         merge_style=project.merge_style,
         agent_settings=project.agent_settings or {},
         scrubbing=scrubbing.read(project.scrubbing, request.app.state.settings),
@@ -56,8 +57,11 @@ def to_read(project: Project, request: Request) -> ProjectRead:
 
 
 @router.get("", response_model=ProjectList, summary="List projects")
-def list_projects(request: Request, session: SessionDep, _: AgentOrAdmin) -> ProjectList:
-    return ProjectList(projects=[to_read(p, request) for p in service.list_projects(session)])
+def list_projects(request: Request, session: SessionDep, who: AgentOrAdmin) -> ProjectList:
+    """Every project; a token restricted to projects sees only those."""
+    return ProjectList(
+        projects=[to_read(p, request) for p in service.list_projects(session, ids=who.projects)]
+    )
 
 
 @router.post(

@@ -142,6 +142,7 @@ class ProjectFields(BaseModel):
     # Write-only: stored encrypted, never returned (ProjectRead says only whether one is set).
     forge_token: ForgeSecret | None = None
     webhook_secret: ForgeSecret | None = None
+    deployment_secret: ForgeSecret | None = None
     merge_style: MergeStyleIn | None = None
 
     @field_validator("forge_url")
@@ -187,6 +188,9 @@ class ProjectRead(BaseModel):
     forge_repo: str | None = Field(description="As set, else derived from repo_url")
     forge_token_set: bool
     webhook_secret_set: bool
+    deployment_secret_set: bool = Field(
+        default=False, description="Whether the project has its own deployment secret (write-only)"
+    )
     merge_style: str | None
     agent_settings: AgentSettings = Field(default_factory=AgentSettings)
     scrubbing: ScrubbingRead = Field(default_factory=ScrubbingRead)

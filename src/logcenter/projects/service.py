@@ -23,9 +23,12 @@ class IngestProject:
     has_repo_url: bool
 
 
-def list_projects(session: Session) -> list[Project]:
-    """Every project, by slug."""
-    return list(session.scalars(select(Project).order_by(Project.slug)))
+def list_projects(session: Session, *, ids: frozenset[int] | None = None) -> list[Project]:
+    """Every project (or those of `ids`), by slug."""
+    query = select(Project).order_by(Project.slug)
+    if ids is not None:
+        query = query.where(Project.id.in_(ids))
+    return list(session.scalars(query))
 
 
 def get_by_slug(session: Session, slug: str) -> Project:

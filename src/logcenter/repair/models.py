@@ -26,6 +26,8 @@ class RepairAttempt(Base):
     diff: Mapped[str | None] = mapped_column(Text)
     test_passed: Mapped[bool | None] = mapped_column(Boolean)
     test_output: Mapped[str | None] = mapped_column(Text)
+    # The agent's structured verification (bugs/schemas.py: Verification); NULL from agents before 0017.
+    verification: Mapped[Any] = mapped_column(JSONText, nullable=True)
     pr_number: Mapped[int | None] = mapped_column(Integer)
     pr_url: Mapped[str | None] = mapped_column(String(500))
     branch_name: Mapped[str | None] = mapped_column(String(200))

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 
-from logcenter.auth.deps import AgentOrAdmin
+from logcenter.auth import projects as token_projects
+from logcenter.auth.deps import AgentOrAdmin, Principal
 from logcenter.bugs import workflow
 from logcenter.bugs.routes import BugId, to_read
 from logcenter.bugs.schemas import BugEventRead, RepairReportRead
 from logcenter.deps import SessionDep
+from logcenter.errors import NotFound
 from logcenter.projects import service as projects_service
 from logcenter.repair import service
 from logcenter.repair.schemas import (
@@ -28,6 +31,12 @@ from logcenter.revisions import service as revisions
 router = APIRouter(prefix="/api/v1", tags=["repair agent"])
 
 
+def _within(session: Session, who: Principal, bug_ids: list[int]) -> list[int]:
+    """The bugs a token restricted to projects may act on (those of other projects are as unknown ones)."""
+    foreign = token_projects.outside(session, who.projects, bug_ids)
+    return [i for i in bug_ids if i not in foreign]
+
+
 def _lease(request: Request, seconds: int | None) -> timedelta:
     return timedelta(seconds=seconds or request.app.state.settings.lease_seconds)
 
@@ -37,17 +46,20 @@ def _lease(request: Request, seconds: int | None) -> timedelta:
     response_model=Claimed,
     summary="Take bugs to fix: revisions reviewers asked for, then NEW bugs (FIXING, leased)",
 )
-def claim(body: ClaimIn, request: Request, session: SessionDep, _: AgentOrAdmin) -> Claimed:
+def claim(body: ClaimIn, request: Request, session: SessionDep, who: AgentOrAdmin) -> Claimed:
     """A claimed revision carries `revision_request`: the PR and branch to revise and the reviewers'
-    comments."""
+    comments. A token restricted to projects claims only their bugs."""
     if body.project_id:
-        projects_service.get_by_slug(session, body.project_id)
+        project = projects_service.get_by_slug(session, body.project_id)
+        if not who.may(project.id):
+            raise NotFound(f"Project {body.project_id!r} not found")
     bugs = service.claim(
         session,
         agent=body.agent,
         limit=body.limit,
         lease=_lease(request, body.lease_seconds),
         project=body.project_id,
+        within=who.projects,
     )
     slugs = {p.id: p.slug for p in projects_service.list_projects(session)} if bugs else {}
     return Claimed(
@@ -62,17 +74,19 @@ def claim(body: ClaimIn, request: Request, session: SessionDep, _: AgentOrAdmin)
 
 
 @router.post("/agent/heartbeat", response_model=LeaseResult, summary="Extend the leases of bugs being fixed")
-def heartbeat(body: HeartbeatIn, request: Request, session: SessionDep, _: AgentOrAdmin) -> LeaseResult:
+def heartbeat(body: HeartbeatIn, request: Request, session: SessionDep, who: AgentOrAdmin) -> LeaseResult:
+    bug_ids = _within(session, who, body.bug_ids)
     held, lost = service.heartbeat(
-        session, agent=body.agent, bug_ids=body.bug_ids, lease=_lease(request, body.lease_seconds)
+        session, agent=body.agent, bug_ids=bug_ids, lease=_lease(request, body.lease_seconds)
     )
-    return LeaseResult(held=held, lost=lost)
+    return LeaseResult(held=held, lost=[i for i in body.bug_ids if i not in held])
 
 
 @router.post("/agent/release", response_model=LeaseResult, summary="Give bugs back (FIXING → NEW)")
-def release(body: ReleaseIn, session: SessionDep, _: AgentOrAdmin) -> LeaseResult:
-    held, lost = service.release(session, agent=body.agent, bug_ids=body.bug_ids, note=body.note)
-    return LeaseResult(held=held, lost=lost)
+def release(body: ReleaseIn, session: SessionDep, who: AgentOrAdmin) -> LeaseResult:
+    bug_ids = _within(session, who, body.bug_ids)
+    held, lost = service.release(session, agent=body.agent, bug_ids=bug_ids, note=body.note)
+    return LeaseResult(held=held, lost=[i for i in body.bug_ids if i not in held])
 
 
 @router.post(
@@ -81,7 +95,9 @@ def release(body: ReleaseIn, session: SessionDep, _: AgentOrAdmin) -> LeaseResul
     status_code=201,
     summary="Record a step of a repair run in the bug's history (lease holder only)",
 )
-def progress(body: ProgressIn, session: SessionDep, _: AgentOrAdmin) -> BugEventRead:
+def progress(body: ProgressIn, session: SessionDep, who: AgentOrAdmin) -> BugEventRead:
+    if not _within(session, who, [body.bug_id]):
+        raise NotFound(f"Bug {body.bug_id} not found")
     event = service.progress(session, agent=body.agent, bug_id=body.bug_id, step=body.step, note=body.note)
     return BugEventRead.model_validate(event)
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from logcenter.bugs.schemas import MAX_ID, BranchName, BugRead, PrNumber, PrUrl
+from logcenter.bugs.schemas import MAX_ID, BranchName, BugRead, PrNumber, PrUrl, Verification
 from logcenter.revisions.schemas import RevisionTask
 
 AgentName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@\-]+$", min_length=1, max_length=200)]
@@ -85,6 +85,11 @@ class RepairReportIn(BaseModel):
     diff: Text | None = None
     test_passed: bool | None = None
     test_output: Text | None = None
+    verification: Verification | None = Field(
+        default=None,
+        description="How the fix was verified (fail-to-pass tests, outcomes before and after, the suite): "
+        "what auto-merge judges; a report without it is never merged by policy",
+    )
     pr_number: PrNumber | None = None
     pr_url: PrUrl | None = None
     branch_name: BranchName | None = None

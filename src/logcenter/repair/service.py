@@ -21,11 +21,15 @@ from logcenter.repair.schemas import RepairReportIn
 SYSTEM = "system"
 
 
-def _claimable(session: Session, condition: Any, *, limit: int, project: str | None) -> list[Bug]:
+def _claimable(
+    session: Session, condition: Any, *, limit: int, project: str | None, within: frozenset[int] | None
+) -> list[Bug]:
     # Never a bug someone chose to ignore, nor a duplicate merged into another (that one is the bug to fix).
     query = select(Bug).where(condition, Bug.ignored_at.is_(None), Bug.merged_into_id.is_(None))
     if project:
         query = query.join(Project, Project.id == Bug.project_id).where(Project.slug == project)
+    if within is not None:
+        query = query.where(Bug.project_id.in_(within))
     # SKIP LOCKED on PostgreSQL: rows another claimer is taking are passed over, not waited for. SQLite's
     # claim runs in a write transaction (BEGIN IMMEDIATE), which already serialises claimers.
     query = (
@@ -35,21 +39,31 @@ def _claimable(session: Session, condition: Any, *, limit: int, project: str | N
 
 
 def claim(
-    session: Session, *, agent: str, limit: int, lease: timedelta, project: str | None = None
+    session: Session,
+    *,
+    agent: str,
+    limit: int,
+    lease: timedelta,
+    project: str | None = None,
+    within: frozenset[int] | None = None,
 ) -> list[Bug]:
     """Lease up to `limit` bugs to `agent`: revisions waiting for an agent first (a reviewer waits for
-    them), then NEW bugs (→ FIXING); not ignored, not merged away. Concurrent claimers never get the same
-    bug."""
+    them), then NEW bugs (→ FIXING); not ignored, not merged away; of `project` and of the projects `within`
+    when given. Concurrent claimers never get the same bug."""
     sweep_expired(session)
     now = utcnow()
     waiting = and_(
         Bug.status == BugStatus.FIXING, Bug.revision_requested_at.is_not(None), Bug.lease_owner.is_(None)
     )
-    revisions = _claimable(session, waiting, limit=limit, project=project)
+    revisions = _claimable(session, waiting, limit=limit, project=project, within=within)
     for bug in revisions:
         workflow.claim_revision(session, bug, agent=agent, lease=lease, now=now)
     room = limit - len(revisions)
-    fresh = _claimable(session, Bug.status == BugStatus.NEW, limit=room, project=project) if room else []
+    fresh = (
+        _claimable(session, Bug.status == BugStatus.NEW, limit=room, project=project, within=within)
+        if room
+        else []
+    )
     for bug in fresh:
         workflow.claim(session, bug, agent=agent, lease=lease, note="Claimed by repair agent", now=now)
     session.flush()

@@ -64,6 +64,7 @@ def merge_many(body: BatchMergeIn, request: Request, who: Reviewer) -> BatchResu
             merge_style=style,
             note=body.note,
             admin=who.scope == Scope.ADMIN,
+            within=who.projects,
         )
     )
 
@@ -77,6 +78,7 @@ def reject_many(body: BatchRejectIn, request: Request, who: Reviewer) -> BatchRe
             body.bug_ids,
             actor=who.name,
             reason=body.reason,
+            within=who.projects,
         )
     )
 

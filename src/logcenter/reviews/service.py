@@ -18,6 +18,7 @@ import structlog
 from cachetools import LRUCache
 from sqlalchemy.orm import Session, sessionmaker
 
+from logcenter.auth import projects as token_projects
 from logcenter.automerge import designated
 from logcenter.bugs import service as bugs_service
 from logcenter.bugs.models import Bug, BugStatus
@@ -183,10 +184,22 @@ def reject(
     return result
 
 
-def _batch(bug_ids: list[int], one: Callable[[int], Reviewed]) -> list[BatchItem]:
-    """Each bug on its own: one failure does not stop the others."""
+def _batch(
+    factory: sessionmaker[Session],
+    bug_ids: list[int],
+    one: Callable[[int], Reviewed],
+    within: frozenset[int] | None,
+) -> list[BatchItem]:
+    """Each bug on its own: one failure does not stop the others. Bugs outside the projects `within` (a
+    token restricted to projects) are answered as unknown ones."""
+    with session_scope(factory, write=False) as session:
+        foreign = token_projects.outside(session, within, bug_ids)
     results = []
     for bug_id in dict.fromkeys(bug_ids):
+        if bug_id in foreign:
+            unknown = f"Bug {bug_id} not found"
+            results.append(BatchItem(bug_id=bug_id, ok=False, status_code=404, error=unknown))
+            continue
         try:
             done = one(bug_id)
             results.append(BatchItem(bug_id=bug_id, ok=True, status=done.bug.status, outcome=done.outcome))
@@ -204,19 +217,30 @@ def merge_many(
     merge_style: MergeStyle | None = None,
     note: str | None = None,
     admin: bool = False,
+    within: frozenset[int] | None = None,
 ) -> list[BatchItem]:
-    """Merge several bugs' PRs; each result reported separately."""
+    """Merge several bugs' PRs (of the projects `within`, when given); each result reported separately."""
     return _batch(
+        factory,
         bug_ids,
         lambda i: merge(factory, settings, i, actor=actor, merge_style=merge_style, note=note, admin=admin),
+        within,
     )
 
 
 def reject_many(
-    factory: sessionmaker[Session], settings: Settings, bug_ids: list[int], *, actor: str, reason: str
+    factory: sessionmaker[Session],
+    settings: Settings,
+    bug_ids: list[int],
+    *,
+    actor: str,
+    reason: str,
+    within: frozenset[int] | None = None,
 ) -> list[BatchItem]:
-    """Reject several bugs' PRs; each result reported separately."""
-    return _batch(bug_ids, lambda i: reject(factory, settings, i, actor=actor, reason=reason))
+    """Reject several bugs' PRs (of the projects `within`, when given); each result reported separately."""
+    return _batch(
+        factory, bug_ids, lambda i: reject(factory, settings, i, actor=actor, reason=reason), within
+    )
 
 
 # The pull request's page -----------------------------------------------------------------------------------

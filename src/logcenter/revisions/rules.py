@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
+from logcenter.automerge.designated import is_designated
 from logcenter.forges.base import ForgeKind
+
+__all__ = ["is_designated"]
 
 # GitHub's author_association values of people who can push to the repository or own it. MEMBER is a member
 # of the organisation that owns the repository (GitHub's webhooks say no more than that).
@@ -22,12 +23,6 @@ def is_trigger(text: str | None, trigger: str) -> bool:
         return False
     after = head[len(trigger) : len(trigger) + 1]
     return not after or not (after.isalnum() or after in "_-")
-
-
-def is_designated(login: str, reviewers: Iterable[str]) -> bool:
-    """Forge logins compare case-insensitively (GitHub, Gitea and GitLab treat them so)."""
-    wanted = login.casefold()
-    return any(wanted == r.casefold() for r in reviewers)
 
 
 def reviewer_problem(

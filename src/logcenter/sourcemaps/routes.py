@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from logcenter.auth import projects as token_projects
 from logcenter.auth import service as auth_service
 from logcenter.auth.deps import Principal, authorize, touch_last_used
 from logcenter.auth.models import Scope
 from logcenter.db import session_scope
 from logcenter.deps import SessionDep, SettingsDep
-from logcenter.errors import BadRequest, NotFound, PayloadTooLarge
+from logcenter.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from logcenter.ingest.body import read_capped
 from logcenter.projects.models import Project
 from logcenter.sourcemaps import service
@@ -34,10 +35,12 @@ router = APIRouter(tags=["sourcemaps"])
 
 def uploader(request: Request) -> Principal:
     """A token with the `sourcemaps` (or admin) scope, checked in a read-only transaction of its own: an
-    upload must not hold SQLite's write lock while it receives or joins megabytes of chunks."""
+    upload must not hold SQLite's write lock while it receives or joins megabytes of chunks. A token
+    restricted to projects sees only their bundles (404 for another's)."""
     with session_scope(request.app.state.session_factory, write=False) as session:
         row = authorize(session, request, [Scope.SOURCEMAPS])
-        principal = Principal(row.id, row.name, Scope(row.scope))
+        principal = Principal.of(row)
+        token_projects.check_path(session, request, principal.projects)
         stale = auth_service.needs_touch(row)
     if stale:
         touch_last_used(request, principal.token_id)
@@ -149,17 +152,20 @@ def assemble_release_bundle(
 
 @router.post("/api/0/organizations/{org}/artifactbundle/assemble/", summary="sentry-cli: assemble a bundle")
 def assemble_bundle(
-    org: str, body: AssembleRequest, request: Request, settings: SettingsDep, _: Uploader
+    org: str, body: AssembleRequest, request: Request, settings: SettingsDep, principal: Uploader
 ) -> dict[str, object]:
     """`not_found` with the chunks still to upload; `ok` once the bundle is stored and indexed; `error` with
     a detail when it is not a usable bundle. The bundle is joined and read outside any transaction; only
-    its index is written in one (SQLite has one writer: the ingest writer must not wait for a big upload)."""
+    its index is written in one (SQLite has one writer: the ingest writer must not wait for a big upload).
+    403 when a token restricted to projects names another."""
     sessions = request.app.state.session_factory
     storage = storage_of(request)
     checksum, release, dist = body.checksum.lower(), body.version or None, body.dist or None
     chunks = service.check_checksums(body.chunks, "chunks")
     with session_scope(sessions, write=False) as session:
         projects = service.projects_by_slug(session, body.projects)
+        if refused := [p.slug for p in projects if not principal.may(p.id)]:
+            raise Forbidden(f"Token {principal.name!r} may not upload for project {refused[0][:100]!r}")
         todo, answer = service.missing_for(session, storage, projects, checksum, chunks, release)
     if answer is not None:
         return answer.body()

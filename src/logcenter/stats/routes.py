@@ -24,4 +24,4 @@ def get_stats(
     ] = None,
 ) -> StatsRead:
     # An empty project_id is what an "all projects" choice in a form sends.
-    return service.get_stats(session, days=days, project_slug=project_id or None)
+    return service.get_stats(session, days=days, project_slug=project_id or None, within=principal.projects)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from logcenter.bugs.models import Bug, BugEvent, BugHourlyCount, BugStatus
 from logcenter.bugs.workflow import HistoryKind
 from logcenter.db import utcnow
-from logcenter.errors import ValidationFailed
+from logcenter.errors import NotFound, ValidationFailed
 from logcenter.projects import service as projects_service
 from logcenter.projects.models import Project
 from logcenter.stats.schemas import DailyStats, ProjectStats, StatsRead, StatsTotals, StatusCounts
@@ -28,7 +28,7 @@ MAX_DAYS = 365
 
 @dataclass(frozen=True, slots=True)
 class _Scope:
-    project_id: int | None
+    project_ids: frozenset[int] | None  # None: every project
     first_day: dt.date
     days: int
     dialect: str
@@ -43,14 +43,25 @@ class _Scope:
 
 
 def get_stats(
-    session: Session, *, days: int = 7, project_slug: str | None = None, now: dt.datetime | None = None
+    session: Session,
+    *,
+    days: int = 7,
+    project_slug: str | None = None,
+    within: frozenset[int] | None = None,
+    now: dt.datetime | None = None,
 ) -> StatsRead:
-    """Statistics over the last `days` UTC days, today included; optionally one project's (404 if unknown)."""
+    """Statistics over the last `days` UTC days, today included; optionally one project's (404 if unknown),
+    and only of the projects `within` when given (a token restricted to projects: others are unknown)."""
     if not 1 <= days <= MAX_DAYS:
         raise ValidationFailed([{"field": "days", "message": f"must be within 1..{MAX_DAYS}"}])
-    project_id = projects_service.get_by_slug(session, project_slug).id if project_slug else None
+    project_ids = within
+    if project_slug:
+        project_id = projects_service.get_by_slug(session, project_slug).id
+        if within is not None and project_id not in within:
+            raise NotFound(f"Project {project_slug!r} not found")
+        project_ids = frozenset({project_id})
     today = (now or utcnow()).astimezone(dt.UTC).date()
-    scope = _Scope(project_id, today - dt.timedelta(days=days - 1), days, session.get_bind().dialect.name)
+    scope = _Scope(project_ids, today - dt.timedelta(days=days - 1), days, session.get_bind().dialect.name)
 
     all_time, today_counts, projects = _status_counts(session, scope, _midnight(today))
     daily = _daily(session, scope)
@@ -83,8 +94,8 @@ def _status_counts(
         .outerjoin(Bug, (Bug.project_id == Project.id) & Bug.merged_into_id.is_(None))
         .group_by(Project.id, Project.slug, Project.name, Bug.status)
     )
-    if scope.project_id is not None:
-        stmt = stmt.where(Project.id == scope.project_id)
+    if scope.project_ids is not None:
+        stmt = stmt.where(Project.id.in_(scope.project_ids))
     all_time, today = StatusCounts(), StatusCounts()
     rows: dict[str, ProjectStats] = {}
     for slug, name, status, count, count_today in session.execute(stmt):
@@ -117,8 +128,8 @@ def _outcomes(stmt: Select[Any], scope: _Scope) -> Select[Any]:
         # (a failed one returns to PENDING_REVIEW with the PR as it was).
         BugEvent.kind != HistoryKind.REVISED,
     )
-    if scope.project_id is not None:
-        stmt = stmt.join(Bug, Bug.id == BugEvent.bug_id).where(Bug.project_id == scope.project_id)
+    if scope.project_ids is not None:
+        stmt = stmt.join(Bug, Bug.id == BugEvent.bug_id).where(Bug.project_id.in_(scope.project_ids))
     return stmt
 
 
@@ -168,8 +179,8 @@ def _daily(session: Session, scope: _Scope) -> list[DailyStats]:
 
     day = _utc_day(scope.dialect, Bug.created_at)
     created = select(day, func.count()).where(Bug.created_at >= scope.start, Bug.created_at < scope.end)
-    if scope.project_id is not None:
-        created = created.where(Bug.project_id == scope.project_id)
+    if scope.project_ids is not None:
+        created = created.where(Bug.project_id.in_(scope.project_ids))
     for value, n in session.execute(created.group_by(day)):
         series[_as_date(value)]["new"] += n
 
@@ -182,8 +193,9 @@ def _daily(session: Session, scope: _Scope) -> list[DailyStats]:
     hourly = select(day, func.sum(BugHourlyCount.count)).where(
         BugHourlyCount.hour >= scope.start, BugHourlyCount.hour < scope.end
     )
-    if scope.project_id is not None:
-        hourly = hourly.join(Bug, Bug.id == BugHourlyCount.bug_id).where(Bug.project_id == scope.project_id)
+    if scope.project_ids is not None:
+        hourly = hourly.join(Bug, Bug.id == BugHourlyCount.bug_id)
+        hourly = hourly.where(Bug.project_id.in_(scope.project_ids))
     for value, n in session.execute(hourly.group_by(day)):
         series[_as_date(value)]["occurrences"] += int(n or 0)
 

@@ -7,12 +7,14 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request
 
+from logcenter.auth import projects as token_projects
 from logcenter.auth.deps import AgentOrAdmin
 from logcenter.bugs import service as bugs_service
 from logcenter.bugs.routes import BugId, to_read
 from logcenter.bugs.schemas import BugRead
 from logcenter.db import utcnow
 from logcenter.deps import SessionDep
+from logcenter.errors import NotFound
 from logcenter.triage import service
 from logcenter.triage.schemas import AbsorbIn, AssigneeIn, IgnoreIn, UnignoreIn
 
@@ -56,5 +58,7 @@ def absorb(
     bug_id: BugId, body: AbsorbIn, request: Request, session: SessionDep, who: AgentOrAdmin
 ) -> BugRead:
     retention = request.app.state.settings.occurrence_retention
+    if foreign := token_projects.outside(session, who.projects, body.bug_ids):
+        raise NotFound(f"Bug {min(foreign)} not found")  # as for a bug that does not exist
     bug = service.absorb(session, bug_id, body.bug_ids, actor=who.name, retention=retention)
     return to_read(bug, bugs_service.project_slug(session, bug))

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from logcenter.auth import projects as token_projects
 from logcenter.auth import service as auth_service
 from logcenter.auth.models import Scope
 from logcenter.config import Settings
 from logcenter.db import session_scope
 from logcenter.deps import SessionDep
-from logcenter.errors import LogCenterError, NotFound, ValidationFailed
+from logcenter.errors import Conflict, LogCenterError, NotFound, ValidationFailed
 from logcenter.projects import forge as project_forge
 from logcenter.projects import scrubbing as project_scrubbing
 from logcenter.projects import service as projects_service
 from logcenter.projects.models import Project
-from logcenter.projects.schemas import ProjectUpdate
+from logcenter.projects.schemas import ProjectCreate, ProjectUpdate
 from logcenter.repair import history
 from logcenter.secretbox import box_for
 from logcenter.stats import service as stats_service
@@ -46,6 +48,7 @@ PROJECT_FIELDS: list[tuple[str, str, str]] = [
 SECRET_FIELDS: list[tuple[str, str, str]] = [
     ("forge_token", "forge_token_encrypted", _("Forge token")),
     ("webhook_secret", "webhook_secret_encrypted", _("Webhook secret")),
+    ("deployment_secret", "deployment_secret_encrypted", _("Deployment secret")),
 ]
 
 
@@ -153,6 +156,8 @@ def _project_context(request: Request, project: Project) -> dict[str, Any]:
         "dsn": projects_service.dsn(project, base_url=base + "/"),
         "missing": missing_for_agent(project),
         "forge_problem": forge_problem(project, request.app.state.settings),
+        "base_url": base,
+        "require_key": settings.ingest_require_key,
         "webhooks": {forge: f"{base}/api/webhooks/{forge}" for forge in ("gitea", "github", "gitlab")},
         "deploy_url": f"{base}/api/webhooks/deployment",
         "fields": _editable(PROJECT_FIELDS),
@@ -161,10 +166,68 @@ def _project_context(request: Request, project: Project) -> dict[str, Any]:
     }
 
 
+# The fields of the "New project" form besides the project id: what the repair agent needs first.
+NEW_PROJECT_FIELDS = ("name", "repo_url", "default_branch", "test_command")
+
+
 @router.get("/projects")
-def projects_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+def projects_page(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    created: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    return _projects(request, session, created=created)
+
+
+def _projects(request: Request, session: Any, status_code: int = 200, **extra: Any) -> Response:
     projects = [_project_context(request, p) for p in projects_service.list_projects(session)]
-    return render(request, "projects.html", projects=projects)
+    extra.setdefault("errors", {})
+    extra.setdefault("values", {})
+    return render(
+        request,
+        "projects.html",
+        status_code=status_code,
+        projects=projects,
+        new_fields=[f for f in PROJECT_FIELDS if f[0] in NEW_PROJECT_FIELDS],
+        **extra,
+    )
+
+
+@router.post("/projects")
+def project_create(
+    request: Request,
+    session: SessionDep,
+    user: AdminUser,
+    project_id: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=2000)] = "",
+    repo_url: Annotated[str, Form(max_length=2000)] = "",
+    default_branch: Annotated[str, Form(max_length=2000)] = "",
+    test_command: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """The "New project" form: the same service as POST /api/v1/projects; then the project's card with the
+    DSN and how to send it errors (a redirect, so that reloading the page does not post again)."""
+    sent = {
+        "project_id": project_id,
+        "name": name,
+        "repo_url": repo_url,
+        "default_branch": default_branch,
+        "test_command": test_command,
+    }
+    values = {field: value.strip() for field, value in sent.items() if value.strip()}
+    settings = request.app.state.settings
+    try:
+        data = ProjectCreate.model_validate(values)
+        project = projects_service.create(
+            session, data=data, box=box_for(settings), allow_scrub_off=project_scrubbing.off_allowed(settings)
+        )
+    except ValidationError as exc:
+        errors = _form_errors(to_failure(exc.errors()))
+        return _projects(request, session, status_code=422, errors=errors, values=values, open_new=True)
+    except Conflict as exc:
+        errors = {"project_id": exc.message}
+        return _projects(request, session, status_code=409, errors=errors, values=values, open_new=True)
+    return RedirectResponse(f"/projects?created={quote(project.slug)}#project-{project.id}", status_code=303)
 
 
 @router.get("/projects/{slug:path}/edit")
@@ -288,9 +351,21 @@ def repairs_page(
     )
 
 
+def _tokens_page(request: Request, session: Any, created: tuple[Any, str] | None) -> Response:
+    tokens = auth_service.list_tokens(session)
+    # Each token's projects by slug ("" for every project).
+    limited = {
+        t.id: ", ".join(token_projects.slugs_of(session, sorted(allowed)))
+        for t in tokens
+        if (allowed := token_projects.restriction_of(t.projects)) is not None
+    }
+    projects = [p.slug for p in projects_service.list_projects(session)]
+    return render(request, "tokens.html", tokens=tokens, limited=limited, projects=projects, created=created)
+
+
 @router.get("/tokens")
 def tokens_page(request: Request, session: SessionDep, user: AdminUser) -> Response:
-    return render(request, "tokens.html", tokens=auth_service.list_tokens(session), created=None)
+    return _tokens_page(request, session, None)
 
 
 @router.post("/tokens")
@@ -300,9 +375,12 @@ def token_create(
     user: AdminUser,
     name: Annotated[str, Form(min_length=1, max_length=200)],
     scope: Annotated[Scope, Form()],
+    projects: Annotated[list[str] | None, Form(max_length=1000)] = None,
 ) -> Response:
-    row, plaintext = auth_service.create_token(session, name=name, scope=scope)
-    return render(request, "tokens.html", tokens=auth_service.list_tokens(session), created=(row, plaintext))
+    """A new token; restricted to the projects chosen (none chosen: every project)."""
+    project_ids = token_projects.resolve(session, projects) if projects else None
+    row, plaintext = auth_service.create_token(session, name=name, scope=scope, project_ids=project_ids)
+    return _tokens_page(request, session, (row, plaintext))
 
 
 @router.post("/tokens/{token_id}/revoke")

@@ -63,6 +63,7 @@ def receive_deployment(
             signed=body.signed,
             settings=settings,
             what=f"project {slug!r}" if isinstance(slug, str) else "this deployment",
+            secret_of=project_forge.deployment_secret,
         )
         try:
             data = DeploymentIn.model_validate(body.payload)

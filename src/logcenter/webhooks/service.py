@@ -7,7 +7,7 @@ handled in one short transaction; the deployment call (deployment.py) shares the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -89,18 +89,20 @@ def authenticate(
     signed: bytes,
     settings: Settings,
     what: str,
+    secret_of: Callable[[Project | None, Settings], str | None] = project_forge.webhook_secret,
 ) -> list[Project] | None:
-    """The projects whose secret signed this body; None when no project matched but the server-wide secret
-    did. 403 when there is no secret to check against, 401 when none matches."""
+    """The projects whose secret (`secret_of`: the webhook secret, or the deployment secret) signed this body;
+    None when no project matched but the server-wide secret did. 403 when there is no secret to check against,
+    401 when none matches."""
     projects = list(projects)
     if not projects:
-        secret = project_forge.webhook_secret(None, settings)
+        secret = secret_of(None, settings)
         if secret is None:
             raise _secret_problem(kind, what)
         if not signatures.verify(kind, headers, signed, secret):
             raise _bad_signature(kind, headers)
         return None
-    secrets = [(p, project_forge.webhook_secret(p, settings)) for p in projects]
+    secrets = [(p, secret_of(p, settings)) for p in projects]
     if all(secret is None for _, secret in secrets):
         raise _secret_problem(kind, what)
     verified = [p for p, s in secrets if s is not None and signatures.verify(kind, headers, signed, s)]

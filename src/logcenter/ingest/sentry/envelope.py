@@ -29,19 +29,9 @@ _BLANK = re.compile(rb"[ \t\r\n]+")
 
 
 @dataclass(slots=True, frozen=True)
-class Item:
-    type: str
-    headers: dict[str, Any]
-    payload: bytes
-
-
-@dataclass(slots=True, frozen=True)
 class Envelope:
     headers: dict[str, Any]
-    items: list[Item]  # kept items only, in envelope order
-
-    def item(self, item_type: str) -> Item | None:
-        return next((item for item in self.items if item.type == item_type), None)
+    event: bytes | None  # the payload of its `event` item, the only one kept
 
 
 class _State:
@@ -59,16 +49,13 @@ class EnvelopeParser:
     """Feed decoded bytes with `feed`, then call `finish`. `headers` is set as soon as the first line is in,
     so that the caller can authenticate from the envelope's `dsn` before reading any further."""
 
-    def __init__(self, *, keep: frozenset[str] = frozenset({"event"}), max_item_bytes: int) -> None:
-        # Every kept type may occur at most once per envelope (true of `event`, the only one kept today).
-        self._keep = keep
+    def __init__(self, *, max_item_bytes: int) -> None:
         self._max_item = max_item_bytes
         self._buf = bytearray()
         self._state = _State.ENVELOPE_HEADERS
         self.headers: dict[str, Any] | None = None
-        self._items: list[Item] = []
-        # The item being read: its headers, whether it is kept, its payload so far, bytes still to come.
-        self._item_headers: dict[str, Any] = {}
+        self._event: bytes | None = None
+        # The item being read: its type, whether it is kept, its payload so far, bytes still to come.
         self._item_type = ""
         self._keeping = False
         self._payload = bytearray()
@@ -83,7 +70,7 @@ class EnvelopeParser:
         self._advance(eof=True)
         if self.headers is None:
             raise BadRequest("Empty envelope: expected a JSON header line")
-        return Envelope(self.headers, self._items)
+        return Envelope(self.headers, self._event)
 
     def _advance(self, *, eof: bool) -> None:
         # Each branch either consumes input and moves on, or returns to wait for more.
@@ -168,11 +155,10 @@ class EnvelopeParser:
         length = headers.get("length")
         if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length < 0):
             raise BadRequest(f"Envelope item {item_type!r} has an invalid 'length': {length!r}")
-        self._item_headers = headers
         self._item_type = item_type
-        self._keeping = item_type in self._keep
+        self._keeping = item_type == "event"
         if self._keeping:
-            if any(item.type == item_type for item in self._items):
+            if self._event is not None:
                 raise BadRequest(f"Envelope has more than one {item_type!r} item")
             if length is not None and length > self._max_item:
                 raise PayloadTooLarge(
@@ -187,7 +173,7 @@ class EnvelopeParser:
 
     def _end_item(self) -> None:
         if self._keeping:
-            self._items.append(Item(self._item_type, self._item_headers, bytes(self._payload)))
+            self._event = bytes(self._payload)
         self._payload = bytearray()
 
 

@@ -31,16 +31,8 @@ from logcenter.ingest.sentry.stacktrace import (
     raising_frame,
 )
 
-LEVELS = {
-    "fatal": "CRITICAL",
-    "critical": "CRITICAL",
-    "error": "ERROR",
-    "warning": "WARNING",
-    "warn": "WARNING",
-    "info": "INFO",
-    "log": "INFO",
-    "debug": "DEBUG",
-}
+LEVELS = {"fatal": "CRITICAL", "critical": "CRITICAL", "error": "ERROR", "warning": "WARNING",
+          "warn": "WARNING", "info": "INFO", "log": "INFO", "debug": "DEBUG"}  # fmt: skip
 DEFAULT_ENVIRONMENT = "production"
 UNLABELED = "<unlabeled event>"  # Sentry's title for an event with neither exception nor message
 
@@ -53,20 +45,10 @@ _TAG_VALUE_MAX = 200  # Sentry's own limit for tag values
 _GROUPING_MESSAGE_MAX = 1024
 MAX_BREADCRUMBS = 100  # the SDKs' default max_breadcrumbs
 
-# Event attributes kept as they are on the occurrence, for display.
-_KEPT = (
-    "platform",
-    "logger",
-    "transaction",
-    "server_name",
-    "dist",
-    "user",
-    "request",
-    "contexts",
-    "extra",
-    "sdk",
-    "raw_stacktrace",  # the minified stack, when source maps resolved its frames (logcenter/sourcemaps)
-)
+# Event attributes kept as they are on the occurrence, for display; raw_stacktrace is the minified stack,
+# when source maps resolved its frames (logcenter/sourcemaps).
+_KEPT = ("platform", "logger", "transaction", "server_name", "dist", "user", "request", "contexts", "extra",
+         "sdk", "raw_stacktrace")  # fmt: skip
 _EVENT_ID = re.compile(r"[0-9a-f]{32}")
 # What _data leaves out. Never mutated: `in` compares with ==, so any empty list or object matches.
 _EMPTY: tuple[object, ...] = (None, "", [], {})
@@ -108,7 +90,7 @@ def to_report(
 ) -> Report:
     """Map an event (payload.load_event or parse_event) onto a Report; check it with payload.storable.
     What it keeps is scrubbed (ingest/scrub.py) after the fingerprint is made: grouping is unchanged."""
-    exceptions = _exception_values(event)
+    exceptions = _values(event.get("exception"))  # {"values": [...]}, or in older payloads the list itself
     message = _message(event)
     if exceptions and message and _synthetic(exceptions[-1]):
         # The JS SDKs send captureMessage() with a type-less "synthetic" exception that only carries the
@@ -119,17 +101,17 @@ def to_report(
         frames = frames_of(exceptions[-1]) if exceptions else _thread_frames(event)
     if exceptions:
         raised = exceptions[-1]  # values are sorted oldest to newest: the last one was raised
-        error_type = _clamp(_text(raised.get("type")) or "Error", _ERROR_TYPE_MAX)
+        error_type = (_text(raised.get("type")) or "Error")[:_ERROR_TYPE_MAX]
         text = clip(_text(raised.get("value")) or "", MAX_MESSAGE)
         stack_trace = format_exceptions(exceptions)
     else:
-        error_type = _clamp(_text(event.get("logger")) or "Message", _ERROR_TYPE_MAX)
+        error_type = (_text(event.get("logger")) or "Message")[:_ERROR_TYPE_MAX]
         text = clip(message[0], MAX_MESSAGE) if message else UNLABELED
         stack_trace = format_stack(frames)
 
     frame = raising_frame(frames)
     file_name = frame_file(frame) if frame else None
-    file_path = _clamp(file_name, _FILE_PATH_MAX) if file_name else None
+    file_path = file_name[:_FILE_PATH_MAX] if file_name else None
     line_number = frame_line(frame) if frame else None
     if exceptions:
         default_parts = [error_type, file_path or "", str(line_number or 0)]
@@ -139,14 +121,12 @@ def to_report(
         default = fingerprint.custom(project_slug, default_parts)
 
     release = event.get("release")
-    version = (
-        _clamp(str(release), _VERSION_MAX) if isinstance(release, (str, int, float)) and release else None
-    )
+    version = str(release)[:_VERSION_MAX] if isinstance(release, (str, int, float)) and release else None
     commit = version.rsplit("@", 1)[-1].lower() if version else ""
     return Report(
         project_slug=project_slug,
         source=Source.RUNTIME,
-        environment=_clamp(_text(event.get("environment")) or DEFAULT_ENVIRONMENT, _ENVIRONMENT_MAX),
+        environment=(_text(event.get("environment")) or DEFAULT_ENVIRONMENT)[:_ENVIRONMENT_MAX],
         level=LEVELS.get(str(event.get("level") or "error").lower(), "ERROR"),
         error_type=error_type,
         message=scrubber.text(text),
@@ -164,11 +144,6 @@ def to_report(
         event_id=event_id,
         project_pk=project_pk,
     )
-
-
-def _exception_values(event: dict[str, Any]) -> list[dict[str, Any]]:
-    # `exception` is {"values": [...]} or, in older payloads, the list itself.
-    return _values(event.get("exception"))
 
 
 def _synthetic(value: dict[str, Any]) -> bool:
@@ -275,9 +250,7 @@ def _tags(value: object) -> dict[str, str]:
         pairs = [tuple(pair) for pair in value[:MAX_TAGS] if isinstance(pair, list) and len(pair) == 2]
     else:
         return {}
-    return {
-        _clamp(str(k), MAX_KEY): _clamp(v if isinstance(v, str) else str(v), _TAG_VALUE_MAX) for k, v in pairs
-    }
+    return {str(k)[:MAX_KEY]: (v if isinstance(v, str) else str(v))[:_TAG_VALUE_MAX] for k, v in pairs}
 
 
 def _values(value: object) -> list[dict[str, Any]]:
@@ -293,7 +266,3 @@ def _dict(value: object) -> dict[str, Any]:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _clamp(value: str, limit: int) -> str:
-    return value[:limit]

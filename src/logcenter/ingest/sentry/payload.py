@@ -1,17 +1,13 @@
 """An event item's bytes → a JSON object that every later step can store without failing.
 
-Sentry SDK payloads are not under the reporting team's control, so oddities are repaired rather than
-rejected: NUL and lone surrogates become U+FFFD (PostgreSQL text and UTF-8 cannot hold them), NaN becomes
-null, integers too big for the JSON column become strings, and nesting is cut at `MAX_DEPTH` (orjson refuses
-to serialise past 254 levels, and the Report's JSON text could not be made).
+SDK payloads are repaired rather than rejected: NUL and lone surrogates become U+FFFD (PostgreSQL text and
+UTF-8 cannot hold them), NaN becomes null, integers too big for the JSON column become strings, and nesting is
+cut at `MAX_DEPTH` (orjson refuses to serialise past 254 levels).
 
-The events SDKs send need none of that, and proving it for the whole event costs more than decoding it. So
-the hot path reads an event with `load_event`, maps it, and checks only what will be stored, the Report,
-with `storable`; only a Report that fails that check is made again from `parse_event`'s repaired event.
-
-`load_event` builds only what `event.to_report` reads. Over half of a sentry-python event is installed
-`modules` and each frame's `vars`, `pre_context` and `post_context`; msgspec steps over those without making
-a Python object of them, which is most of the cost of decoding an event and of the garbage it leaves.
+Real events need none of that, and proving it costs more than decoding them. So the hot path reads an event
+with `load_event` (msgspec builds only what `event.to_report` reads, stepping over `modules` and each frame's
+`vars` and context lines, over half of a sentry-python event), maps it, and checks only the Report
+(`storable`); only a Report that fails is made again from `parse_event`'s repaired event.
 """
 
 from __future__ import annotations

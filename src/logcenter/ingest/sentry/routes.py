@@ -1,9 +1,8 @@
 """`POST /api/<id>/envelope/` and `POST /api/<id>/store/`: where the official Sentry SDKs send events.
 
-Plain Starlette routes, like the REST ingest route (see ingest/routes.py for why): the body is read as a
-stream through the decoder and the envelope parser, under caps, and nothing reaches the writer unless the
-key and the size checks passed; the writer counts the project's quota (ingest/quota.py). The answer
-is `200 {"id": "<event_id>"}` only after the writer committed, as on the REST path.
+Plain Starlette routes, like the REST ingest route (ingest/routes.py says why). The body is streamed through
+the decoder and the envelope parser under caps, and nothing reaches the writer unless the key and the size
+checks passed. The answer `200 {"id": "<event_id>"}` comes only after the writer committed.
 """
 
 from __future__ import annotations
@@ -103,10 +102,9 @@ async def envelope(request: Request) -> Response:
             )
         parsed, project = await _read_envelope(request, sentry, pk)
         event_id = event_id_of(parsed.headers.get("event_id"))
-        item = parsed.item("event")
-        if item is None:  # sessions, transactions, client reports...: accepted and dropped
+        if parsed.event is None:  # sessions, transactions, client reports...: accepted and dropped
             return _answer(event_id)
-        return await _ingest(request, sentry, project, item.payload, event_id)
+        return await _ingest(request, sentry, project, parsed.event, event_id)
 
 
 async def store(request: Request) -> Response:
