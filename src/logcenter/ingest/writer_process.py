@@ -64,8 +64,7 @@ async def serve_writer(
     await stopped
     server.close()
     writer.drain()
-    writer.close_connections()
-    await asyncio.sleep(0)  # the transports close on the loop's next turn
+    await writer.close_connections()
 
 
 def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Connection) -> None:
