@@ -27,12 +27,15 @@ tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package
 /usr/bin/jq:
 	apt-get update -qq && apt-get install -y -qq jq curl
 
+# pytest-xdist workers of `make test` (docs/development.md: a serial run is `pytest` alone).
+TEST_WORKERS ?= 2
+
 ## Install everything and run the whole test suite (SQLite and PostgreSQL)
 test: $(BIN)/logcenter tests/js/node_modules/.package-lock.json /usr/bin/chromium /usr/bin/jq
 	$(BIN)/ruff check src tests sdk bench
 	$(BIN)/mypy src
 	$(BIN)/mypy --config-file sdk/pyproject.toml sdk/src/logcenter_sdk
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: $(BIN)/logcenter
 	$(BIN)/ruff format --check src tests sdk bench

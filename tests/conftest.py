@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import threading
 import time
 import uuid
@@ -34,6 +33,7 @@ from logcenter.main import create_app
 from logcenter.migrations import upgrade
 from logcenter.models import Base
 from logcenter.users import service as users_service
+from tests.ports import free_port
 
 pytest_plugins = ["tests.forgefake.fixtures"]  # fake_gitea, fake_github, fake_gitlab, fake_forge, origin_repo
 
@@ -163,6 +163,31 @@ def migrated_engine(backend: str, tmp_dir: Path, revision: str) -> Iterator[Engi
         admin.dispose()
 
 
+# pytest-xdist (`make test` runs the suite on two workers: `pytest -n 2`). Each worker is a process of its own
+# with its own databases (a SQLite file in its temporary folder, a PostgreSQL schema of its own), Chromium,
+# and ports (tests/ports.py). Tests go to whichever worker is free, one by one, except the modules below:
+# their tests share a module-scoped server and run on one worker, which starts it once per backend.
+# (pytest-xdist's own `xdist_group` mark does not group with pytest 9: it renames node ids through an
+# attribute pytest no longer reads, hence this scheduler.)
+ONE_WORKER_MODULES = {"tests/hardening/test_event_loop.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "load":
+        return None  # another --dist was asked for: pytest-xdist's own
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduler(LoadScopeScheduling):
+        """`--dist load`, with the tests of each of ONE_WORKER_MODULES sent to one worker together."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
+
+    return Scheduler(config, log)
+
+
 @pytest.fixture(scope="session")
 def database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     if backend not in _databases:
@@ -242,12 +267,6 @@ def agent_headers(db: Database) -> dict[str, str]:
     return {"Authorization": f"Bearer {make_token(db, Scope.AGENT, 'repair-bot')}"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class LiveServer:
     url: str
@@ -311,11 +330,14 @@ class _Chromium:
         if cls.browser is not None and not cls.browser.is_connected():  # it crashed: start again
             cls.close()
         if cls.browser is None:
-            from playwright.sync_api import sync_playwright
+            from playwright.sync_api import expect, sync_playwright
 
             if not Path(CHROMIUM).exists():
                 pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium package)")
             cls.playwright = sync_playwright().start()
+            # How long expect() waits for what a test asserts to show (5 s by default; a batch merge of three
+            # pull requests took longer on a busy 2-core machine): what it asserts is unchanged.
+            expect.set_options(timeout=15_000)
             try:
                 cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM)
             except BaseException:

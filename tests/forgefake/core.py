@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -28,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.forgefake.git import BareRepo, commit_files, init_bare
+from tests.ports import free_port
 
 Handler = Callable[..., Response]
 
@@ -38,12 +38,6 @@ def now() -> datetime:
 
 def iso(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -30,7 +30,7 @@ from logcenter.ingest.channel import (
 from logcenter.ingest.quota import over_quota
 from logcenter.ingest.report import IngestResult, Report, json_text
 from logcenter.ingest.writer import BatchCommitter, WriterServer, batch_size
-from logcenter.ingest.writer_process import WriterProcess
+from logcenter.ingest.writer_process import WriterProcess, WriterThread
 from logcenter.main import create_app
 from tests.conftest import run_live_server
 from tests.factories import make_project, report_payload
@@ -297,3 +297,23 @@ def test_the_writer_process_and_its_checkpoint_thread_are_named_for_top_and_ps(w
     assert Path(f"/proc/{writer.pid}/comm").read_text().strip() == "lc-writer"
     # The WAL checkpoint thread runs on SQLite only.
     assert ("lc-checkpoint" in threads) == settings.database_url.startswith("sqlite")
+
+
+def test_a_stopped_writer_thread_closes_the_workers_connections(settings, committer):
+    """The writer of an app run alone (a thread) closes the connections of its HTTP workers when it stops, as
+    it closes its listening socket: left open, a worker that still held one never saw the writer go, and
+    the socket lived on in this process until a garbage collection (an unclosed-socket warning in a later
+    test)."""
+    thread = WriterThread(committer, settings)
+    thread.start()
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(thread.path)
+        raw.sendall(frame([encode_report(1, _report(1))]))
+        raw.settimeout(10)
+        reader = FrameReader()
+        answers: list[list[object]] = []
+        while not answers:
+            answers = reader.feed(raw.recv(4096))
+        assert isinstance(decode_outcome(answers[0][0]), IngestResult)
+        thread.stop()
+        assert raw.recv(100) == b""  # closed by the writer, not left open

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import logcenter_sdk
 import pytest
 
+from tests.ports import free_port
 from tests.sdk.fake_server import FakeLogCenter
 
 
@@ -23,10 +23,7 @@ def fake_server() -> Iterator[FakeLogCenter]:
 @pytest.fixture
 def dead_url() -> str:
     """A URL on 127.0.0.1 where nothing listens: connections are refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture(autouse=True)

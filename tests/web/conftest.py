@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -212,5 +213,9 @@ def login(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]
 
 
 def screenshot(page: Any, name: str) -> None:
+    """tests/web/artifacts/<name>.png, replaced whole: under pytest-xdist the SQLite and PostgreSQL runs of a
+    test may write the same picture at once, and neither may leave a mix of both."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    partial = ARTIFACTS / f".{name}.{os.getpid()}.png"
+    partial.write_bytes(page.screenshot(full_page=True))
+    os.replace(partial, ARTIFACTS / f"{name}.png")

@@ -182,6 +182,7 @@ class WriterServer:
         self._scheduled = False
         self._count_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._connections: set[_WorkerConnection] = set()
 
     async def listen(self, path: str) -> asyncio.Server:
         self._loop = asyncio.get_running_loop()
@@ -245,12 +246,28 @@ class WriterServer:
             self._count_timer.cancel()
         self._committer.count()
 
+    async def close_connections(self, timeout: float = 1.0) -> None:
+        """Close the HTTP workers' connections, after drain() (their last answers are sent first): closing
+        the server leaves them open (Python < 3.13), and a writer thread's would outlive its event loop.
+        Waits until each is closed: one still being accepted, or still sending, closes a few turns later;
+        what is left after `timeout` is cut."""
+        assert self._loop is not None
+        deadline = self._loop.time() + timeout
+        while self._connections:
+            cut = self._loop.time() >= deadline
+            for connection in list(self._connections):
+                connection.close(abort=cut)
+            await asyncio.sleep(0.01)
+            if cut:  # a connection never made (its accept failed) is never lost either
+                break
+
 
 class _WorkerConnection(asyncio.Protocol):
     def __init__(self, server: WriterServer) -> None:
         self._server = server
         self._reader = FrameReader()
         self._transport: asyncio.Transport | None = None
+        server._connections.add(self)  # from its accept on, before its transport is made
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -267,6 +284,14 @@ class _WorkerConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         # Reports already received are still committed; their worker no longer waits for the answer.
         self._transport = None
+        self._server._connections.discard(self)
+
+    def close(self, *, abort: bool = False) -> None:
+        if self._transport is not None:
+            if abort:
+                self._transport.abort()
+            else:
+                self._transport.close()
 
     def send(self, parts: list[bytes]) -> None:
         if self._transport is not None and not self._transport.is_closing():

@@ -64,6 +64,7 @@ async def serve_writer(
     await stopped
     server.close()
     writer.drain()
+    await writer.close_connections()
 
 
 def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Connection) -> None:
