@@ -253,6 +253,14 @@ class WriterServer:
         what is left after `timeout` is cut."""
         assert self._loop is not None
         deadline = self._loop.time() + timeout
+        # A connection accepted just before the server closed is set up by a task of its own (asyncio's
+        # selector loop; uvloop has none): let it finish, or asyncio.run would cancel it at the end and leave
+        # its socket unclosed.
+        accepting = {
+            t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__name__", "") == "_accept_connection2"
+        }
+        if accepting:
+            await asyncio.wait(accepting, timeout=timeout)
         while self._connections:
             cut = self._loop.time() >= deadline
             for connection in list(self._connections):
