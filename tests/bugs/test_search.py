@@ -7,19 +7,15 @@ index's own query syntax, letters beyond ASCII, bugs deleted with their project,
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import func, select, text
 
 from logcenter.bugs import search
 from logcenter.bugs.jobs import REFRESH_SECONDS, SEARCH_REFRESH
 from logcenter.bugs.models import StaleSearchRow
-from logcenter.db import utcnow
-from logcenter.jobs.registry import HANDLERS, PERIODIC, load_handlers
-from logcenter.jobs.worker import Worker
 from logcenter.projects.models import Project
 from tests.bugs.helpers import committed_bug, ingest
+from tests.jobs.helpers import run_periodic_job
 
 
 def found(client, headers, q, **params):
@@ -30,16 +26,7 @@ def found(client, headers, q, **params):
 
 def run_refresh_job(db, settings) -> int:
     """The periodic bugs.search_refresh job, as a worker runs it once it is due."""
-    load_handlers()
-    worker = Worker(
-        db.factory,
-        settings,
-        name="search-test",
-        handlers={SEARCH_REFRESH: HANDLERS[SEARCH_REFRESH]},
-        periodic=[PERIODIC[SEARCH_REFRESH]],
-    )
-    assert worker.schedule() == [SEARCH_REFRESH]
-    return worker.run_pending(now=utcnow() + timedelta(seconds=REFRESH_SECONDS + 1))
+    return run_periodic_job(db, settings, SEARCH_REFRESH, due_after=REFRESH_SECONDS + 1)
 
 
 def test_search_follows_the_latest_message_of_a_bug(client, admin_headers, db, settings):

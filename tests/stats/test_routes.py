@@ -11,11 +11,9 @@ from logcenter.auth import service as auth_service
 from logcenter.auth.models import Scope
 from logcenter.bugs import workflow
 from logcenter.bugs.models import Bug, BugStatus, ProjectDailyCount
-from logcenter.db import utcnow
-from logcenter.jobs.registry import HANDLERS, PERIODIC, load_handlers
-from logcenter.jobs.worker import Worker
 from logcenter.stats.jobs import COMPACT_DAILY
 from tests.factories import report_payload
+from tests.jobs.helpers import run_periodic_job
 
 URL = "/api/v1/stats"
 
@@ -98,16 +96,7 @@ def test_the_daily_counts_job_keeps_the_numbers_a_user_sees(
     before = client.get(URL, headers=admin_headers).json()["daily"]
     assert before[-1]["occurrences"] == 4
 
-    load_handlers()
-    worker = Worker(
-        db.factory,
-        settings,
-        name="stats-test",
-        handlers={COMPACT_DAILY: HANDLERS[COMPACT_DAILY]},
-        periodic=[PERIODIC[COMPACT_DAILY]],
-    )
-    assert worker.schedule() == [COMPACT_DAILY]
-    assert worker.run_pending(now=utcnow() + timedelta(seconds=61)) == 1
+    assert run_periodic_job(db, settings, COMPACT_DAILY, due_after=61) == 1
     with db.factory() as s:
         assert s.scalar(select(func.count()).select_from(ProjectDailyCount)) == 1
     assert client.get(URL, headers=admin_headers).json()["daily"] == before

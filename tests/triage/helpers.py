@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from logcenter.db import utcnow
-from logcenter.jobs.registry import HANDLERS, PERIODIC, load_handlers
-from logcenter.jobs.worker import Worker
 from logcenter.triage.jobs import UNIGNORE
 from tests.conftest import Database
+from tests.jobs.helpers import run_periodic_job
 
 REPORT = "/api/v1/logs/report"
 
@@ -32,13 +29,4 @@ def listed(client: TestClient, headers: dict[str, str], **params: Any) -> list[i
 
 def run_unignore_job(db: Database, settings: Any) -> int:
     """Schedule the periodic triage.unignore job and run it as a worker would once it is due."""
-    load_handlers()
-    worker = Worker(
-        db.factory,
-        settings,
-        name="triage-test",
-        handlers={UNIGNORE: HANDLERS[UNIGNORE]},
-        periodic=[PERIODIC[UNIGNORE]],
-    )
-    assert worker.schedule() == [UNIGNORE]
-    return worker.run_pending(now=utcnow() + timedelta(seconds=61))
+    return run_periodic_job(db, settings, UNIGNORE, due_after=61)
