@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -236,3 +237,45 @@ def session_scope(factory: sessionmaker[Session], *, write: bool = True) -> Iter
         except BaseException:
             session.rollback()
             raise
+
+
+def part_limit(limit: int, done: int, elapsed: float, *, target: float, floor: int, ceiling: int) -> int:
+    """The size of the next part of a backlog worked through one transaction at a time, after a part that did
+    `done` in `elapsed` seconds with `limit`: about `target` seconds' worth, at least `floor`, at most
+    `ceiling`, and no more than twice `limit` at once (one quick part says little about the next)."""
+    if done <= 0 or elapsed <= 0:
+        return limit
+    fits = int(done * target / elapsed)
+    return max(min(floor, ceiling), min(ceiling, 2 * limit, fits))
+
+
+# A job's part of a backlog holds SQLite's one write lock, which the ingest writer then waits for (polling in
+# SQLite's busy handler, every 100 ms at worst), and the GIL of the HTTP worker it runs in.
+JOB_PART_SECONDS = 0.01
+JOB_PART_FLOOR = 10
+
+
+def write_in_parts(
+    factory: sessionmaker[Session], step: Callable[[Session, int], int], *, ceiling: int
+) -> int:
+    """Work through a backlog in write transactions: `step(session, limit)` does at most `limit` and says how
+    much it did; parts follow until one does less than its limit. Returns the sum.
+
+    For jobs (notifications to dispatch, search notes): each part is sized to take about JOB_PART_SECONDS and
+    is followed by a pause as long as it took, so that a backlog of thousands (say, a burst of new bugs)
+    costs the ingest writer and the HTTP worker many short waits rather than one of a second or more.
+    """
+    limit = min(ceiling, JOB_PART_FLOOR)
+    total = 0
+    while True:
+        started = time.perf_counter()
+        with session_scope(factory) as session:
+            done = step(session, limit)
+        elapsed = time.perf_counter() - started
+        total += done
+        if done < limit:
+            return total
+        limit = part_limit(
+            limit, done, elapsed, target=JOB_PART_SECONDS, floor=JOB_PART_FLOOR, ceiling=ceiling
+        )
+        time.sleep(elapsed)

@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 
 from logcenter.bugs import search
-from logcenter.db import session_scope
+from logcenter.db import write_in_parts
 from logcenter.jobs.registry import JobContext, every, handler
 
 log = structlog.get_logger(__name__)
@@ -19,13 +19,12 @@ REFRESH_SECONDS = 10
 
 @handler(SEARCH_REFRESH)
 def refresh_search(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Re-index the messages the ingest counter changed, a short transaction per REFRESH_BATCH."""
-    taken = search.REFRESH_BATCH
-    total = 0
-    while taken == search.REFRESH_BATCH:
-        with session_scope(ctx.sessions) as session:
-            taken = search.refresh_stale(session)
-        total += taken
+    """Re-index the messages the ingest counter changed, in short transactions (db.write_in_parts)."""
+    total = write_in_parts(
+        ctx.sessions,
+        lambda session, limit: search.refresh_stale(session, limit=limit),
+        ceiling=search.REFRESH_BATCH,
+    )
     if total:
         log.info("bugs.search_refreshed", notes=total)
 

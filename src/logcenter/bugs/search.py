@@ -75,7 +75,7 @@ def matches(value: str, *, ids: tuple[int, ...] | None) -> ColumnElement[Any]:
     return or_(*(c.ilike(pattern, escape="\\") for c in (Bug.error_type, Bug.message, Bug.file_path)))
 
 
-REFRESH_BATCH = 2000  # stale rows a refresh takes at once (one short write transaction)
+REFRESH_BATCH = 2000  # stale rows a refresh takes at once (a job part at most: db.write_in_parts)
 _TAKE_STALE = (
     "DELETE FROM stale_search_rows WHERE id IN (SELECT id FROM stale_search_rows ORDER BY id LIMIT :n)"
     " RETURNING bug_id"

@@ -31,7 +31,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
-from logcenter.db import utcnow
+from logcenter.db import part_limit, utcnow
 from logcenter.ingest.report import Report
 from logcenter.ingest.sql import LATEST_FIELDS, BatchSQL
 
@@ -222,13 +222,8 @@ def _read_back(sql: BatchSQL, ids: list[int]) -> Tally:
 
 
 def next_part_limit(limit: int, done: int, elapsed: float, *, ceiling: int) -> int:
-    """How much the next counting part takes on, after one that did `done` in `elapsed` seconds with `limit`:
-    about `COUNT_PART_SECONDS` worth, at least `MIN_COUNT_PART`, at most `ceiling`, and no more than twice
-    `limit` at once (one quick part, say of bugs without tags, says little about the next)."""
-    if done <= 0 or elapsed <= 0:
-        return limit
-    fits = int(done * COUNT_PART_SECONDS / elapsed)
-    return max(min(MIN_COUNT_PART, ceiling), min(ceiling, 2 * limit, fits))
+    """How much the next counting part takes on (db.part_limit): about COUNT_PART_SECONDS worth."""
+    return part_limit(limit, done, elapsed, target=COUNT_PART_SECONDS, floor=MIN_COUNT_PART, ceiling=ceiling)
 
 
 class Counter:

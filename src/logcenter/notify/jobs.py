@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from logcenter.db import session_scope
+from logcenter.db import session_scope, write_in_parts
 from logcenter.jobs import service as jobs
 from logcenter.jobs.registry import JobContext, PermanentFailure, RetryLater, every, handler
 from logcenter.notify import delivery, digest, inbox, outbox
@@ -35,17 +35,21 @@ def enqueue_deliveries(session: Session, delivery_ids: list[int], *, max_attempt
 def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Turn new bug history into deliveries, a batch per transaction, until it has caught up."""
     attempts = ctx.settings.notify_max_attempts
-    more = True
-    while more:
-        with session_scope(ctx.sessions) as session:
-            more = outbox.dispatch(
+    write_in_parts(
+        ctx.sessions,
+        lambda session, limit: (
+            outbox.dispatch(
                 session,
                 base_url=base_url(ctx.settings),
                 enqueue=lambda s, ids: enqueue_deliveries(s, ids, max_attempts=attempts),
                 settle=settle(ctx.settings),
                 burst=ctx.settings.notify_burst_per_minute,
                 observers=(inbox.add_for_event,),
-            ).more
+                batch=limit,
+            ).events
+        ),
+        ceiling=outbox.BATCH,
+    )
 
 
 @handler(DIGEST, max_attempts=1)

@@ -36,9 +36,8 @@ from logcenter.notify.models import (
 log = structlog.get_logger(__name__)
 
 CURSOR = "bug_events"
-BATCH = (
-    200  # events per transaction: with five channels about 0.3 s of write lock on SQLite (bench/notify.py)
-)
+# Events per transaction at most: the dispatch job sizes its parts by time below that (db.write_in_parts).
+BATCH = 200
 
 # Called with the new deliveries' ids inside the dispatcher's transaction: enqueues a job for each.
 Enqueue = Callable[[Session, list[int]], None]
