@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 
-from logcenter.db import session_scope, utcnow
+from logcenter.db import utcnow, write_in_parts
 from logcenter.jobs import service
 from logcenter.jobs.registry import JobContext, every, handler
 
@@ -18,9 +18,13 @@ PRUNE = "jobs.prune"
 
 @handler(PRUNE)
 def prune_finished(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Delete done and failed jobs older than the retention."""
-    with session_scope(ctx.sessions) as session:
-        deleted = service.prune(session, older_than=utcnow() - timedelta(days=ctx.settings.job_keep_days))
+    """Delete done and failed jobs older than the retention (in parts: db.write_in_parts)."""
+    older_than = utcnow() - timedelta(days=ctx.settings.job_keep_days)
+    deleted = write_in_parts(
+        ctx.sessions,
+        lambda session, limit: service.prune(session, older_than=older_than, limit=limit),
+        ceiling=5000,
+    )
     if deleted:
         log.info("jobs.pruned", count=deleted)
 

@@ -270,11 +270,15 @@ def periodic_missing(session: Session, keys: Collection[str]) -> set[str]:
     return set(keys) - set(present)
 
 
-def prune(session: Session, *, older_than: datetime) -> int:
-    """Delete finished jobs (done or failed) that finished before `older_than`; returns how many."""
-    result = session.execute(
-        delete(Job).where(Job.state.in_((JobState.DONE, JobState.FAILED)), Job.finished_at < older_than)
+def prune(session: Session, *, older_than: datetime, limit: int | None = None) -> int:
+    """Delete finished jobs (done or failed) that finished before `older_than`, at most `limit` of them (the
+    oldest); returns how many."""
+    finished = select(Job.id).where(
+        Job.state.in_((JobState.DONE, JobState.FAILED)), Job.finished_at < older_than
     )
+    if limit is not None:
+        finished = finished.order_by(Job.id).limit(limit)
+    result = session.execute(delete(Job).where(Job.id.in_(finished.scalar_subquery())))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
