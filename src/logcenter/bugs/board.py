@@ -220,7 +220,9 @@ def section(session: Session, *, filters: BugFilter, status: BugStatus, limit: i
 def _where(session: Session, query: Q, filters: BugFilter, *, ordered: bool = False) -> Q:
     """The bugs service's filters, with the project looked up first: a condition on bugs.project_id reads
     the (project_id, last_seen, id) index, where a condition on the joined projects.slug would not.
-    `ordered` as for `_filtered`."""
+    `ordered` as for `_filtered`, on SQLite: PostgreSQL's statistics take the order's index anyway, and it
+    cannot estimate `not_merged_away` (a text search then sorted every match: 120 ms, not 10)."""
+    ordered = ordered and session.get_bind().dialect.name == "sqlite"
     filters = searched(session, filters)
     if not filters.project:
         return _filtered(query, filters, ordered=ordered)
