@@ -159,8 +159,6 @@ def page(
         after = tuple_(column, Bug.id)  # a row-value comparison: one range of the (…, column, id) index
         return query.where(after < tuple_(value, bug_id) if descending else after > tuple_(value, bug_id))
 
-    # By id: `merged_into_id IS NULL` on its index lists bugs in id order; otherwise the order's index.
-    ordered = key != "id"
     query = select(Bug, Project.slug).join(Project, Project.id == Bug.project_id)
     if len(filters.statuses) > 1 and key in ("last_seen", "id"):
         # One ordered range of the (status, last_seen, id) index per status, merged: "status IN (...) ORDER
@@ -168,7 +166,7 @@ def page(
         firsts = [
             select(sub.c.id).select_from(sub)
             for sub in (
-                after_cursor(_where(session, select(Bug.id), _one_status(filters, status), ordered=ordered))
+                after_cursor(_where(session, select(Bug.id), _one_status(filters, status)))
                 .order_by(*order)
                 .limit(limit + 1)
                 .subquery()
@@ -177,7 +175,7 @@ def page(
         ]
         query = query.where(Bug.id.in_(union_all(*firsts)))
     else:
-        query = after_cursor(_where(session, query, filters, ordered=ordered))
+        query = after_cursor(_where(session, query, filters))
     rows = [(bug, slug) for bug, slug in session.execute(query.order_by(*order).limit(limit + 1))]
     more = len(rows) > limit
     rows = rows[:limit]
