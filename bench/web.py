@@ -1,12 +1,12 @@
 """Server time of the web UI's board and bug pages on a large database (issue 17): not a timed test.
 
-    python bench/web.py --db sqlite|postgres [--bugs 100000 --occurrences 1000000] [--repeat 7]
+    python bench/web.py --db sqlite|postgres [--bugs 100000 --occurrences 1000000] [--repeat 7] [--only API]
 
 Builds (once; `--rebuild` to start over) a database by the migrations with --bugs bugs over 20 projects in
 every status and --occurrences occurrences, hourly counts over 30 days and a history row per status change,
 then logs in as a reviewer and times each page in process (FastAPI TestClient: routing, the services' queries,
 template rendering; no sockets) --repeat times, printing the median and the worst in milliseconds. The JSON
-API's list with the same filters is timed alongside for comparison. SQLite: a file under /tmp; PostgreSQL:
+API's list with the same filters is timed alongside for comparison, and its page 200 by offset and by cursor. SQLite: a file under /tmp; PostgreSQL:
 127.0.0.1:5432, database `test`, schema `bench_web` (`--sqlite-path`, `--schema` to choose others).
 """
 
