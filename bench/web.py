@@ -6,8 +6,9 @@ Builds (once; `--rebuild` to start over) a database by the migrations with --bug
 every status and --occurrences occurrences, hourly counts over 30 days and a history row per status change,
 then logs in as a reviewer and times each page in process (FastAPI TestClient: routing, the services' queries,
 template rendering; no sockets) --repeat times, printing the median and the worst in milliseconds. The JSON
-API's list with the same filters is timed alongside for comparison, and its page 200 by offset and by cursor. SQLite: a file under /tmp; PostgreSQL:
-127.0.0.1:5432, database `test`, schema `bench_web` (`--sqlite-path`, `--schema` to choose others).
+API's list with the same filters is timed alongside for comparison, and its page 200 by offset and by cursor
+(`--only API`: those alone). SQLite: a file under /tmp; PostgreSQL: 127.0.0.1:5432, database `test`, schema
+`bench_web` (`--sqlite-path`, `--schema` to choose others).
 """
 
 from __future__ import annotations
