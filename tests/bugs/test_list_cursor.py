@@ -135,6 +135,8 @@ def encoded(value: Any) -> str:
         encoded(["-last_seen", "2026-01-01T00:00:00+00:00", True]),
         encoded(["-last_seen", "2026-01-01T00:00:00+00:00", 10**21]),
         encoded(["-last_seen", "2026-01-01T00:00:00+00:00", "1"]),
+        encoded(["-last_seen", "0001-01-01T00:00:00+14:00", 1]),  # before year 1 in UTC
+        encoded(["-last_seen", "9999-12-31T23:59:59-14:00", 1]),
     ],
 )
 def test_a_garbage_cursor_is_a_422_naming_it(client, admin_headers, many, cursor):
@@ -156,6 +158,12 @@ def test_a_cursor_of_another_sort_or_with_a_page_is_a_422(client, admin_headers,
     assert _errors(
         client.get("/api/v1/bugs", headers=admin_headers, params={"cursor": cursor, "page": 2})
     ) == [{"field": "cursor", "message": "give either a cursor or a page, not both"}]
+    fraction = client.get(
+        "/api/v1/bugs",
+        headers=admin_headers,
+        params={"cursor": encoded(["-occurrence_count", 1.5, 1]), "sort": "-occurrence_count"},
+    )
+    assert [e["field"] for e in _errors(fraction)] == ["cursor"]
     too_long = client.get("/api/v1/bugs", headers=admin_headers, params={"cursor": "a" * 501})
     assert [e["field"] for e in _errors(too_long)] == ["cursor"]
 

@@ -72,12 +72,13 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
             value = dt.datetime.fromisoformat(value)
             if value.tzinfo is None:
                 raise ValueError(value)
+            value = value.astimezone(dt.UTC)  # OverflowError past year 1 or 9999 in UTC
         elif key == "status":
             if not isinstance(value, str) or len(value) > 40:
                 raise ValueError(value)
         elif not _an_int(value):
             raise ValueError(value)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise _bad_cursor("not a cursor of this list: use the next_cursor of a page as it is") from exc
     return value, bug_id
 
