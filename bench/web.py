@@ -1,13 +1,14 @@
 """Server time of the web UI's board and bug pages on a large database (issue 17): not a timed test.
 
-    python bench/web.py --db sqlite|postgres [--bugs 100000 --occurrences 1000000] [--repeat 7]
+    python bench/web.py --db sqlite|postgres [--bugs 100000 --occurrences 1000000] [--repeat 7] [--only API]
 
 Builds (once; `--rebuild` to start over) a database by the migrations with --bugs bugs over 20 projects in
 every status and --occurrences occurrences, hourly counts over 30 days and a history row per status change,
 then logs in as a reviewer and times each page in process (FastAPI TestClient: routing, the services' queries,
 template rendering; no sockets) --repeat times, printing the median and the worst in milliseconds. The JSON
-API's list with the same filters is timed alongside for comparison. SQLite: a file under /tmp; PostgreSQL:
-127.0.0.1:5432, database `test`, schema `bench_web` (`--sqlite-path`, `--schema` to choose others).
+API's list with the same filters is timed alongside for comparison, and its page 200 by offset and by cursor
+(`--only API`: those alone). SQLite: a file under /tmp; PostgreSQL: 127.0.0.1:5432, database `test`, schema
+`bench_web` (`--sqlite-path`, `--schema` to choose others).
 """
 
 from __future__ import annotations
@@ -209,6 +210,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--sqlite-path", type=Path, help=f"the SQLite database file ({SQLITE_PATH})")
     parser.add_argument("--schema", help=f"the PostgreSQL schema ({PG_SCHEMA})")
+    parser.add_argument("--only", help="time only the pages whose name contains this text (e.g. API)")
     args = parser.parse_args()
     SQLITE_PATH, PG_SCHEMA = args.sqlite_path or SQLITE_PATH, args.schema or PG_SCHEMA
 
@@ -239,6 +241,10 @@ def main() -> None:
             page = client.get(f"/?status=NEW&cursor={deep}&partial=1")
             deep = re.search(r'cursor=([A-Za-z0-9_-]+)" rel="next"', page.text).group(1)  # type: ignore[union-attr]
         api = {"Authorization": f"Bearer {token}"}
+        api_deep = None
+        for _ in range(199):  # the API's page 200 of the NEW list, by cursor
+            listed = client.get("/api/v1/bugs", params={"status": "NEW", "cursor": api_deep}, headers=api)
+            api_deep = listed.json().get("next_cursor")  # None from a server without cursors: offset again
         pages = [
             ("board (first page, sections)", "/", {}),
             ("board status=NEW,FAILED", "/?status=NEW,FAILED", {}),
@@ -251,13 +257,16 @@ def main() -> None:
             ("bug detail", f"/bugs/{args.bugs // 2}", {}),
             ("stats (7 days)", "/stats", {}),
             ("API list status=NEW,FAILED", "/api/v1/bugs?status=NEW,FAILED", api),
-            ("API list page 200", "/api/v1/bugs?status=NEW&page=200", api),
+            ("API list page 200 (offset)", "/api/v1/bugs?status=NEW&page=200", api),
+            ("API list page 200 (cursor)", f"/api/v1/bugs?status=NEW&cursor={api_deep or ''}", api),
         ]
         print(
             f"\n{args.db}: {args.bugs:,} bugs, {args.occurrences:,} occurrences; ms over {args.repeat} runs"
         )
         print(f"{'page':34} {'median':>8} {'worst':>8}")
         for name, path, headers in pages:
+            if args.only and args.only not in name:
+                continue
             times = []
             for _ in range(args.repeat):
                 t0 = time.perf_counter()

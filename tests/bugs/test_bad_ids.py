@@ -43,7 +43,14 @@ def test_impossible_page_is_422(client, admin_headers, page):
 def test_last_allowed_page_is_empty(client, admin_headers):
     response = client.get("/api/v1/bugs", headers=admin_headers, params={"page": 1_000_000, "page_size": 200})
     assert response.status_code == 200
-    assert response.json() == {"bugs": [], "total": 0, "page": 1_000_000, "page_size": 200}
+    assert response.json() == {
+        "bugs": [],
+        "total": 0,
+        "total_capped": False,
+        "page": 1_000_000,
+        "page_size": 200,
+        "next_cursor": None,
+    }
 
 
 @pytest.mark.parametrize("path", ["heartbeat", "release"])

@@ -57,14 +57,18 @@ def may(allowed: frozenset[int] | None, project_id: int | None) -> bool:
 
 def check_path(session: Session, request: Request, allowed: frozenset[int] | None) -> None:
     """404 when the path names a bug or a project outside the token's projects (the same answer as for one
-    that does not exist: a restricted token learns nothing of other projects)."""
+    that does not exist: a restricted token learns nothing of other projects).
+
+    A bug that does not exist is a 404 here too, before the request's body is read: otherwise a body the
+    endpoint refuses (422) for an unknown bug, and the 404 here for another project's, would tell them apart.
+    """
     if allowed is None:
         return
     params = request.path_params
     raw = params.get("bug_id")
     if isinstance(raw, str) and raw.isdigit() and 0 < int(raw) <= _MAX_ID:
         project_id = session.scalar(select(Bug.project_id).where(Bug.id == int(raw)))
-        if project_id is not None and project_id not in allowed:
+        if project_id is None or project_id not in allowed:
             raise NotFound(f"Bug {int(raw)} not found")
     for name in PROJECT_PARAMS:
         slug = params.get(name)

@@ -217,15 +217,18 @@ def section(session: Session, *, filters: BugFilter, status: BugStatus, limit: i
     return BoardPage(rows=rows, next_cursor=None, total=total, total_capped=capped)
 
 
-def _where(session: Session, query: Q, filters: BugFilter) -> Q:
+def _where(session: Session, query: Q, filters: BugFilter, *, ordered: bool = False) -> Q:
     """The bugs service's filters, with the project looked up first: a condition on bugs.project_id reads
-    the (project_id, last_seen, id) index, where a condition on the joined projects.slug would not."""
+    the (project_id, last_seen, id) index, where a condition on the joined projects.slug would not.
+    `ordered` as for `_filtered`, on SQLite: PostgreSQL's statistics take the order's index anyway, and it
+    cannot estimate `not_merged_away` (a text search then sorted every match: 120 ms, not 10)."""
+    ordered = ordered and session.get_bind().dialect.name == "sqlite"
     filters = searched(session, filters)
     if not filters.project:
-        return _filtered(query, filters)
+        return _filtered(query, filters, ordered=ordered)
     project_id = session.scalar(select(Project.id).where(Project.slug == filters.project))
     unscoped = BugFilter(**{**_as_dict(filters), "project": None})
-    return _filtered(query.where(Bug.project_id == (project_id or -1)), unscoped)
+    return _filtered(query.where(Bug.project_id == (project_id or -1)), unscoped, ordered=ordered)
 
 
 def _one_status(filters: BugFilter, status: BugStatus) -> BugFilter:

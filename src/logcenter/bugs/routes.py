@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from logcenter.auth.deps import AgentOrAdmin, BugReader
-from logcenter.bugs import service, workflow
+from logcenter.bugs import listing, service, workflow
 from logcenter.bugs.models import Bug
 from logcenter.bugs.schemas import (
     MAX_ID,
@@ -36,8 +36,15 @@ def to_read(bug: Bug, slug: str) -> BugRead:
     return BugRead(project_id=slug, **data)
 
 
-@router.get("", response_model=BugPage, summary="Search bugs")
+@router.get(
+    "",
+    response_model=BugPage,
+    summary="Search bugs",
+    responses={422: {"description": "A filter, the sort, or a cursor that is not one of this list's"}},
+)
 def list_bugs(
+    request: Request,
+    response: Response,
     session: SessionDep,
     who: BugReader,
     project_id: str | None = None,
@@ -55,9 +62,15 @@ def list_bugs(
     ] = "exclude",
     assignee: Annotated[str | None, Query(max_length=200, description="Assigned to this user")] = None,
     sort: str = "-last_seen",
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=500, description="The next_cursor of the previous page (fast at any depth)"),
+    ] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="Offset paging (slower deep down)")] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> BugPage:
+    """Pages by `cursor`: each page's `next_cursor` (also in a `Link: <...>; rel="next"` header) asks for
+    the next one. `page` still pages by offset. `total` is exact up to 10,000 matches (`total_capped`)."""
     statuses = [workflow.parse_status(s) for raw in status or [] for s in raw.split(",") if s.strip()]
     filters = service.BugFilter(
         project=project_id,
@@ -72,8 +85,21 @@ def list_bugs(
         assignee=assignee,
         project_ids=who.projects,
     )
-    rows, total = service.list_bugs(session, filters=filters, sort=sort, page=page, page_size=page_size)
-    return BugPage(bugs=[to_read(b, s) for b, s in rows], total=total, page=page, page_size=page_size)
+    found = listing.list_page(
+        session, filters=filters, sort=sort, cursor=cursor, page=page, page_size=page_size
+    )
+    if found.next_cursor:
+        # RFC 8288 (5988) as Sentry and GitHub send it: the same query, the page replaced by the cursor.
+        following = request.url.remove_query_params(["cursor", "page"])
+        response.headers["Link"] = f'<{following.include_query_params(cursor=found.next_cursor)}>; rel="next"'
+    return BugPage(
+        bugs=[to_read(b, s) for b, s in found.rows],
+        total=found.total,
+        total_capped=found.total_capped,
+        page=page,
+        page_size=page_size,
+        next_cursor=found.next_cursor,
+    )
 
 
 @router.get(

@@ -70,9 +70,17 @@ class BugRead(BaseModel):
 
 class BugPage(BaseModel):
     bugs: list[BugRead]
-    total: int
-    page: int
+    total: int = Field(
+        description="How many bugs match: exact up to 10,000 (1,000 with a text search); when more match, "
+        "that cap, and total_capped is true"
+    )
+    total_capped: bool = Field(default=False, description="More bugs match than total says")
+    page: int = Field(description="The page asked for with `page` (1 when paging by cursor)")
     page_size: int
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` (same filters and sort) for the next page; null on the last page",
+    )
 
 
 class BugEventRead(BaseModel):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from logcenter.bugs import search, workflow
 from logcenter.bugs.models import Bug, BugEvent, BugStatus, BugTagValue, Occurrence
-from logcenter.errors import NotFound, ValidationFailed
+from logcenter.errors import NotFound
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
 
@@ -55,9 +55,11 @@ def not_merged_away() -> ColumnElement[bool]:
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 
 
-def _filtered(query: Q, f: BugFilter) -> Q:
+def _filtered(query: Q, f: BugFilter, *, ordered: bool = False) -> Q:
+    """`query` with the filters' conditions; `ordered`: for an ordered page, whose order's index should be
+    read rather than merged_into_id's (`not_merged_away`: 37 ms of a 40 ms page on 100,000 bugs)."""
     # A duplicate merged into another bug is part of that bug: never listed on its own.
-    query = query.where(Bug.merged_into_id.is_(None))
+    query = query.where(not_merged_away() if ordered else Bug.merged_into_id.is_(None))
     if f.ignored == "exclude":
         query = query.where(Bug.ignored_at.is_(None))
     elif f.ignored == "only":
@@ -96,33 +98,6 @@ def searched(session: Session, f: BugFilter) -> BugFilter:
     if not f.text:
         return f
     return replace(f, text_ids=search.indexed_ids(session, f.text))
-
-
-def list_bugs(
-    session: Session, *, filters: BugFilter, sort: str = "-last_seen", page: int = 1, page_size: int = 50
-) -> tuple[list[tuple[Bug, str]], int]:
-    """One page of bugs matching `filters` (with their project slug), and how many match in all."""
-    if filters.ignored not in IGNORED:
-        raise ValidationFailed([{"field": "ignored", "message": f"expected one of {', '.join(IGNORED)}"}])
-    key = sort.removeprefix("-")
-    if key not in SORTS:
-        raise ValidationFailed(
-            [{"field": "sort", "message": f"expected one of {', '.join(SORTS)} (prefix - for descending)"}]
-        )
-    column = SORTS[key]
-    order = column.desc() if sort.startswith("-") else column.asc()
-    filters = searched(session, filters)
-    base = select(Bug, Project.slug).join(Project, Project.id == Bug.project_id)
-    total = session.scalar(
-        _filtered(select(func.count()).select_from(Bug).join(Project, Project.id == Bug.project_id), filters)
-    )
-    rows = session.execute(
-        _filtered(base, filters)
-        .order_by(order, Bug.id.desc())
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    )
-    return [(bug, slug) for bug, slug in rows], total or 0
 
 
 def get_bug(session: Session, bug_id: int, *, for_update: bool = False) -> Bug:
