@@ -146,6 +146,18 @@ def test_a_pull_request_already_merged_on_the_forge_is_recognised(fake_forge: Fa
     assert not [r for r in fake_forge.requests if r.method in ("POST", "PUT") and r.path.endswith("/merge")]
 
 
+def test_gitea_answering_a_merge_with_200_but_not_merging_is_no_success(fake_gitea: FakeGitea) -> None:
+    """A merge is reported done only when the PR reads as merged (Gitea used to return the open PR as the
+    "merged" one; GitHub already refused)."""
+    forge, number = open_fix(fake_gitea)
+    fake_gitea.fail_next(200, path_contains="/merge", message="")
+
+    with pytest.raises(ForgeConflict):
+        forge.merge_pull_request(number, style=MergeStyle.MERGE, expected_head_sha=None)
+
+    assert forge.get_pull_request(number).state is PRState.OPEN
+
+
 def test_close_pull_request(fake_forge: FakeForge) -> None:
     forge, number = open_fix(fake_forge)
     closed = forge.close_pull_request(number)
