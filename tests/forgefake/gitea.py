@@ -34,6 +34,7 @@ SWAGGER_URL = "http://localhost:3000/api/swagger"
 class FakeGitea(GiteaHooks):
     kind = "gitea"
     api_prefix = "/api/v1"
+    max_response_items = 50  # [api] MAX_RESPONSE_ITEMS: the most a page holds, whatever `limit` asks
 
     # ---- JSON shapes (filled-in copies of the contract samples) --------------------------------------------
     def user_json(self, user: FakeUser) -> dict[str, Any]:
@@ -316,8 +317,22 @@ class FakeGitea(GiteaHooks):
             }
             for name, status, add, dele in r.bare.numstat(base, head)
         ]
-        page, limit = int(request.query_params.get("page", 1)), int(request.query_params.get("limit", 30))
-        return JSONResponse(files[(page - 1) * limit : page * limit])
+        return self._page(request, files)
+
+    def _page(self, request: Request, items: list[Any]) -> Response:
+        """One page as Gitea hands it out: `limit` (DEFAULT_PAGING_NUM 30 when absent) capped at the
+        instance's MAX_RESPONSE_ITEMS, with X-Total-Count and a Link header (next/last, first/prev)."""
+        page = max(int(request.query_params.get("page", 1)), 1)
+        limit = min(int(request.query_params.get("limit", 0)) or 30, self.max_response_items)
+        last = max((len(items) + limit - 1) // limit, 1)
+
+        def link(to: int, rel: str) -> str:
+            return f'<{request.url.include_query_params(page=to)}>; rel="{rel}"'
+
+        links = [link(page + 1, "next"), link(last, "last")] if page < last else []
+        links += [link(1, "first"), link(page - 1, "prev")] if page > 1 else []
+        headers = {"X-Total-Count": str(len(items))} | ({"Link": ",".join(links)} if links else {})
+        return JSONResponse(items[(page - 1) * limit : page * limit], headers=headers)
 
     def is_merged(self, request: Request, body: bytes, owner: str, repo: str, index: int) -> Response:
         pr = self.pr(f"{owner}/{repo}", index)

@@ -7,6 +7,7 @@ import pytest
 from logcenter.forges import CheckState, ForgeConflict, ForgeError, MergeStyle, PRState
 from tests.forgefake.core import FakeForge
 from tests.forgefake.git import git
+from tests.forgefake.gitea import FakeGitea
 
 FIX = {"app/calc.py": "def average(values):\n    return sum(values) / len(values) if values else 0.0\n"}
 
@@ -145,6 +146,18 @@ def test_a_pull_request_already_merged_on_the_forge_is_recognised(fake_forge: Fa
     assert not [r for r in fake_forge.requests if r.method in ("POST", "PUT") and r.path.endswith("/merge")]
 
 
+def test_gitea_answering_a_merge_with_200_but_not_merging_is_no_success(fake_gitea: FakeGitea) -> None:
+    """A merge is reported done only when the PR reads as merged (Gitea used to return the open PR as the
+    "merged" one; GitHub already refused)."""
+    forge, number = open_fix(fake_gitea)
+    fake_gitea.fail_next(200, path_contains="/merge", message="")
+
+    with pytest.raises(ForgeConflict):
+        forge.merge_pull_request(number, style=MergeStyle.MERGE, expected_head_sha=None)
+
+    assert forge.get_pull_request(number).state is PRState.OPEN
+
+
 def test_close_pull_request(fake_forge: FakeForge) -> None:
     forge, number = open_fix(fake_forge)
     closed = forge.close_pull_request(number)
@@ -172,6 +185,34 @@ def test_comments_and_reviews_are_listed_oldest_first(fake_forge: FakeForge) -> 
     assert [(c.author, c.state) for c in approvals] == [("alice", "APPROVED")]
     stamped = [c.created_at for c in listed if c.created_at is not None]
     assert stamped == sorted(stamped)
+
+
+def test_a_discussion_longer_than_a_page_is_listed_once_each(fake_forge: FakeForge) -> None:
+    """Gitea answers an issue's comments in one list and ignores page/limit: paging it asked for the same
+    comments again and again, without end once a PR had 50."""
+    forge, number = open_fix(fake_forge)
+    said = [f"comment {i}" for i in range(101)]  # more than a page on every forge (50 / 100 / 100)
+    for body in said:
+        fake_forge.add_comment(fake_forge.default_repo, number, body, author="bob")
+
+    listed = forge.list_comments(number)
+
+    assert sorted(c.body for c in listed) == sorted(said)
+
+
+def test_gitea_files_past_a_page_capped_by_the_instance_are_listed(fake_gitea: FakeGitea) -> None:
+    """A Gitea whose MAX_RESPONSE_ITEMS is below the client's `limit` hands out short pages; its Link header
+    says more follow (the client used to stop at the first short page and miss files)."""
+    fake_gitea.max_response_items = 2
+    files = {f"app/part{i}.py": f"PART = {i}\n" for i in range(5)}
+    fake_gitea.push(fake_gitea.default_repo, "many-files", files, "Split the app")
+    forge = fake_gitea.client()
+    pr = forge.create_pull_request(head="many-files", base="main", title="Split", body="")
+
+    listed = forge.pull_request_files(pr.number)
+
+    assert sorted(f.filename for f in listed) == sorted(files)
+    assert len(fake_gitea.calls("GET", "/files")) == 3
 
 
 def test_request_reviewers(fake_forge: FakeForge) -> None:

@@ -1,4 +1,5 @@
-"""Forge clients (Gitea, GitHub, GitLab) behind one interface: see base.py.
+"""Forge clients (Gitea, GitHub, GitLab) behind one interface: see base.py (and client.py for what the three
+clients share).
 
 `make_forge` builds a client from a kind, an API base, a repository and a token; `parse_repo` finds
 the repository path (`owner/name`, or GitLab's `group/sub/name`) and host in a clone URL;

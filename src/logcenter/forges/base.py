@@ -9,7 +9,7 @@ a token.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -162,6 +162,68 @@ def refuse_unmergeable(
         raise ForgeConflict(forge, call, None, closed)
     if expected_head_sha and current.head_sha != expected_head_sha:
         raise ForgeConflict(forge, call, None, f"{moved} moved to {current.head_sha[:12]} since review")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A forge timestamp as an aware datetime: RFC 3339 (`Z` or offset) or GitLab's webhook form
+    `2026-01-02 03:04:05 UTC`; None for null or Go's zero time."""
+    if not value or not isinstance(value, str) or value.startswith("0001-01-01"):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.removesuffix(" UTC").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def pulls_pull_request(data: dict[str, Any], *, merged: bool, head_branch: str) -> PullRequest:
+    """A PullRequest from the `pull-request` object GitHub and Gitea share (API answer or webhook
+    `pull_request`); `merged` and `head_branch` are read the way each forge needs."""
+    head, base = data.get("head") or {}, data.get("base") or {}
+    return PullRequest(
+        number=int(data["number"]),
+        url=data.get("html_url") or "",
+        title=data.get("title") or "",
+        state=PRState.MERGED if merged else PRState(data.get("state") or "open"),
+        head_branch=head_branch,
+        head_sha=head.get("sha") or "",
+        base_branch=base.get("ref") or "",
+        merged=merged,
+        merge_commit_sha=(data.get("merge_commit_sha") or None) if merged else None,
+        merged_by=((data.get("merged_by") or {}).get("login")) if merged else None,
+        merged_at=parse_time(data.get("merged_at")) if merged else None,
+        author=(data.get("user") or {}).get("login"),
+    )
+
+
+def pulls_comment(data: dict[str, Any], kind: str = "comment") -> PRComment:
+    """A comment as GitHub and Gitea list them; review comments get ids of their own (`review_comment-7`)."""
+    return PRComment(
+        id=f"{kind}-{data['id']}" if kind != "comment" else str(data["id"]),
+        author=(data.get("user") or {}).get("login") or "",
+        body=data.get("body") or "",
+        url=data.get("html_url"),
+        created_at=parse_time(data.get("created_at")),
+        kind=kind,
+    )
+
+
+def pulls_review(data: dict[str, Any], state: str | None) -> PRComment:
+    """A submitted review as GitHub and Gitea list them, with its verdict in our words (`state`)."""
+    return PRComment(
+        id=f"review-{data['id']}",
+        author=(data.get("user") or {}).get("login") or "",
+        body=data.get("body") or "",
+        url=data.get("html_url"),
+        created_at=parse_time(data.get("submitted_at")),
+        kind="review",
+        state=state,
+    )
+
+
+def oldest_first(comments: list[PRComment]) -> list[PRComment]:
+    """Comments by time, undated ones (GitLab approvals) last."""
+    return sorted(comments, key=lambda c: (c.created_at is None, c.created_at))
 
 
 def changed_file(item: dict[str, Any]) -> ChangedFile:

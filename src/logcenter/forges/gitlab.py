@@ -13,24 +13,23 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from logcenter.forges.base import (
     ChangedFile,
     Check,
     CheckState,
-    CommitChecks,
     ForgeConfig,
     ForgeConflict,
-    ForgeError,
     ForgeKind,
     MergeStyle,
     PRComment,
     PRState,
     PullRequest,
-    RepoInfo,
-    combine_checks,
-    refuse_unmergeable,
+    oldest_first,
+    parse_time,
 )
-from logcenter.forges.http import ForgeHTTP, parse_time
+from logcenter.forges.client import ForgeClient
 
 PAGE = 100
 _STATES = {"opened": PRState.OPEN, "closed": PRState.CLOSED, "locked": PRState.OPEN, "merged": PRState.MERGED}
@@ -51,23 +50,13 @@ _CHECK_STATES = {
 
 def pull_request_from(data: dict[str, Any]) -> PullRequest:
     """A PullRequest from GitLab's merge request entity (API answer)."""
-    state = _STATES.get(data.get("state") or "opened", PRState.OPEN)
-    merged = state is PRState.MERGED
-    merger = data.get("merge_user") or data.get("merged_by") or {}
-    return PullRequest(
-        number=int(data["iid"]),
+    return _merge_request(
+        data,
         url=data.get("web_url") or "",
-        title=data.get("title") or "",
-        state=state,
-        head_branch=data.get("source_branch") or "",
         head_sha=data.get("sha") or "",
-        base_branch=data.get("target_branch") or "",
-        merged=merged,
-        merge_commit_sha=(data.get("merge_commit_sha") or data.get("squash_commit_sha") or data.get("sha"))
-        if merged
-        else None,
-        merged_by=merger.get("username") if merged else None,
-        merged_at=parse_time(data.get("merged_at")) if merged else None,
+        merge_commit_sha=data.get("merge_commit_sha") or data.get("squash_commit_sha") or data.get("sha"),
+        merged_by=(data.get("merge_user") or data.get("merged_by") or {}).get("username"),
+        merged_at=data.get("merged_at"),
         author=(data.get("author") or {}).get("username"),
     )
 
@@ -77,97 +66,81 @@ def pull_request_from_hook(payload: dict[str, Any]) -> PullRequest:
     `last_commit.id` is the head, `url` the page, `merge_user_id` instead of a user, and the actor in
     `user`)."""
     attrs = payload.get("object_attributes") or {}
-    state = _STATES.get(attrs.get("state") or "opened", PRState.OPEN)
-    merged = state is PRState.MERGED
-    return PullRequest(
-        number=int(attrs["iid"]),
+    return _merge_request(
+        attrs,
         url=attrs.get("url") or "",
-        title=attrs.get("title") or "",
-        state=state,
-        head_branch=attrs.get("source_branch") or "",
         head_sha=(attrs.get("last_commit") or {}).get("id") or "",
-        base_branch=attrs.get("target_branch") or "",
-        merged=merged,
-        merge_commit_sha=(attrs.get("merge_commit_sha") or None) if merged else None,
-        merged_by=(payload.get("user") or {}).get("username") if merged else None,
-        merged_at=parse_time(attrs.get("updated_at")) if merged else None,
+        merge_commit_sha=attrs.get("merge_commit_sha") or None,
+        merged_by=(payload.get("user") or {}).get("username"),
+        merged_at=attrs.get("updated_at"),
         author=None,
     )
 
 
-class GitLabForge:
+def _merge_request(
+    attrs: dict[str, Any],
+    *,
+    url: str,
+    head_sha: str,
+    merge_commit_sha: str | None,
+    merged_by: str | None,
+    merged_at: str | None,
+    author: str | None,
+) -> PullRequest:
+    """The fields both shapes name alike, and the merge's fields only once it is merged."""
+    state = _STATES.get(attrs.get("state") or "opened", PRState.OPEN)
+    merged = state is PRState.MERGED
+    return PullRequest(
+        number=int(attrs["iid"]),
+        url=url,
+        title=attrs.get("title") or "",
+        state=state,
+        head_branch=attrs.get("source_branch") or "",
+        head_sha=head_sha,
+        base_branch=attrs.get("target_branch") or "",
+        merged=merged,
+        merge_commit_sha=merge_commit_sha if merged else None,
+        merged_by=merged_by if merged else None,
+        merged_at=parse_time(merged_at) if merged else None,
+        author=author,
+    )
+
+
+class GitLabForge(ForgeClient):
     kind = ForgeKind.GITLAB
+    # GitLab takes personal/project tokens as Bearer too; unlike PRIVATE-TOKEN, httpx drops Authorization
+    # when a redirect leaves the host
+    AUTH_SCHEME = "Bearer"
+    PAGE = PAGE
+    PR, PR_SIGN, PR_LONG = "MR", "!", "merge request"
+    PULLS = "merge_requests"
+    REPO = "project"
+    REPO_FIELDS = ("path_with_namespace", "http_url_to_repo", "web_url")
+    CLOSE = ("PUT", {"state_event": "close"})
 
     def __init__(self, config: ForgeConfig, *, rebase_poll: float = 1.0, **http_options: Any) -> None:
-        self.config = config
+        super().__init__(config, **http_options)
         self.rebase_poll = rebase_poll
-        self.project = f"/projects/{quote(config.repo, safe='')}"
-        self.http = ForgeHTTP(
-            "gitlab",
-            config.api_url,
-            token=config.token,
-            # GitLab takes personal/project tokens as Bearer too; unlike PRIVATE-TOKEN, httpx drops
-            # Authorization when a redirect leaves the host
-            auth_headers={"Authorization": f"Bearer {config.token}"},
-            headers={"Accept": "application/json"},
-            timeout=config.timeout,
-            max_retries=config.max_retries,
-            **http_options,
-        )
+        self.repo_path = f"/projects/{quote(config.repo, safe='')}"
 
-    def close(self) -> None:
-        self.http.close()
+    def pull_request(self, data: dict[str, Any]) -> PullRequest:
+        return pull_request_from(data)
 
-    def _mr(self, number: int) -> str:
-        return f"{self.project}/merge_requests/{number}"
+    def _last_page(self, response: httpx.Response, count: int) -> bool:
+        # X-Next-Page is empty on the last page (and absent where GitLab does not count)
+        return count < PAGE or not response.headers.get("x-next-page", "x")
 
-    def _paged(self, call: str, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            response = self.http.request(
-                call, "GET", path, params={**(params or {}), "per_page": PAGE, "page": page}
-            )
-            batch = response.json() or []
-            items.extend(batch)
-            if len(batch) < PAGE or not response.headers.get("x-next-page", "x"):
-                return items
-            page += 1
+    def _new_pull_request(self, *, head: str, base: str, title: str, body: str) -> dict[str, Any]:
+        return {"source_branch": head, "target_branch": base, "title": title, "description": body}
 
-    def repo_info(self) -> RepoInfo:
-        data = self.http.request("get project", "GET", self.project).json()
-        return RepoInfo(
-            full_name=data["path_with_namespace"],
-            default_branch=data.get("default_branch") or "main",
-            clone_url=data.get("http_url_to_repo") or "",
-            html_url=data.get("web_url") or "",
-        )
-
-    def create_pull_request(self, *, head: str, base: str, title: str, body: str) -> PullRequest:
-        call = f"create MR {head} → {base}"
-        response = self.http.request(
-            call,
-            "POST",
-            f"{self.project}/merge_requests",
-            json={"source_branch": head, "target_branch": base, "title": title, "description": body},
-            expect=(201, 409),
-        )
-        if response.status_code == 201:
-            return pull_request_from(response.json())
-        existing = self._paged(
-            call,
-            f"{self.project}/merge_requests",
-            {"state": "opened", "source_branch": head, "target_branch": base},
-        )
-        if existing:  # 409 "Another open merge request already exists for this source branch"
-            return pull_request_from(existing[0])
-        raise self.http.error(call, response)
-
-    def get_pull_request(self, number: int) -> PullRequest:
-        return pull_request_from(self.http.request(f"get MR !{number}", "GET", self._mr(number)).json())
+    def _open_pull_request(self, call: str, *, head: str, base: str) -> PullRequest | None:
+        # after 409 "Another open merge request already exists for this source branch"
+        params = {"state": "opened", "source_branch": head, "target_branch": base}
+        existing = self._paged(call, f"{self.repo_path}/merge_requests", params)
+        return self.pull_request(existing[0]) if existing else None
 
     def _diffs(self, number: int) -> list[dict[str, Any]]:
-        return self._paged(f"list diffs of MR !{number}", f"{self._mr(number)}/diffs")
+        return self._paged(f"list diffs of MR !{number}", f"{self._pr_path(number)}/diffs")
 
     def pull_request_files(self, number: int) -> list[ChangedFile]:
         files = []
@@ -216,16 +189,9 @@ class GitLabForge:
             parts.append("\n".join(header) + "\n" + body + ("" if body.endswith("\n") or not body else "\n"))
         return "".join(parts)
 
-    def merge_pull_request(
-        self, number: int, *, style: MergeStyle, expected_head_sha: str | None, message: str | None = None
-    ) -> PullRequest:
-        call = f"merge MR !{number}"
-        current = self.get_pull_request(number)
-        if current.merged:
-            return current
-        refuse_unmergeable(
-            "gitlab", call, current, expected_head_sha, closed="the merge request is closed", moved="the MR"
-        )
+    def _merge(
+        self, number: int, call: str, *, style: MergeStyle, expected_head_sha: str | None, message: str | None
+    ) -> httpx.Response:
         if style is MergeStyle.REBASE:
             self._rebase(number, call)
         body: dict[str, Any] = {"squash": style is MergeStyle.SQUASH}
@@ -233,48 +199,31 @@ class GitLabForge:
             body["sha"] = expected_head_sha
         if message:
             body["squash_commit_message" if style is MergeStyle.SQUASH else "merge_commit_message"] = message
-        response = self.http.request(
-            call, "PUT", f"{self._mr(number)}/merge", json=body, expect=(200, 405, 406, 409, 422)
+        return self.http.request(
+            call, "PUT", f"{self._pr_path(number)}/merge", json=body, expect=(200, 405, 406, 409, 422)
         )
-        if response.status_code == 200:
-            return pull_request_from(response.json())
-        after = self.get_pull_request(number)
-        if after.merged:
-            return after
-        raise self.http.error(call, response, ForgeConflict)
+
+    def _merged(self, number: int, response: httpx.Response) -> PullRequest:
+        return self.pull_request(response.json())  # GitLab answers a merge with the merged MR
 
     def _rebase(self, number: int, call: str) -> None:
         """Rebase the source branch onto the target (GitLab does it in the background) and wait for it."""
-        self.http.request(call, "PUT", f"{self._mr(number)}/rebase", expect=(202,))
+        self.http.request(call, "PUT", f"{self._pr_path(number)}/rebase", expect=(202,))
         for _ in range(60):
             data = self.http.request(
-                call, "GET", self._mr(number), params={"include_rebase_in_progress": "true"}
+                call, "GET", self._pr_path(number), params={"include_rebase_in_progress": "true"}
             ).json()
             if data.get("merge_error"):
-                raise ForgeConflict("gitlab", call, None, f"rebase failed: {data['merge_error']}")
+                raise self.http.failure(call, f"rebase failed: {data['merge_error']}", ForgeConflict)
             if not data.get("rebase_in_progress"):
                 return
             time.sleep(self.rebase_poll)
-        raise ForgeError("gitlab", call, None, "the rebase did not finish in time")
+        raise self.http.failure(call, "the rebase did not finish in time")
 
-    def close_pull_request(self, number: int) -> PullRequest:
-        data = self.http.request(
-            f"close MR !{number}", "PUT", self._mr(number), json={"state_event": "close"}
-        ).json()
-        return pull_request_from(data)
+    def _comments_path(self, number: int) -> str:
+        return f"{self._pr_path(number)}/notes"
 
-    def comment(self, number: int, body: str) -> PRComment:
-        data = self.http.request(
-            f"comment on MR !{number}",
-            "POST",
-            f"{self._mr(number)}/notes",
-            json={"body": body},
-            expect=(201,),
-            repeatable=False,
-        ).json()
-        return self._note(data, number)
-
-    def _note(self, data: dict[str, Any], number: int) -> PRComment:
+    def _comment(self, data: dict[str, Any], number: int) -> PRComment:
         mr_url = f"{self.config.api_url.split('/api/v4')[0]}/{self.config.repo}/-/merge_requests/{number}"
         return PRComment(
             id=str(data["id"]),
@@ -288,12 +237,15 @@ class GitLabForge:
     def list_comments(self, number: int) -> list[PRComment]:
         notes = self._paged(
             f"list notes of MR !{number}",
-            f"{self._mr(number)}/notes",
+            self._comments_path(number),
             {"sort": "asc", "order_by": "created_at"},
         )
-        comments = [self._note(n, number) for n in notes if not n.get("system")]
+        comments = [self._comment(n, number) for n in notes if not n.get("system")]
         approvals = self.http.request(
-            f"get approvals of MR !{number}", "GET", f"{self._mr(number)}/approvals", expect=(200, 403, 404)
+            f"get approvals of MR !{number}",
+            "GET",
+            f"{self._pr_path(number)}/approvals",
+            expect=(200, 403, 404),
         )
         if approvals.status_code == 200:  # approvals need a licence on some GitLab editions; absent is fine
             for a in approvals.json().get("approved_by") or []:
@@ -309,7 +261,7 @@ class GitLabForge:
                         state="APPROVED",
                     )
                 )
-        return sorted(comments, key=lambda c: (c.created_at is None, c.created_at))
+        return oldest_first(comments)
 
     def request_reviewers(self, number: int, reviewers: list[str]) -> None:
         call = f"request reviewers for MR !{number}"
@@ -317,22 +269,22 @@ class GitLabForge:
         for name in reviewers:
             users = self.http.request(call, "GET", "/users", params={"username": name}).json()
             if not users:
-                raise ForgeError("gitlab", call, None, f"no user {name!r}")
+                raise self.http.failure(call, f"no user {name!r}")
             ids.append(users[0]["id"])
-        current = self.http.request(call, "GET", self._mr(number)).json()
+        current = self.http.request(call, "GET", self._pr_path(number)).json()
         ids = sorted({*(r["id"] for r in current.get("reviewers") or []), *ids})
-        self.http.request(call, "PUT", self._mr(number), json={"reviewer_ids": ids})
+        self.http.request(call, "PUT", self._pr_path(number), json={"reviewer_ids": ids})
 
-    def commit_checks(self, sha: str) -> CommitChecks:
+    def _checks(self, sha: str) -> list[Check]:
         statuses = self._paged(
             f"list statuses of {sha[:12]}",
-            f"{self.project}/repository/commits/{quote(sha, safe='')}/statuses",
+            f"{self.repo_path}/repository/commits/{quote(sha, safe='')}/statuses",
         )
         latest: dict[str, dict[str, Any]] = {}
         for s in statuses:  # a retried job reports again under the same name: the newest wins
             if s.get("name") not in latest or (s.get("id") or 0) > (latest[s["name"]].get("id") or 0):
                 latest[s.get("name") or ""] = s
-        checks = [
+        return [
             Check(
                 name=name,
                 state=_CHECK_STATES.get(s.get("status") or "", CheckState.PENDING),
@@ -341,13 +293,12 @@ class GitLabForge:
             for name, s in latest.items()
             if not (s.get("allow_failure") and s.get("status") == "failed")
         ]
-        return combine_checks(sha, checks)
 
     def contains_commit(self, commit: str, *, in_commit: str) -> bool:
         data = self.http.request(
             f"merge base of {commit[:12]} and {in_commit[:12]}",
             "GET",
-            f"{self.project}/repository/merge_base",
+            f"{self.repo_path}/repository/merge_base",
             params=[("refs[]", commit), ("refs[]", in_commit)],
         ).json()
         base = data.get("id") or ""

@@ -2,7 +2,8 @@
 
 Why one place: a forge that is slow, rate-limiting (429 + Retry-After) or briefly down (502/503) must not turn
 a merge click into a traceback, and a token must never reach a log line or an error message. Each forge
-module describes its calls; this module decides how to send them and how to fail.
+module describes its calls (through `logcenter.forges.client`); this module decides how to send them and how
+to fail.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 import httpx
 import structlog
 
-from logcenter.forges.base import ForgeError
+from logcenter.forges.base import ForgeError, parse_time
+
+__all__ = ["ForgeHTTP", "parse_time", "retry_after_seconds"]  # parse_time lived here first
 
 log = structlog.get_logger(__name__)
 
@@ -144,6 +147,10 @@ class ForgeHTTP:
         """A ForgeError naming the call and status, with the forge's own message (short, token-free)."""
         return cls(self.forge, call, response.status_code, self.detail(response))
 
+    def failure(self, call: str, detail: str, cls: type[ForgeError] = ForgeError) -> ForgeError:
+        """A ForgeError for what the forge's answer said rather than its status (a rebase that failed)."""
+        return cls(self.forge, call, None, detail)
+
     def detail(self, response: httpx.Response) -> str:
         """The forge's message from an error body: Gitea/GitHub `message`, GitLab `message` or `error`."""
         text = ""
@@ -169,15 +176,3 @@ def _flatten(value: Any) -> str:
     if isinstance(value, list):
         return "; ".join(_flatten(v) for v in value)
     return str(value)
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A forge timestamp as an aware datetime: RFC 3339 (`Z` or offset) or GitLab's webhook form
-    `2026-01-02 03:04:05 UTC`; None for null or Go's zero time."""
-    if not value or not isinstance(value, str) or value.startswith("0001-01-01"):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.removesuffix(" UTC").replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,349 @@
+"""The shared half of every forge client: `ForgeClient` holds the HTTP session, the paging loop and the
+pull-request flows that are the same on every forge; `PullsClient` adds the GitHub REST shape that Gitea
+copies (/repos/{owner}/{name}/pulls, issue comments, reviews, compare).
+
+Why one place: "open the PR, or find the open one", "merge only at the reviewed head, and a race with a merge
+elsewhere is success" and "list every page" must mean the same on every forge. A forge module names what
+differs: its paths, payload field names, auth header and the way it pages, and overrides a flow only where
+its forge really works otherwise (GitLab's diffs and approvals, say).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import httpx
+
+from logcenter.forges.base import (
+    ChangedFile,
+    Check,
+    CheckState,
+    CommitChecks,
+    ForgeConfig,
+    ForgeConflict,
+    ForgeKind,
+    MergeStyle,
+    PRComment,
+    PullRequest,
+    RepoInfo,
+    changed_file,
+    combine_checks,
+    oldest_first,
+    pulls_comment,
+    pulls_review,
+    refuse_unmergeable,
+)
+from logcenter.forges.http import ForgeHTTP
+
+
+class ForgeClient(ABC):
+    """The part of a `Forge` that is the same on every forge: the HTTP session, the paging loop and the
+    pull-request flows (open or find the open one, read, merge at the reviewed head, close, comment).
+
+    A subclass names its forge's paths, payload fields, auth header and paging, and overrides a flow only
+    where its forge really works differently."""
+
+    kind: ForgeKind  # set by each subclass
+    AUTH_SCHEME: ClassVar[str] = "Bearer"  # Authorization: <scheme> <token>
+    HEADERS: ClassVar[dict[str, str]] = {"Accept": "application/json"}
+    PAGE: ClassVar[int] = 100  # items asked for per page
+    PR: ClassVar[str] = "PR"  # what the forge calls a pull request, in call names and errors
+    PR_SIGN: ClassVar[str] = "#"  # PR #7, MR !7
+    PR_LONG: ClassVar[str] = "PR"
+    PULLS: ClassVar[str] = "pulls"  # the collection of pull requests below the repository path
+    REPO: ClassVar[str] = "repository"
+    REPO_FIELDS: ClassVar[tuple[str, str, str]] = ("full_name", "clone_url", "html_url")  # name, clone, page
+    PR_EXISTS: ClassVar[int] = 409  # the answer to opening a PR whose branches have an open one
+    CLOSE: ClassVar[tuple[str, dict[str, str]]] = ("PATCH", {"state": "closed"})  # method, body
+    CLOSE_REFUSED: ClassVar[tuple[int, ...]] = ()  # statuses that mean "merged meanwhile: cannot close"
+
+    repo_path: str  # the repository's API path: /repos/acme/app, /projects/group%2Fapp
+
+    def __init__(self, config: ForgeConfig, **http_options: Any) -> None:
+        self.config = config
+        self.http = ForgeHTTP(
+            self.kind.value,
+            config.api_url,
+            token=config.token,
+            auth_headers={"Authorization": f"{self.AUTH_SCHEME} {config.token}"},
+            headers=self.HEADERS,
+            timeout=config.timeout,
+            max_retries=config.max_retries,
+            **http_options,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    # ---- what each forge says its own way ------------------------------------------------------------------
+    @abstractmethod
+    def pull_request(self, data: dict[str, Any]) -> PullRequest:
+        """A PullRequest from the forge's API answer."""
+
+    @abstractmethod
+    def _new_pull_request(self, *, head: str, base: str, title: str, body: str) -> dict[str, Any]:
+        """The body that opens a PR."""
+
+    @abstractmethod
+    def _open_pull_request(self, call: str, *, head: str, base: str) -> PullRequest | None:
+        """The open PR from `head` into `base`, asked for after the forge refused to open a second one."""
+
+    @abstractmethod
+    def _merge(
+        self, number: int, call: str, *, style: MergeStyle, expected_head_sha: str | None, message: str | None
+    ) -> httpx.Response:
+        """Ask the forge to merge (200 when it did; a refusal is an expected status, not an error)."""
+
+    @abstractmethod
+    def _comments_path(self, number: int) -> str: ...
+
+    @abstractmethod
+    def _checks(self, sha: str) -> list[Check]:
+        """What CI said about the commit, one Check per status or check run."""
+
+    @abstractmethod
+    def _comment(self, data: dict[str, Any], number: int) -> PRComment: ...
+
+    def _page_params(self, page: int) -> dict[str, Any]:
+        return {"per_page": self.PAGE, "page": page}
+
+    def _last_page(self, response: httpx.Response, count: int) -> bool:
+        """Whether the page just read is the last one; here, when it is short."""
+        return count < self.PAGE
+
+    # what each forge does its own way, as a whole
+    @abstractmethod
+    def pull_request_files(self, number: int) -> list[ChangedFile]: ...
+
+    @abstractmethod
+    def pull_request_diff(self, number: int) -> str: ...
+
+    @abstractmethod
+    def list_comments(self, number: int) -> list[PRComment]: ...
+
+    @abstractmethod
+    def request_reviewers(self, number: int, reviewers: list[str]) -> None: ...
+
+    @abstractmethod
+    def contains_commit(self, commit: str, *, in_commit: str) -> bool: ...
+
+    # ---- the shared flows ----------------------------------------------------------------------------------
+    def _name(self, number: int) -> str:
+        return f"{self.PR} {self.PR_SIGN}{number}"
+
+    def _pr_path(self, number: int) -> str:
+        return f"{self.repo_path}/{self.PULLS}/{number}"
+
+    def _paged(self, call: str, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every item of a listing, page after page."""
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            response = self.http.request(
+                call, "GET", path, params={**(params or {}), **self._page_params(page)}
+            )
+            batch = response.json() or []
+            items.extend(batch)
+            if not batch or self._last_page(response, len(batch)):
+                return items
+            page += 1
+
+    def repo_info(self) -> RepoInfo:
+        data = self.http.request(f"get {self.REPO}", "GET", self.repo_path).json()
+        name, clone, page = self.REPO_FIELDS
+        return RepoInfo(
+            full_name=data[name],
+            default_branch=data.get("default_branch") or "main",
+            clone_url=data.get(clone) or "",
+            html_url=data.get(page) or "",
+        )
+
+    def create_pull_request(self, *, head: str, base: str, title: str, body: str) -> PullRequest:
+        call = f"create {self.PR} {head} → {base}"
+        response = self.http.request(
+            call,
+            "POST",
+            f"{self.repo_path}/{self.PULLS}",
+            json=self._new_pull_request(head=head, base=base, title=title, body=body),
+            expect=(201, self.PR_EXISTS),
+        )
+        if response.status_code == 201:
+            return self.pull_request(response.json())
+        existing = self._open_pull_request(call, head=head, base=base)
+        if existing is None:
+            raise self.http.error(call, response)
+        return existing
+
+    def get_pull_request(self, number: int) -> PullRequest:
+        data = self.http.request(f"get {self._name(number)}", "GET", self._pr_path(number)).json()
+        return self.pull_request(data)
+
+    def merge_pull_request(
+        self, number: int, *, style: MergeStyle, expected_head_sha: str | None, message: str | None = None
+    ) -> PullRequest:
+        call = f"merge {self._name(number)}"
+        current = self.get_pull_request(number)
+        if current.merged:
+            return current
+        refuse_unmergeable(
+            self.kind.value,
+            call,
+            current,
+            expected_head_sha,
+            closed=f"the {self.PR_LONG} is closed",
+            moved=f"the {self.PR}",
+        )
+        response = self._merge(
+            number, call, style=style, expected_head_sha=expected_head_sha, message=message
+        )
+        # a refusal may be a race with a merge elsewhere ("already merged"): that is success too; a 200 that
+        # left the PR unmerged is not
+        after = (
+            self._merged(number, response) if response.status_code == 200 else self.get_pull_request(number)
+        )
+        if after.merged:
+            return after
+        raise self.http.error(call, response, ForgeConflict)
+
+    def _merged(self, number: int, response: httpx.Response) -> PullRequest:
+        """The PR after a merge call that answered 200 (most forges answer without the PR: read it)."""
+        return self.get_pull_request(number)
+
+    def close_pull_request(self, number: int) -> PullRequest:
+        call = f"close {self._name(number)}"
+        method, body = self.CLOSE
+        response = self.http.request(
+            call, method, self._pr_path(number), json=body, expect=(200, 201, *self.CLOSE_REFUSED)
+        )
+        if response.status_code in self.CLOSE_REFUSED:
+            raise self.http.error(call, response, ForgeConflict)
+        return self.pull_request(response.json())
+
+    def commit_checks(self, sha: str) -> CommitChecks:
+        return combine_checks(sha, self._checks(sha))
+
+    def comment(self, number: int, body: str) -> PRComment:
+        data = self.http.request(
+            f"comment on {self._name(number)}",
+            "POST",
+            self._comments_path(number),
+            json={"body": body},
+            expect=(201,),
+            repeatable=False,
+        ).json()
+        return self._comment(data, number)
+
+
+class PullsClient(ForgeClient):
+    """The GitHub REST shape, which Gitea copies: /repos/{owner}/{name}, pulls, issue comments, reviews,
+    requested reviewers, changed files and compare."""
+
+    REVIEWERS_ADDED: ClassVar[tuple[int, ...]] = (201,)
+    UNSUBMITTED: ClassVar[tuple[str, ...]] = ("PENDING",)  # review states that are no verdict yet
+    REVIEW_STATES: ClassVar[dict[str, str]] = {}  # the forge's review verdicts in Gitea's words
+    STATUS_FIELD: ClassVar[str] = "state"  # a commit status's state field
+    STATUS_STATES: ClassVar[dict[str, CheckState]] = {
+        "success": CheckState.SUCCESS,
+        "pending": CheckState.PENDING,
+        "failure": CheckState.FAILURE,
+        "error": CheckState.FAILURE,
+    }
+    DIFF: ClassVar[tuple[str, str]] = ("", "application/vnd.github.diff")  # after the PR's path; Accept
+    # the merge call's method and its fields for the style, the expected head and the commit message
+    MERGE: ClassVar[tuple[str, str, str, str]] = ("PUT", "merge_method", "sha", "commit_message")
+
+    def __init__(self, config: ForgeConfig, **http_options: Any) -> None:
+        super().__init__(config, **http_options)
+        self.owner, _, name = config.repo.partition("/")
+        self.repo_path = f"/repos/{quote(self.owner, safe='')}/{quote(name, safe='')}"
+
+    def _new_pull_request(self, *, head: str, base: str, title: str, body: str) -> dict[str, Any]:
+        return {"head": head, "base": base, "title": title, "body": body}
+
+    def _comments_path(self, number: int) -> str:
+        return f"{self.repo_path}/issues/{number}/comments"
+
+    def _comment(self, data: dict[str, Any], number: int) -> PRComment:
+        return pulls_comment(data)
+
+    def _last_page(self, response: httpx.Response, count: int) -> bool:
+        """The `Link` header says whether a next page exists (a server may hand out fewer items than asked
+        for); a listing without one ends at a short page."""
+        link = response.headers.get("link")
+        if link is not None:
+            return 'rel="next"' not in link
+        return count < self.PAGE
+
+    def pull_request_files(self, number: int) -> list[ChangedFile]:
+        files = self._paged(f"list files of {self._name(number)}", f"{self._pr_path(number)}/files")
+        return [changed_file(f) for f in files]
+
+    def pull_request_diff(self, number: int) -> str:
+        suffix, accept = self.DIFF
+        response = self.http.request(
+            f"get diff of {self._name(number)}",
+            "GET",
+            f"{self._pr_path(number)}{suffix}",
+            headers={"Accept": accept},
+        )
+        return response.text
+
+    def _merge(
+        self, number: int, call: str, *, style: MergeStyle, expected_head_sha: str | None, message: str | None
+    ) -> httpx.Response:
+        method, style_field, head_field, message_field = self.MERGE
+        body: dict[str, Any] = {style_field: style.value}
+        if expected_head_sha:
+            body[head_field] = expected_head_sha
+        if message:
+            body[message_field] = message
+        return self.http.request(
+            call, method, f"{self._pr_path(number)}/merge", json=body, expect=(200, 405, 409)
+        )
+
+    def list_comments(self, number: int) -> list[PRComment]:
+        comments = [pulls_comment(c) for c in self._issue_comments(number)]
+        comments += self._review_comments(number)
+        for r in self._paged(f"list reviews of {self._name(number)}", f"{self._pr_path(number)}/reviews"):
+            state = r.get("state")
+            if state not in self.UNSUBMITTED:
+                comments.append(pulls_review(r, self.REVIEW_STATES.get(state or "", state)))
+        return oldest_first(comments)
+
+    def _issue_comments(self, number: int) -> list[dict[str, Any]]:
+        return self._paged(f"list comments of {self._name(number)}", self._comments_path(number))
+
+    def _review_comments(self, number: int) -> list[PRComment]:
+        """Comments on lines of the diff, where the forge lists them apart from the reviews."""
+        return []
+
+    def _checks(self, sha: str) -> list[Check]:
+        """The commit's statuses (the combined status's `statuses`)."""
+        data = self.http.request(
+            f"get status of {sha[:12]}", "GET", f"{self.repo_path}/commits/{quote(sha, safe='')}/status"
+        ).json()
+        return [
+            Check(
+                name=s.get("context") or "",
+                state=self.STATUS_STATES.get(s.get(self.STATUS_FIELD) or "", CheckState.PENDING),
+                url=s.get("target_url") or None,
+            )
+            for s in data.get("statuses") or []
+        ]
+
+    def request_reviewers(self, number: int, reviewers: list[str]) -> None:
+        self.http.request(
+            f"request reviewers for {self._name(number)}",
+            "POST",
+            f"{self._pr_path(number)}/requested_reviewers",
+            json={"reviewers": reviewers},
+            expect=self.REVIEWERS_ADDED,
+        )
+
+    def _compare(self, commit: str, *, in_commit: str, params: dict[str, Any] | None = None) -> Any:
+        """The comparison of `in_commit`...`commit` (what `commit` has that `in_commit` lacks)."""
+        call = f"compare {in_commit[:12]}...{commit[:12]}"
+        basehead = quote(f"{in_commit}...{commit}", safe=".")
+        return self.http.request(call, "GET", f"{self.repo_path}/compare/{basehead}", params=params).json()
