@@ -494,12 +494,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from logcenter.startup import StartupError, database_error
+    from logcenter.startup import StartupError, database_error, settings_error
 
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        if args.debug:
+            raise
+        error = settings_error(exc)
+        print(f"logcenter: {error}", file=sys.stderr)
+        return error.exit_code
     configure_logging(settings.log_level)
     try:
         try:
