@@ -232,3 +232,23 @@ def test_tokens_and_repair_history(users, seed, login, live_server, api):
     expect(page.locator("tr", has_text="ci-agent").locator("td.token-projects")).to_have_text("all")
     assert [b["id"] for b in api.get("/api/v1/bugs", headers=limited).json()["bugs"]] == [bug_id]
     assert api.get(f"/api/v1/bugs/{other}", headers=limited).status_code == 404
+
+
+def test_chinese_stats_and_charts_name_days(users, seed, login, live_server):
+    bug_id = seed.runtime_bug(1)
+    page = login("victor", locale="zh-CN")
+    page.goto(f"{live_server.url}/stats")
+    # The tile counts bugs: not the bug page's "Found" (a date, 发现时间).
+    expect(page.locator("li.stat:has([data-total=found]) .label")).to_have_text("发现 Bug")
+    legend = page.locator("#trend-chart .u-legend")
+    expect(legend).to_contain_text("日期")
+    expect(legend).not_to_contain_text("Time")
+    page.goto(f"{live_server.url}/bugs/{bug_id}")
+    legend = page.locator("#occ-chart .u-legend")
+    expect(legend).to_contain_text("日期")
+    expect(legend).not_to_contain_text("Time")
+    # Each point is a day: the legend names the day under the cursor, without a time of day ("12:00am").
+    page.hover("#occ-chart .u-over", position={"x": 5, "y": 20})
+    expect(legend.locator(".u-series").first.locator(".u-value")).to_have_text(
+        re.compile(r"^\d{4}-\d\d-\d\d$")
+    )
