@@ -45,9 +45,19 @@ def test_admin_sets_up_and_tests_a_channel_and_sees_it_fail_in_red(
         "rgb(253, 236, 234)"
     )
     screenshot(page, "notifications")
+    # Events by name, not by identifier (the list and the channel's page).
+    assert "New bug, Regression, Fix ready for review" in failing.inner_text()
+    assert "new_bug" not in failing.inner_text()
     failing.locator("a").click()
     assert page.locator("table.deliveries tbody tr").count() == 6
     assert page.locator("table.deliveries tbody tr.failed").count() == 5
+    # The channel's facts are a two-column list, like a project's (labels beside their values).
+    facts = page.locator("section.card dl.kv")
+    label, value = facts.locator("dt").first.bounding_box(), facts.locator("dd").first.bounding_box()
+    assert label["y"] == value["y"] and label["x"] < value["x"]
+    assert "New bug, Regression" in facts.inner_text() and "new_bug" not in facts.inner_text()
+    first = page.locator("table.deliveries tbody tr.failed").first.locator("td")
+    assert (first.nth(1).inner_text(), first.nth(3).inner_text()) == ("Test message", "Failed")
     screenshot(page, "notification_channel")
 
 
@@ -91,3 +101,9 @@ def test_the_pages_in_chinese(login: Any, users: dict[str, str]) -> None:  # noq
     page.click("a[href='/notifications']")
     assert page.locator("h2", has_text="新建通知渠道").count() == 1
     assert "修复待审核" in page.locator("fieldset").nth(1).inner_text()
+    page.fill("input[name=name]", "团队")
+    page.select_option("select[name=kind]", "slack")
+    page.fill("input[name=url]", "https://hooks.slack.com/services/T/B/x")
+    page.click("form.channel-form button[type=submit]")
+    row = page.locator("table.channels tbody tr").first
+    assert "新缺陷, 回归" in row.inner_text() and "new_bug" not in row.inner_text()

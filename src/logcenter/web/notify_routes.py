@@ -39,6 +39,13 @@ EVENT_LABELS = {
     "revised": _("Fix revised"),
     "digest": _("Daily digest"),
 }
+# What the pages call each event and delivery state (the API's identifiers stay as they are).
+SHOWN_EVENTS = {
+    **EVENT_LABELS,
+    "test": _("Test message"),
+    "summary": _("Summary of held-back messages"),
+}
+DELIVERY_STATES = {"queued": _("Queued"), "retrying": _("Retrying"), "sent": _("Sent"), "failed": _("Failed")}
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -51,6 +58,7 @@ def _page(request: Request, session: Any, **context: Any) -> Response:
         request,
         "notifications.html",
         channels=rows,
+        event_names=SHOWN_EVENTS,
         kinds=[k.value for k in ChannelKind],
         securities=[s.value for s in SmtpSecurity],
         events=[(e.value, EVENT_LABELS[e.value]) for e in SUBSCRIBABLE],
@@ -130,6 +138,8 @@ def channel_page(channel_id: int, request: Request, session: SessionDep, user: A
         "notification_channel.html",
         channel=channels.to_read(session, channel, request.app.state.settings),
         deliveries=rows,
+        event_names=SHOWN_EVENTS,
+        delivery_states=DELIVERY_STATES,
     )
 
 
