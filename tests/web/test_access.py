@@ -216,3 +216,17 @@ def test_a_page_that_does_not_exist_is_an_error_page_not_json(client, users):
     assert "出错了" in chinese.text and "页面不存在" in chinese.text
     api = client.get("/api/nope")  # the API keeps answering JSON
     assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+
+
+def test_pages_name_their_icon_and_the_browser_s_default_address_finds_it(client):
+    page = client.get("/login")
+    match = re.search(
+        r'<link rel="icon" href="(/static/favicon\.svg\?v=[0-9a-f]+)" type="image/svg\+xml">', page.text
+    )
+    assert match
+    icon = client.get(match.group(1))
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    default = client.get(
+        "/favicon.ico", follow_redirects=False
+    )  # asked for by browsers on pages without a link
+    assert default.status_code == 301 and default.headers["location"].startswith("/static/favicon.svg")
