@@ -64,6 +64,7 @@ def test_hostile_report_is_shown_as_text_and_runs_nothing(users, seed, login, li
             request={"url": "javascript:alert('req')", "method": "GET", "headers": {HOSTILE: HOSTILE}},
             user={"id": HOSTILE, "email": "<img src=x onerror=alert(5)>@x.io"},
             breadcrumbs={"values": [{"category": HOSTILE, "message": HOSTILE, "level": "info"}]},
+            extra={"<i>note</i>": HOSTILE, "db_password": "hunter2-secret"},
         ),
     )
     dialogs: list[str] = []
@@ -84,10 +85,14 @@ def test_hostile_report_is_shown_as_text_and_runs_nothing(users, seed, login, li
     screenshot(page, "xss")
     page.goto(f"{live_server.url}/bugs/{sentry_bug}")
     page.locator("details summary", has_text="Breadcrumbs").click()
-    for title in ("Request", "User", "Tags", "Breadcrumbs"):
+    for title in ("Request", "User", "Tags", "Additional data", "Breadcrumbs"):
         expect(page.locator("details", has=page.locator("summary", has_text=title))).to_contain_text(
             HOSTILE[:20]
         )
+    extra = page.locator("details", has=page.locator("summary", has_text="Additional data"))
+    expect(extra).to_contain_text("<i>note</i>")  # set_extra's data, scrubbed like the rest
+    expect(extra).to_contain_text("[Filtered]")
+    assert "hunter2-secret" not in page.content()
     expect(page.locator(".unlinked", has_text="javascript:alert('req')").first).to_be_visible()
     assert page.locator("main img, main script:not([type='application/json']), main iframe").count() == 0
     assert page.locator("main a[href^='javascript:']").count() == 0
@@ -112,6 +117,7 @@ def test_chinese_labels_from_accept_language_and_switcher(users, seed, login, li
     page.goto(f"{live_server.url}/bugs/{bug_id}")
     expect(page.locator("#pr-card a.button")).to_contain_text("前往 Gitea 审核 PR")
     expect(page.locator("#log-h")).to_contain_text("操作日志")
+    expect(page.locator("#diff .tag").first).to_have_text("修改")  # a file's change, in the page's language
     screenshot(page, "detail-zh")
     # The switcher wins over Accept-Language, and is remembered.
     page.click("header .langs a[lang=en]")
