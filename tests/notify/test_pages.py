@@ -94,7 +94,13 @@ def test_the_message_centre_counts_and_marks_read(
     assert re.search(r"/inbox$", page.url)
 
 
-def test_the_pages_in_chinese(login: Any, users: dict[str, str]) -> None:  # noqa: F811
+def test_the_pages_in_chinese(
+    login: Any,  # noqa: F811
+    users: dict[str, str],  # noqa: F811
+    api: httpx.Client,
+    db: Database,
+    settings: Settings,
+) -> None:
     page = login("ada", locale="zh-CN")
     assert page.locator("a[href='/notifications']").inner_text() == "通知"
     assert page.locator("#inbox-link").inner_text().strip() == "消息中心"
@@ -107,3 +113,9 @@ def test_the_pages_in_chinese(login: Any, users: dict[str, str]) -> None:  # noq
     page.click("form.channel-form button[type=submit]")
     row = page.locator("table.channels tbody tr").first
     assert "新缺陷, 回归" in row.inner_text() and "new_bug" not in row.inner_text()
+    # The message centre's titles in the reader's language too (the report's own text stays as it was).
+    payload = report_payload(project_id="shop", error={"type": "KeyError", "message": "'sku'"})
+    assert api.post("/api/v1/logs/report", json=payload).status_code == 200
+    run_jobs(db, settings)
+    page.click("#inbox-link")
+    assert page.locator("table.inbox tbody tr a").first.inner_text() == "新缺陷：shop 中的 KeyError"

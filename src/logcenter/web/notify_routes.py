@@ -146,7 +146,8 @@ def channel_page(channel_id: int, request: Request, session: SessionDep, user: A
 @router.get("/inbox")
 def inbox_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     items = inbox.items(session, user.user_id, limit=200)
-    return render(request, "inbox.html", items=items, unread=inbox.unread_count(session, user.user_id))
+    unread = inbox.unread_count(session, user.user_id)
+    return render(request, "inbox.html", items=items, unread=unread, event_names=EVENT_LABELS)
 
 
 @router.get("/inbox/badge")
