@@ -229,6 +229,9 @@ def test_tokens_and_repair_history(users, seed, login, live_server, api):
     assert api.get("/api/v1/bugs", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     # A token restricted to one project: it sees that project's bugs only.
     other = seed.runtime_bug(2, project="blog")
+    page.reload()
+    expect(page.locator("#projects-hint")).to_have_text(re.compile(r"^None chosen: every project"))
+    expect(page.locator("select[name=projects]")).to_have_attribute("aria-describedby", "projects-hint")
     page.fill("input[name=name]", "shop-agent")
     page.select_option("select[name=scope]", "agent")
     page.select_option("select[name=projects]", ["rtc_backend"])
