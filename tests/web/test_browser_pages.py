@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 from playwright.sync_api import expect
 
@@ -197,6 +199,20 @@ def test_project_inline_edit_and_missing_fields(users, seed, login, live_server,
     project = api.get("/api/v1/projects/rtc_backend").json()
     assert project["forge_token_set"] is True and project["forge"] == "gitea"
     assert project["deployment_secret_set"] is True and project["webhook_secret_set"] is False
+    # The card's CI step, run as a CI job runs it: a refused notice fails the job instead of passing.
+    card.locator("summary", has_text="Webhooks and CI").click()
+    expect(card.locator("ul.urls")).to_contain_text("GitHub: ")
+    snippet = card.locator("pre[id^=ci-]").inner_text()
+    env = {"PATH": os.environ["PATH"], "CI_COMMIT_SHA": "5e0b7c2a1d9f8e7d6c5b4a3928170f6e5d4c3b2a"}
+
+    def ci(secret: str) -> subprocess.CompletedProcess[str]:
+        command = ["bash", "-eo", "pipefail", "-c", snippet]
+        return subprocess.run(command, env={**env, "WEBHOOK_SECRET": secret}, capture_output=True, text=True)
+
+    refused = ci("not-the-secret")
+    assert refused.returncode != 0 and "Invalid webhook signature" in refused.stdout
+    done = ci("secret-deploy-456")
+    assert done.returncode == 0 and '"status":"ok"' in done.stdout, done.stdout + done.stderr
     old_key = project["ingest_key"]
     card.locator("button", has_text="Rotate key").click()
     expect(page.locator("section.project p.ok")).to_contain_text("New ingest key")
