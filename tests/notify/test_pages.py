@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from logcenter.config import Settings
-from tests.conftest import Database
+from tests.conftest import Database, LiveServer
 from tests.factories import report_payload
 from tests.notify.receivers import Receiver
 from tests.notify.test_delivery import run_jobs
@@ -119,3 +119,60 @@ def test_the_pages_in_chinese(
     run_jobs(db, settings)
     page.click("#inbox-link")
     assert page.locator("table.inbox tbody tr a").first.inner_text() == "新缺陷：shop 中的 KeyError"
+
+
+def test_admin_edits_a_channel_keeping_its_url_and_secret(
+    login: Any,  # noqa: F811
+    users: dict[str, str],  # noqa: F811
+    api: httpx.Client,
+    receiver: Receiver,
+    live_server: LiveServer,
+) -> None:
+    receiver.default = (200, "ok")
+    body = {
+        "name": "ops",
+        "kind": "webhook",
+        "url": f"{receiver.url}/hook",
+        "secret": "s1",
+        "events": ["new_bug"],
+    }
+    channel_id = api.post("/api/v1/notification-channels", json=body).json()["id"]
+    page = login("ada")
+    page.goto(f"{live_server.url}/notifications/{channel_id}")
+    form = page.locator("form.channel-form")
+    assert form.locator("input[name=name]").input_value() == "ops"
+    assert form.locator("input[name=url]").input_value() == ""  # write-only: never shown
+    form.locator("input[name=name]").fill("ops team")
+    form.locator("input[name=events][value=regression]").check()
+    form.locator("select[name=min_level]").select_option("ERROR")
+    form.locator("input[name=environments]").fill("production, staging")
+    form.locator("button[type=submit]").click()
+    assert page.locator("p.ok").inner_text() == "✔ Saved."
+    saved = api.get(f"/api/v1/notification-channels/{channel_id}").json()
+    assert (saved["name"], saved["events"], saved["min_level"]) == (
+        "ops team",
+        ["new_bug", "regression"],
+        "ERROR",
+    )
+    assert saved["environments"] == ["production", "staging"] and saved["enabled"] is True
+    assert saved["url_set"] and saved["secret_set"]  # left empty: kept
+    assert api.post(f"/api/v1/notification-channels/{channel_id}/test").json()["delivered"] is True
+    assert receiver.requests[-1].path == "/hook" and "X-LogCenter-Signature" in receiver.requests[-1].headers
+    # A wrong value is shown and changes nothing; then the secret is removed and the channel switched off.
+    form = page.locator("form.channel-form")
+    form.locator("input[name=url]").fill("ftp://example.com/hook")
+    form.locator("button[type=submit]").click()
+    assert (
+        "must be an http:// or https:// URL" in page.locator("form.channel-form").locator("..").inner_text()
+    )
+    assert api.get(f"/api/v1/notification-channels/{channel_id}").json()["url_set"] is True
+    form = page.locator("form.channel-form")
+    form.locator("input[name=remove_secret]").check()
+    form.locator("input[name=enabled]").uncheck()
+    form.locator("button[type=submit]").click()
+    assert page.locator("p.ok").count() == 1
+    saved = api.get(f"/api/v1/notification-channels/{channel_id}").json()
+    assert saved["secret_set"] is False and saved["enabled"] is False and saved["name"] == "ops team"
+    assert "disabled" in page.locator("section.card dl.kv").inner_text()
+    assert page.locator("input[name=smtp_host]").count() == 0  # a webhook's form has no SMTP settings
+    screenshot(page, "notification_channel_edit")
