@@ -229,4 +229,4 @@ def test_pages_name_their_icon_and_the_browser_s_default_address_finds_it(client
     default = client.get(
         "/favicon.ico", follow_redirects=False
     )  # asked for by browsers on pages without a link
-    assert default.status_code == 301 and default.headers["location"].startswith("/static/favicon.svg")
+    assert default.status_code == 301 and default.headers["location"] == "/static/favicon.svg"

@@ -24,7 +24,7 @@ from logcenter.web import (
     notify_routes,
     triage_routes,
 )
-from logcenter.web.assets import StaticFiles, static_url
+from logcenter.web.assets import StaticFiles
 from logcenter.web.security import SECURITY_HEADERS, LoginLimiter, LoginRequired
 from logcenter.web.templating import STATIC, render
 
@@ -84,7 +84,7 @@ def install(app: FastAPI) -> None:
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
         """Where browsers look for an icon when a page names none (the API docs, a JSON answer)."""
-        return RedirectResponse(static_url("favicon.svg"), status_code=301)
+        return RedirectResponse("/static/favicon.svg", status_code=301)  # unversioned: it is permanent
 
     # triage_routes before bug_routes: GET /bugs/merge-duplicates is not a bug id.
     for module in (auth_routes, board_routes, triage_routes, bug_routes, admin_routes, notify_routes):
