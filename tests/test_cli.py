@@ -103,6 +103,15 @@ def test_token_create_restricted_to_projects(tmp_path):
     assert [line.rsplit("\t", 1)[1] for line in listed] == ["shop,blog", "all projects"]
 
 
+def test_every_command_works_before_serve_ever_ran(tmp_path):
+    """A new user may list tokens or jobs before the first start: an empty answer, not 'no such table'."""
+    for command in (["token", "list"], ["jobs", "list"], ["token", "revoke", "7"], ["jobs", "retry", "7"]):
+        result = run(command, tmp_path)
+        assert "no such table" not in result.stderr and "Traceback" not in result.stderr, command
+        assert result.returncode == (0 if command[1] == "list" else 1), (command, result.stderr)
+        assert result.stdout == "", command
+
+
 def test_token_create_rejects_unknown_scope(tmp_path):
     result = run(["token", "create", "--name", "x", "--scope", "root"], tmp_path)
     assert result.returncode == 2 and "invalid choice" in result.stderr

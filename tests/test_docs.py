@@ -116,10 +116,12 @@ def test_the_sentry_sdk_python_example(run, api):
         code.replace(DOC_DSN, dsn)
         + "\n\ndef checkout(total, items):\n    return total / items\n\n"
         + "try:\n    checkout(10, 0)\nexcept ZeroDivisionError:\n    sentry_sdk.capture_exception()\n"
+        + "logging.getLogger('orders').error('order %s failed', 17)\n"
         + "sentry_sdk.flush(timeout=10)\n"
     )
     run("python", script, name="sentry_example")
-    [bug] = bugs(api, "rtc_backend")
+    bug, logged = bugs(api, "rtc_backend")  # by id
+    assert logged["message"] == "order 17 failed"  # the logging integration, as the doc sets it up
     raising_line = script.splitlines().index("    return total / items") + 1
     assert (bug["error_type"], bug["line_number"]) == ("ZeroDivisionError", raising_line)
     assert bug["file_path"].endswith("sentry_example.py")

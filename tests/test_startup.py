@@ -12,7 +12,7 @@ import httpx
 from logcenter import __version__
 from logcenter.db import create_db_engine
 from logcenter.migrations import upgrade
-from logcenter.startup import EXIT_DATA_DIR, EXIT_DATABASE, EXIT_PORT_IN_USE
+from logcenter.startup import EXIT_DATA_DIR, EXIT_DATABASE, EXIT_PORT_IN_USE, EXIT_SETTINGS
 from tests.conftest import free_port
 from tests.test_cli import data_dir, first_report, run, serve
 
@@ -116,6 +116,29 @@ def test_an_unreachable_postgresql_is_one_line_and_exit_5(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 2 and "Traceback" not in result.stderr
     token = run(["token", "list"], tmp_path, LOGCENTER_DATABASE_URL=url)  # every command, not only serve
     assert token.returncode == 5 and "Traceback" not in token.stderr
+
+
+def test_a_port_out_of_range_is_one_line_and_exit_3(tmp_path):
+    result = run(["serve", "--port", "99999"], tmp_path)
+    assert result.returncode == EXIT_PORT_IN_USE
+    assert result.stderr.strip() == "logcenter: Cannot listen on 127.0.0.1:99999: a port is 1-65535."
+    assert not (tmp_path / "home").exists()
+
+
+def test_a_setting_that_cannot_be_read_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / ".env").write_text("LOGCENTER_WORKERS=two\n")  # in .env or the environment: the same
+    result = run(["serve", "--port", str(free_port())], tmp_path)
+    assert result.returncode == EXIT_SETTINGS == 2
+    assert result.stderr.strip().splitlines() == [
+        "logcenter: LOGCENTER_WORKERS='two': Input should be a valid integer, unable to parse string as an "
+        "integer.",
+        "Correct it in the environment or in .env, or remove it to use the default.",
+    ]
+    assert not (tmp_path / "home").exists()
+    token = run(["token", "list"], tmp_path, LOGCENTER_COUNT_INTERVAL="soon")  # every command, not only serve
+    assert token.returncode == 2 and "LOGCENTER_COUNT_INTERVAL='soon'" in token.stderr
+    assert "Traceback" not in token.stderr
+    assert run(["--debug", "token", "list"], tmp_path).returncode == 1  # --debug: the traceback
 
 
 def test_debug_shows_the_traceback(tmp_path):

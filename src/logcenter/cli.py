@@ -157,6 +157,7 @@ def cmd_jobs_list(args: argparse.Namespace, settings: Settings) -> int:
     from logcenter.db import create_session_factory, session_scope
     from logcenter.jobs import service as jobs_service
 
+    _upgrade(settings)
     engine = _engine(settings)
     try:
         with session_scope(create_session_factory(engine), write=False) as session:
@@ -179,6 +180,7 @@ def cmd_jobs_retry(args: argparse.Namespace, settings: Settings) -> int:
     from logcenter.db import create_session_factory, session_scope
     from logcenter.jobs import service as jobs_service
 
+    _upgrade(settings)
     engine = _engine(settings)
     try:
         with session_scope(create_session_factory(engine)) as session:
@@ -232,6 +234,7 @@ def cmd_token_list(_: argparse.Namespace, settings: Settings) -> int:
     from logcenter.auth import service as auth_service
     from logcenter.db import create_session_factory, session_scope
 
+    _upgrade(settings)  # before the first `serve` too: an empty list, not 'no such table'
     engine = _engine(settings)
     with session_scope(create_session_factory(engine), write=False) as session:
         for row in auth_service.list_tokens(session):
@@ -249,6 +252,7 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     from logcenter.auth import service as auth_service
     from logcenter.db import create_session_factory, session_scope
 
+    _upgrade(settings)
     engine = _engine(settings)
     with session_scope(create_session_factory(engine)) as session:
         revoked = auth_service.revoke(session, token_id=args.id)
@@ -494,12 +498,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from logcenter.startup import StartupError, database_error
+    from logcenter.startup import StartupError, database_error, settings_error
 
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        if args.debug:
+            raise
+        error = settings_error(exc)
+        print(f"logcenter: {error}", file=sys.stderr)
+        return error.exit_code
     configure_logging(settings.log_level)
     try:
         try:

@@ -21,6 +21,11 @@ def configure_logging(level: str) -> None:
     migration_log = logging.getLogger("alembic.runtime.migration")
     migration_log.setLevel(logging.INFO)
     migration_log.addFilter(_not_alembic_setup)
+    # httpx logs every request at INFO ("HTTP Request: POST ... 200 OK"): noise between the agent's progress
+    # lines (and non-JSON lines in its --json stream), and in the server's log for each forge call.
+    if numeric > logging.DEBUG:
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,

@@ -11,12 +11,14 @@ import os
 import socket
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from logcenter.config import Settings
 
+EXIT_SETTINGS = 2
 EXIT_PORT_IN_USE = 3
 EXIT_DATA_DIR = 4
 EXIT_DATABASE = 5
@@ -46,6 +48,9 @@ def check_port(host: str, port: int) -> None:
                     EXIT_PORT_IN_USE,
                 ) from None
             raise StartupError(f"Cannot listen on {host}:{port}: {exc.strerror}.", EXIT_PORT_IN_USE) from None
+        except OverflowError:
+            message = f"Cannot listen on {host}:{port}: a port is 1-65535."
+            raise StartupError(message, EXIT_PORT_IN_USE) from None
 
 
 def check_database(settings: Settings) -> None:
@@ -88,3 +93,21 @@ def _data_dir_error(folder: Path, reason: str) -> StartupError:
         "place.",
         EXIT_DATA_DIR,
     )
+
+
+def settings_error(exc: ValidationError) -> StartupError:
+    """A setting of the environment or .env that Settings cannot read: which one and why, one line each (the
+    value only when it is no secret)."""
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        if not name:
+            lines.append(f"settings: {error['msg']}.")
+            continue
+        field = Settings.model_fields.get(name)
+        secret = field is not None and "SecretStr" in str(field.annotation)
+        secret = secret or any(word in name for word in ("secret", "token", "password", "url", "key"))
+        shown = "" if secret else f"={error['input']!r}"
+        lines.append(f"LOGCENTER_{name.upper()}{shown}: {error['msg']}.")
+    lines.append("Correct it in the environment or in .env, or remove it to use the default.")
+    return StartupError("\n".join(lines), EXIT_SETTINGS)

@@ -71,6 +71,9 @@ def test_a_verified_fix_becomes_a_pull_request(harness: Harness, gitea) -> None:
     ]
     events = [e["event"] for e in run.events if e.get("bug") == bug_id]
     assert events == ["claimed", "fixing", "verifying", "pushed", "pr", "done"]
+    # --json: every line on stderr is one JSON object, with no library's log line in between.
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(run.events) == len(lines), run.stderr
 
 
 def test_the_forge_token_stays_in_the_agent(harness: Harness, gitea) -> None:

@@ -188,6 +188,10 @@ def test_dry_run_changes_nothing_on_the_server(harness: Harness) -> None:
     assert printed["test_passed"] is True and "--dry-run" in printed["failure_reason"]
     assert "if values else 0.0" in printed["diff"]
     assert branches(harness) == ""
+    # Its progress does not say it claimed the bug: a dry run claims nothing.
+    events = [e["event"] for e in run.events if e.get("bug") == bug_id]
+    assert events[0] == "found" and "claimed" not in events
+    assert "(dry run: not claimed)" in run.event("found", bug_id)["message"]
 
 
 def test_codex_runs_in_its_workspace_write_sandbox(harness: Harness) -> None:

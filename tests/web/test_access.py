@@ -199,3 +199,34 @@ def test_saving_a_project_does_not_confirm_a_suggested_repository(client, users,
     assert client.post("/projects/shop", data={**fields, "confirm_repo_url": "1"}).status_code == 200
     assert client.get("/api/v1/projects/shop", headers=admin_headers).json()["repo_url_confirmed"] is True
     assert "not confirmed" not in client.get("/projects").text
+
+
+def test_a_page_that_does_not_exist_is_an_error_page_not_json(client, users):
+    log_in(client, users["viewer"])
+    for path, status in (("/nope", 404), ("/bugs/1/nothing", 404), ("/projects/rtc_backend", 405)):
+        response = client.get(path)
+        assert response.status_code == status, path
+        assert response.headers["content-type"].startswith("text/html"), path
+        assert f"Something went wrong <small>({status})</small>" in response.text, path
+        assert "Back to the board" in response.text
+    missing = client.get("/bugs/999")  # a page's own error carries its code too
+    assert missing.status_code == 404 and "Something went wrong <small>(404)</small>" in missing.text
+    assert "Bug 999 not found" in missing.text
+    chinese = client.get("/nope", headers={"Accept-Language": "zh-CN"})
+    assert "出错了" in chinese.text and "页面不存在" in chinese.text
+    api = client.get("/api/nope")  # the API keeps answering JSON
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+
+
+def test_pages_name_their_icon_and_the_browser_s_default_address_finds_it(client):
+    page = client.get("/login")
+    match = re.search(
+        r'<link rel="icon" href="(/static/favicon\.svg\?v=[0-9a-f]+)" type="image/svg\+xml">', page.text
+    )
+    assert match
+    icon = client.get(match.group(1))
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    default = client.get(
+        "/favicon.ico", follow_redirects=False
+    )  # asked for by browsers on pages without a link
+    assert default.status_code == 301 and default.headers["location"] == "/static/favicon.svg"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 from playwright.sync_api import expect
 
@@ -64,6 +66,7 @@ def test_hostile_report_is_shown_as_text_and_runs_nothing(users, seed, login, li
             request={"url": "javascript:alert('req')", "method": "GET", "headers": {HOSTILE: HOSTILE}},
             user={"id": HOSTILE, "email": "<img src=x onerror=alert(5)>@x.io"},
             breadcrumbs={"values": [{"category": HOSTILE, "message": HOSTILE, "level": "info"}]},
+            extra={"<i>note</i>": HOSTILE, "db_password": "hunter2-secret"},
         ),
     )
     dialogs: list[str] = []
@@ -84,10 +87,14 @@ def test_hostile_report_is_shown_as_text_and_runs_nothing(users, seed, login, li
     screenshot(page, "xss")
     page.goto(f"{live_server.url}/bugs/{sentry_bug}")
     page.locator("details summary", has_text="Breadcrumbs").click()
-    for title in ("Request", "User", "Tags", "Breadcrumbs"):
+    for title in ("Request", "User", "Tags", "Additional data", "Breadcrumbs"):
         expect(page.locator("details", has=page.locator("summary", has_text=title))).to_contain_text(
             HOSTILE[:20]
         )
+    extra = page.locator("details", has=page.locator("summary", has_text="Additional data"))
+    expect(extra).to_contain_text("<i>note</i>")  # set_extra's data, scrubbed like the rest
+    expect(extra).to_contain_text("[Filtered]")
+    assert "hunter2-secret" not in page.content()
     expect(page.locator(".unlinked", has_text="javascript:alert('req')").first).to_be_visible()
     assert page.locator("main img, main script:not([type='application/json']), main iframe").count() == 0
     assert page.locator("main a[href^='javascript:']").count() == 0
@@ -112,6 +119,7 @@ def test_chinese_labels_from_accept_language_and_switcher(users, seed, login, li
     page.goto(f"{live_server.url}/bugs/{bug_id}")
     expect(page.locator("#pr-card a.button")).to_contain_text("前往 Gitea 审核 PR")
     expect(page.locator("#log-h")).to_contain_text("操作日志")
+    expect(page.locator("#diff .tag").first).to_have_text("修改")  # a file's change, in the page's language
     screenshot(page, "detail-zh")
     # The switcher wins over Accept-Language, and is remembered.
     page.click("header .langs a[lang=en]")
@@ -191,6 +199,20 @@ def test_project_inline_edit_and_missing_fields(users, seed, login, live_server,
     project = api.get("/api/v1/projects/rtc_backend").json()
     assert project["forge_token_set"] is True and project["forge"] == "gitea"
     assert project["deployment_secret_set"] is True and project["webhook_secret_set"] is False
+    # The card's CI step, run as a CI job runs it: a refused notice fails the job instead of passing.
+    card.locator("summary", has_text="Webhooks and CI").click()
+    expect(card.locator("ul.urls")).to_contain_text("GitHub: ")
+    snippet = card.locator("pre[id^=ci-]").inner_text()
+    env = {"PATH": os.environ["PATH"], "CI_COMMIT_SHA": "5e0b7c2a1d9f8e7d6c5b4a3928170f6e5d4c3b2a"}
+
+    def ci(secret: str) -> subprocess.CompletedProcess[str]:
+        command = ["bash", "-eo", "pipefail", "-c", snippet]
+        return subprocess.run(command, env={**env, "WEBHOOK_SECRET": secret}, capture_output=True, text=True)
+
+    refused = ci("not-the-secret")
+    assert refused.returncode != 0 and "Invalid webhook signature" in refused.stdout
+    done = ci("secret-deploy-456")
+    assert done.returncode == 0 and '"status":"ok"' in done.stdout, done.stdout + done.stderr
     old_key = project["ingest_key"]
     card.locator("button", has_text="Rotate key").click()
     expect(page.locator("section.project p.ok")).to_contain_text("New ingest key")
@@ -223,6 +245,9 @@ def test_tokens_and_repair_history(users, seed, login, live_server, api):
     assert api.get("/api/v1/bugs", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     # A token restricted to one project: it sees that project's bugs only.
     other = seed.runtime_bug(2, project="blog")
+    page.reload()
+    expect(page.locator("#projects-hint")).to_have_text(re.compile(r"^None chosen: every project"))
+    expect(page.locator("select[name=projects]")).to_have_attribute("aria-describedby", "projects-hint")
     page.fill("input[name=name]", "shop-agent")
     page.select_option("select[name=scope]", "agent")
     page.select_option("select[name=projects]", ["rtc_backend"])
@@ -232,3 +257,23 @@ def test_tokens_and_repair_history(users, seed, login, live_server, api):
     expect(page.locator("tr", has_text="ci-agent").locator("td.token-projects")).to_have_text("all")
     assert [b["id"] for b in api.get("/api/v1/bugs", headers=limited).json()["bugs"]] == [bug_id]
     assert api.get(f"/api/v1/bugs/{other}", headers=limited).status_code == 404
+
+
+def test_chinese_stats_and_charts_name_days(users, seed, login, live_server):
+    bug_id = seed.runtime_bug(1)
+    page = login("victor", locale="zh-CN")
+    page.goto(f"{live_server.url}/stats")
+    # The tile counts bugs: not the bug page's "Found" (a date, 发现时间).
+    expect(page.locator("li.stat:has([data-total=found]) .label")).to_have_text("发现 Bug")
+    legend = page.locator("#trend-chart .u-legend")
+    expect(legend).to_contain_text("日期")
+    expect(legend).not_to_contain_text("Time")
+    page.goto(f"{live_server.url}/bugs/{bug_id}")
+    legend = page.locator("#occ-chart .u-legend")
+    expect(legend).to_contain_text("日期")
+    expect(legend).not_to_contain_text("Time")
+    # Each point is a day: the legend names the day under the cursor, without a time of day ("12:00am").
+    page.hover("#occ-chart .u-over", position={"x": 5, "y": 20})
+    expect(legend.locator(".u-series").first.locator(".u-value")).to_have_text(
+        re.compile(r"^\d{4}-\d\d-\d\d$")
+    )

@@ -27,12 +27,21 @@ def deploy_script() -> str:
     return textwrap.dedent("\n".join(lines[start:]))
 
 
+def github_script() -> str:
+    """The `run: |` of the doc's GitHub Actions step."""
+    [yaml] = [b for b in re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S) if "GITHUB_SHA" in b]
+    lines = yaml.splitlines()
+    start = lines.index("        run: |") + 1
+    return textwrap.dedent("\n".join(lines[start:]))
+
+
 def run(script: str, url: str, secret: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ["PATH"],
         "CI_COMMIT_SHA": MERGE,
         "CI_COMMIT_SHORT_SHA": MERGE[:8],
         "CI_ENVIRONMENT_NAME": "production",
+        "GITHUB_SHA": MERGE,
         "WEBHOOK_SECRET": secret,
     }
     script = script.replace("https://logcenter.example.com", url)
@@ -60,3 +69,21 @@ def test_the_documented_ci_step_deploys_the_fix(live_server, session):
     bug = reload(session, bug)
     assert (bug.status, bug.deployed_commit, bug.deployed_version) == (BugStatus.DEPLOYED, MERGE, MERGE[:8])
     assert bug.deployed_environment == "production"
+
+
+def test_the_documented_github_actions_step_deploys_the_fix(live_server, session):
+    bug = review_bug(
+        session,
+        forge_project(session, "rtc_backend", "airlabs/rtc_backend"),
+        status=BugStatus.MERGED,
+        merge_commit_sha=MERGE,
+        merged_at=datetime.now(UTC) - timedelta(hours=1),
+    )
+    script = github_script()
+    refused = run(script, live_server.url, "not-the-secret")
+    assert refused.returncode != 0 and "Invalid webhook signature" in refused.stdout + refused.stderr
+    assert reload(session, bug).status == BugStatus.MERGED
+    done = run(script, live_server.url, SECRET)
+    assert done.returncode == 0, done.stderr
+    bug = reload(session, bug)
+    assert (bug.status, bug.deployed_commit, bug.deployed_version) == (BugStatus.DEPLOYED, MERGE, MERGE[:8])

@@ -130,9 +130,10 @@ class Runner:
         for job in jobs:
             where = f"{job.bug.file_path}:{job.bug.line_number}" if job.bug.file_path else job.bug.project_id
             self.progress.emit(
-                "claimed",
+                "found" if s.dry_run else "claimed",
                 job.bug.id,
-                f"{job.bug.error_type} at {where} (project {job.bug.project_id})",
+                f"{job.bug.error_type} at {where} (project {job.bug.project_id})"
+                + (" (dry run: not claimed)" if s.dry_run else ""),
                 project=job.bug.project_id,
             )
         return jobs

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from logcenter.errors import LogCenterError
@@ -69,7 +70,7 @@ def _error_page(
             status_code=status,
             headers=headers,
         )
-    response = render(request, "error.html", status_code=status, message=message)
+    response = render(request, "error.html", status_code=status, code=status, message=message)
     if headers:
         response.headers.update(headers)
     return response
@@ -79,6 +80,12 @@ def install(app: FastAPI) -> None:
     """Add the web UI to the app (after the API's routes and error handlers)."""
     app.state.login_limiter = LoginLimiter()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        """Where browsers look for an icon when a page names none (the API docs, a JSON answer)."""
+        return RedirectResponse("/static/favicon.svg", status_code=301)  # unversioned: it is permanent
+
     # triage_routes before bug_routes: GET /bugs/merge-duplicates is not a bug id.
     for module in (auth_routes, board_routes, triage_routes, bug_routes, admin_routes, notify_routes):
         app.include_router(module.router)
@@ -107,8 +114,23 @@ def install(app: FastAPI) -> None:
         failure = to_failure(exc.errors())
         return _error_page(request, failure.status_code, failure.message)
 
+    api_http_error = app.exception_handlers[StarletteHTTPException]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """No route for the address (404) or the method (405): the UI's error page, not the API's JSON."""
+        if not is_web_path(request.url.path):
+            return await api_http_error(request, exc)  # type: ignore[misc]
+        assert isinstance(exc, StarletteHTTPException)
+        messages = {
+            404: i18n.gettext("No page at this address."),
+            405: i18n.gettext("This page cannot be opened this way."),
+        }
+        message = messages.get(exc.status_code, str(exc.detail))
+        return _error_page(request, exc.status_code, message, dict(exc.headers or {}))
+
     app.add_exception_handler(LogCenterError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
 
 def _quote(path: str) -> str:

@@ -19,7 +19,7 @@ from logcenter.errors import LogCenterError
 from logcenter.notify import inbox, probe
 from logcenter.notify import service as channels
 from logcenter.notify.events import SUBSCRIBABLE
-from logcenter.notify.schemas import ChannelCreate
+from logcenter.notify.schemas import ChannelCreate, ChannelUpdate
 from logcenter.notify.transport import ChannelKind, SmtpSecurity
 from logcenter.projects import service as projects_service
 from logcenter.validation import to_failure
@@ -39,6 +39,13 @@ EVENT_LABELS = {
     "revised": _("Fix revised"),
     "digest": _("Daily digest"),
 }
+# What the pages call each event and delivery state (the API's identifiers stay as they are).
+SHOWN_EVENTS = {
+    **EVENT_LABELS,
+    "test": _("Test message"),
+    "summary": _("Summary of held-back messages"),
+}
+DELIVERY_STATES = {"queued": _("Queued"), "retrying": _("Retrying"), "sent": _("Sent"), "failed": _("Failed")}
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -51,6 +58,7 @@ def _page(request: Request, session: Any, **context: Any) -> Response:
         request,
         "notifications.html",
         channels=rows,
+        event_names=SHOWN_EVENTS,
         kinds=[k.value for k in ChannelKind],
         securities=[s.value for s in SmtpSecurity],
         events=[(e.value, EVENT_LABELS[e.value]) for e in SUBSCRIBABLE],
@@ -69,13 +77,10 @@ def _lines(value: str) -> list[str]:
     return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
 
 
-@router.post("/notifications")
-async def channel_create(request: Request, user: AdminUser) -> Response:
-    form = await request.form()
-    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+def _form_body(form: Any, values: dict[str, str], kind: str) -> dict[str, Any]:
+    """The channel's fields from the new-channel or the edit form (the API's body)."""
     body: dict[str, Any] = {
         "name": values.get("name", ""),
-        "kind": values.get("kind", ""),
         "events": [str(v) for v in form.getlist("events")],
         "throttle_seconds": int(values["throttle_seconds"])
         if values.get("throttle_seconds", "").isdigit()
@@ -86,10 +91,18 @@ async def channel_create(request: Request, user: AdminUser) -> Response:
             body[field] = values[field]
     if values.get("environments"):
         body["environments"] = _lines(values["environments"])
-    if body["kind"] == ChannelKind.EMAIL:
+    if kind == ChannelKind.EMAIL:
         body["recipients"] = _lines(values.get("recipients", ""))
         smtp = {k: values.get(f"smtp_{k}") for k in ("host", "port", "security", "username", "from_address")}
         body["smtp"] = {k: v for k, v in smtp.items() if v}
+    return body
+
+
+@router.post("/notifications")
+async def channel_create(request: Request, user: AdminUser) -> Response:
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    body = {"kind": values.get("kind", ""), **_form_body(form, values, values.get("kind", ""))}
     errors: list[str] = []
     try:
         data = ChannelCreate.model_validate(body)
@@ -121,22 +134,86 @@ def channel_delete(channel_id: int, session: SessionDep, user: AdminUser) -> Res
     return RedirectResponse("/notifications", status_code=303)
 
 
-@router.get("/notifications/{channel_id}")
-def channel_page(channel_id: int, request: Request, session: SessionDep, user: AdminUser) -> Response:
-    channel = channels.get(session, channel_id)
-    rows = channels.deliveries(session, channel_id, limit=100, before=None, status=None)
+def _channel_page(
+    request: Request, session: Any, channel_id: int, *, errors: list[str] | None = None, saved: bool = False
+) -> Response:
+    channel = channels.to_read(session, channels.get(session, channel_id), request.app.state.settings)
+    smtp = channel.smtp.model_dump(mode="json") if channel.smtp else {}
+    values = {
+        "name": channel.name,
+        "kind": channel.kind.value,
+        "project_id": channel.project_id or "",
+        "min_level": channel.min_level or "",
+        "environments": ", ".join(channel.environments),
+        "throttle_seconds": str(channel.throttle_seconds),
+        "recipients": ", ".join(channel.recipients),
+        "enabled": channel.enabled,
+        **{f"smtp_{k}": "" if v is None else str(v) for k, v in smtp.items() if k != "password"},
+    }
     return render(
         request,
         "notification_channel.html",
-        channel=channels.to_read(session, channel, request.app.state.settings),
-        deliveries=rows,
+        status_code=422 if errors else 200,
+        channel=channel,
+        deliveries=channels.deliveries(session, channel_id, limit=100, before=None, status=None),
+        event_names=SHOWN_EVENTS,
+        delivery_states=DELIVERY_STATES,
+        editing=True,
+        values=values,
+        selected=channel.events,
+        errors=errors or [],
+        saved=saved,
+        events=[(e.value, EVENT_LABELS[e.value]) for e in SUBSCRIBABLE],
+        securities=[s.value for s in SmtpSecurity],
+        levels=LEVELS,
+        projects=[p.slug for p in projects_service.list_projects(session)],
     )
+
+
+@router.get("/notifications/{channel_id}")
+def channel_page(channel_id: int, request: Request, session: SessionDep, user: AdminUser) -> Response:
+    return _channel_page(request, session, channel_id, saved=request.query_params.get("saved") == "1")
+
+
+@router.post("/notifications/{channel_id}")
+async def channel_edit(channel_id: int, request: Request, user: AdminUser) -> Response:
+    """The edit form: the fields as the new-channel form sends them; an empty URL or secret keeps the stored
+    one, "Remove the secret" removes it, an empty project means every project (PUT's rules)."""
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    factory = request.app.state.session_factory
+    errors: list[str] = []
+    try:
+        with session_scope(factory) as session:
+            kind = channels.get(session, channel_id).kind
+            body = _form_body(form, values, kind)
+            body.update(
+                project_id=values.get("project_id", ""),
+                min_level=values.get("min_level") or None,
+                environments=_lines(values.get("environments", "")),
+                enabled=values.get("enabled") == "1",
+            )
+            if values.get("remove_secret") == "1":
+                body["secret"] = ""
+            data = ChannelUpdate.model_validate(body)
+            channels.update(session, channel_id, data=data, settings=request.app.state.settings)
+    except ValidationError as exc:
+        errors = [f"{e['field']}: {e['message']}" for e in to_failure(exc.errors()).errors]
+    except LogCenterError as exc:
+        if exc.status_code == 404:
+            raise
+        errors = [exc.message]
+    if errors:
+        with session_scope(factory, write=False) as session:
+            return _channel_page(request, session, channel_id, errors=errors)
+    return RedirectResponse(f"/notifications/{channel_id}?saved=1", status_code=303)
 
 
 @router.get("/inbox")
 def inbox_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     items = inbox.items(session, user.user_id, limit=200)
-    return render(request, "inbox.html", items=items, unread=inbox.unread_count(session, user.user_id))
+    unread = inbox.unread_count(session, user.user_id)
+    return render(request, "inbox.html", items=items, unread=unread, event_names=EVENT_LABELS)
 
 
 @router.get("/inbox/badge")

@@ -124,6 +124,28 @@
     return el ? JSON.parse(el.textContent) : null;
   }
 
+  // Both charts have one point per UTC day: ticks and the legend show days (uPlot's default would add
+  // times of day, "12am", "8am", to a week), labelled in the page's language.
+  var DAY = 86400;
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function isoDay(ts) {
+    var d = new Date(ts * 1000);
+    return d.getUTCFullYear() + "-" + two(d.getUTCMonth() + 1) + "-" + two(d.getUTCDate());
+  }
+  function shortDay(ts) {
+    var d = new Date(ts * 1000);
+    return (d.getUTCMonth() + 1) + "/" + d.getUTCDate();
+  }
+  function dayAxis() {
+    return {
+      incrs: [DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY, 90 * DAY, 365 * DAY],
+      values: function (u, splits) { return splits.map(shortDay); },
+    };
+  }
+  function daySeries(el) {
+    return { label: el.getAttribute("data-x-label") || "Day", value: function (u, ts) { return ts == null ? "--" : isoDay(ts); } };
+  }
+
   function charts(root) {
     if (typeof uPlot === "undefined") return;
     root.querySelectorAll("[data-chart]").forEach(function (el) {
@@ -136,19 +158,21 @@
       if (el.getAttribute("data-chart") === "occurrences") {
         opts = {
           width: width, height: 180,
-          series: [{}, { label: el.getAttribute("data-label"), stroke: "#c0392b", fill: "rgba(192,57,43,0.15)" }],
-          axes: [{}, {}],
+          tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
+          series: [daySeries(el), { label: el.getAttribute("data-label"), stroke: "#c0392b", fill: "rgba(192,57,43,0.15)" }],
+          axes: [dayAxis(), {}],
         };
         series = [data.days, data.counts];
       } else {
         var days = data.days.map(function (d) { return Date.parse(d + "T00:00:00Z") / 1000; });
         opts = {
           width: width, height: 240,
-          series: [{},
+          tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
+          series: [daySeries(el),
             { label: el.getAttribute("data-l1"), stroke: "#2471a3", width: 2 },
             { label: el.getAttribute("data-l2"), stroke: "#1e8449", width: 2 },
             { label: el.getAttribute("data-l3"), stroke: "#c0392b", width: 2, dash: [6, 4] }],
-          axes: [{}, {}],
+          axes: [dayAxis(), {}],
         };
         series = [days, data.new, data.fixed, data.failed];
       }
