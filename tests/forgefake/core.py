@@ -134,7 +134,7 @@ class Fault:
     status: int
     retry_after: str | None
     path_contains: str | None
-    body: dict[str, Any]
+    body: Any
     times: int
     location: str | None = None
 
@@ -406,16 +406,18 @@ class FakeForge:
         path_contains: str | None = None,
         message: str = "fake forge failure",
         location: str | None = None,
+        body: Any = None,
     ) -> None:
         """Answer the next `times` requests (matching `path_contains`) with `status`, before any handler
-        runs; with `location`, a redirect there (say `fail_next(301, location=...)`, a moved repository)."""
+        runs; with `location`, a redirect there (say `fail_next(301, location=...)`, a moved repository);
+        with `body`, that JSON instead of `{"message": message}` (say a 200 that is not what was asked)."""
         with self.lock:
             self.faults.append(
                 Fault(
                     status,
                     None if retry_after is None else str(retry_after),
                     path_contains,
-                    {"message": message},
+                    {"message": message} if body is None else body,
                     times,
                     location,
                 )

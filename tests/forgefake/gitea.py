@@ -319,11 +319,17 @@ class FakeGitea(GiteaHooks):
         ]
         return self._page(request, files)
 
-    def _page(self, request: Request, items: list[Any]) -> Response:
-        """One page as Gitea hands it out: `limit` (DEFAULT_PAGING_NUM 30 when absent) capped at the
-        instance's MAX_RESPONSE_ITEMS, with X-Total-Count and a Link header (next/last, first/prev)."""
+    def _page_of(self, request: Request, items: list[Any]) -> tuple[list[Any], int, int]:
+        """The items of the page asked for, the page and its size: `limit` (DEFAULT_PAGING_NUM 30 when
+        absent) capped at the instance's MAX_RESPONSE_ITEMS."""
         page = max(int(request.query_params.get("page", 1)), 1)
         limit = min(int(request.query_params.get("limit", 0)) or 30, self.max_response_items)
+        return items[(page - 1) * limit : page * limit], page, limit
+
+    def _page(self, request: Request, items: list[Any]) -> Response:
+        """One page as Gitea hands out a listing, with X-Total-Count and a Link header (next/last,
+        first/prev)."""
+        chunk, page, limit = self._page_of(request, items)
         last = max((len(items) + limit - 1) // limit, 1)
 
         def link(to: int, rel: str) -> str:
@@ -332,7 +338,7 @@ class FakeGitea(GiteaHooks):
         links = [link(page + 1, "next"), link(last, "last")] if page < last else []
         links += [link(1, "first"), link(page - 1, "prev")] if page > 1 else []
         headers = {"X-Total-Count": str(len(items))} | ({"Link": ",".join(links)} if links else {})
-        return JSONResponse(items[(page - 1) * limit : page * limit], headers=headers)
+        return JSONResponse(chunk, headers=headers)
 
     def is_merged(self, request: Request, body: bytes, owner: str, repo: str, index: int) -> Response:
         pr = self.pr(f"{owner}/{repo}", index)
@@ -401,6 +407,9 @@ class FakeGitea(GiteaHooks):
         return JSONResponse(self.comment_json(r, pr, comment), status_code=201)
 
     def combined_status(self, request: Request, body: bytes, owner: str, repo: str, ref: str) -> Response:
+        """The newest status of each context, a page of them (`page`, `limit`) as Gitea's
+        GetCombinedCommitStatusByRef pages them: the count of all contexts goes in X-Total-Count, with no
+        Link header, and `state` and `total_count` describe only the page."""
         r = self._repo(owner, repo)
         if not r.bare.has(ref):
             raise ApiError(404, "The target couldn't be found.")
@@ -420,7 +429,7 @@ class FakeGitea(GiteaHooks):
                 "created_at": iso(s["at"]),
                 "updated_at": iso(s["at"]),
             }
-            for s in latest.values()
+            for s in self._page_of(request, list(latest.values()))[0]
         ]
         order = ["error", "failure", "warning", "pending", "success", "skipped"]
         state = min((s["status"] for s in statuses), key=order.index, default="")
@@ -433,7 +442,7 @@ class FakeGitea(GiteaHooks):
             "commit_url": f"{self.api_url}/repos/{r.full_name}/commits/{sha}",
             "url": f"{self.api_url}/repos/{r.full_name}/commits/{sha}/status",
         }
-        return JSONResponse(payload)
+        return JSONResponse(payload, headers={"X-Total-Count": str(len(latest))})
 
     def compare(self, request: Request, body: bytes, owner: str, repo: str, basehead: str) -> Response:
         r = self._repo(owner, repo)

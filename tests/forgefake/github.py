@@ -220,6 +220,19 @@ class FakeGitHub(GitHubHooks):
         per_page = min(int(request.query_params.get("per_page", 30)), 100)
         return items[(page - 1) * per_page : page * per_page]
 
+    def _linked(self, request: Request, items: list[Any]) -> tuple[list[Any], dict[str, str]]:
+        """A page of `items` and GitHub's Link header (next/last, first/prev) when there is more than one."""
+        page = max(int(request.query_params.get("page", 1)), 1)
+        per_page = min(int(request.query_params.get("per_page", 30)), 100)
+        last = max((len(items) + per_page - 1) // per_page, 1)
+
+        def link(to: int, rel: str) -> str:
+            return f'<{request.url.include_query_params(page=to)}>; rel="{rel}"'
+
+        links = [link(page + 1, "next"), link(last, "last")] if page < last else []
+        links += [link(1, "first"), link(page - 1, "prev")] if page > 1 else []
+        return self._page(request, items), ({"Link": ", ".join(links)} if links else {})
+
     def get_repo(self, request: Request, body: bytes, owner: str, repo: str) -> Response:
         return JSONResponse(self.repo_json(self._repo(owner, repo)))
 
@@ -437,6 +450,8 @@ class FakeGitHub(GitHubHooks):
         return sha, list(latest.values())
 
     def combined_status(self, request: Request, body: bytes, owner: str, repo: str, ref: str) -> Response:
+        """The newest status of each context, paged (`per_page` 30 by default, at most 100) with a Link
+        header; `state` and `total_count` speak for all of them."""
         r = self._repo(owner, repo)
         sha, entries = self._statuses(r, ref)
         statuses = [s for s in entries if not s["context"].startswith("check:")]
@@ -448,6 +463,7 @@ class FakeGitHub(GitHubHooks):
             if "pending" in states or not states
             else "success"
         )
+        page, headers = self._linked(request, statuses)
         return JSONResponse(
             {
                 "state": state,
@@ -466,14 +482,16 @@ class FakeGitHub(GitHubHooks):
                         "created_at": iso(s["at"]),
                         "updated_at": iso(s["at"]),
                     }
-                    for s in statuses
+                    for s in page
                 ],
-            }
+            },
+            headers=headers,
         )
 
     def check_runs(self, request: Request, body: bytes, owner: str, repo: str, ref: str) -> Response:
         """Check runs are statuses whose context starts with `check:`; their state is `queued`,
-        `in_progress` or a conclusion (`success`, `failure`, ...)."""
+        `in_progress` or a conclusion (`success`, `failure`, ...). Paged like the combined status;
+        `total_count` counts all of them."""
         r = self._repo(owner, repo)
         sha, entries = self._statuses(r, ref)
         runs = []
@@ -493,7 +511,8 @@ class FakeGitHub(GitHubHooks):
                     "completed_at": iso(s["at"]) if done else None,
                 }
             )
-        return JSONResponse({"total_count": len(runs), "check_runs": runs})
+        page, headers = self._linked(request, runs)
+        return JSONResponse({"total_count": len(runs), "check_runs": page}, headers=headers)
 
     def compare(self, request: Request, body: bytes, owner: str, repo: str, basehead: str) -> Response:
         r = self._repo(owner, repo)

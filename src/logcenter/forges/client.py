@@ -23,6 +23,7 @@ from logcenter.forges.base import (
     CommitChecks,
     ForgeConfig,
     ForgeConflict,
+    ForgeError,
     ForgeKind,
     MergeStyle,
     PRComment,
@@ -109,8 +110,9 @@ class ForgeClient(ABC):
     def _page_params(self, page: int) -> dict[str, Any]:
         return {"per_page": self.PAGE, "page": page}
 
-    def _last_page(self, response: httpx.Response, count: int) -> bool:
-        """Whether the page just read is the last one; here, when it is short."""
+    def _last_page(self, response: httpx.Response, count: int, seen: int) -> bool:
+        """Whether the page just read (`count` items, `seen` so far) is the last one; here, when it is
+        short."""
         return count < self.PAGE
 
     # what each forge does its own way, as a whole
@@ -136,19 +138,50 @@ class ForgeClient(ABC):
     def _pr_path(self, number: int) -> str:
         return f"{self.repo_path}/{self.PULLS}/{number}"
 
-    def _paged(self, call: str, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Every item of a listing, page after page."""
+    def _paged(
+        self, call: str, path: str, params: dict[str, Any] | None = None, *, key: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every item of a listing, page after page; `key` names the list in an answer that is an object
+        (a combined status's `statuses`, GitHub's `check_runs`)."""
         items: list[dict[str, Any]] = []
         page = 1
         while True:
             response = self.http.request(
                 call, "GET", path, params={**(params or {}), **self._page_params(page)}
             )
-            batch = response.json() or []
+            batch = self._answer(call, response, list if key is None else dict, "a listing")
+            if key is not None:
+                batch = batch.get(key) or []
+                if not isinstance(batch, list):
+                    raise self._unexpected(call, response, "a listing")
             items.extend(batch)
-            if not batch or self._last_page(response, len(batch)):
+            if not batch or self._last_page(response, len(batch), len(items)):
                 return items
             page += 1
+
+    def _answer(self, call: str, response: httpx.Response, shape: type, what: str) -> Any:
+        """The JSON of a 2xx answer, when it has the shape asked for (a 200 from a proxy or a broken forge
+        may carry anything); otherwise a ForgeError naming the call."""
+        try:
+            data = response.json()
+        except ValueError:
+            raise self._unexpected(call, response, what) from None
+        if data is None and shape is list:
+            return []
+        if not isinstance(data, shape):
+            raise self._unexpected(call, response, what)
+        return data
+
+    def _unexpected(self, call: str, response: httpx.Response, what: str) -> ForgeError:
+        return ForgeError(self.kind.value, call, response.status_code, f"the answer is not {what}")
+
+    def _pull(self, call: str, response: httpx.Response) -> PullRequest:
+        """The PR in an answer, or a ForgeError when the answer is not one."""
+        what = f"a {self.PR_LONG}"
+        try:
+            return self.pull_request(self._answer(call, response, dict, what))
+        except (KeyError, TypeError, ValueError):
+            raise self._unexpected(call, response, what) from None
 
     def repo_info(self) -> RepoInfo:
         data = self.http.request(f"get {self.REPO}", "GET", self.repo_path).json()
@@ -170,15 +203,15 @@ class ForgeClient(ABC):
             expect=(201, self.PR_EXISTS),
         )
         if response.status_code == 201:
-            return self.pull_request(response.json())
+            return self._pull(call, response)
         existing = self._open_pull_request(call, head=head, base=base)
         if existing is None:
             raise self.http.error(call, response)
         return existing
 
     def get_pull_request(self, number: int) -> PullRequest:
-        data = self.http.request(f"get {self._name(number)}", "GET", self._pr_path(number)).json()
-        return self.pull_request(data)
+        call = f"get {self._name(number)}"
+        return self._pull(call, self.http.request(call, "GET", self._pr_path(number)))
 
     def merge_pull_request(
         self, number: int, *, style: MergeStyle, expected_head_sha: str | None, message: str | None = None
@@ -201,13 +234,15 @@ class ForgeClient(ABC):
         # a refusal may be a race with a merge elsewhere ("already merged"): that is success too; a 200 that
         # left the PR unmerged is not
         after = (
-            self._merged(number, response) if response.status_code == 200 else self.get_pull_request(number)
+            self._merged(number, call, response)
+            if response.status_code == 200
+            else self.get_pull_request(number)
         )
         if after.merged:
             return after
         raise self.http.error(call, response, ForgeConflict)
 
-    def _merged(self, number: int, response: httpx.Response) -> PullRequest:
+    def _merged(self, number: int, call: str, response: httpx.Response) -> PullRequest:
         """The PR after a merge call that answered 200 (most forges answer without the PR: read it)."""
         return self.get_pull_request(number)
 
@@ -219,7 +254,17 @@ class ForgeClient(ABC):
         )
         if response.status_code in self.CLOSE_REFUSED:
             raise self.http.error(call, response, ForgeConflict)
-        return self.pull_request(response.json())
+        closed = self._pull(call, response)
+        if closed.merged:
+            # GitHub and GitLab answer closing a merged PR with the merged PR; Gitea refuses (412): both
+            # say "merged meanwhile", which a reject must not take for a closed PR
+            raise ForgeConflict(
+                self.kind.value,
+                call,
+                response.status_code,
+                f"the {self.PR_LONG} is merged: it cannot be closed",
+            )
+        return closed
 
     def commit_checks(self, sha: str) -> CommitChecks:
         return combine_checks(sha, self._checks(sha))
@@ -268,12 +313,16 @@ class PullsClient(ForgeClient):
     def _comment(self, data: dict[str, Any], number: int) -> PRComment:
         return pulls_comment(data)
 
-    def _last_page(self, response: httpx.Response, count: int) -> bool:
+    def _last_page(self, response: httpx.Response, count: int, seen: int) -> bool:
         """The `Link` header says whether a next page exists (a server may hand out fewer items than asked
-        for); a listing without one ends at a short page."""
+        for); without one, Gitea's `X-Total-Count` says how many there are (its combined status sends only
+        that); a listing with neither ends at a short page."""
         link = response.headers.get("link")
         if link is not None:
             return 'rel="next"' not in link
+        total = response.headers.get("x-total-count", "")
+        if total.isdigit():
+            return seen >= int(total)
         return count < self.PAGE
 
     def pull_request_files(self, number: int) -> list[ChangedFile]:
@@ -320,17 +369,20 @@ class PullsClient(ForgeClient):
         return []
 
     def _checks(self, sha: str) -> list[Check]:
-        """The commit's statuses (the combined status's `statuses`)."""
-        data = self.http.request(
-            f"get status of {sha[:12]}", "GET", f"{self.repo_path}/commits/{quote(sha, safe='')}/status"
-        ).json()
+        """The commit's statuses (the combined status's `statuses`, the newest of each context), every
+        page of them: a red context on page 2 must not leave the commit green."""
+        statuses = self._paged(
+            f"get status of {sha[:12]}",
+            f"{self.repo_path}/commits/{quote(sha, safe='')}/status",
+            key="statuses",
+        )
         return [
             Check(
                 name=s.get("context") or "",
                 state=self.STATUS_STATES.get(s.get(self.STATUS_FIELD) or "", CheckState.PENDING),
                 url=s.get("target_url") or None,
             )
-            for s in data.get("statuses") or []
+            for s in statuses
         ]
 
     def request_reviewers(self, number: int, reviewers: list[str]) -> None:

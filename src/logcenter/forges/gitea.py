@@ -62,7 +62,7 @@ class GiteaForge(PullsClient):
 
     def _open_pull_request(self, call: str, *, head: str, base: str) -> PullRequest:
         path = f"{self.repo_path}/pulls/{quote(base, safe='')}/{quote(head, safe='')}"
-        return self.pull_request(self.http.request(call, "GET", path).json())
+        return self._pull(call, self.http.request(call, "GET", path))
 
     def _issue_comments(self, number: int) -> list[dict[str, Any]]:
         # one answer: the endpoint takes no page/limit and would hand the same comments out for every page

@@ -65,13 +65,12 @@ class GitHubForge(PullsClient):
     def _checks(self, sha: str) -> list[Check]:
         """The combined status's statuses and the check runs of GitHub Actions and apps."""
         checks = super()._checks(sha)
-        runs = self.http.request(
+        runs = self._paged(
             f"list check runs of {sha[:12]}",
-            "GET",
             f"{self.repo_path}/commits/{quote(sha, safe='')}/check-runs",
-            params={"per_page": PAGE},
-        ).json()
-        for run in runs.get("check_runs") or []:
+            key="check_runs",
+        )
+        for run in runs:
             if run.get("status") != "completed":
                 state = CheckState.PENDING
             else:

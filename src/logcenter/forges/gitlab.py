@@ -126,7 +126,7 @@ class GitLabForge(ForgeClient):
     def pull_request(self, data: dict[str, Any]) -> PullRequest:
         return pull_request_from(data)
 
-    def _last_page(self, response: httpx.Response, count: int) -> bool:
+    def _last_page(self, response: httpx.Response, count: int, seen: int) -> bool:
         # X-Next-Page is empty on the last page (and absent where GitLab does not count)
         return count < PAGE or not response.headers.get("x-next-page", "x")
 
@@ -203,8 +203,8 @@ class GitLabForge(ForgeClient):
             call, "PUT", f"{self._pr_path(number)}/merge", json=body, expect=(200, 405, 406, 409, 422)
         )
 
-    def _merged(self, number: int, response: httpx.Response) -> PullRequest:
-        return self.pull_request(response.json())  # GitLab answers a merge with the merged MR
+    def _merged(self, number: int, call: str, response: httpx.Response) -> PullRequest:
+        return self._pull(call, response)  # GitLab answers a merge with the merged MR
 
     def _rebase(self, number: int, call: str) -> None:
         """Rebase the source branch onto the target (GitLab does it in the background) and wait for it."""
