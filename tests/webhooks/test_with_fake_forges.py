@@ -289,6 +289,39 @@ def test_rejecting_a_pr_merged_meanwhile_records_the_merge(client, session, admi
     assert not pr.comments
 
 
+def test_a_pr_merged_while_it_is_being_rejected_is_recorded_as_merged(
+    client, session, admin_headers, fake_forge, monkeypatch
+):
+    """Someone merges on the forge between Log Center reading the PR and closing it: the forge refuses the
+    close (or answers with the merged PR), and the bug is MERGED, not FAILED."""
+    from logcenter.projects import forge as project_forge
+
+    configure(client, admin_headers, fake_forge)
+    bug, pr = pending(session, fake_forge)
+    connect = project_forge.connect
+
+    def connect_and_merge_meanwhile(target):
+        forge = connect(target)
+        comment = forge.comment
+
+        def comment_then_someone_merges(number, body):
+            result = comment(number, body)
+            fake_forge.merge_pr(fake_forge.default_repo, pr.number, by="maria")
+            return result
+
+        forge.comment = comment_then_someone_merges
+        return forge
+
+    monkeypatch.setattr(project_forge, "connect", connect_and_merge_meanwhile)
+    response = client.post(
+        f"/api/v1/bugs/{bug.id}/reject", json={"reason": "too late"}, headers=admin_headers
+    )
+    assert response.status_code == 409, response.text
+    assert "already merged" in response.json()["detail"]
+    bug = reload(session, bug)
+    assert (bug.status, bug.merge_commit_sha) == (BugStatus.MERGED, pr.merge_commit)
+
+
 def test_no_transaction_is_held_while_the_forge_answers(live_server, api, session, fake_gitea):
     """A merge waiting for a slow forge does not hold the database: other writes go on meanwhile (on SQLite a
     write transaction held across the forge call would make them wait for it)."""

@@ -26,7 +26,7 @@ from logcenter.bugs.workflow import HistoryKind
 from logcenter.config import Settings
 from logcenter.db import session_scope
 from logcenter.errors import Conflict, LogCenterError
-from logcenter.forges.base import MergeStyle, PRState, PullRequest
+from logcenter.forges.base import ForgeConflict, MergeStyle, PRState, PullRequest
 from logcenter.projects import forge as project_forge
 from logcenter.projects.models import Project
 from logcenter.reviews import apply
@@ -163,14 +163,20 @@ def reject(
     if number is not None and target is not None:
         with closing(project_forge.connect(target)) as forge:
             pr = forge.get_pull_request(number)
+            if not pr.merged:
+                forge.comment(number, f"Rejected in Log Center by {actor}:\n\n{reason}")
+                if pr.state == PRState.OPEN:
+                    try:
+                        forge.close_pull_request(number)
+                    except ForgeConflict:  # merged between the read and the close: the forge says so
+                        pr = forge.get_pull_request(number)
+                        if not pr.merged:
+                            raise
             if pr.merged:
                 _record_merge(
                     factory, bug_id, pr, actor=f"{pr.merged_by or 'someone'} ({target.kind})", note=None
                 )
                 raise Conflict(f"PR #{number} is already merged on the forge: bug {bug_id} is now MERGED")
-            forge.comment(number, f"Rejected in Log Center by {actor}:\n\n{reason}")
-            if pr.state == PRState.OPEN:
-                forge.close_pull_request(number)
         _forget(target, number)
         failure = f"PR #{number} rejected by {actor}: {reason}"
     result = _write(
