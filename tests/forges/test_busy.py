@@ -109,3 +109,21 @@ def test_closing_a_pull_request_merged_meanwhile_is_a_conflict(fake_forge: FakeF
     assert "merged" in caught.value.message
     after = forge.get_pull_request(number)
     assert after.merged and after.state is PRState.MERGED
+
+
+def test_a_server_that_ignores_the_page_asked_for_is_a_forge_error_not_an_endless_loop(
+    fake_forge: FakeForge,
+) -> None:
+    """A proxy or a broken forge answering every page with the same full page and no paging header: the
+    listing stops after MAX_PAGES with a ForgeError naming the call, instead of asking for ever."""
+    from logcenter.forges.client import MAX_PAGES
+
+    forge, number = open_fix(fake_forge)
+    path = f"/merge_requests/{number}/diffs" if fake_forge.kind == "gitlab" else f"/pulls/{number}/files"
+    fake_forge.fail_next(200, path_contains=path, body=[{}] * 100, times=MAX_PAGES + 5)
+
+    with pytest.raises(ForgeError) as caught:
+        forge.pull_request_files(number)
+
+    assert f"more than {MAX_PAGES} pages" in caught.value.message
+    assert caught.value.forge == fake_forge.kind

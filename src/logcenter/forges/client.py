@@ -38,6 +38,9 @@ from logcenter.forges.base import (
 )
 from logcenter.forges.http import ForgeHTTP
 
+# Pages of one listing at most (of 30-100 items): far more than a pull request's files, comments or checks.
+MAX_PAGES = 100
+
 
 class ForgeClient(ABC):
     """The part of a `Forge` that is the same on every forge: the HTTP session, the paging loop and the
@@ -157,6 +160,8 @@ class ForgeClient(ABC):
             items.extend(batch)
             if not batch or self._last_page(response, len(batch), len(items)):
                 return items
+            if page == MAX_PAGES:  # a server that ignores `page` would answer the same full page for ever
+                raise ForgeError(self.kind.value, call, response.status_code, f"more than {MAX_PAGES} pages")
             page += 1
 
     def _answer(self, call: str, response: httpx.Response, shape: type, what: str) -> Any:
