@@ -60,7 +60,7 @@ def test_verified_fix_without_push_stays_on_a_local_branch(harness: Harness) -> 
 @pytest.mark.parametrize(
     ("scenario", "reason", "words"),
     [
-        ("no_test", "no_regression_test", "added or changed no test file"),
+        ("no_test", "no_regression_test", "against the base branch, adds or changes no test file"),
         ("breaks", "tests_failed", "fail with the fix applied"),
         ("empty", "no_change", "reported success but changed no file"),
         ("is_error", "fixer_error", "is_error true"),

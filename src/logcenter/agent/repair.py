@@ -586,7 +586,7 @@ class Repairer:
             if config.require_regression_test:
                 raise verify.Rejected(
                     "no_regression_test",
-                    "the fixer added or changed no test file (patterns: "
+                    "the fix, against the base branch, adds or changes no test file (patterns: "
                     f"{', '.join(config.test_patterns[:10])}); the project requires a regression test",
                 )
             evidence.unverified = (
