@@ -1,6 +1,6 @@
 """Triage: ignore a bug (forever, for a while, until it recurs N more times), assign it, merge duplicates.
 
-The fields and history rows are the workflow's (bugs/workflow.py); this module finds the bugs, ends ignoring
+The fields and history rows are set by triage/moves.py; this module finds the bugs, ends ignoring
 whose condition was met (the `triage.unignore` job, so the ingest hot path never looks at ignoring), and
 moves an absorbed bug's data to the bug that absorbs it: occurrences, counters, hourly counts and tag
 values. The absorbed bug's row stays, so its fingerprint keeps its unique slot and the ingest writer routes
@@ -16,7 +16,6 @@ from sqlalchemy import Integer, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from logcenter.bugs import workflow
 from logcenter.bugs.models import Bug, BugHourlyCount, BugTagValue, Occurrence
 from logcenter.bugs.service import BugFilter, _filtered, get_bug, searched
 from logcenter.db import utcnow
@@ -24,6 +23,7 @@ from logcenter.errors import Conflict, NotFound, ValidationFailed
 from logcenter.ingest import counting
 from logcenter.ingest.models import RecentEventId, UncountedOccurrence
 from logcenter.ingest.sql import LATEST_FIELDS, BatchSQL
+from logcenter.triage import moves
 
 SYSTEM = "system"
 MAX_ABSORB = 100  # bugs merged into one at once (AbsorbIn.bug_ids)
@@ -43,7 +43,7 @@ def ignore(
     if until is not None and until <= utcnow():
         raise ValidationFailed([{"field": "until", "message": "the end of ignoring must be in the future"}])
     bug = get_bug(session, bug_id, for_update=True)
-    workflow.ignore(session, bug, actor=actor, until=until, occurrences=occurrences, note=note)
+    moves.ignore(session, bug, actor=actor, until=until, occurrences=occurrences, note=note)
     if bug.ignore_until_count is not None:
         bug.ignore_until_count = min(bug.ignore_until_count, MAX_COUNT)
     session.flush()
@@ -53,7 +53,7 @@ def ignore(
 def unignore(session: Session, bug_id: int, *, actor: str, note: str | None = None) -> Bug:
     """Stop ignoring a bug now."""
     bug = get_bug(session, bug_id, for_update=True)
-    workflow.unignore(session, bug, actor=actor, note=note)
+    moves.unignore(session, bug, actor=actor, note=note)
     session.flush()
     return bug
 
@@ -61,7 +61,7 @@ def unignore(session: Session, bug_id: int, *, actor: str, note: str | None = No
 def assign(session: Session, bug_id: int, *, actor: str, assignee: str | None) -> Bug:
     """Set (or clear, with None) who is responsible for a bug."""
     bug = get_bug(session, bug_id, for_update=True)
-    workflow.assign(session, bug, actor=actor, assignee=assignee)
+    moves.assign(session, bug, actor=actor, assignee=assignee)
     session.flush()
     return bug
 
@@ -79,7 +79,7 @@ def unignore_due(session: Session, *, now: datetime | None = None) -> int:
             why = f"recurred {times} time{'s' if times != 1 else ''} since it was ignored"
         else:
             why = "ignore period ended"
-        workflow.unignore(session, bug, actor=SYSTEM, note=why, now=now)
+        moves.unignore(session, bug, actor=SYSTEM, note=why, now=now)
     session.flush()
     return len(bugs)
 
@@ -98,7 +98,7 @@ def absorb(session: Session, survivor_id: int, bug_ids: list[int], *, actor: str
         raise NotFound(f"Bug {missing[0]} not found")
     survivor = locked[survivor_id]
     others = [locked[i] for i in sorted(set(bug_ids))]  # the survivor among them: 422 from the workflow
-    workflow.absorb(session, survivor, others, actor=actor)
+    moves.absorb(session, survivor, others, actor=actor)
     before = survivor.occurrence_count
     _add_counters(survivor, others)
     session.flush()
