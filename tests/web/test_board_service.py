@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from logcenter.bugs import board
+from logcenter.bugs import board, listing
 from logcenter.bugs.models import BugStatus
 from logcenter.bugs.service import BugFilter
 from tests.factories import make_bug, make_project
@@ -22,7 +22,7 @@ def test_keyset_pages_visit_every_bug_once_in_order(session):
     for sort in ("-last_seen", "last_seen", "-occurrence_count", "-id", "id", "first_seen"):
         seen, cursor = [], None
         while True:
-            page = board.page(session, filters=BugFilter(), sort=sort, cursor=cursor, limit=5)
+            page = listing.list_page(session, filters=BugFilter(), sort=sort, cursor=cursor, page_size=5)
             seen += [bug.id for bug, _ in page.rows]
             assert page.total == 23
             cursor = page.next_cursor
@@ -37,7 +37,9 @@ def test_status_filter_and_capped_count(session, monkeypatch):
     for status in [BugStatus.NEW] * 4 + [BugStatus.FAILED] * 3 + [BugStatus.MERGED] * 2:
         make_bug(session, project, status=status)
     session.commit()
-    page = board.page(session, filters=BugFilter(statuses=[BugStatus.NEW, BugStatus.FAILED]), limit=50)
+    page = listing.list_page(
+        session, filters=BugFilter(statuses=[BugStatus.NEW, BugStatus.FAILED]), page_size=50
+    )
     assert sorted(bug.status for bug, _ in page.rows) == ["FAILED"] * 3 + ["NEW"] * 4
     monkeypatch.setattr(board, "COUNT_CAP", 5)
     assert board.count(session, filters=BugFilter()) == (5, True)
@@ -77,12 +79,14 @@ def test_project_filter_pages_within_the_project(session):
     for i in range(5):
         make_bug(session, other, seen=start + dt.timedelta(minutes=i))
     session.commit()
-    first = board.page(session, filters=BugFilter(project="team/app"), limit=4)
-    second = board.page(session, filters=BugFilter(project="team/app"), cursor=first.next_cursor, limit=4)
+    first = listing.list_page(session, filters=BugFilter(project="team/app"), page_size=4)
+    second = listing.list_page(
+        session, filters=BugFilter(project="team/app"), cursor=first.next_cursor, page_size=4
+    )
     assert [b.id for b, _ in first.rows + second.rows] == ids[::-1]
     assert {slug for _, slug in first.rows + second.rows} == {"team/app"}
     assert (first.total, second.next_cursor) == (7, None)
-    assert board.page(session, filters=BugFilter(project="nobody")).rows == []
+    assert listing.list_page(session, filters=BugFilter(project="nobody")).rows == []
 
 
 def test_keyset_pages_of_several_statuses_merge_in_order(session):
@@ -102,12 +106,12 @@ def test_keyset_pages_of_several_statuses_merge_in_order(session):
     for sort in ("-last_seen", "id"):
         seen, cursor = [], None
         while True:
-            page = board.page(
+            page = listing.list_page(
                 session,
                 filters=BugFilter(statuses=[BugStatus.NEW, BugStatus.FAILED]),
                 sort=sort,
                 cursor=cursor,
-                limit=4,
+                page_size=4,
             )
             seen += [bug.id for bug, _ in page.rows]
             if (cursor := page.next_cursor) is None:
@@ -142,5 +146,5 @@ def test_stat_cards_leave_out_ignored_and_merged_away_bugs_as_the_board_does(ses
     assert cards(ignored="only") == (5, 1, 1, 1, 1, 1)
     assert cards(ignored="include") == (10, 2, 2, 2, 2, 2)
     # What the board lists under the same filter, for comparison: the cards count those rows.
-    listed = board.page(session, filters=BugFilter(statuses=[BugStatus.FAILED]), limit=50)
+    listed = listing.list_page(session, filters=BugFilter(statuses=[BugStatus.FAILED]), page_size=50)
     assert listed.total == 1

@@ -1,7 +1,8 @@
-"""The bug board's reads: stat cards, keyset pages and capped totals, built to stay fast on large tables.
+"""The bug board's reads: stat cards, sections and capped totals, built to stay fast on large tables.
 
-Offset paging and exact totals cost a scan of every match (bench/web.py); the board instead pages by a cursor
-on (sort column, id), counts a filtered list only up to `COUNT_CAP`, and reads its stat cards from indexes:
+Offset paging and exact totals cost a scan of every match (bench/web.py); the board's list pages by a cursor
+on (sort column, id) as the API's does (bugs/listing.py), counts only up to `COUNT_CAP`, and reads its stat
+cards from indexes:
 `ix_bugs_status_last_seen_id` for the status filter, its order and the status counts,
 `ix_bugs_status_status_changed_at` for what entered a status today, `ix_bugs_created_at` for what was found
 today.
@@ -9,18 +10,15 @@ today.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import orjson
-from sqlalchemy import Select, func, select, tuple_, union_all
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from logcenter.bugs.models import Bug, BugStatus
 from logcenter.bugs.service import BugFilter, _filtered, not_merged_away, searched
-from logcenter.errors import ValidationFailed
 from logcenter.projects.models import Project
 
 S = BugStatus
@@ -29,12 +27,6 @@ COUNT_CAP = 10_000
 CHIP_CAP = 1_000  # the status chips' counts: "1,000+" above
 # A text search has no index to count from (LIKE '%...%'): each counted match costs a scan of several rows.
 SEARCH_COUNT_CAP = 1_000
-BOARD_SORTS: dict[str, Any] = {
-    "last_seen": Bug.last_seen,
-    "first_seen": Bug.first_seen,
-    "occurrence_count": Bug.occurrence_count,
-    "id": Bug.id,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +43,9 @@ class StatCards:
 
 
 @dataclass(frozen=True, slots=True)
-class BoardPage:
+class Page:
+    """A page of bugs with their project slugs: the board's sections and list, the API's list."""
+
     rows: list[tuple[Bug, str]]
     next_cursor: str | None
     total: int
@@ -112,82 +106,6 @@ def _ignored(ignored: str) -> list[Any]:
     return []
 
 
-def encode_cursor(bug: Bug, sort: str) -> str:
-    value = getattr(bug, sort.removeprefix("-"))
-    if isinstance(value, dt.datetime):
-        value = value.isoformat()
-    return base64.urlsafe_b64encode(orjson.dumps([value, bug.id])).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
-    try:
-        value, bug_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if sort.removeprefix("-") in ("last_seen", "first_seen"):
-            value = dt.datetime.fromisoformat(value)
-        elif not isinstance(value, int):
-            raise ValueError(value)
-        if not isinstance(bug_id, int):
-            raise ValueError(bug_id)
-    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
-        raise ValidationFailed([{"field": "cursor", "message": "not a cursor of this board"}]) from exc
-    return value, bug_id
-
-
-def page(
-    session: Session,
-    *,
-    filters: BugFilter,
-    sort: str = "-last_seen",
-    cursor: str | None = None,
-    limit: int = 50,
-) -> BoardPage:
-    """One page of the filtered bugs after `cursor` (keyset on sort column and id), with a capped total."""
-    key = sort.removeprefix("-")
-    if key not in BOARD_SORTS:
-        raise ValidationFailed([{"field": "sort", "message": f"expected one of {', '.join(BOARD_SORTS)}"}])
-    column, descending = BOARD_SORTS[key], sort.startswith("-")
-    order: list[Any] = [column.desc(), Bug.id.desc()] if descending else [column.asc(), Bug.id.asc()]
-    if key == "id":
-        order = order[:1]
-
-    def after_cursor(query: Q) -> Q:
-        if not cursor:
-            return query
-        value, bug_id = _decode_cursor(cursor, sort)
-        if key == "id":
-            return query.where(Bug.id < bug_id if descending else Bug.id > bug_id)
-        after = tuple_(column, Bug.id)  # a row-value comparison: one range of the (…, column, id) index
-        return query.where(after < tuple_(value, bug_id) if descending else after > tuple_(value, bug_id))
-
-    query = select(Bug, Project.slug).join(Project, Project.id == Bug.project_id)
-    if len(filters.statuses) > 1 and key in ("last_seen", "id"):
-        # One ordered range of the (status, last_seen, id) index per status, merged: "status IN (...) ORDER
-        # BY last_seen" has no single index range, and SQLite would sort every match (0.5 s at 75,000).
-        firsts = [
-            select(sub.c.id).select_from(sub)
-            for sub in (
-                after_cursor(_where(session, select(Bug.id), _one_status(filters, status)))
-                .order_by(*order)
-                .limit(limit + 1)
-                .subquery()
-                for status in filters.statuses
-            )
-        ]
-        query = query.where(Bug.id.in_(union_all(*firsts)))
-    else:
-        query = after_cursor(_where(session, query, filters))
-    rows = [(bug, slug) for bug, slug in session.execute(query.order_by(*order).limit(limit + 1))]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    total, capped = count(session, filters=filters)
-    return BoardPage(
-        rows=rows,
-        next_cursor=encode_cursor(rows[-1][0], sort) if more and rows else None,
-        total=total,
-        total_capped=capped,
-    )
-
-
 def count(session: Session, *, filters: BugFilter) -> tuple[int, bool]:
     """How many bugs match, counted up to a cap (COUNT_CAP, or SEARCH_COUNT_CAP with a text search); the flag
     says there are more."""
@@ -205,7 +123,7 @@ def count(session: Session, *, filters: BugFilter) -> tuple[int, bool]:
     return min(n, cap), n > cap
 
 
-def section(session: Session, *, filters: BugFilter, status: BugStatus, limit: int = 20) -> BoardPage:
+def section(session: Session, *, filters: BugFilter, status: BugStatus, limit: int = 20) -> Page:
     """A board section (needs review, fixing): the oldest in that status first, so nothing waits forever."""
     scoped = BugFilter(**{**_as_dict(filters), "statuses": [status]})
     query = _where(session, select(Bug, Project.slug).join(Project, Project.id == Bug.project_id), scoped)
@@ -214,7 +132,7 @@ def section(session: Session, *, filters: BugFilter, status: BugStatus, limit: i
         for bug, slug in session.execute(query.order_by(Bug.status_changed_at, Bug.id).limit(limit))
     ]
     total, capped = count(session, filters=scoped)
-    return BoardPage(rows=rows, next_cursor=None, total=total, total_capped=capped)
+    return Page(rows=rows, next_cursor=None, total=total, total_capped=capped)
 
 
 def _where(session: Session, query: Q, filters: BugFilter, *, ordered: bool = False) -> Q:

@@ -1,4 +1,4 @@
-"""The JSON API's bug list (`GET /api/v1/bugs`): keyset pages by an opaque cursor, a capped total.
+"""Bug lists (`GET /api/v1/bugs`, the web board's list): keyset pages by an opaque cursor, a capped total.
 
 Offset paging and an exact total cost a read of every match (271-387 ms on SQLite at 100,000 bugs,
 bench/web.py). As Sentry and GitHub do, a page instead ends with a cursor on (sort column, id) of its last
@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
@@ -37,14 +36,6 @@ _PER_STATUS = ("last_seen", "status_changed_at", "status")
 # occurrence_count (no index) it measured faster than reading every match through the status index.
 _INDEXED = ("last_seen", "status_changed_at")
 _BIGGEST = 2**63 - 1
-
-
-@dataclass(frozen=True, slots=True)
-class BugList:
-    rows: list[tuple[Bug, str]]
-    next_cursor: str | None
-    total: int
-    total_capped: bool
 
 
 def encode_cursor(bug: Bug, sort: str) -> str:
@@ -99,7 +90,7 @@ def list_page(
     cursor: str | None = None,
     page: int = 1,
     page_size: int = 50,
-) -> BugList:
+) -> board.Page:
     """One page of the bugs matching `filters`: after `cursor` (keyset), or the `page`-th (offset); the order
     is the sort column, then the newest bug first (in both directions, as this list always had it)."""
     if filters.ignored not in IGNORED:
@@ -146,7 +137,7 @@ def list_page(
     more = len(rows) > page_size
     rows = rows[:page_size]
     total, capped = board.count(session, filters=filters)
-    return BugList(
+    return board.Page(
         rows=rows,
         next_cursor=encode_cursor(rows[-1][0], sort) if more else None,
         total=total,

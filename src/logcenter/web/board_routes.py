@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
 from logcenter.bugs import board, workflow
+from logcenter.bugs import listing as bug_lists
 from logcenter.bugs.models import BugStatus
 from logcenter.bugs.service import BugFilter
 from logcenter.deps import SessionDep
@@ -85,7 +86,7 @@ def board_page(
             ignored=filters.ignored,
             assignee=filters.assignee,
         )
-    listing = board.page(session, filters=rest, sort=sort, cursor=cursor, limit=PAGE_SIZE)
+    listing = bug_lists.list_page(session, filters=rest, sort=sort, cursor=cursor, page_size=PAGE_SIZE)
     context: dict[str, Any] = dict(
         cards=cards,
         sections=sections,
