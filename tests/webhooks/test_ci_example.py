@@ -11,6 +11,8 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from logcenter.bugs.models import BugStatus
 from tests.webhooks.conftest import SECRET, forge_project, reload, review_bug
 
@@ -50,7 +52,8 @@ def run(script: str, url: str, secret: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_documented_ci_step_deploys_the_fix(live_server, session):
+@pytest.mark.parametrize("script", [deploy_script, github_script], ids=["gitlab-ci", "github-actions"])
+def test_the_documented_ci_step_deploys_the_fix(live_server, session, script):
     bug = review_bug(
         session,
         forge_project(session, "rtc_backend", "airlabs/rtc_backend"),
@@ -58,32 +61,13 @@ def test_the_documented_ci_step_deploys_the_fix(live_server, session):
         merge_commit_sha=MERGE,
         merged_at=datetime.now(UTC) - timedelta(hours=1),
     )
-    script = deploy_script()
-    refused = run(script, live_server.url, "not-the-secret")
+    refused = run(script(), live_server.url, "not-the-secret")
     assert refused.returncode != 0  # the job fails: a silent 401 would leave the bug MERGED unnoticed
     assert "Invalid webhook signature" in refused.stdout + refused.stderr
     assert reload(session, bug).status == BugStatus.MERGED
-    done = run(script, live_server.url, SECRET)
+    done = run(script(), live_server.url, SECRET)
     assert done.returncode == 0, done.stderr
     assert f'"deployed":[{bug.id}]' in done.stdout
     bug = reload(session, bug)
     assert (bug.status, bug.deployed_commit, bug.deployed_version) == (BugStatus.DEPLOYED, MERGE, MERGE[:8])
     assert bug.deployed_environment == "production"
-
-
-def test_the_documented_github_actions_step_deploys_the_fix(live_server, session):
-    bug = review_bug(
-        session,
-        forge_project(session, "rtc_backend", "airlabs/rtc_backend"),
-        status=BugStatus.MERGED,
-        merge_commit_sha=MERGE,
-        merged_at=datetime.now(UTC) - timedelta(hours=1),
-    )
-    script = github_script()
-    refused = run(script, live_server.url, "not-the-secret")
-    assert refused.returncode != 0 and "Invalid webhook signature" in refused.stdout + refused.stderr
-    assert reload(session, bug).status == BugStatus.MERGED
-    done = run(script, live_server.url, SECRET)
-    assert done.returncode == 0, done.stderr
-    bug = reload(session, bug)
-    assert (bug.status, bug.deployed_commit, bug.deployed_version) == (BugStatus.DEPLOYED, MERGE, MERGE[:8])
