@@ -183,6 +183,7 @@ class WriterServer:
         self._count_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connections: set[_WorkerConnection] = set()
+        self._closing = False  # close_connections() has begun
 
     async def listen(self, path: str) -> asyncio.Server:
         self._loop = asyncio.get_running_loop()
@@ -252,6 +253,7 @@ class WriterServer:
         Waits until each is closed: one still being accepted, or still sending, closes a few turns later;
         what is left after `timeout` is cut."""
         assert self._loop is not None
+        self._closing = True
         deadline = self._loop.time() + timeout
         # A connection accepted just before the server closed is set up by a task of its own (asyncio's
         # selector loop; uvloop has none): let it finish, or asyncio.run would cancel it at the end and leave
@@ -279,6 +281,8 @@ class _WorkerConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        if self._server._closing:  # accepted as the writer stops: nobody will close it later
+            transport.abort()  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         try:

@@ -63,8 +63,10 @@ async def serve_writer(
     started()
     await stopped
     server.close()
-    writer.drain()
-    await writer.close_connections()
+    try:
+        writer.drain()
+    finally:  # a connection left open outlives the loop: its socket is never closed
+        await writer.close_connections()
 
 
 def writer_main(settings: Settings, path: str, lifeline: Connection, ready: Connection) -> None:
