@@ -68,5 +68,5 @@ def test_the_ingest_writer_gets_the_write_lock_between_parts(tmp_path):
         session.execute(text("INSERT INTO done VALUES (0)"))
     job.join(30)
     assert backlog[0] == 0
-    assert left_when_in > total // 2
+    assert left_when_in > 0  # in before the end (without the pauses: only once the backlog is through)
     engine.dispose()
