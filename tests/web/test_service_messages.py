@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from logcenter.bugs.models import BugStatus
+from logcenter.web import i18n, messages
 from tests.factories import make_bug, make_project
 from tests.web.test_access import log_in
 
@@ -163,3 +164,25 @@ def test_the_notification_forms_errors_in_chinese(client, users, session):
         data={"csrf_token": csrf, "kind": "webhook", "url": "https://x.example", "events": "new_bug"},
     )
     assert "名称 不能为空" in nameless.text
+
+
+def test_every_listed_sentence_reads_as_before_in_english_and_translated_in_chinese():
+    placeholder = re.compile(r"%\((\w+)\)s")
+    try:
+        for msgid in messages.SERVICE_MESSAGES:
+            names = dict.fromkeys(placeholder.findall(msgid))
+            params = {name: f"«{name}{i}»" for i, name in enumerate(names)}
+            english = msgid % params
+            i18n.activate("en")
+            assert messages.translate(english) == english
+            i18n.activate("zh_CN")
+            chinese = messages.translate(english)
+            assert chinese != english and all(value in chinese for value in params.values()), msgid
+        assert messages.translate("Something a service says that no page knows") == (
+            "Something a service says that no page knows"
+        )
+        # A forge's detail is itself a sentence of the list.
+        nested = "gitea: close PR #7 failed (HTTP 409): the PR is merged: it cannot be closed"
+        assert messages.translate(nested) == "gitea：close PR #7 失败（HTTP 409）：PR 已合并：不能关闭"
+    finally:
+        i18n.activate("en")

@@ -144,29 +144,39 @@ _NESTED = {"detail"}
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
+# Longer texts are shown as written: the services' sentences are shorter, and matching a long text against
+# patterns of several parts costs time that grows with its length (a forge's answer is cut at 300 characters).
+MAX_MATCHED = 1000
+
+
 @cache
-def _patterns() -> list[tuple[re.Pattern[str], str]]:
+def _patterns() -> list[tuple[list[str], re.Pattern[str], str]]:
+    """(the sentence's fixed parts, its pattern, the msgid), the sentence with the most fixed text first:
+    "... cannot move from A to B: only ..." before "... cannot move from A to B"."""
     compiled = []
     for msgid in SERVICE_MESSAGES:
-        parts, seen, pos = [], set(), 0
+        parts, fixed, seen, pos = [], [], set(), 0
         for m in _PLACEHOLDER.finditer(msgid):
             parts.append(re.escape(msgid[pos : m.start()]))
+            fixed.append(msgid[pos : m.start()])
             name = m.group(1)
             parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
             seen.add(name)
             pos = m.end()
         parts.append(re.escape(msgid[pos:]))
-        compiled.append((re.compile("".join(parts), re.S), msgid))
-    # The sentence with the most fixed text first: "... cannot move from A to B: only ..." before "... to B".
-    compiled.sort(key=lambda item: -len(_PLACEHOLDER.sub("", item[1])))
+        fixed.append(msgid[pos:])
+        compiled.append(([f for f in fixed if f], re.compile("".join(parts), re.S), msgid))
+    compiled.sort(key=lambda item: -sum(len(f) for f in item[0]))
     return compiled
 
 
 def translate(text: str | None) -> str:
     """A service's English sentence in the reader's language; as written when it is not one we know."""
-    if not text:
+    if not text or len(text) > MAX_MATCHED:
         return text or ""
-    for pattern, msgid in _patterns():
+    for fixed, pattern, msgid in _patterns():
+        if not all(f in text for f in fixed):  # most sentences are ruled out without the pattern
+            continue
         match = pattern.fullmatch(text)
         if match:
             params = {
