@@ -186,3 +186,12 @@ def test_every_listed_sentence_reads_as_before_in_english_and_translated_in_chin
         assert messages.translate(nested) == "gitea：close PR #7 失败（HTTP 409）：PR 已合并：不能关闭"
     finally:
         i18n.activate("en")
+
+
+def test_a_shared_board_link_with_a_stale_filter_is_explained_in_chinese(client, users):
+    client.cookies.set("lc_lang", "zh_CN")
+    log_in(client, "victor")
+    page = client.get("/?status=BOGUS")
+    assert page.status_code == 422
+    assert "请求无效：状态：未知状态 &#39;BOGUS&#39;；应为以下之一：" in page.text
+    assert "请求无效：页：不是此看板的分页位置" in client.get("/?cursor=nonsense").text

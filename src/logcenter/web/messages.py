@@ -51,6 +51,17 @@ SERVICE_MESSAGES = (
     _("must be the forge's http(s):// API base URL"),
     _("must be an http(s)://, ssh://, git@host:path, file:// URL or an absolute path"),
     _("A stored secret does not decrypt with any configured key"),
+    _(
+        "Cannot decrypt %(what)s with the configured secret key(s): was the key file %(file)s or "
+        "LOGCENTER_SECRET_KEY replaced without keeping the old key? Put the old key back (after the new "
+        "one), or store the secret again"
+    ),
+    _("the forge token of project %(project)s"),
+    _("a notification channel's URL or secret"),
+    # The board's filters (a shared link with a stale or mistyped value)
+    _("unknown status %(value)s; expected one of %(allowed)s"),
+    _("not a cursor of this board"),
+    _("expected one of %(choices)s"),
     # Review actions (bug page, batch review)
     _("Bug %(id)s cannot move from %(from)s to %(to)s"),
     _("Bug %(id)s cannot be retried: it is %(status)s, only a FAILED bug can be"),
@@ -140,7 +151,7 @@ SERVICE_MESSAGES = (
     _("%(what)s moved to %(head)s since review"),
 )
 # Parts that are themselves a service's sentence (a forge's detail): translated in turn.
-_NESTED = {"detail"}
+_NESTED = {"detail", "what"}
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
@@ -227,6 +238,9 @@ FIELD_LABELS = {
     "bug_ids": _("Bugs"),
     "password": _("Password"),
     "username": _("Username"),
+    "status": _("Status"),
+    "sort": _("Sort"),
+    "cursor": _("Page"),
 }
 
 
