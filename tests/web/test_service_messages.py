@@ -4,9 +4,13 @@ forms; English pages read as before, and the JSON API stays English."""
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
+import logcenter
 from logcenter.bugs.models import BugStatus
+from logcenter.forges.base import ForgeError
 from logcenter.web import i18n, messages
 from tests.factories import make_bug, make_project
 from tests.web.test_access import log_in
@@ -195,3 +199,50 @@ def test_a_shared_board_link_with_a_stale_filter_is_explained_in_chinese(client,
     assert page.status_code == 422
     assert "请求无效：状态：未知状态 &#39;BOGUS&#39;；应为以下之一：" in page.text
     assert "请求无效：页：不是此看板的分页位置" in client.get("/?cursor=nonsense").text
+
+
+# Sentences the services put together from parts: the part each one's source holds.
+PENDING_ONLY = ": only a bug PENDING_REVIEW can be "
+ASSEMBLED = {
+    "Bug %(id)s is %(status)s: only a bug PENDING_REVIEW can be merged": PENDING_ONLY,
+    "Bug %(id)s is %(status)s: only a bug PENDING_REVIEW can be rejected": PENDING_ONLY,
+    "Bug %(id)s has no pull request to merge": " has no pull request to ",
+    "Bug %(id)s has no pull request to reject": " has no pull request to ",
+    "the PR is merged: it cannot be closed": " is merged: it cannot be closed",
+    "the merge request is merged: it cannot be closed": " is merged: it cannot be closed",
+    "the PR is closed": " is closed",
+    "the merge request is closed": " is closed",
+}
+
+
+def test_every_listed_sentence_is_still_one_a_service_says():
+    """A service that rewords a sentence would leave its page in English: the list follows the sources."""
+    root = Path(logcenter.__file__).parent
+    texts = []
+    for path in root.rglob("*.py"):
+        if path != Path(messages.__file__):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.JoinedStr):  # f"Bug {bug.id} not found" -> "Bug \0 not found"
+                    texts.append(
+                        "".join(v.value if isinstance(v, ast.Constant) else "\0" for v in node.values)
+                    )
+                elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    texts.append(node.value)
+    sources = "\n".join(texts)
+    for msgid in messages.SERVICE_MESSAGES:
+        if msgid.startswith("%(forge)s: %(call)s failed"):
+            continue  # ForgeError's own sentences, checked below
+        part = ASSEMBLED.get(msgid) or max(re.split(r"%\(\w+\)s", msgid), key=len)
+        assert part in sources, msgid
+    i18n.activate("zh_CN")
+    try:
+        for status, detail in (
+            (409, "not mergeable"),
+            (409, ""),
+            (None, "timed out (ReadTimeout)"),
+            (None, ""),
+        ):
+            english = ForgeError("gitea", "merge PR #7", status, detail).message
+            assert "失败" in messages.translate(english), english
+    finally:
+        i18n.activate("en")

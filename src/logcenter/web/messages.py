@@ -9,7 +9,10 @@ Flask/Django apps do with an error's code and parameters:
 - a pydantic error is phrased from its `type` and context (`string_too_long`, `max_length` ...) with the
   field's label, never pydantic's own English.
 
-In English every listed sentence is rebuilt from its own parts, so English pages read exactly as before.
+In English a listed sentence is rebuilt from its own parts, so it reads exactly as the service wrote it; form
+errors read as sentences naming the field ("Project ID is required") where they showed pydantic's wording
+("field required", "String should match pattern '^[A-Za-z0-9]...'"). tests/web/test_service_messages.py
+checks that every listed sentence is still one a service says.
 """
 
 from __future__ import annotations
