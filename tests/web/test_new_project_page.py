@@ -60,12 +60,12 @@ def test_a_bad_or_taken_project_id_is_named_and_nothing_is_created(client, users
 
     bad = client.post("/projects", data={"csrf_token": csrf, "project_id": "bad id!", "name": "x"})
     assert bad.status_code == 422
-    assert 'role="alert"' in bad.text and "pattern" in bad.text
+    assert 'role="alert"' in bad.text and "Project ID may contain only letters, digits and" in bad.text
     assert 'value="bad id!"' in bad.text and 'value="x"' in bad.text  # the form keeps what was typed
     assert client.get("/api/v1/projects/bad id!", headers=admin_headers).status_code == 404
 
     missing = client.post("/projects", data={"csrf_token": csrf, "project_id": "  "})
-    assert missing.status_code == 422 and "field required" in missing.text
+    assert missing.status_code == 422 and "Project ID is required" in missing.text
 
     taken = client.post("/projects", data={"csrf_token": csrf, "project_id": "shop", "name": "Another"})
     assert taken.status_code == 409 and "already exists" in taken.text

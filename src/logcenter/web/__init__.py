@@ -14,13 +14,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from logcenter.errors import LogCenterError
-from logcenter.validation import to_failure
 from logcenter.web import (
     admin_routes,
     auth_routes,
     board_routes,
     bug_routes,
     i18n,
+    messages,
     notify_routes,
     triage_routes,
 )
@@ -105,14 +105,14 @@ def install(app: FastAPI) -> None:
             if request.headers.get("hx-request"):
                 return Response(status_code=204, headers={"HX-Redirect": target})
             return RedirectResponse(target, status_code=303)
-        return _error_page(request, exc.status_code, exc.message, exc.headers)
+        return _error_page(request, exc.status_code, messages.error_message(exc), exc.headers)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         if not is_web_path(request.url.path):
             return await api_validation_error(request, exc)  # type: ignore[misc]
         assert isinstance(exc, RequestValidationError)
-        failure = to_failure(exc.errors())
-        return _error_page(request, failure.status_code, failure.message)
+        problems = messages.pydantic_errors(exc.errors()).values()
+        return _error_page(request, 422, messages.invalid_request(problems))
 
     api_http_error = app.exception_handlers[StarletteHTTPException]
 
@@ -121,11 +121,11 @@ def install(app: FastAPI) -> None:
         if not is_web_path(request.url.path):
             return await api_http_error(request, exc)  # type: ignore[misc]
         assert isinstance(exc, StarletteHTTPException)
-        messages = {
+        texts = {
             404: i18n.gettext("No page at this address."),
             405: i18n.gettext("This page cannot be opened this way."),
         }
-        message = messages.get(exc.status_code, str(exc.detail))
+        message = texts.get(exc.status_code, str(exc.detail))
         return _error_page(request, exc.status_code, message, dict(exc.headers or {}))
 
     app.add_exception_handler(LogCenterError, domain_error)

@@ -26,7 +26,7 @@ from logcenter.projects.schemas import ProjectCreate, ProjectUpdate
 from logcenter.repair import history
 from logcenter.secretbox import box_for
 from logcenter.stats import service as stats_service
-from logcenter.validation import to_failure
+from logcenter.web import messages
 from logcenter.web.security import AdminUser, CurrentUser
 from logcenter.web.templating import _, render
 
@@ -74,7 +74,7 @@ def forge_problem(project: Project, settings: Settings) -> str | None:
     try:
         project_forge.target_for(project, settings)
     except LogCenterError as exc:
-        return exc.message
+        return messages.translate(exc.message)
     return None
 
 
@@ -130,17 +130,22 @@ def _scrubbing_from_form(raw: dict[str, str]) -> dict[str, Any]:
     return values
 
 
-def _form_errors(failure: ValidationFailed) -> dict[str, str]:
-    """Errors by the editor's field names ("scrubbing.safe_fields[0]" is the scrub_safe_fields box)."""
+def _form_errors(exc: ValidationError | ValidationFailed) -> dict[str, str]:
+    """Errors by the editor's field names ("scrubbing.safe_fields[0]" is the scrub_safe_fields box), each a
+    sentence in the reader's language naming the field."""
     errors: dict[str, str] = {}
-    for error in failure.errors:
-        field = error["field"]
+    found = (
+        messages.pydantic_errors(exc.errors())
+        if isinstance(exc, ValidationError)
+        else messages.failure_errors(exc)
+    )
+    for field, message in found.items():
         if field.startswith("scrubbing."):
             name = "scrub_" + field.removeprefix("scrubbing.").split("[")[0].split(".")[0]
             name = name if name in SCRUB_FORM else "scrub_sensitive_fields"
         else:
             name = field.split(".")[-1]
-        errors.setdefault(name, error["message"])
+        errors.setdefault(name, message)
     return errors
 
 
@@ -222,10 +227,10 @@ def project_create(
             session, data=data, box=box_for(settings), allow_scrub_off=project_scrubbing.off_allowed(settings)
         )
     except ValidationError as exc:
-        errors = _form_errors(to_failure(exc.errors()))
+        errors = _form_errors(exc)
         return _projects(request, session, status_code=422, errors=errors, values=values, open_new=True)
     except Conflict as exc:
-        errors = {"project_id": exc.message}
+        errors = {"project_id": messages.translate(exc.message)}
         return _projects(request, session, status_code=409, errors=errors, values=values, open_new=True)
     return RedirectResponse(f"/projects?created={quote(project.slug)}#project-{project.id}", status_code=303)
 
@@ -294,14 +299,13 @@ def _save_project(
         data = ProjectUpdate.model_validate(values)
         project_scrubbing.check(data.scrubbing, allow_off=project_scrubbing.off_allowed(settings))
     except (ValidationError, ValidationFailed) as exc:
-        failure = to_failure(exc.errors()) if isinstance(exc, ValidationError) else exc
         with session_scope(factory, write=False) as session:
             project = projects_service.get_by_slug(session, slug)
             return render(
                 request,
                 "project_edit.html",
                 status_code=422,
-                errors=_form_errors(failure),
+                errors=_form_errors(exc),
                 values={**values, **scrub_raw},
                 **_project_context(request, project),
             )

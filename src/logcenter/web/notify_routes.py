@@ -15,14 +15,14 @@ from starlette.concurrency import run_in_threadpool
 
 from logcenter.db import session_scope
 from logcenter.deps import SessionDep
-from logcenter.errors import LogCenterError
+from logcenter.errors import LogCenterError, ValidationFailed
 from logcenter.notify import inbox, probe
 from logcenter.notify import service as channels
 from logcenter.notify.events import SUBSCRIBABLE
 from logcenter.notify.schemas import ChannelCreate, ChannelUpdate
 from logcenter.notify.transport import ChannelKind, SmtpSecurity
 from logcenter.projects import service as projects_service
-from logcenter.validation import to_failure
+from logcenter.web import messages
 from logcenter.web.security import AdminUser, CurrentUser
 from logcenter.web.templating import _, render
 
@@ -109,9 +109,11 @@ async def channel_create(request: Request, user: AdminUser) -> Response:
         with session_scope(request.app.state.session_factory) as session:
             channels.create(session, data=data, settings=request.app.state.settings)
     except ValidationError as exc:
-        errors = [f"{e['field']}: {e['message']}" for e in to_failure(exc.errors()).errors]
+        errors = list(messages.pydantic_errors(exc.errors()).values())
+    except ValidationFailed as exc:
+        errors = list(messages.failure_errors(exc).values())
     except LogCenterError as exc:
-        errors = [exc.message]
+        errors = [messages.translate(exc.message)]
     if errors:
         values.pop("secret", None)  # never echoed back into the page
         with session_scope(request.app.state.session_factory, write=False) as session:
@@ -198,11 +200,13 @@ async def channel_edit(channel_id: int, request: Request, user: AdminUser) -> Re
             data = ChannelUpdate.model_validate(body)
             channels.update(session, channel_id, data=data, settings=request.app.state.settings)
     except ValidationError as exc:
-        errors = [f"{e['field']}: {e['message']}" for e in to_failure(exc.errors()).errors]
+        errors = list(messages.pydantic_errors(exc.errors()).values())
+    except ValidationFailed as exc:
+        errors = list(messages.failure_errors(exc).values())
     except LogCenterError as exc:
         if exc.status_code == 404:
             raise
-        errors = [exc.message]
+        errors = [messages.translate(exc.message)]
     if errors:
         with session_scope(factory, write=False) as session:
             return _channel_page(request, session, channel_id, errors=errors)

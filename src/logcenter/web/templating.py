@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from logcenter import __version__
 from logcenter.bugs.models import BugStatus
-from logcenter.web import i18n
+from logcenter.web import i18n, messages
 from logcenter.web.assets import integrity, static_url
 from logcenter.web.security import CSRF_FIELD
 
@@ -111,6 +111,7 @@ def build_environment() -> Environment:
         status_meaning=status_meaning,
         status_icon=status_icon,
         to_json=to_json,
+        service_message=messages.translate,
     )
     env.globals.update(
         STATUSES=list(BugStatus),
