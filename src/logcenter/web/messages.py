@@ -63,7 +63,9 @@ SERVICE_MESSAGES = (
     _("a notification channel's URL or secret"),
     # The board's filters (a shared link with a stale or mistyped value)
     _("unknown status %(value)s; expected one of %(allowed)s"),
-    _("not a cursor of this board"),
+    _("not a cursor of this list: use the next_cursor of a page as it is"),
+    _("made for sort=%(made)s, not sort=%(sort)s: start again without a cursor"),
+    _("give either a cursor or a page, not both"),
     _("expected one of %(choices)s"),
     # Review actions (bug page, batch review)
     _("Bug %(id)s cannot move from %(from)s to %(to)s"),
