@@ -230,3 +230,28 @@ def test_pages_name_their_icon_and_the_browser_s_default_address_finds_it(client
         "/favicon.ico", follow_redirects=False
     )  # asked for by browsers on pages without a link
     assert default.status_code == 301 and default.headers["location"] == "/static/favicon.svg"
+
+
+def _page_routes(routes):
+    """The app's routes, through included routers (FastAPI keeps them as wrappers of the router)."""
+    for route in routes:
+        if hasattr(route, "original_router"):
+            yield from _page_routes(route.original_router.routes)
+        elif getattr(route, "methods", None):
+            yield route
+
+
+def test_every_state_changing_page_refuses_a_request_without_the_csrf_token(client, users, pending_bug):
+    # Walks the app's own routes, so a page added later is checked too.
+    log_in(client, "ada")
+    checked = []
+    for route in _page_routes(client.app.router.routes):
+        if route.path.startswith(("/api/", "/docs", "/redoc", "/openapi")):
+            continue
+        for method in sorted(route.methods - {"GET", "HEAD", "OPTIONS"}):
+            url = re.sub(r"\{[^}]+\}", str(pending_bug), route.path)
+            response = client.request(method, url, data={"reason": "no", "csrf_token": "forged"})
+            assert response.status_code == 403, (method, route.path, response.status_code)
+            checked.append(route.path)
+    assert len(checked) >= 20 and "/bugs/{bug_id}/merge" in checked and "/tokens" in checked
+    assert client.get("/", follow_redirects=False).status_code == 200  # still logged in: logout was refused
