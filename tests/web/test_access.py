@@ -255,3 +255,16 @@ def test_every_state_changing_page_refuses_a_request_without_the_csrf_token(clie
             checked.append(route.path)
     assert len(checked) >= 20 and "/bugs/{bug_id}/merge" in checked and "/tokens" in checked
     assert client.get("/", follow_redirects=False).status_code == 200  # still logged in: logout was refused
+
+
+@pytest.mark.parametrize(
+    "url", ["/?q=a%00b", "/?q=a%00b&partial=1", "/?environment=%00", "/repairs?project=%00"]
+)
+def test_a_nul_in_a_page_url_is_an_error_page_not_a_500(client, users, url):
+    # PostgreSQL text cannot hold NUL, SQLite's full-text search read it as the end of its string: 500s.
+    assert client.post("/api/v1/logs/report", json=report_payload()).status_code == 200
+    log_in(client, "rita")
+    response = client.get(url)
+    assert response.status_code == 422
+    assert "text/html" in response.headers["content-type"]
+    assert "NUL" in response.text
