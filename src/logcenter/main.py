@@ -23,7 +23,7 @@ from logcenter.automerge.routes import router as automerge_router
 from logcenter.bugs.routes import router as bugs_router
 from logcenter.config import Settings, get_settings
 from logcenter.db import create_db_engine, create_session_factory
-from logcenter.errors import LogCenterError, ValidationFailed
+from logcenter.errors import LogCenterError
 from logcenter.ingest import routes as ingest_routes
 from logcenter.ingest.channel import RemoteWriter
 from logcenter.ingest.keys import ProjectKeys
@@ -34,6 +34,7 @@ from logcenter.jobs.worker import Worker
 from logcenter.logs import configure_logging
 from logcenter.notify.inbox_routes import router as inbox_router
 from logcenter.notify.routes import router as notify_router
+from logcenter.nul import no_nul
 from logcenter.process import settle_heap
 from logcenter.projects import scrubbing as project_scrubbing
 from logcenter.projects.routes import router as projects_router
@@ -97,16 +98,6 @@ class LogCenterApp(FastAPI):
         raise exc  # not reached: there is a handler for Exception
 
 
-def no_nul_in_url(request: Request) -> None:
-    """A NUL in a query or path parameter is a 422 naming it: PostgreSQL text cannot hold one, and SQLite's
-    full-text search reads it as the end of its string (both were 500s on the filters and searches)."""
-    if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
-        params = [*request.path_params.items(), *request.query_params.multi_items()]
-        bad = dict.fromkeys(name for name, value in params if "\x00" in str(value)) or {"url": None}
-        message = "must not contain a NUL character"
-        raise ValidationFailed([{"field": name, "message": message} for name in bad])
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     if settings is None:  # a worker process started by `logcenter serve --workers N`
         settings = get_settings()
@@ -155,7 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by apidocs, without a CDN
         redoc_url=None,
-        dependencies=[Depends(no_nul_in_url)],  # every API route and page (the ingest routes check their own)
+        dependencies=[Depends(no_nul)],  # every API route and page (the ingest routes have their own rules)
     )
     apidocs.install(app)
     app.state.settings = settings

@@ -268,3 +268,11 @@ def test_a_nul_in_a_page_url_is_an_error_page_not_a_500(client, users, url):
     assert response.status_code == 422
     assert "text/html" in response.headers["content-type"]
     assert "NUL" in response.text
+
+
+def test_a_nul_in_a_form_is_an_error_page_not_a_500(client, users):
+    csrf = log_in(client, "ada")
+    response = client.post("/tokens", data={"name": "ci\x00", "scope": "agent", "csrf_token": csrf})
+    assert response.status_code == 422
+    assert "NUL" in response.text
+    assert "ci" not in client.get("/tokens").text.split("<table", 1)[-1]  # no token was made
