@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -34,6 +34,7 @@ from logcenter.jobs.worker import Worker
 from logcenter.logs import configure_logging
 from logcenter.notify.inbox_routes import router as inbox_router
 from logcenter.notify.routes import router as notify_router
+from logcenter.nul import no_nul
 from logcenter.process import settle_heap
 from logcenter.projects import scrubbing as project_scrubbing
 from logcenter.projects.routes import router as projects_router
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by apidocs, without a CDN
         redoc_url=None,
+        dependencies=[Depends(no_nul)],  # every API route and page (the ingest routes have their own rules)
     )
     apidocs.install(app)
     app.state.settings = settings

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import ssl
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from logcenter.logs import configure_logging
 from logcenter.notify.message import Item, Link, Message
 from logcenter.notify.transport import ChannelKind, DeliveryFailed, Target, send
 from tests.notify.receivers import Mailbox, Receiver, authenticator, self_signed_cert, serve, smtp_server
@@ -279,3 +281,19 @@ def test_the_docs_verification_example_accepts_a_real_delivery(receiver: Receive
     assert verify("k3y", header, request.body) is True  # type: ignore[operator]
     assert verify("k3y", header, request.body.replace(b"shop", b"shap")) is False  # type: ignore[operator]
     assert verify("other", header, request.body) is False  # type: ignore[operator]
+
+
+def test_a_debug_log_never_holds_a_channel_s_url_token(receiver: Receiver, caplog) -> None:
+    # With LOGCENTER_LOG_LEVEL=debug, httpx logged each request's URL: DingTalk's access_token, a Slack or
+    # Feishu hook's path, a WeCom key. The log keeps the host only.
+    configure_logging("debug")
+    caplog.set_level(logging.DEBUG)
+    for kind, url in (
+        (ChannelKind.DINGTALK, f"{receiver.url}/robot/send?access_token=tok-dingtalk-123"),
+        (ChannelKind.WECOM, f"{receiver.url}/cgi-bin/webhook/send?key=tokWecomKey123"),
+    ):
+        send(Target(kind, "x", url=url, secret="SECsign456"), bug_message())
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "HTTP Request: POST" in logged and receiver.url in logged  # still says where it went
+    for secret in ("tok-dingtalk-123", "tokWecomKey123", "SECsign456", "/robot/send", "/cgi-bin/"):
+        assert secret not in logged

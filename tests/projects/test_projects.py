@@ -272,6 +272,20 @@ def test_project_created_by_a_report_with_a_slash_in_its_id(client, admin_header
     assert (response.status_code, response.json()) == (404, {"detail": "Project 'team/nope' not found"})
 
 
+@pytest.mark.parametrize("slug", ["evil/../shop", "evil/./shop", "a/..", "a//b", "a/"])
+def test_a_project_id_with_dot_segments_is_refused(client, admin_headers, projects, slug):
+    # The projects page puts the id in paths (/projects/<id>/rotate-key) that the browser resolves: a report
+    # naming "evil/../shop" made a project whose Rotate key button rotated shop's key.
+    response = client.post("/api/v1/logs/report", json=report_payload(project_id=slug))
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["project_id"]
+    assert '".."' in response.json()["errors"][0]["message"]
+    created = client.post("/api/v1/projects", headers=admin_headers, json={"project_id": slug})
+    assert created.status_code == 422
+    listed = client.get("/api/v1/projects", headers=admin_headers).json()["projects"]
+    assert {p["project_id"] for p in listed} == set(projects)
+
+
 def test_concurrent_creates_of_one_project(live_server, admin_headers):
     start = threading.Barrier(8)
 

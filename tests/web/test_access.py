@@ -230,3 +230,49 @@ def test_pages_name_their_icon_and_the_browser_s_default_address_finds_it(client
         "/favicon.ico", follow_redirects=False
     )  # asked for by browsers on pages without a link
     assert default.status_code == 301 and default.headers["location"] == "/static/favicon.svg"
+
+
+def _page_routes(routes):
+    """The app's routes, through included routers (FastAPI keeps them as wrappers of the router)."""
+    for route in routes:
+        if hasattr(route, "original_router"):
+            yield from _page_routes(route.original_router.routes)
+        elif getattr(route, "methods", None):
+            yield route
+
+
+def test_every_state_changing_page_refuses_a_request_without_the_csrf_token(client, users, pending_bug):
+    # Walks the app's own routes, so a page added later is checked too.
+    log_in(client, "ada")
+    checked = []
+    for route in _page_routes(client.app.router.routes):
+        if route.path.startswith(("/api/", "/docs", "/redoc", "/openapi")):
+            continue
+        for method in sorted(route.methods - {"GET", "HEAD", "OPTIONS"}):
+            url = re.sub(r"\{[^}]+\}", str(pending_bug), route.path)
+            response = client.request(method, url, data={"reason": "no", "csrf_token": "forged"})
+            assert response.status_code == 403, (method, route.path, response.status_code)
+            checked.append(route.path)
+    assert len(checked) >= 20 and "/bugs/{bug_id}/merge" in checked and "/tokens" in checked
+    assert client.get("/", follow_redirects=False).status_code == 200  # still logged in: logout was refused
+
+
+@pytest.mark.parametrize(
+    "url", ["/?q=a%00b", "/?q=a%00b&partial=1", "/?environment=%00", "/repairs?project=%00"]
+)
+def test_a_nul_in_a_page_url_is_an_error_page_not_a_500(client, users, url):
+    # PostgreSQL text cannot hold NUL, SQLite's full-text search read it as the end of its string: 500s.
+    assert client.post("/api/v1/logs/report", json=report_payload()).status_code == 200
+    log_in(client, "rita")
+    response = client.get(url)
+    assert response.status_code == 422
+    assert "text/html" in response.headers["content-type"]
+    assert "NUL" in response.text
+
+
+def test_a_nul_in_a_form_is_an_error_page_not_a_500(client, users):
+    csrf = log_in(client, "ada")
+    response = client.post("/tokens", data={"name": "ci\x00", "scope": "agent", "csrf_token": csrf})
+    assert response.status_code == 422
+    assert "NUL" in response.text
+    assert "ci" not in client.get("/tokens").text.split("<table", 1)[-1]  # no token was made

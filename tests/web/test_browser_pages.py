@@ -9,7 +9,7 @@ import subprocess
 from playwright.sync_api import expect
 
 from tests.sentry.helpers import event
-from tests.web.conftest import screenshot
+from tests.web.conftest import PASSWORD, screenshot
 
 HOSTILE = "<script>alert('xss')</script><img src=x onerror=alert('img')>"
 
@@ -277,3 +277,91 @@ def test_chinese_stats_and_charts_name_days(users, seed, login, live_server):
     expect(legend.locator(".u-series").first.locator(".u-value")).to_have_text(
         re.compile(r"^\d{4}-\d\d-\d\d$")
     )
+
+
+def _hostile(tag: str) -> str:
+    """Markup that, if any page rendered it, would run and record `tag` in window.__xss."""
+    record = f"window.__xss=(window.__xss||[]).concat(['{tag}'])"
+    return f'"><img src=x onerror="{record}"><svg onload="{record}">'
+
+
+def test_every_page_escapes_report_text_even_without_the_csp(users, seed, browser, live_server):
+    # The CSP would stop an injected handler; here it is bypassed, so only escaping stands between the
+    # reporter's text and the reader's browser: every string of both ingest paths, on every page.
+    h = _hostile
+    runtime = seed.report(
+        environment=h("env")[:64],
+        version=h("version"),
+        error={"type": h("type"), "message": h("msg"), "file_path": h("file"), "stack_trace": h("trace")},
+        context={h("ctx-key"): h("ctx"), "url": "javascript:alert(1)", "x_url": "JaVaScRiPt:alert(1)"},
+        fingerprint=[h("fp")],
+    )
+    cicd = seed.report(
+        source="cicd",
+        error={"type": h("ci-type"), "message": h("ci-msg"), "stack_trace": [h("ci-trace")]},
+        context={"job_name": h("job"), "step_name": h("step")},
+    )
+    frame = {
+        "filename": h("filename"), "abs_path": h("abs"), "module": h("module"), "function": h("func"),
+        "lineno": 7, "in_app": True, "context_line": h("line"), "pre_context": [h("pre")],
+        "post_context": [h("post")], "vars": {h("var-key"): h("var")},
+    }  # fmt: skip
+    exception = {"type": h("s-type"), "value": h("value"), "stacktrace": {"frames": [frame]}}
+    crumb = {"category": h("crumb"), "message": h("crumb-msg"), "data": {h("crumb-key"): h("crumb-data")}}
+    sentry = seed.sentry_event(
+        "rtc_backend",
+        event(
+            release=h("release"), environment=h("s-env")[:60], server_name=h("server"), logger=h("logger"),
+            transaction=h("tx"), fingerprint=[h("s-fp")],
+            exception={"values": [exception]},
+            tags={h("tag-key"): h("tag"), "url": "javascript:alert(2)"},
+            contexts={"os": {"name": h("os")}, h("c-key"): {h("c-sub"): h("c-val")}},
+            request={
+                "url": "javascript:alert(3)", "query_string": h("qs"), "data": {h("d-key"): h("data")},
+                "headers": {h("hdr-key"): h("hdr"), "Referer": "javascript:alert(4)"},
+            },
+            user={"id": h("uid"), "email": h("email"), "username": h("user"), h("u-key"): h("u-val")},
+            breadcrumbs={"values": [crumb]},
+            extra={h("extra-key"): h("extra")},
+        ),
+    )  # fmt: skip
+    seed.pending_review(
+        runtime,
+        pr_number=9,
+        pr_url="https://gitea.example.com/t/r/pulls/9",
+        analysis=h("analysis"),
+        test_output=h("output"),
+        modified_files=[h("modified")],
+        diff=(
+            "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n"
+            f"@@ -1,1 +1,1 @@ {h('hunk')}\n-{h('old')}\n+{h('new')}\n"
+        ),
+    )
+    seed.failed(cicd, h("reason")[:500])
+    context = browser.new_context(bypass_csp=True)
+    try:
+        page = context.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(f"{live_server.url}/login")
+        page.fill("input[name=username]", "ada")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form[action='/login'] button[type=submit]")
+        page.wait_for_url(re.compile(r".*/$"))
+        pages = [
+            "/", "/?status=FAILED", f"/?q={h('q')}", "/stats", "/projects", "/repairs", "/tokens",
+            "/notifications", "/inbox", f"/bugs/{runtime}", f"/bugs/{cicd}", f"/bugs/{sentry}",
+            f"/bugs/{runtime}/merge-candidates?q=img", f"/bugs/{runtime}/diff/0",
+        ]  # fmt: skip
+        for path in pages:
+            page.goto(live_server.url + path)
+            page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+            page.wait_for_timeout(150)  # give an injected handler its chance to fire
+            assert page.evaluate("window.__xss || []") == [], path
+            injected = "img[src=x], svg[onload], [onerror], [onload], a[href^='javascript:' i]"
+            assert page.locator(injected).count() == 0, path
+        page.goto(f"{live_server.url}/bugs/{sentry}")
+        assert h("value") in page.locator("main").inner_text()  # shown, as text
+        assert dialogs == []
+    finally:
+        context.close()

@@ -3,11 +3,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+)
+
+
+def _no_dot_segments(value: str) -> str:
+    """No segment may be empty, "." or "..": pages put the id in paths (`/projects/<id>/rotate-key`), where
+    a browser resolves such segments, and "x/../rtc_backend" would act on rtc_backend."""
+    if any(part in ("", ".", "..") for part in value.split("/")):
+        raise ValueError('a "/" must separate names: no empty, "." or ".." part')
+    return value
+
 
 # A project id becomes part of fingerprints, URLs and filters: printable, no control characters, bounded.
 # The same type serves ingest, so every id a report may carry is one the projects API accepts.
-Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/\-]*$", max_length=100)]
+Slug = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/\-]*$", max_length=100),
+    AfterValidator(_no_dot_segments),
+]
 Line = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 # Where the repair agent may clone from. Git also understands transports such as "ext::<command>", which run
