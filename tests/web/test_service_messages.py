@@ -199,6 +199,7 @@ def test_a_shared_board_link_with_a_stale_filter_is_explained_in_chinese(client,
     assert page.status_code == 422
     assert "请求无效：状态：未知状态 &#39;BOGUS&#39;；应为以下之一：" in page.text
     assert "请求无效：页：不是此列表的分页位置" in client.get("/?cursor=nonsense").text
+    assert "不能包含 NUL 字符" in client.get("/?q=a%00b").text
 
 
 # Sentences the services put together from parts: the part each one's source holds.

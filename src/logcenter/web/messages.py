@@ -66,6 +66,7 @@ SERVICE_MESSAGES = (
     _("not a cursor of this list: use the next_cursor of a page as it is"),
     _("made for sort=%(made)s, not sort=%(sort)s: start again without a cursor"),
     _("give either a cursor or a page, not both"),
+    _("must not contain a NUL character"),
     _("expected one of %(choices)s"),
     # Review actions (bug page, batch review)
     _("Bug %(id)s cannot move from %(from)s to %(to)s"),
