@@ -128,6 +128,26 @@ def test_wrong_passwords_are_rate_limited(client, users):
     assert int(response.headers["Retry-After"]) > 0
 
 
+def test_a_username_locked_by_someone_else_still_lets_in_a_browser_that_logged_in_before(client, users):
+    """OWASP's device cookie: ten wrong passwords for rita sent from elsewhere lock her username for browsers
+    that never logged in as her (or forge the cookie), not for her own."""
+
+    def attempt(browser: TestClient, password: str):
+        token = CSRF.search(browser.get("/login").text).group(1)
+        data = {"username": "rita", "password": password, "csrf_token": token}
+        return browser.post("/login", data=data, follow_redirects=False)
+
+    client.post("/logout", data={"csrf_token": log_in(client, "rita")})
+    attacker = TestClient(client.app, client=("203.0.113.9", 50000))
+    for _ in range(10):
+        assert attempt(attacker, "wrong pass").status_code == 401
+    stranger = TestClient(client.app, client=("198.51.100.7", 40000))
+    assert attempt(stranger, PASSWORD).status_code == 429
+    stranger.cookies.set("lc_device", "forged.0123abcd", path="/login")
+    assert attempt(stranger, PASSWORD).status_code == 429
+    assert attempt(client, PASSWORD).status_code == 303  # rita's own browser
+
+
 def test_disabled_user_is_logged_out_and_cannot_log_in(client, users, db):
     log_in(client, "rita")
     with db.factory() as session:

@@ -14,13 +14,18 @@ from logcenter.users import service as users_service
 from logcenter.users.service import SESSION_LIFETIME
 from logcenter.web import i18n
 from logcenter.web.security import (
+    DEVICE_COOKIE,
+    DEVICE_LIFETIME,
     PRE_SESSION_COOKIE,
     SESSION_COOKIE,
     CurrentUser,
     check_csrf,
+    device_cookie,
+    device_key,
     is_https,
     read_csrf_form,
     session_user,
+    trusted_device,
 )
 from logcenter.web.templating import render
 
@@ -64,7 +69,9 @@ async def login(
     check_csrf(request, request.cookies.get(PRE_SESSION_COOKIE, ""))
     limiter = request.app.state.login_limiter
     client = request.client.host if request.client else "unknown"
-    keys = (f"ip:{client}", f"user:{username.strip().lower()}")
+    name = username.strip().lower()
+    device = trusted_device(device_key(request), name, request.cookies.get(DEVICE_COOKIE, ""))
+    keys = (f"ip:{client}", f"device:{device}" if device else f"user:{name}")
     limiter.check(*keys)
     from starlette.concurrency import run_in_threadpool
 
@@ -74,8 +81,17 @@ async def login(
         return _login_page(
             request, next_url=_local_next(next), error=i18n.gettext("Wrong username or password"), status=401
         )
-    limiter.succeeded(keys[1])
+    limiter.succeeded(keys[1], f"user:{name}")
     response = RedirectResponse(_local_next(next), status_code=303)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device_cookie(device_key(request), name),
+        max_age=DEVICE_LIFETIME,
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+        path="/login",
+    )
     response.set_cookie(
         SESSION_COOKIE,
         token,

@@ -8,6 +8,7 @@ is a session, uses a random pre-session cookie and the same value in the form (d
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import threading
 import time
@@ -115,7 +116,8 @@ AdminUser = Annotated[SessionUser, Depends(require_admin)]
 
 
 class LoginLimiter:
-    """At most `attempts` failed logins per `window` seconds per client address and per username.
+    """At most `attempts` failed logins per `window` seconds per client address and per username, or per
+    device for a browser that logged in as that user before (`trusted_device`).
 
     In memory, per server process: with several workers a client gets that many tries per worker, still few
     enough to make guessing passwords hopeless against argon2.
@@ -154,6 +156,46 @@ class LoginLimiter:
                 for key in [k for k, v in self._failures.items() if not v]:
                     del self._failures[key]
 
-    def succeeded(self, username_key: str) -> None:
+    def succeeded(self, *keys: str) -> None:
         with self._lock:
-            self._failures.pop(username_key, None)
+            for key in keys:
+                self._failures.pop(key, None)
+
+
+# OWASP's "device cookie": a browser that once logged in as a user carries a signed note of it, and its login
+# attempts are limited per device rather than per username. Anyone can send ten wrong passwords for `admin`
+# and lock the username; the admin's own browser still gets in.
+DEVICE_COOKIE = "lc_device"
+DEVICE_LIFETIME = 365 * 86400  # seconds
+
+
+def device_key(request: Request) -> bytes:
+    """The HMAC key of device cookies: from the server's secret key, so every worker and restart agrees."""
+    key: bytes | None = getattr(request.app.state, "device_key", None)
+    if key is None:
+        from logcenter.secretbox import SecretKeyError, load_keys
+
+        try:
+            secret = load_keys(request.app.state.settings)[0]
+        except SecretKeyError:  # no usable key: cookies of this process only
+            secret = secrets.token_bytes(32)
+        key = request.app.state.device_key = hmac.new(secret, b"logcenter login device", "sha256").digest()
+    return key
+
+
+def device_cookie(key: bytes, username: str) -> str:
+    """A new device cookie for a browser that just logged in as `username`."""
+    nonce = secrets.token_urlsafe(12)
+    return f"{nonce}.{_device_signature(key, username, nonce)}"
+
+
+def trusted_device(key: bytes, username: str, cookie: str) -> str | None:
+    """The device's id when `cookie` was issued to it for `username`, else None."""
+    nonce, _, signature = cookie.partition(".")
+    if nonce and hmac.compare_digest(signature.encode(), _device_signature(key, username, nonce).encode()):
+        return nonce
+    return None
+
+
+def _device_signature(key: bytes, username: str, nonce: str) -> str:
+    return hmac.new(key, f"{username}\0{nonce}".encode(), "sha256").hexdigest()
