@@ -247,29 +247,37 @@ class WriterServer:
             self._count_timer.cancel()
         self._committer.count()
 
-    async def close_connections(self, timeout: float = 1.0) -> None:
+    async def close_connections(self, timeout: float = 10.0) -> None:
         """Close the HTTP workers' connections, after drain() (their last answers are sent first): closing
         the server leaves them open (Python < 3.13), and a writer thread's would outlive its event loop.
-        Waits until each is closed: one still being accepted, or still sending, closes a few turns later;
-        what is left after `timeout` is cut."""
+
+        A connection accepted just before the server closed is set up by a task of its own (asyncio's
+        selector loop; uvloop has none). Such a task still pending when this returns is cancelled by
+        asyncio.run with its transport made and never closed (an unclosed-socket warning at some later
+        garbage collection), and a commit that blocks the loop can keep it pending for a while: so this waits
+        for those tasks as long as for the connections. A connection still open at `timeout` is cut."""
         assert self._loop is not None
-        self._closing = True
+        self._closing = True  # a connection made from now on closes itself (connection_made)
         deadline = self._loop.time() + timeout
-        # A connection accepted just before the server closed is set up by a task of its own (asyncio's
-        # selector loop; uvloop has none): let it finish, or asyncio.run would cancel it at the end and leave
-        # its socket unclosed.
-        accepting = {
-            t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__name__", "") == "_accept_connection2"
-        }
-        if accepting:
-            await asyncio.wait(accepting, timeout=timeout)
-        while self._connections:
+        while True:
+            accepting = _accepting()
+            if accepting:
+                await asyncio.wait(accepting, timeout=max(0.01, deadline - self._loop.time()))
+            if not self._connections and not _accepting():
+                return
             cut = self._loop.time() >= deadline
             for connection in list(self._connections):
                 connection.close(abort=cut)
             await asyncio.sleep(0.01)
-            if cut:  # a connection never made (its accept failed) is never lost either
-                break
+            if cut and not self._connections:
+                return
+            if cut and self._loop.time() >= deadline + 1.0:  # a connection never made is never lost
+                return
+
+
+def _accepting() -> set[asyncio.Task[object]]:
+    """The selector loop's tasks that are setting up an accepted connection."""
+    return {t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__name__", "") == "_accept_connection2"}
 
 
 class _WorkerConnection(asyncio.Protocol):
