@@ -101,7 +101,6 @@ def capture_templates(
             release=release,
             environment=environment,
             project_root=str(root),
-            send_default_pii=False,
         )
         modules = [importlib.import_module(rel[:-3].replace("/", ".")) for rel in FILES]
         for k in range(FINGERPRINTS):
