@@ -33,23 +33,22 @@ def enqueue_deliveries(session: Session, delivery_ids: list[int], *, max_attempt
 
 @handler(DISPATCH, max_attempts=1)  # periodic: the next run picks up where this one stopped
 def dispatch(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Turn new bug history into deliveries, a batch per transaction, until it has caught up."""
+    """Turn new bug history into deliveries until it has caught up, in parts (db.write_in_parts)."""
     attempts = ctx.settings.notify_max_attempts
-    write_in_parts(
-        ctx.sessions,
-        lambda session, limit: (
-            outbox.dispatch(
-                session,
-                base_url=base_url(ctx.settings),
-                enqueue=lambda s, ids: enqueue_deliveries(s, ids, max_attempts=attempts),
-                settle=settle(ctx.settings),
-                burst=ctx.settings.notify_burst_per_minute,
-                observers=(inbox.add_for_event,),
-                batch=limit,
-            ).events
-        ),
-        ceiling=outbox.BATCH,
-    )
+    url, settling, burst = base_url(ctx.settings), settle(ctx.settings), ctx.settings.notify_burst_per_minute
+
+    def part(session: Session, limit: int) -> int:
+        return outbox.dispatch(
+            session,
+            base_url=url,
+            enqueue=lambda s, ids: enqueue_deliveries(s, ids, max_attempts=attempts),
+            settle=settling,
+            burst=burst,
+            observers=(inbox.add_for_event,),
+            batch=limit,
+        ).events
+
+    write_in_parts(ctx.sessions, part, ceiling=outbox.BATCH)
 
 
 @handler(DIGEST, max_attempts=1)
