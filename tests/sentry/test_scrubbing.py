@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sentry_sdk
 from sqlalchemy import text
 
+from logcenter.ingest import scrub
 from logcenter.ingest.scrub import DEFAULT, FILTERED, Scrubber
+from tests.sentry.test_event import sample_event
 from tests.sentry.test_sentry_sdk import app, dsn, live_server, sentry  # noqa: F401  (fixtures)
 
 SECRETS = (
@@ -152,3 +155,43 @@ def test_pairs_in_text():
         "def check_token(self): return 1": "def check_token(self): return 1",
     }
     assert {text: DEFAULT.text(text) for text in cases} == cases
+
+
+# Secrets the whole-object test must not miss: nested keys in any case or spelling, [name, value] pairs, a
+# key lower-cased into ASCII (the Kelvin sign), pairs in text with escapes, URL passwords, cards with
+# separators, credentials, PEM keys, non-string keys, and nesting past what orjson serialises.
+HIDDEN: list[Any] = [
+    {"a": {"b": {"c": {"Pass_Word": 1}}}},
+    {"headers": [["Accept", "text/html"], ["Cookie", "sessionid=abc"]]},
+    {"TO\u212aEN": "abc123456"},
+    {"note": 'line\n"password": "x y"'},
+    {"db": {"url": "postgres://app:s3cret@db.internal/shop"}},
+    {"m": ["paid with 4111-1111-1111-1111 today"]},
+    {"h": {"X": "Authorization: Bearer abcdefghijk"}},
+    {"k": "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"},
+    {1: {"api-key": "x"}},
+]
+
+
+def _nested(levels: int, inner: Any) -> Any:
+    for _ in range(levels):
+        inner = {"n": inner}
+    return inner
+
+
+@pytest.mark.parametrize("scrubber", [DEFAULT, Scrubber.from_settings(["iban"], ["token_count"], False)])
+def test_objects_with_nothing_to_filter_are_kept_whole_and_nothing_else(monkeypatch, scrubber):
+    """`scrub` keeps an object whose JSON text no rule can match without walking it: the result must be
+    what the walk of every node gives, for real SDK events and for secrets hidden every way we know."""
+    samples = ("python-exception.envelope", "node-exception.envelope")
+    values: list[Any] = [sample_event(name) for name in samples]
+    values += [{"fine": {"sdk": "sentry.python", "n": [1, 2, None]}, "deep": v} for v in HIDDEN]
+    values += [_nested(280, {"password": "x"}), {"IBAN": "DE89370400440532013000"}]
+    fast = [scrubber.scrub(v) for v in values]
+    clean = values[2]["fine"]
+    assert scrubber.scrub({"fine": clean})["fine"] is clean  # kept, not copied
+    monkeypatch.setattr(scrub, "_TESTED_LEVELS", 0)  # every object walked
+    assert fast == [scrubber.scrub(v) for v in values]
+    for value, scrubbed in zip(values[2:-1], fast[2:-1], strict=True):
+        assert scrubbed != value and FILTERED in repr(scrubbed)
+    assert (fast[-1]["IBAN"] == FILTERED) == ("iban" in scrubber.fields)
