@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypedDict, Unpack
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -83,6 +84,17 @@ LEGACY_STATUSES: dict[str, BugStatus] = {
     "VERIFIED": S.MERGED,
 }
 
+
+class Row(TypedDict, total=False):
+    """What every move takes for its history row, besides the actor: a note, a link to what it records (the
+    PR, comment or pipeline), its kind (each move has its default) and its time (now by default)."""
+
+    note: str | None
+    link: str | None
+    kind: HistoryKind
+    now: datetime | None
+
+
 NO_REASON = "No reason given"
 DEFAULT_MANUAL_LEASE = timedelta(minutes=30)
 
@@ -114,21 +126,13 @@ def with_note(text: str, note: str | None) -> str:
 
 
 def _move(
-    session: Session,
-    bug: Bug,
-    target: BugStatus,
-    *,
-    actor: str,
-    kind: HistoryKind,
-    note: str | None,
-    now: datetime | None,
-    link: str | None = None,
+    session: Session, bug: Bug, target: BugStatus, *, actor: str, **row: Unpack[Row]
 ) -> tuple[BugEvent, datetime]:
     """Check the move, set the status and write its history row; the named functions fill the rest."""
     current = BugStatus(bug.status)
     if not can_transition(current, target):
         raise Conflict(f"Bug {bug.id} cannot move from {current} to {target}")
-    now = now or utcnow()
+    now = row.get("now") or utcnow()
     bug.status = target
     bug.status_changed_at = now
     if current == S.FIXING:  # whoever held the bug holds it no longer
@@ -140,12 +144,12 @@ def _move(
         bug.revision_requested_at = None
     event = BugEvent(
         bug_id=bug.id,
-        kind=kind,
+        kind=row.get("kind", HistoryKind.STATUS),
         from_status=current,
         to_status=target,
         actor=actor,
-        note=note,
-        link=link,
+        note=row.get("note"),
+        link=row.get("link"),
         created_at=now,
     )
     session.add(event)
@@ -165,13 +169,20 @@ def is_revision(bug: Bug) -> bool:
 
 
 def _back_to_waiting(
-    session: Session, bug: Bug, *, actor: str, kind: HistoryKind, note: str, now: datetime | None
+    session: Session,
+    bug: Bug,
+    *,
+    actor: str,
+    kind: HistoryKind,
+    note: str,
+    now: datetime | None,
+    link: str | None = None,
 ) -> BugEvent:
     """A revision whose agent let go (released, lease expired): it waits for an agent again, FIXING with no
     lease. Not NEW: the PR and the reviewer's request stay; the next claim takes it again."""
     bug.lease_owner = None
     bug.lease_expires_at = None
-    return record_note(session, bug, kind=kind, actor=actor, note=note, now=now)
+    return record_note(session, bug, kind=kind, actor=actor, note=note, link=link, now=now)
 
 
 def _clear_merge(bug: Bug) -> None:
@@ -182,18 +193,9 @@ def _clear_deployment(bug: Bug) -> None:
     bug.deployed_at = bug.deployed_version = bug.deployed_commit = bug.deployed_environment = None
 
 
-def claim(
-    session: Session,
-    bug: Bug,
-    *,
-    agent: str,
-    lease: timedelta,
-    note: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
-) -> BugEvent:
+def claim(session: Session, bug: Bug, *, agent: str, lease: timedelta, **row: Unpack[Row]) -> BugEvent:
     """NEW → FIXING, leased to `agent` for `lease` (a lease that is not renewed returns the bug to NEW)."""
-    event, now = _move(session, bug, S.FIXING, actor=agent, kind=kind, note=note, now=now)
+    event, now = _move(session, bug, S.FIXING, actor=agent, **row)
     bug.lease_owner = agent
     bug.lease_expires_at = now + lease
     return event
@@ -206,22 +208,17 @@ def renew_lease(bug: Bug, *, until: datetime) -> None:
     bug.lease_expires_at = until
 
 
-def release(
-    session: Session,
-    bug: Bug,
-    *,
-    actor: str,
-    note: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
-) -> BugEvent:
+def release(session: Session, bug: Bug, *, actor: str, **row: Unpack[Row]) -> BugEvent:
     """FIXING → NEW: the agent gives the bug back without a report. A revision stays FIXING and waits for
     the next claim (its PR and the reviewer's request stay)."""
     _expect(bug, S.FIXING, S.NEW)
     if is_revision(bug):
         text = f"Given back; revision {bug.revision} waits for a repair agent again"
-        return _back_to_waiting(session, bug, actor=actor, kind=kind, note=with_note(text, note), now=now)
-    event, _ = _move(session, bug, S.NEW, actor=actor, kind=kind, note=note, now=now)
+        kind, note = row.get("kind", HistoryKind.STATUS), with_note(text, row.get("note"))
+        return _back_to_waiting(
+            session, bug, actor=actor, kind=kind, note=note, link=row.get("link"), now=row.get("now")
+        )
+    event, _ = _move(session, bug, S.NEW, actor=actor, **row)
     return event
 
 
@@ -248,15 +245,11 @@ def submit_for_review(
     pr_url: str | None = None,
     branch_name: str | None = None,
     head_sha: str | None = None,
-    note: str | None = None,
-    link: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
+    **row: Unpack[Row],
 ) -> BugEvent:
     """FIXING → PENDING_REVIEW with the fix's pull request (fields not given keep a PR linked earlier)."""
-    event, _ = _move(
-        session, bug, S.PENDING_REVIEW, actor=actor, kind=kind, note=note, now=now, link=link or pr_url
-    )
+    row["link"] = row.get("link") or pr_url
+    event, _ = _move(session, bug, S.PENDING_REVIEW, actor=actor, **row)
     _set_pull_request(bug, pr_number=pr_number, pr_url=pr_url, branch_name=branch_name, head_sha=head_sha)
     # A new fix: an earlier fix's merge and release (a regression reopened the bug since) are not this one's.
     _clear_merge(bug)
@@ -309,13 +302,10 @@ def merge(
     merge_commit_sha: str | None = None,
     merged_by: str | None = None,
     merged_at: datetime | None = None,
-    note: str | None = None,
-    link: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
+    **row: Unpack[Row],
 ) -> BugEvent:
     """PENDING_REVIEW → MERGED: the merge commit (what a deployment must contain), who merged it, when."""
-    event, now = _move(session, bug, S.MERGED, actor=actor, kind=kind, note=note, now=now, link=link)
+    event, now = _move(session, bug, S.MERGED, actor=actor, **row)
     bug.merge_commit_sha = _sha(merge_commit_sha)
     bug.merged_by = merged_by or actor
     bug.merged_at = merged_at or now
@@ -334,13 +324,10 @@ def deploy(
     version: str | None = None,
     environment: str | None = None,
     deployed_at: datetime | None = None,
-    note: str | None = None,
-    link: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
+    **row: Unpack[Row],
 ) -> BugEvent:
     """MERGED → DEPLOYED: the release that carries the fix (what the regression check compares with)."""
-    event, now = _move(session, bug, S.DEPLOYED, actor=actor, kind=kind, note=note, now=now, link=link)
+    event, now = _move(session, bug, S.DEPLOYED, actor=actor, **row)
     bug.deployed_commit = _sha(commit)
     bug.deployed_version = version
     bug.deployed_environment = environment
@@ -348,86 +335,45 @@ def deploy(
     return event
 
 
-def fail(
-    session: Session,
-    bug: Bug,
-    *,
-    actor: str,
-    reason: str | None,
-    note: str | None = None,
-    link: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
-) -> BugEvent:
+def fail(session: Session, bug: Bug, *, actor: str, reason: str | None, **row: Unpack[Row]) -> BugEvent:
     """FIXING / PENDING_REVIEW → FAILED, with the reason shown on the bug until it is retried."""
-    reason = reason or note or NO_REASON
-    event, _ = _move(session, bug, S.FAILED, actor=actor, kind=kind, note=note or reason, now=now, link=link)
+    reason = reason or row.get("note") or NO_REASON
+    row["note"] = row.get("note") or reason
+    event, _ = _move(session, bug, S.FAILED, actor=actor, **row)
     bug.failure_reason = reason
     return event
 
 
-def retry(
-    session: Session,
-    bug: Bug,
-    *,
-    actor: str,
-    note: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
-) -> BugEvent:
+def retry(session: Session, bug: Bug, *, actor: str, **row: Unpack[Row]) -> BugEvent:
     """FAILED → NEW: another repair attempt, which will open a PR of its own."""
     # The workflow also allows FIXING/MERGED/DEPLOYED → NEW (release, regression), but none is a retry:
     # "retry" on a bug being fixed would pull it from under its agent's lease.
     if bug.status != S.FAILED:
         raise Conflict(f"Bug {bug.id} cannot be retried: it is {bug.status}, only a FAILED bug can be")
-    event, _ = _move(session, bug, S.NEW, actor=actor, kind=kind, note=note, now=now)
+    event, _ = _move(session, bug, S.NEW, actor=actor, **row)
     _clear_pull_request(bug)
     return event
 
 
-def reopen(
-    session: Session,
-    bug: Bug,
-    *,
-    actor: str,
-    note: str | None = None,
-    kind: HistoryKind = HistoryKind.REGRESSION,
-    now: datetime | None = None,
-) -> BugEvent:
+def reopen(session: Session, bug: Bug, *, actor: str, **row: Unpack[Row]) -> BugEvent:
     """MERGED / DEPLOYED → NEW: the fix did not hold. The merge and release stay on the bug (which fix
     regressed) until the next fix replaces them; the next attempt opens a new PR."""
     if bug.status not in (S.MERGED, S.DEPLOYED):
         raise Conflict(f"Bug {bug.id} cannot move from {bug.status} to {S.NEW}: only a fixed bug is reopened")
-    event, _ = _move(session, bug, S.NEW, actor=actor, kind=kind, note=note, now=now)
+    row.setdefault("kind", HistoryKind.REGRESSION)
+    event, _ = _move(session, bug, S.NEW, actor=actor, **row)
     _clear_pull_request(bug)
     return event
 
 
-def reopen_review(
-    session: Session,
-    bug: Bug,
-    *,
-    actor: str,
-    note: str | None = None,
-    link: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
-) -> BugEvent:
+def reopen_review(session: Session, bug: Bug, *, actor: str, **row: Unpack[Row]) -> BugEvent:
     """FAILED → PENDING_REVIEW: the PR that was closed without merging was reopened."""
-    event, _ = _move(session, bug, S.PENDING_REVIEW, actor=actor, kind=kind, note=note, now=now, link=link)
+    event, _ = _move(session, bug, S.PENDING_REVIEW, actor=actor, **row)
     return event
 
 
 def request_revision(
-    session: Session,
-    bug: Bug,
-    *,
-    actor: str,
-    note: str | None = None,
-    link: str | None = None,
-    limit: int | None = None,
-    kind: HistoryKind = HistoryKind.REVISION_REQUESTED,
-    now: datetime | None = None,
+    session: Session, bug: Bug, *, actor: str, limit: int | None = None, **row: Unpack[Row]
 ) -> BugEvent:
     """PENDING_REVIEW → FIXING: a reviewer sends the fix back. The bug waits, with no lease, for a repair
     agent's claim (`claim_revision`), which revises the same PR. `note` is the reviewer's comment, `link`
@@ -442,7 +388,8 @@ def request_revision(
             f"Bug {bug.id} has had {bug.revision} revision{'s' if bug.revision != 1 else ''} of "
             f"its fix, the most allowed ({limit}): review it as it is, reject it, or fix it by hand"
         )
-    event, now = _move(session, bug, S.FIXING, actor=actor, kind=kind, note=note, now=now, link=link)
+    row.setdefault("kind", HistoryKind.REVISION_REQUESTED)
+    event, now = _move(session, bug, S.FIXING, actor=actor, **row)
     bug.revision += 1
     bug.revision_requested_at = now
     return event
@@ -478,14 +425,12 @@ def transition(
     target: BugStatus,
     *,
     actor: str,
-    note: str | None = None,
     failure_reason: str | None = None,
     merge_commit_sha: str | None = None,
     deployed_version: str | None = None,
     deployed_commit: str | None = None,
     lease: timedelta | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
+    **row: Unpack[Row],
 ) -> BugEvent:
     """Move `bug` to `target` by whichever named move leads there from its state (a move by hand through
     `PUT /bugs/{id}/status`); 409 naming both states when none does, and 409 naming the revision endpoint
@@ -493,11 +438,12 @@ def transition(
     current = BugStatus(bug.status)
     if not can_transition(current, target):
         raise Conflict(f"Bug {bug.id} cannot move from {current} to {target}")
+    row.setdefault("kind", HistoryKind.STATUS)  # a move by hand, whichever move it is
     if target == S.FIXING:
         if current == S.NEW:
             # Taken by hand rather than through a claim: still leased, so an abandoned fix returns to NEW.
             held = lease or DEFAULT_MANUAL_LEASE
-            return claim(session, bug, agent=actor, lease=held, note=note, kind=kind, now=now)
+            return claim(session, bug, agent=actor, lease=held, **row)
         # PENDING_REVIEW → FIXING is a revision request, which has its own endpoint and rules (a reviewer's
         # comment for the agent, the project's designated reviewers, its revision limit): not a status change.
         raise Conflict(
@@ -506,26 +452,15 @@ def transition(
         )
     if target == S.PENDING_REVIEW:
         move = reopen_review if current == S.FAILED else submit_for_review
-        return move(session, bug, actor=actor, note=note, kind=kind, now=now)
+        return move(session, bug, actor=actor, **row)
     if target == S.MERGED:
-        return merge(
-            session, bug, merge_commit_sha=merge_commit_sha, actor=actor, note=note, kind=kind, now=now
-        )
+        return merge(session, bug, merge_commit_sha=merge_commit_sha, actor=actor, **row)
     if target == S.DEPLOYED:
-        return deploy(
-            session,
-            bug,
-            commit=deployed_commit,
-            version=deployed_version,
-            actor=actor,
-            note=note,
-            kind=kind,
-            now=now,
-        )
+        return deploy(session, bug, commit=deployed_commit, version=deployed_version, actor=actor, **row)
     if target == S.FAILED:
-        return fail(session, bug, reason=failure_reason, actor=actor, note=note, kind=kind, now=now)
+        return fail(session, bug, reason=failure_reason, actor=actor, **row)
     back = {S.FIXING: release, S.FAILED: retry}.get(current, reopen)
-    return back(session, bug, actor=actor, note=note, kind=kind, now=now)
+    return back(session, bug, actor=actor, **row)
 
 
 def created_event(bug_id: int, *, actor: str, now: datetime) -> dict[str, object]:
