@@ -13,13 +13,14 @@ from typing import Any
 from logcenter.agent import environment, fixers, forge, text
 from logcenter.agent.client import ApiError, Client
 from logcenter.agent.fixing import Fixed, run_fixer
-from logcenter.agent.git import GitError, commit, safe_url
+from logcenter.agent.git import GitError, safe_url
 from logcenter.agent.job import Attempt, Cancelled, Failure, Job, Outcome, Steps
 from logcenter.agent.masking import Masker, project_rules
 from logcenter.agent.options import AgentSettings
 from logcenter.agent.preparation import Checkout, Setup, checkout, make_fixer, project_config
 from logcenter.agent.progress import Progress
 from logcenter.agent.verification import MAX_OUTPUT, Verified, verify_fix
+from logcenter.agent.worktree import commit
 from logcenter.repair.schemas import RepairReportIn
 from logcenter.revisions.schemas import RevisionTask
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from logcenter.agent import verify
 from logcenter.agent.fixing import Fixed
-from logcenter.agent.git import Change, GitError, apply_patch, stage_all, staged_changes, staged_diff
+from logcenter.agent.git import GitError
 from logcenter.agent.job import Attempt, Cancelled, Failure, Job
 from logcenter.agent.preparation import Checkout, Setup
+from logcenter.agent.worktree import Change, apply_patch, stage_all, staged_changes, staged_diff
 
 MAX_DIFF = 500_000
 MAX_OUTPUT = 60_000
