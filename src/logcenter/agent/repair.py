@@ -1,5 +1,9 @@
-"""One bug, start to finish: project settings, worktree, prompt, fixer, verification, commit, push, PR,
-report. Every way it can fail ends in a FAILED report whose reason starts with the step's code.
+"""One bug, start to finish. `Repairer._fix` lists the steps: prepare (the project's settings, the fixer,
+the forge) and checkout (the worktree on the fix's branch) with preparation.py; fix (the fixer, on a prompt)
+with fixing.py; verify (the diff checked, the new tests fail before the fix and the whole suite passes after
+it) with verification.py; then commit, push and open the PR, here. `Repairer.run` reports. Every way it can
+fail ends in a FAILED report whose reason starts with the step's code (job.py: the job, its failures, and the
+`Attempt` that records what the run got so far, for that report and the clean-up).
 
 A revision (a reviewer asked for changes: the claimed bug carries `revision_request`) takes the same steps on
 the fix's own branch: its worktree is the branch's head, the prompt adds the reviewers' comments, the whole
@@ -26,6 +30,9 @@ from logcenter.revisions.schemas import RevisionTask
 
 
 class Repairer:
+    """Repairs claimed bugs, one `run` a bug. The runner calls `run` from several threads at once, so a run
+    keeps what it has got in its own objects (Steps, Attempt, Setup, Checkout), never on the Repairer."""
+
     def __init__(self, settings: AgentSettings, client: Client, progress: Progress) -> None:
         self.settings = settings
         self.client = client
@@ -140,16 +147,16 @@ class Repairer:
         except fixers.FixerMissing as exc:
             raise Failure("config_missing", str(exc)) from exc
         return Setup(
-            settings,
-            self.workdir,
-            self.secret_masker,
-            detail,
-            config,
-            masker,
-            fixer,
-            target,
-            fixer_env,
-            test_env,
+            settings=settings,
+            workdir=self.workdir,
+            secret_masker=self.secret_masker,
+            detail=detail,
+            config=config,
+            masker=masker,
+            fixer=fixer,
+            target=target,
+            fixer_env=fixer_env,
+            test_env=test_env,
         )
 
     # ------------------------------------------------------------------- commit, push and open the PR
