@@ -12,6 +12,7 @@ and the agent replies on the PR instead of opening one."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Any
 
 from logcenter.agent import environment, fixers, forge, text
@@ -253,13 +254,10 @@ class Repairer:
         )
         assert setup.target is not None
         try:
-            client = forge.open_forge(setup.target)
-            try:
+            with closing(forge.open_forge(setup.target)) as client:
                 pr = client.create_pull_request(
                     head=tree.branch, base=tree.default_branch, title=text.title(bug, masker), body=body
                 )
-            finally:
-                client.close()
         except Exception as exc:
             raise Failure(
                 "pr_failed",
@@ -302,11 +300,8 @@ class Repairer:
         )
         assert setup.target is not None
         try:
-            client = forge.open_forge(setup.target)
-            try:
+            with closing(forge.open_forge(setup.target)) as client:
                 client.comment(revision.pr_number, body)
-            finally:
-                client.close()
         except Exception as exc:
             self._step(
                 job,
