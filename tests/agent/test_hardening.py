@@ -15,11 +15,13 @@ import pytest
 from pydantic import SecretStr
 
 from logcenter.agent import fixers, forge
-from logcenter.agent.git import Repository, Tampered, commit, stage_all
+from logcenter.agent.git import Repository, Tampered
 from logcenter.agent.hardening import drop_token_variables
+from logcenter.agent.job import Failure
 from logcenter.agent.options import AgentSettings
+from logcenter.agent.preparation import project_config
 from logcenter.agent.prompt import Prompt
-from logcenter.agent.repair import Failure, project_config
+from logcenter.agent.worktree import commit, stage_all
 from logcenter.forges.base import ForgeKind
 from tests.agent.conftest import REPO_ROOT, TEST_COMMAND, Harness, git
 from tests.agent.test_pull_request import REPO, forge_env, gitea  # noqa: F401  (the fixture)

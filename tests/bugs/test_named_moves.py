@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from logcenter.bugs import workflow
+from logcenter.bugs import history, workflow
+from logcenter.bugs.history import HistoryKind
 from logcenter.bugs.models import Bug, BugEvent, BugStatus
-from logcenter.bugs.workflow import HistoryKind
 from logcenter.db import utcnow
 from logcenter.errors import Conflict
 from tests.bugs.helpers import committed_bug
@@ -404,7 +404,7 @@ def test_a_revision_is_not_a_move_by_hand_through_the_status_api(session):
 )
 def test_record_note_keeps_the_status(session, kind):
     bug = committed_bug(session, S.PENDING_REVIEW)
-    workflow.record_note(
+    history.record_note(
         session, bug, kind=kind, actor="bob", note="LGTM <script>", link="https://g/pr/4#issuecomment-9"
     )
     bug = reloaded(session, bug)
@@ -423,7 +423,7 @@ def test_record_note_keeps_the_status(session, kind):
 
 def test_history_link_is_in_the_api(client, session, admin_headers):
     bug = committed_bug(session, S.PENDING_REVIEW)
-    workflow.record_note(session, bug, kind=HistoryKind.REVIEW, actor="bob", note="ok", link="https://g/pr/4")
+    history.record_note(session, bug, kind=HistoryKind.REVIEW, actor="bob", note="ok", link="https://g/pr/4")
     workflow.merge(session, bug, actor="gitea", merge_commit_sha=SHA, merged_by="bob")
     session.commit()
     body = client.get(f"/api/v1/bugs/{bug.id}", headers=admin_headers).json()

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from logcenter.bugs import workflow
+from logcenter.bugs import history, workflow
 from logcenter.bugs.models import Bug, BugHourlyCount, ProjectDailyCount
 from logcenter.bugs.models import BugStatus as S
 from logcenter.errors import NotFound, ValidationFailed
@@ -33,7 +33,7 @@ def at(days_ago: int, hour: int = 12, minute: int = 0) -> datetime:
 def found(session: Session, project: Project, when: datetime) -> Bug:
     """A bug first seen at `when`, with the history row ingest writes for it."""
     bug = make_bug(session, project, seen=when)
-    workflow.record_created(session, [bug.id], actor="ingest", now=when)
+    history.record_created(session, [bug.id], actor="ingest", now=when)
     return bug
 
 
@@ -94,7 +94,7 @@ def test_range_totals_rate_average_and_daily_series(session: Session) -> None:
     retried = found(session, web, at(3, 9))
     move(session, retried, (S.FIXING, at(3, 10)), (S.FAILED, at(1, 6)))
     move(session, retried, (S.NEW, at(0, 9)), (S.FIXING, at(0, 9, 30)), (S.PENDING_REVIEW, at(0, 10)))
-    workflow.record_note(session, retried, kind="pr", actor="repair-bot", note="PR #4 opened")
+    history.record_note(session, retried, kind="pr", actor="repair-bot", note="PR #4 opened")
     # An agent released this one: not an attempt that ended.
     released = found(session, web, at(2))
     move(session, released, (S.FIXING, at(2, 13)), (S.NEW, at(2, 14)))
@@ -125,7 +125,7 @@ def test_a_revision_is_not_another_fix(session: Session) -> None:
     move(session, bug, (S.FIXING, at(2, 10)), (S.PENDING_REVIEW, at(2, 11)))
     for day in (1, 0):  # a reviewer asks twice: one revision pushed, one failed (back to review as it was)
         workflow.request_revision(session, bug, actor="alice", note="use None", now=at(day, 9))
-        workflow.submit_for_review(session, bug, actor="repair-bot", kind=workflow.HistoryKind.REVISED,
+        workflow.submit_for_review(session, bug, actor="repair-bot", kind=history.HistoryKind.REVISED,
                                    now=at(day, 10))  # fmt: skip
     totals = stats(session, days=7).totals
     assert (totals.auto_fixed, totals.fix_attempts, totals.failed) == (1, 1, 0)

@@ -1,5 +1,5 @@
 """Git for the agent: one mirror per repository under the workdir (fetched, not re-cloned), one worktree per
-bug, the diff the fixer made, commit and push.
+bug, and push (what happens inside a worktree, the fixer's diff and the commit, is worktree.py).
 
 Credentials for a push or fetch over HTTPS reach git only through that one command's environment
 (`GIT_CONFIG_COUNT` / `GIT_CONFIG_KEY_0` / `GIT_CONFIG_VALUE_0` setting `http.<url>.extraHeader`): never a
@@ -89,7 +89,8 @@ class Credentials:
         }
 
 
-def _base_env() -> dict[str, str]:
+def base_env() -> dict[str, str]:
+    """The environment of every git command: the agent's, less its GIT_ and LOGCENTER_ variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "LOGCENTER_"))}
     env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1"})
     return env
@@ -105,7 +106,7 @@ def git(
 ) -> str:
     """Run git (`options`: more `-c` settings); its output with `secret` masked (a token could echo back in
     an error)."""
-    full = _base_env()
+    full = base_env()
     full.update(env or {})
     proc = subprocess.run(
         ["git", "-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false", *(options or []), *args],
@@ -341,91 +342,3 @@ class Repository:
             secret=secret,
             options=options,
         )
-
-
-@dataclass(frozen=True)
-class Change:
-    path: str
-    status: str  # A / M / D / R / T
-    added: int
-    removed: int
-    mode: str  # the new file mode (120000 = symlink, 160000 = submodule)
-
-
-def stage_all(worktree: Path) -> list[Change]:
-    """Stage everything the fixer changed and describe it (relative to HEAD, the base)."""
-    git("add", "-A", cwd=worktree)
-    return staged_changes(worktree)
-
-
-def staged_changes(worktree: Path, against: str = "HEAD") -> list[Change]:
-    """What is staged, relative to `against` (HEAD; for a revision, the commit its branch forked from)."""
-    counts: dict[str, tuple[int, int]] = {}
-    for line in git("diff", "--cached", "--numstat", "--no-renames", "-z", against, cwd=worktree).split("\0"):
-        if not line.strip():
-            continue
-        plus, minus, name = line.split("\t", 2)
-        counts[name] = (int(plus) if plus.isdigit() else 0, int(minus) if minus.isdigit() else 0)
-    changes = []
-    raw = git("diff", "--cached", "--raw", "--no-renames", "-z", against, cwd=worktree).split("\0")
-    for meta, path in zip(raw[0::2], raw[1::2], strict=False):
-        if not meta.startswith(":"):
-            continue
-        _, new_mode, _, _, status = meta[1:].split(" ")
-        added, removed = counts.get(path, (0, 0))
-        changes.append(Change(path=path, status=status[:1], added=added, removed=removed, mode=new_mode))
-    return changes
-
-
-def staged_diff(
-    worktree: Path, paths: list[str] | None = None, *, binary: bool = False, against: str = "HEAD"
-) -> str:
-    args = ["diff", "--cached", "--no-renames"]
-    if binary:
-        args.append("--binary")
-    args.append(against)
-    if paths is not None:
-        args += ["--", *paths]
-    return git(*args, cwd=worktree)
-
-
-def apply_patch(worktree: Path, patch: str) -> None:
-    proc = subprocess.run(
-        ["git", "apply", "--whitespace=nowarn", "-"],
-        cwd=worktree,
-        input=patch,
-        text=True,
-        capture_output=True,
-        env=_base_env(),
-    )
-    if proc.returncode != 0:
-        raise GitError(f"git apply failed: {(proc.stdout + proc.stderr).strip()[-1000:]}")
-
-
-def commit(worktree: Path, *, message: str, name: str, email: str) -> str:
-    proc = subprocess.run(
-        [
-            "git",
-            "-c",
-            f"user.name={name}",
-            "-c",
-            f"user.email={email}",
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "core.hooksPath=/dev/null",
-            "commit",
-            "-q",
-            "--no-verify",
-            "-F",
-            "-",
-        ],
-        cwd=worktree,
-        input=message,
-        text=True,
-        capture_output=True,
-        env=_base_env(),
-    )
-    if proc.returncode != 0:
-        raise GitError(f"git commit failed: {(proc.stdout + proc.stderr).strip()[-1000:]}")
-    return git("rev-parse", "HEAD", cwd=worktree).strip()

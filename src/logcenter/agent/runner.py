@@ -12,9 +12,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from types import FrameType
 
 from logcenter.agent.client import ApiError, Client
+from logcenter.agent.job import Job, Outcome
 from logcenter.agent.options import AgentSettings
 from logcenter.agent.progress import Progress
-from logcenter.agent.repair import Job, Outcome, Repairer
+from logcenter.agent.repair import Repairer
 from logcenter.repair.schemas import ClaimedBug
 
 EXIT_OK = 0

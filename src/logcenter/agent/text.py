@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from logcenter.agent.git import Change
 from logcenter.agent.masking import Masker
 from logcenter.agent.prompt import clean
 from logcenter.agent.verify import Evidence
+from logcenter.agent.worktree import Change
 from logcenter.bugs.schemas import BugRead
 
 MAX_ANALYSIS = 6_000

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from logcenter.agent import processes
-from logcenter.agent.git import Change
+from logcenter.agent.worktree import Change
 from logcenter.bugs.schemas import TestOutcome, Verification
 
 # Files the fixer may never change: CI and automation (they run with the repository's secrets), and files

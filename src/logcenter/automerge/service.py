@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from logcenter.automerge import designated
 from logcenter.automerge import policy as rules
 from logcenter.automerge.models import MergeDecision, MergePolicy, Mode, ReviewRequest
+from logcenter.bugs import history
 from logcenter.bugs import service as bugs_service
-from logcenter.bugs import workflow
 from logcenter.bugs.models import Bug, BugStatus
 from logcenter.bugs.schemas import Verification
 from logcenter.config import Settings
@@ -173,10 +173,10 @@ def consider(
         )
         if note is not None:
             bug = bugs_service.get_bug(session, candidate.bug_id, for_update=True)
-            workflow.record_note(
+            history.record_note(
                 session,
                 bug,
-                kind=workflow.HistoryKind.AUTOMERGE,
+                kind=history.HistoryKind.AUTOMERGE,
                 actor=ACTOR,
                 note=note,
                 link=pr.url,
@@ -234,10 +234,10 @@ def ask_reviewers(
         )
         if names:
             bug = bugs_service.get_bug(session, ask.bug_id, for_update=True)
-            workflow.record_note(
+            history.record_note(
                 session,
                 bug,
-                kind=workflow.HistoryKind.REVIEW_REQUESTED,
+                kind=history.HistoryKind.REVIEW_REQUESTED,
                 actor=ACTOR,
                 note=f"Review of PR #{ask.pr_number} requested from {', '.join(names)}",
                 link=pr.url,

@@ -230,7 +230,7 @@ class BugEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bug_id: Mapped[int] = mapped_column(ForeignKey("bugs.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(20))  # workflow.HistoryKind
+    kind: Mapped[str] = mapped_column(String(20))  # history.HistoryKind
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str | None] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(200))

@@ -5,8 +5,8 @@ Each move is a named function (`claim`, `release`, `expire_lease`, `submit_for_r
 allowed (409 naming
 both states otherwise), fills what the new state needs (lease, pull request, merge commit, release, failure
 reason), clears what no longer holds, and writes one history row. Webhooks, the UI, the API and the repair
-agent call these, so none of them can move a bug without the fields that explain it. `record_note` writes a
-history row without a move (a PR comment, a review, a deployment note).
+agent call these, so none of them can move a bug without the fields that explain it. A history row without a
+move (a PR comment, a review, a deployment note) is `record_note` of history.py.
 
 Triage's moves, which hide, hand out or merge a bug without touching its status, are in triage/moves.py.
 
@@ -15,49 +15,17 @@ Nothing here commits or does I/O beyond the session: the caller's edge owns the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
-from enum import StrEnum
+from typing import TypedDict, Unpack
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from logcenter.bugs.history import HistoryKind, record_note, with_note
 from logcenter.bugs.models import Bug, BugEvent, BugStatus
 from logcenter.db import utcnow
 from logcenter.errors import Conflict, ValidationFailed
 
 S = BugStatus
-
-
-class HistoryKind(StrEnum):
-    """What a history row records (`bug_events.kind`)."""
-
-    CREATED = "created"  # ingest saw the fingerprint for the first time
-    STATUS = "status"  # a move by a person or an agent through the API (claim, release, retry, by hand)
-    REPAIR = "repair"  # the repair agent's report moved the bug (PENDING_REVIEW or FAILED)
-    LEASE_EXPIRED = "lease_expired"  # the agent stopped heart-beating
-    REGRESSION = "regression"  # seen again in code that contains the fix
-    PR = "pr"  # the fix's pull request was linked
-    MERGED = "merged"  # the forge merged the PR (webhook, sync, or a reviewer in Log Center)
-    DEPLOYED = "deployed"  # CI/CD deployed a commit that contains the merge
-    PR_CLOSED = "pr_closed"  # the PR was closed without merging
-    PR_REOPENED = "pr_reopened"  # a closed PR was reopened
-    REVISION_REQUESTED = "revision_requested"  # a reviewer sent the fix back to the agent
-    REVISION_REFUSED = "revision_refused"  # a comment asked for a revision and was not one (who, limit)
-    REVISED = "revised"  # the agent's report on a revision (the revised fix, or why the revision failed)
-    COMMENT = "comment"  # a comment on the PR
-    REVIEW = "review"  # a review of the PR (approve / request changes)
-    REPAIR_REPORT = "repair_report"  # a repair report that did not move the bug
-    DEPLOYMENT = "deployment"  # a deployment note that did not move the bug
-    NOTE = "note"  # anything else a person wrote on the bug
-    AUTOMERGE = "automerge"  # what the auto-merge policy decided for a PR head (automerge/)
-    REVIEW_REQUESTED = "review_requested"  # the project's designated reviewers were requested on the PR
-    AGENT = "agent"  # a step of the repair agent's run (fixing, verifying, pushed)
-    PR_PUSHED = "pr_pushed"  # new commits on the PR's branch after the fix was reported: review them again
-    IGNORED = "ignored"  # triage: hidden from the list and the agent (forever / for a while / N more times)
-    UNIGNORED = "unignored"  # by hand, or the triage.unignore job when the condition was met
-    ASSIGNED = "assigned"  # triage: someone is (or nobody is any more) responsible for the bug
-    ABSORBED = "absorbed"  # triage: duplicates merged into this bug, or this bug merged into another
 
 
 TRANSITIONS: dict[BugStatus, frozenset[BugStatus]] = {
@@ -82,6 +50,17 @@ LEGACY_STATUSES: dict[str, BugStatus] = {
     "FIXED": S.PENDING_REVIEW,
     "VERIFIED": S.MERGED,
 }
+
+
+class Row(TypedDict, total=False):
+    """What every move takes for its history row, besides the actor: a note, a link to what it records (the
+    PR, comment or pipeline), its kind (each move has its default) and its time (now by default)."""
+
+    note: str | None
+    link: str | None
+    kind: HistoryKind
+    now: datetime | None
+
 
 NO_REASON = "No reason given"
 DEFAULT_MANUAL_LEASE = timedelta(minutes=30)
@@ -108,27 +87,14 @@ def _sha(value: str | None) -> str | None:
     return value.strip().lower() if value else None
 
 
-def with_note(text: str, note: str | None) -> str:
-    """A history note: what happened, and the actor's own note after it."""
-    return f"{text}: {note}" if note else text
-
-
 def _move(
-    session: Session,
-    bug: Bug,
-    target: BugStatus,
-    *,
-    actor: str,
-    kind: HistoryKind,
-    note: str | None,
-    now: datetime | None,
-    link: str | None = None,
+    session: Session, bug: Bug, target: BugStatus, *, actor: str, **row: Unpack[Row]
 ) -> tuple[BugEvent, datetime]:
     """Check the move, set the status and write its history row; the named functions fill the rest."""
     current = BugStatus(bug.status)
     if not can_transition(current, target):
         raise Conflict(f"Bug {bug.id} cannot move from {current} to {target}")
-    now = now or utcnow()
+    now = row.get("now") or utcnow()
     bug.status = target
     bug.status_changed_at = now
     if current == S.FIXING:  # whoever held the bug holds it no longer
@@ -140,12 +106,12 @@ def _move(
         bug.revision_requested_at = None
     event = BugEvent(
         bug_id=bug.id,
-        kind=kind,
+        kind=row.get("kind", HistoryKind.STATUS),
         from_status=current,
         to_status=target,
         actor=actor,
-        note=note,
-        link=link,
+        note=row.get("note"),
+        link=row.get("link"),
         created_at=now,
     )
     session.add(event)
@@ -165,13 +131,20 @@ def is_revision(bug: Bug) -> bool:
 
 
 def _back_to_waiting(
-    session: Session, bug: Bug, *, actor: str, kind: HistoryKind, note: str, now: datetime | None
+    session: Session,
+    bug: Bug,
+    *,
+    actor: str,
+    kind: HistoryKind,
+    note: str,
+    now: datetime | None,
+    link: str | None = None,
 ) -> BugEvent:
     """A revision whose agent let go (released, lease expired): it waits for an agent again, FIXING with no
     lease. Not NEW: the PR and the reviewer's request stay; the next claim takes it again."""
     bug.lease_owner = None
     bug.lease_expires_at = None
-    return record_note(session, bug, kind=kind, actor=actor, note=note, now=now)
+    return record_note(session, bug, kind=kind, actor=actor, note=note, link=link, now=now)
 
 
 def _clear_merge(bug: Bug) -> None:
@@ -182,18 +155,9 @@ def _clear_deployment(bug: Bug) -> None:
     bug.deployed_at = bug.deployed_version = bug.deployed_commit = bug.deployed_environment = None
 
 
-def claim(
-    session: Session,
-    bug: Bug,
-    *,
-    agent: str,
-    lease: timedelta,
-    note: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
-) -> BugEvent:
+def claim(session: Session, bug: Bug, *, agent: str, lease: timedelta, **row: Unpack[Row]) -> BugEvent:
     """NEW → FIXING, leased to `agent` for `lease` (a lease that is not renewed returns the bug to NEW)."""
-    event, now = _move(session, bug, S.FIXING, actor=agent, kind=kind, note=note, now=now)
+    event, now = _move(session, bug, S.FIXING, actor=agent, **row)
     bug.lease_owner = agent
     bug.lease_expires_at = now + lease
     return event
@@ -206,22 +170,17 @@ def renew_lease(bug: Bug, *, until: datetime) -> None:
     bug.lease_expires_at = until
 
 
-def release(
-    session: Session,
-    bug: Bug,
-    *,
-    actor: str,
-    note: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
-) -> BugEvent:
+def release(session: Session, bug: Bug, *, actor: str, **row: Unpack[Row]) -> BugEvent:
     """FIXING → NEW: the agent gives the bug back without a report. A revision stays FIXING and waits for
     the next claim (its PR and the reviewer's request stay)."""
     _expect(bug, S.FIXING, S.NEW)
     if is_revision(bug):
         text = f"Given back; revision {bug.revision} waits for a repair agent again"
-        return _back_to_waiting(session, bug, actor=actor, kind=kind, note=with_note(text, note), now=now)
-    event, _ = _move(session, bug, S.NEW, actor=actor, kind=kind, note=note, now=now)
+        kind, note = row.get("kind", HistoryKind.STATUS), with_note(text, row.get("note"))
+        return _back_to_waiting(
+            session, bug, actor=actor, kind=kind, note=note, link=row.get("link"), now=row.get("now")
+        )
+    event, _ = _move(session, bug, S.NEW, actor=actor, **row)
     return event
 
 
@@ -248,15 +207,11 @@ def submit_for_review(
     pr_url: str | None = None,
     branch_name: str | None = None,
     head_sha: str | None = None,
-    note: str | None = None,
-    link: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
+    **row: Unpack[Row],
 ) -> BugEvent:
     """FIXING → PENDING_REVIEW with the fix's pull request (fields not given keep a PR linked earlier)."""
-    event, _ = _move(
-        session, bug, S.PENDING_REVIEW, actor=actor, kind=kind, note=note, now=now, link=link or pr_url
-    )
+    row["link"] = row.get("link") or pr_url
+    event, _ = _move(session, bug, S.PENDING_REVIEW, actor=actor, **row)
     _set_pull_request(bug, pr_number=pr_number, pr_url=pr_url, branch_name=branch_name, head_sha=head_sha)
     # A new fix: an earlier fix's merge and release (a regression reopened the bug since) are not this one's.
     _clear_merge(bug)
@@ -309,13 +264,10 @@ def merge(
     merge_commit_sha: str | None = None,
     merged_by: str | None = None,
     merged_at: datetime | None = None,
-    note: str | None = None,
-    link: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
+    **row: Unpack[Row],
 ) -> BugEvent:
     """PENDING_REVIEW → MERGED: the merge commit (what a deployment must contain), who merged it, when."""
-    event, now = _move(session, bug, S.MERGED, actor=actor, kind=kind, note=note, now=now, link=link)
+    event, now = _move(session, bug, S.MERGED, actor=actor, **row)
     bug.merge_commit_sha = _sha(merge_commit_sha)
     bug.merged_by = merged_by or actor
     bug.merged_at = merged_at or now
@@ -334,13 +286,10 @@ def deploy(
     version: str | None = None,
     environment: str | None = None,
     deployed_at: datetime | None = None,
-    note: str | None = None,
-    link: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
+    **row: Unpack[Row],
 ) -> BugEvent:
     """MERGED → DEPLOYED: the release that carries the fix (what the regression check compares with)."""
-    event, now = _move(session, bug, S.DEPLOYED, actor=actor, kind=kind, note=note, now=now, link=link)
+    event, now = _move(session, bug, S.DEPLOYED, actor=actor, **row)
     bug.deployed_commit = _sha(commit)
     bug.deployed_version = version
     bug.deployed_environment = environment
@@ -348,86 +297,45 @@ def deploy(
     return event
 
 
-def fail(
-    session: Session,
-    bug: Bug,
-    *,
-    actor: str,
-    reason: str | None,
-    note: str | None = None,
-    link: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
-) -> BugEvent:
+def fail(session: Session, bug: Bug, *, actor: str, reason: str | None, **row: Unpack[Row]) -> BugEvent:
     """FIXING / PENDING_REVIEW → FAILED, with the reason shown on the bug until it is retried."""
-    reason = reason or note or NO_REASON
-    event, _ = _move(session, bug, S.FAILED, actor=actor, kind=kind, note=note or reason, now=now, link=link)
+    reason = reason or row.get("note") or NO_REASON
+    row["note"] = row.get("note") or reason
+    event, _ = _move(session, bug, S.FAILED, actor=actor, **row)
     bug.failure_reason = reason
     return event
 
 
-def retry(
-    session: Session,
-    bug: Bug,
-    *,
-    actor: str,
-    note: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
-) -> BugEvent:
+def retry(session: Session, bug: Bug, *, actor: str, **row: Unpack[Row]) -> BugEvent:
     """FAILED → NEW: another repair attempt, which will open a PR of its own."""
     # The workflow also allows FIXING/MERGED/DEPLOYED → NEW (release, regression), but none is a retry:
     # "retry" on a bug being fixed would pull it from under its agent's lease.
     if bug.status != S.FAILED:
         raise Conflict(f"Bug {bug.id} cannot be retried: it is {bug.status}, only a FAILED bug can be")
-    event, _ = _move(session, bug, S.NEW, actor=actor, kind=kind, note=note, now=now)
+    event, _ = _move(session, bug, S.NEW, actor=actor, **row)
     _clear_pull_request(bug)
     return event
 
 
-def reopen(
-    session: Session,
-    bug: Bug,
-    *,
-    actor: str,
-    note: str | None = None,
-    kind: HistoryKind = HistoryKind.REGRESSION,
-    now: datetime | None = None,
-) -> BugEvent:
+def reopen(session: Session, bug: Bug, *, actor: str, **row: Unpack[Row]) -> BugEvent:
     """MERGED / DEPLOYED → NEW: the fix did not hold. The merge and release stay on the bug (which fix
     regressed) until the next fix replaces them; the next attempt opens a new PR."""
     if bug.status not in (S.MERGED, S.DEPLOYED):
         raise Conflict(f"Bug {bug.id} cannot move from {bug.status} to {S.NEW}: only a fixed bug is reopened")
-    event, _ = _move(session, bug, S.NEW, actor=actor, kind=kind, note=note, now=now)
+    row.setdefault("kind", HistoryKind.REGRESSION)
+    event, _ = _move(session, bug, S.NEW, actor=actor, **row)
     _clear_pull_request(bug)
     return event
 
 
-def reopen_review(
-    session: Session,
-    bug: Bug,
-    *,
-    actor: str,
-    note: str | None = None,
-    link: str | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
-) -> BugEvent:
+def reopen_review(session: Session, bug: Bug, *, actor: str, **row: Unpack[Row]) -> BugEvent:
     """FAILED → PENDING_REVIEW: the PR that was closed without merging was reopened."""
-    event, _ = _move(session, bug, S.PENDING_REVIEW, actor=actor, kind=kind, note=note, now=now, link=link)
+    event, _ = _move(session, bug, S.PENDING_REVIEW, actor=actor, **row)
     return event
 
 
 def request_revision(
-    session: Session,
-    bug: Bug,
-    *,
-    actor: str,
-    note: str | None = None,
-    link: str | None = None,
-    limit: int | None = None,
-    kind: HistoryKind = HistoryKind.REVISION_REQUESTED,
-    now: datetime | None = None,
+    session: Session, bug: Bug, *, actor: str, limit: int | None = None, **row: Unpack[Row]
 ) -> BugEvent:
     """PENDING_REVIEW → FIXING: a reviewer sends the fix back. The bug waits, with no lease, for a repair
     agent's claim (`claim_revision`), which revises the same PR. `note` is the reviewer's comment, `link`
@@ -442,7 +350,8 @@ def request_revision(
             f"Bug {bug.id} has had {bug.revision} revision{'s' if bug.revision != 1 else ''} of "
             f"its fix, the most allowed ({limit}): review it as it is, reject it, or fix it by hand"
         )
-    event, now = _move(session, bug, S.FIXING, actor=actor, kind=kind, note=note, now=now, link=link)
+    row.setdefault("kind", HistoryKind.REVISION_REQUESTED)
+    event, now = _move(session, bug, S.FIXING, actor=actor, **row)
     bug.revision += 1
     bug.revision_requested_at = now
     return event
@@ -478,14 +387,12 @@ def transition(
     target: BugStatus,
     *,
     actor: str,
-    note: str | None = None,
     failure_reason: str | None = None,
     merge_commit_sha: str | None = None,
     deployed_version: str | None = None,
     deployed_commit: str | None = None,
     lease: timedelta | None = None,
-    kind: HistoryKind = HistoryKind.STATUS,
-    now: datetime | None = None,
+    **row: Unpack[Row],
 ) -> BugEvent:
     """Move `bug` to `target` by whichever named move leads there from its state (a move by hand through
     `PUT /bugs/{id}/status`); 409 naming both states when none does, and 409 naming the revision endpoint
@@ -493,11 +400,12 @@ def transition(
     current = BugStatus(bug.status)
     if not can_transition(current, target):
         raise Conflict(f"Bug {bug.id} cannot move from {current} to {target}")
+    row.setdefault("kind", HistoryKind.STATUS)  # a move by hand, whichever move it is
     if target == S.FIXING:
         if current == S.NEW:
             # Taken by hand rather than through a claim: still leased, so an abandoned fix returns to NEW.
             held = lease or DEFAULT_MANUAL_LEASE
-            return claim(session, bug, agent=actor, lease=held, note=note, kind=kind, now=now)
+            return claim(session, bug, agent=actor, lease=held, **row)
         # PENDING_REVIEW → FIXING is a revision request, which has its own endpoint and rules (a reviewer's
         # comment for the agent, the project's designated reviewers, its revision limit): not a status change.
         raise Conflict(
@@ -506,69 +414,12 @@ def transition(
         )
     if target == S.PENDING_REVIEW:
         move = reopen_review if current == S.FAILED else submit_for_review
-        return move(session, bug, actor=actor, note=note, kind=kind, now=now)
+        return move(session, bug, actor=actor, **row)
     if target == S.MERGED:
-        return merge(
-            session, bug, merge_commit_sha=merge_commit_sha, actor=actor, note=note, kind=kind, now=now
-        )
+        return merge(session, bug, merge_commit_sha=merge_commit_sha, actor=actor, **row)
     if target == S.DEPLOYED:
-        return deploy(
-            session,
-            bug,
-            commit=deployed_commit,
-            version=deployed_version,
-            actor=actor,
-            note=note,
-            kind=kind,
-            now=now,
-        )
+        return deploy(session, bug, commit=deployed_commit, version=deployed_version, actor=actor, **row)
     if target == S.FAILED:
-        return fail(session, bug, reason=failure_reason, actor=actor, note=note, kind=kind, now=now)
+        return fail(session, bug, reason=failure_reason, actor=actor, **row)
     back = {S.FIXING: release, S.FAILED: retry}.get(current, reopen)
-    return back(session, bug, actor=actor, note=note, kind=kind, now=now)
-
-
-def created_event(bug_id: int, *, actor: str, now: datetime) -> dict[str, object]:
-    """The history row of a bug that ingest just created (its first state, NEW)."""
-    return {
-        "bug_id": bug_id,
-        "kind": HistoryKind.CREATED.value,
-        "from_status": None,
-        "to_status": S.NEW.value,
-        "actor": actor,
-        "note": "First seen",
-        "created_at": now,
-    }
-
-
-def record_created(session: Session, bug_ids: Iterable[int], *, actor: str, now: datetime) -> None:
-    """History rows for bugs created outside the ingest hot path (which inserts `created_event` rows)."""
-    rows = [created_event(i, actor=actor, now=now) for i in bug_ids]
-    if rows:
-        session.execute(insert(BugEvent), rows)
-
-
-def record_note(
-    session: Session,
-    bug: Bug,
-    *,
-    kind: HistoryKind,
-    actor: str,
-    note: str,
-    link: str | None = None,
-    now: datetime | None = None,
-) -> BugEvent:
-    """A history row that does not change the status (PR linked, comment, review): from_status ==
-    to_status. `link` points at what it records (the comment's URL)."""
-    event = BugEvent(
-        bug_id=bug.id,
-        kind=kind,
-        from_status=bug.status,
-        to_status=bug.status,
-        actor=actor,
-        note=note,
-        link=link,
-        created_at=now or utcnow(),
-    )
-    session.add(event)
-    return event
+    return back(session, bug, actor=actor, **row)

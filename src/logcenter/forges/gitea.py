@@ -18,7 +18,7 @@ from logcenter.forges.base import (
     PullRequest,
     pulls_pull_request,
 )
-from logcenter.forges.client import PullsClient
+from logcenter.forges.pulls import PullsClient
 
 PAGE = 50  # Gitea's default MAX_RESPONSE_ITEMS
 

@@ -20,7 +20,7 @@ from logcenter.forges.base import (
     pulls_comment,
     pulls_pull_request,
 )
-from logcenter.forges.client import PullsClient
+from logcenter.forges.pulls import PullsClient
 
 PAGE = 100
 

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from logcenter.bugs import workflow
+from logcenter.bugs import history, workflow
 from logcenter.bugs.models import Bug, BugStatus
 from logcenter.bugs.regression import Ancestry, is_regression
 from logcenter.db import utcnow
@@ -190,7 +190,7 @@ def _insert_new_bugs(
         group = groups[(project_id, fingerprint)]
         group.bug_id, group.created = bug_id, True
         created_ids.append(bug_id)
-    sql.insert_events([workflow.created_event(i, actor=ACTOR, now=now) for i in created_ids])
+    sql.insert_events([history.created_event(i, actor=ACTOR, now=now) for i in created_ids])
     lost = {k: g for k, g in groups.items() if not g.bug_id}
     if lost:  # another writer (a PostgreSQL replica) created these bugs since we looked: join them instead
         _load_bugs(sql, lost)

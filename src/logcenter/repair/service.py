@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from logcenter.bugs import workflow
+from logcenter.bugs import history, workflow
 from logcenter.bugs.models import Bug, BugEvent, BugStatus
 from logcenter.bugs.service import get_bug
 from logcenter.db import utcnow
@@ -109,8 +109,8 @@ def progress(session: Session, *, agent: str, bug_id: int, step: str, note: str)
     bug = get_bug(session, bug_id, for_update=True)
     if bug.status != BugStatus.FIXING or bug.lease_owner != agent:
         raise Conflict(f"Bug {bug_id} is not being fixed by {agent!r}")
-    event = workflow.record_note(
-        session, bug, kind=workflow.HistoryKind.AGENT, actor=agent, note=f"{step}: {note}" if note else step
+    event = history.record_note(
+        session, bug, kind=history.HistoryKind.AGENT, actor=agent, note=f"{step}: {note}" if note else step
     )
     session.flush()
     return event
@@ -197,10 +197,10 @@ def create_report(session: Session, bug_id: int, *, report: RepairReportIn, acto
             branch_name=report.branch_name,
             head_sha=report.head_sha,
             note=note,
-            kind=workflow.HistoryKind.REPAIR,
+            kind=history.HistoryKind.REPAIR,
         )
     else:
-        workflow.fail(session, bug, actor=agent, reason=reason, kind=workflow.HistoryKind.REPAIR)
+        workflow.fail(session, bug, actor=agent, reason=reason, kind=history.HistoryKind.REPAIR)
     session.add(attempt)
     session.flush()
     return attempt
@@ -231,7 +231,7 @@ def _revised(
             pr_url=report.pr_url,
             head_sha=report.head_sha,
             note=note,
-            kind=workflow.HistoryKind.REVISED,
+            kind=history.HistoryKind.REVISED,
         )
         return
     workflow.submit_for_review(
@@ -240,7 +240,7 @@ def _revised(
         actor=agent,
         note=f"Revision {revision} failed: {reason or workflow.NO_REASON}. PR #{number} is as it was before",
         link=bug.pr_url,
-        kind=workflow.HistoryKind.REVISED,
+        kind=history.HistoryKind.REVISED,
     )
 
 

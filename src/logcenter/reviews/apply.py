@@ -13,9 +13,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from logcenter.bugs import workflow
+from logcenter.bugs import history, workflow
+from logcenter.bugs.history import HistoryKind
 from logcenter.bugs.models import Bug, BugEvent, BugStatus
-from logcenter.bugs.workflow import HistoryKind
 
 S = BugStatus
 
@@ -111,7 +111,7 @@ def head_moved(
     )
     if last == note:
         return "nothing to do"
-    workflow.record_note(session, bug, kind=HistoryKind.PR_PUSHED, actor=actor, note=note, link=link)
+    history.record_note(session, bug, kind=HistoryKind.PR_PUSHED, actor=actor, note=note, link=link)
     return "head moved"
 
 
@@ -131,5 +131,5 @@ def commented(
     else:
         note = text or ""
         kind = HistoryKind.COMMENT
-    workflow.record_note(session, bug, kind=kind, actor=actor, note=note, link=link)
+    history.record_note(session, bug, kind=kind, actor=actor, note=note, link=link)
     return "recorded"

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from logcenter.auth import projects as token_projects
 from logcenter.automerge import designated
 from logcenter.bugs import service as bugs_service
+from logcenter.bugs.history import HistoryKind
 from logcenter.bugs.models import Bug, BugStatus
-from logcenter.bugs.workflow import HistoryKind
 from logcenter.config import Settings
 from logcenter.db import session_scope
 from logcenter.errors import Conflict, LogCenterError

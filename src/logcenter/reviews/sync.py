@@ -17,8 +17,8 @@ import structlog
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from logcenter.bugs.history import HistoryKind
 from logcenter.bugs.models import Bug, BugEvent, BugStatus
-from logcenter.bugs.workflow import HistoryKind
 from logcenter.config import Settings
 from logcenter.db import session_scope, utcnow
 from logcenter.errors import LogCenterError

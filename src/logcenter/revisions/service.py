@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from logcenter.automerge.models import MergePolicy
-from logcenter.bugs import workflow
+from logcenter.bugs import history, workflow
+from logcenter.bugs.history import HistoryKind
 from logcenter.bugs.models import Bug, BugEvent, BugStatus
 from logcenter.bugs.service import get_bug
-from logcenter.bugs.workflow import HistoryKind
 from logcenter.config import Settings
 from logcenter.errors import Conflict, Forbidden, ValidationFailed
 from logcenter.reviews import apply
@@ -104,7 +104,7 @@ def from_forge(
     )
     if problem is None and workflow.is_revision(bug) and bug.lease_owner is None:
         # The revision has not been claimed yet: this request goes to the agent with it.
-        workflow.record_note(
+        history.record_note(
             session, bug, kind=HistoryKind.REVISION_REQUESTED, actor=actor, note=text, link=event.link
         )
         return f"added to revision {bug.revision}, which waits for a repair agent"
@@ -118,7 +118,7 @@ def from_forge(
     apply.commented(
         session, bug, actor=actor, text=event.text, link=event.link, review_state=event.review_state
     )
-    workflow.record_note(
+    history.record_note(
         session,
         bug,
         kind=HistoryKind.REVISION_REFUSED,

@@ -28,9 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from logcenter.bugs.history import HistoryKind
 from logcenter.bugs.models import Bug, BugEvent, BugStatus, ProjectDailyCount
 from logcenter.bugs.service import not_merged_away
-from logcenter.bugs.workflow import HistoryKind
 from logcenter.db import utcnow
 from logcenter.errors import NotFound, ValidationFailed
 from logcenter.projects import service as projects_service

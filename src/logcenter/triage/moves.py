@@ -9,8 +9,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from logcenter.bugs.history import HistoryKind, record_note, with_note
 from logcenter.bugs.models import Bug, BugEvent, BugStatus
-from logcenter.bugs.workflow import HistoryKind, record_note, with_note
 from logcenter.db import utcnow
 from logcenter.errors import Conflict, ValidationFailed
 

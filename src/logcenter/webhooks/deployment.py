@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from logcenter.bugs import workflow
+from logcenter.bugs import history, workflow
 from logcenter.bugs.models import Bug, BugStatus
 from logcenter.config import Settings
 from logcenter.db import session_scope, utcnow
@@ -115,7 +115,7 @@ def receive_deployment(
                 note=f"Deployed in commit {data.commit[:12]}"
                 + (f" ({data.version})" if data.version else "")
                 + (f" to {data.environment}" if data.environment else ""),
-                kind=workflow.HistoryKind.DEPLOYED,
+                kind=history.HistoryKind.DEPLOYED,
             )
             deployed.append(bug.id)
         message = f"{len(deployed)} bug(s) deployed" + (f", {len(left)} left as they were" if left else "")
