@@ -1,5 +1,6 @@
-"""`--fixer aider` against a fake aider that does what aider does in a git repository (tests/agent/fakes/aider.py):
-the fix holds the fix and its test only, and aider fetches no URL of the (attacker-written) report."""
+"""`--fixer aider` against a fake aider that does what aider does in a git repository
+(tests/agent/fakes/aider.py): the fix holds the fix and its test only, and aider fetches no URL of the
+(attacker-written) report."""
 
 from __future__ import annotations
 
