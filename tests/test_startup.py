@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from logcenter import __version__
 from logcenter.config import Settings
-from logcenter.db import create_db_engine, create_session_factory, session_scope
+from logcenter.db import create_db_engine
 from logcenter.migrations import upgrade
 from logcenter.projects import forge
 from logcenter.projects.models import Project
@@ -204,20 +204,17 @@ def test_the_api_docs_load_with_no_route_to_any_cdn(live_server, browser):
     assert outside == []
 
 
-def test_a_second_server_of_a_database_that_holds_secrets_makes_no_key_of_its_own(tmp_path):
+def test_a_second_server_of_a_database_that_holds_secrets_makes_no_key_of_its_own(tmp_path, db):
     """Two servers of one database (replicas on PostgreSQL, or a server whose key file was lost): the one
     without the key refuses to start, exit 7, instead of making a key that decrypts none of the secrets."""
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    url = db.url
     first = tmp_path / "first"
-    stored = run(["db", "upgrade"], tmp_path, LOGCENTER_DATABASE_URL=url, LOGCENTER_DATA_DIR=str(first))
-    assert stored.returncode == 0, stored.stderr
-    settings = Settings(database_url=url, data_dir=first)
-    engine = create_db_engine(url)
-    with session_scope(create_session_factory(engine)) as session:
+    with db.factory() as session:
         project = Project(slug="shop")
-        forge.store_secrets(project, {"forge_token": SecretStr("tok-1")}, box=SecretBox(settings))
+        box = SecretBox(Settings(database_url=url, data_dir=first))
+        forge.store_secrets(project, {"forge_token": SecretStr("tok-1")}, box=box)
         session.add(project)
-    engine.dispose()
+        session.commit()
     second = tmp_path / "second"
     for command in (["serve", "--port", str(free_port())], ["worker", "--once"]):
         result = run(command, tmp_path, LOGCENTER_DATABASE_URL=url, LOGCENTER_DATA_DIR=str(second))
