@@ -222,7 +222,7 @@ def test_a_second_server_of_a_database_that_holds_secrets_makes_no_key_of_its_ow
         assert "holds 1 encrypted secret(s)" in result.stderr and "LOGCENTER_SECRET_KEY" in result.stderr
         assert f"{second / 'secret.key'}" in result.stderr and "Traceback" not in result.stderr
         assert "Log Center on" not in result.stdout and not (second / "secret.key").exists()
-    # With the first server's key it starts, and reads the secret.
+    # Given the first server's key, it starts.
     key = (first / "secret.key").read_text().strip()
     result = run(["worker", "--once"], tmp_path, LOGCENTER_DATABASE_URL=url, LOGCENTER_DATA_DIR=str(second),
                  LOGCENTER_SECRET_KEY=key)  # fmt: skip
