@@ -8,11 +8,22 @@ import subprocess
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
 from logcenter import __version__
+from logcenter.config import Settings
 from logcenter.db import create_db_engine
 from logcenter.migrations import upgrade
-from logcenter.startup import EXIT_DATA_DIR, EXIT_DATABASE, EXIT_PORT_IN_USE, EXIT_SETTINGS
+from logcenter.projects import forge
+from logcenter.projects.models import Project
+from logcenter.secretbox import SecretBox
+from logcenter.startup import (
+    EXIT_DATA_DIR,
+    EXIT_DATABASE,
+    EXIT_PORT_IN_USE,
+    EXIT_SECRET_KEY,
+    EXIT_SETTINGS,
+)
 from tests.conftest import free_port
 from tests.test_cli import data_dir, first_report, run, serve
 
@@ -191,3 +202,31 @@ def test_the_api_docs_load_with_no_route_to_any_cdn(live_server, browser):
     page.goto(live_server.url + "/redoc")
     page.get_by_text("Report an error").first.wait_for(state="attached", timeout=15_000)
     assert outside == []
+
+
+def test_a_second_server_of_a_database_that_holds_secrets_makes_no_key_of_its_own(tmp_path, db):
+    """Two servers of one database (replicas on PostgreSQL, or a server whose key file was lost): the one
+    without the key refuses to start, exit 7, instead of making a key that decrypts none of the secrets."""
+    url = db.url
+    first = tmp_path / "first"
+    with db.factory() as session:
+        project = Project(slug="shop")
+        box = SecretBox(Settings(database_url=url, data_dir=first))
+        forge.store_secrets(project, {"forge_token": SecretStr("tok-1")}, box=box)
+        session.add(project)
+        session.commit()
+    second = tmp_path / "second"
+    for command in (["serve", "--port", str(free_port())], ["worker", "--once"]):
+        result = run(command, tmp_path, LOGCENTER_DATABASE_URL=url, LOGCENTER_DATA_DIR=str(second))
+        assert result.returncode == EXIT_SECRET_KEY == 7, result.stderr
+        assert "holds 1 encrypted secret(s)" in result.stderr and "LOGCENTER_SECRET_KEY" in result.stderr
+        assert f"{second / 'secret.key'}" in result.stderr and "Traceback" not in result.stderr
+        assert "Log Center on" not in result.stdout and not (second / "secret.key").exists()
+    # Given the first server's key, it starts.
+    key = (first / "secret.key").read_text().strip()
+    result = run(["worker", "--once"], tmp_path, LOGCENTER_DATABASE_URL=url, LOGCENTER_DATA_DIR=str(second),
+                 LOGCENTER_SECRET_KEY=key)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # A new database with no secrets yet gets its key as before.
+    fresh = run(["worker", "--once"], tmp_path, LOGCENTER_DATA_DIR=str(tmp_path / "fresh"))
+    assert fresh.returncode == 0, fresh.stderr

@@ -23,6 +23,7 @@ EXIT_PORT_IN_USE = 3
 EXIT_DATA_DIR = 4
 EXIT_DATABASE = 5
 EXIT_MIGRATION = 6
+EXIT_SECRET_KEY = 7
 
 
 class StartupError(Exception):
@@ -74,6 +75,66 @@ def check_database(settings: Settings) -> None:
         raise database_error(settings, exc) from None
     finally:
         engine.dispose()
+
+
+def check_secret_key(settings: Settings) -> None:
+    """A database that holds encrypted secrets gets no new key: a second server of a PostgreSQL database (or
+    a server whose key file was lost) would make one that decrypts none of them, and fail each forge call,
+    webhook and notification with it. Call after the migrations, before anything makes the key file."""
+    from logcenter.secretbox import key_file
+
+    path = key_file(settings)
+    if settings.secret_key is not None or path.exists():
+        return
+    stored = stored_secrets(settings)
+    if stored:
+        raise StartupError(
+            f"The database holds {stored} encrypted secret(s) (forge tokens, webhook secrets, notification "
+            f"channels) and there is no key to read them: LOGCENTER_SECRET_KEY is not set and {path} "
+            "does not exist.\nGive this server the key of the server that stored them: the same "
+            f"LOGCENTER_SECRET_KEY, or a copy of its key file at {path} (mode 600). If the key is lost for "
+            f"good: `logcenter secrets new-key > {path}`, then set the secrets again.",
+            EXIT_SECRET_KEY,
+        )
+
+
+def stored_secrets(settings: Settings) -> int:
+    """How many encrypted values the database holds."""
+    from sqlalchemy import func, or_, select
+
+    from logcenter.db import create_db_engine
+    from logcenter.notify.models import NotificationChannel
+    from logcenter.projects.models import Project
+
+    engine = create_db_engine(settings.database_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            projects = conn.scalar(
+                select(func.count())
+                .select_from(Project)
+                .where(
+                    or_(
+                        Project.forge_token_encrypted.is_not(None),
+                        Project.webhook_secret_encrypted.is_not(None),
+                        Project.deployment_secret_encrypted.is_not(None),
+                    )
+                )
+            )
+            channels = conn.scalar(
+                select(func.count())
+                .select_from(NotificationChannel)
+                .where(
+                    or_(
+                        NotificationChannel.url_sealed.is_not(None),
+                        NotificationChannel.secret_sealed.is_not(None),
+                    )
+                )
+            )
+    except SQLAlchemyError as exc:
+        raise database_error(settings, exc) from None
+    finally:
+        engine.dispose()
+    return int(projects or 0) + int(channels or 0)
 
 
 def database_error(settings: Settings, exc: BaseException) -> StartupError:

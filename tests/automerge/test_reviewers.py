@@ -87,3 +87,22 @@ def test_designated_reviewers_are_recognised_whatever_the_case(
     merged = client.post(f"/api/v1/bugs/{fix.bug_id}/merge", json={}, headers=alice)
     assert merged.status_code == 200, merged.text
     assert merged.json()["status"] == BugStatus.MERGED and fix.pr.merged
+
+
+def test_a_reviewer_the_forge_does_not_know_is_said_once_in_the_history(
+    client: TestClient, admin_headers: dict[str, str], session: Session, db: Database, settings: Settings,
+    fake_gitlab: Any,
+) -> None:  # fmt: skip
+    # A typo in the list: GitLab has no user "alcie". The request is refused; the people who read the bug
+    # learn why, once, and the forge is not asked again every round.
+    configure(client, admin_headers, fake_gitlab, mode="off", reviewers=["alcie"])
+    fix = open_fix(session, fake_gitlab)
+    service.run(db.factory, settings)
+    asked = len(fake_gitlab.calls("GET", "/users"))
+    service.run(db.factory, settings)
+    assert asked == 1 and len(fake_gitlab.calls("GET", "/users")) == asked
+    assert fix.pr.requested_reviewers == []
+    session.rollback()
+    [note] = session.scalars(select(BugEvent.note).where(BugEvent.kind == "review_requested")).all()
+    assert note.startswith(f"Review of PR #{fix.pr.number} could not be requested from alcie: ")
+    assert "no user 'alcie'" in note and "request them on the PR by hand" in note

@@ -180,6 +180,23 @@ def test_the_lease_sweeper_is_a_periodic_job(db, session, settings):
         ]
 
 
+def test_a_shorter_interval_applies_from_the_next_start(db, settings):
+    # A server ran with a sweep every hour and queued the next one; the admin lowers it to 30 s and
+    # restarts: the sweep runs within 30 s, not an hour after the last one.
+    periodic = [PERIODIC[SWEEP_LEASES]]
+    now = utcnow()
+    hourly = settings.model_copy(update={"lease_sweep_seconds": 3600})
+    assert Worker(db.factory, hourly, name="before", periodic=periodic).schedule(now=now) == [SWEEP_LEASES]
+    often = settings.model_copy(update={"lease_sweep_seconds": 30})
+    worker = Worker(db.factory, often, name="after", periodic=periodic)
+    assert worker.schedule(now=now + timedelta(seconds=5)) == []  # still the one queued job
+    assert worker.run_pending(now=now + timedelta(seconds=35)) == 1
+    # A longer interval leaves the queued job as it was (it runs no later than it said).
+    again = Worker(db.factory, hourly, name="again", periodic=periodic)
+    assert again.schedule(now=now + timedelta(seconds=35)) == [SWEEP_LEASES]
+    assert again.run_pending(now=now + timedelta(seconds=70)) == 0
+
+
 def test_an_app_run_without_serve_runs_jobs_in_its_lifespan(db, settings, calls):
     settings = settings.model_copy(update={"job_worker": True, "job_poll_seconds": 0.1})
     app = create_app(settings)

@@ -247,11 +247,20 @@ class Codex(Fixer):
 
 
 class Aider(Fixer):
-    """`aider --message-file … --yes-always --no-auto-commits` on the file the error points at (§3.3)."""
+    """`aider --message-file … --yes-always --no-auto-commits` on the file the error points at (§3.3).
+
+    `--yes-always` answers yes to everything aider asks, so what it would ask is switched off: adding URLs
+    of the message to the chat (aider fetches them: the report's URLs are the reporter's, and the agent's
+    network is not theirs to browse), adding `.aider*` to the repository's .gitignore (a change of the fix),
+    analytics. Its chat history goes beside the prompt, and the repository map's cache it leaves in the
+    worktree (`.aider.tags.cache.v4/`) is removed after it, so `git add -A` stages the fix and nothing of
+    aider's.
+    """
 
     name = executable = "aider"
 
     def argv(self, job: FixJob) -> tuple[list[str], str | None]:
+        history = job.prompt_file.with_name(job.prompt_file.name + ".aider")
         argv = [
             self.resolve(),
             "--message-file",
@@ -259,6 +268,17 @@ class Aider(Fixer):
             "--yes-always",
             "--no-auto-commits",
             "--no-dirty-commits",
+            "--no-gitignore",
+            "--no-detect-urls",
+            "--no-suggest-shell-commands",
+            "--no-analytics",
+            "--no-check-update",
+            "--no-show-release-notes",
+            "--no-pretty",
+            "--chat-history-file",
+            f"{history}.chat.md",
+            "--input-history-file",
+            f"{history}.input",
             "--no-stream",
         ]
         if job.model:
@@ -267,6 +287,23 @@ class Aider(Fixer):
         # `--` ends the options: no file name is ever read as one.
         argv += ["--", bug_file] if bug_file else []
         return argv, ""
+
+    def run(self, job: FixJob) -> FixerRun:
+        before = {entry.name for entry in job.worktree.glob(".aider*")}
+        try:
+            return super().run(job)
+        finally:
+            for entry in job.worktree.glob(".aider*"):
+                if entry.name not in before:
+                    _remove(entry)
+
+
+def _remove(entry: Path) -> None:
+    """Delete a file or folder the fixer left (a symlink itself, never what it points at)."""
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
 
 
 def file_in_worktree(worktree: Path, name: str | None) -> str | None:

@@ -29,7 +29,7 @@ from logcenter.bugs.schemas import Verification
 from logcenter.config import Settings
 from logcenter.db import session_scope, utcnow
 from logcenter.errors import LogCenterError
-from logcenter.forges.base import PRState
+from logcenter.forges.base import ForgeError, PRState
 from logcenter.projects import forge as project_forge
 from logcenter.projects.models import Project
 from logcenter.repair.models import RepairAttempt
@@ -245,6 +245,27 @@ def ask_reviewers(
             )
 
 
+def refused_review_request(
+    factory: sessionmaker[Session], ask: ReviewAsk, error: ForgeError, *, now: datetime
+) -> None:
+    """The forge refused the request (a name it does not know, a token without the right): asking again
+    every round would be refused again, so the PR is marked asked and the bug's history says why, where the
+    people who set the list read it (a forge that does not answer is asked again next round)."""
+    with session_scope(factory) as session:
+        session.add(ReviewRequest(bug_id=ask.bug_id, pr_number=ask.pr_number, reviewers=[], requested_at=now))
+        bug = bugs_service.get_bug(session, ask.bug_id, for_update=True)
+        workflow.record_note(
+            session,
+            bug,
+            kind=workflow.HistoryKind.REVIEW_REQUESTED,
+            actor=ACTOR,
+            note=f"Review of PR #{ask.pr_number} could not be requested from {', '.join(ask.reviewers)}: "
+            f"{error.message}. Check the designated reviewers' names (forge user names) and request them on "
+            "the PR by hand",
+            now=now,
+        )
+
+
 def run(factory: sessionmaker[Session], settings: Settings, *, now: datetime | None = None) -> dict[int, str]:
     """One round: request designated reviewers on new PRs, then judge every auto-merge candidate; returns each
     decided bug's outcome."""
@@ -256,6 +277,8 @@ def run(factory: sessionmaker[Session], settings: Settings, *, now: datetime | N
             ask_reviewers(factory, settings, ask, now=now)
         except LogCenterError as exc:
             log.warning("automerge.review_request_failed", bug=ask.bug_id, error=exc.message)
+            if isinstance(exc, ForgeError) and exc.forge_status is not None and 400 <= exc.forge_status < 500:
+                refused_review_request(factory, ask, exc, now=now)
     with session_scope(factory, write=False) as session:
         found = candidates(session, settings, now=now)
     outcomes: dict[int, str] = {}

@@ -26,7 +26,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     check_port(settings.host, settings.port)
     db.upgrade(settings)
     from logcenter.secretbox import ensure_key_file
+    from logcenter.startup import check_secret_key
 
+    check_secret_key(settings)  # a second server of the database makes no key of its own
     ensure_key_file(settings)  # created once, before any worker process may race to create it
     engine = db.engine(settings)
     with session_scope(create_session_factory(engine)) as session:
@@ -96,6 +98,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from logcenter.jobs.worker import Worker
 
     db.upgrade(settings)
+    from logcenter.startup import check_secret_key
+
+    check_secret_key(settings)
     engine = db.engine(settings)
     worker = Worker(create_session_factory(engine), settings, name=args.name)
     try:

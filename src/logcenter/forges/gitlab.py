@@ -21,6 +21,7 @@ from logcenter.forges.base import (
     CheckState,
     ForgeConfig,
     ForgeConflict,
+    ForgeError,
     ForgeKind,
     MergeStyle,
     PRComment,
@@ -268,8 +269,8 @@ class GitLabForge(ForgeClient):
         ids = []
         for name in reviewers:
             users = self.http.request(call, "GET", "/users", params={"username": name}).json()
-            if not users:
-                raise self.http.failure(call, f"no user {name!r}")
+            if not users:  # GitLab answers 200 [] for a name it does not know: a 404 of ours
+                raise ForgeError(self.http.forge, call, 404, f"no user {name!r}")
             ids.append(users[0]["id"])
         current = self.http.request(call, "GET", self._pr_path(number)).json()
         ids = sorted({*(r["id"] for r in current.get("reviewers") or []), *ids})

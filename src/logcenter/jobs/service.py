@@ -270,6 +270,15 @@ def periodic_missing(session: Session, keys: Collection[str]) -> set[str]:
     return set(keys) - set(present)
 
 
+def bring_forward(session: Session, dedupe_key: str, latest: datetime) -> None:
+    """The queued job of this key runs at `latest` at the latest."""
+    session.execute(
+        update(Job)
+        .where(Job.dedupe_key == dedupe_key, Job.state == JobState.QUEUED, Job.run_after > latest)
+        .values(run_after=latest)
+    )
+
+
 def prune(session: Session, *, older_than: datetime, limit: int | None = None) -> int:
     """Delete finished jobs (done or failed) that finished before `older_than`, at most `limit` of them (the
     oldest); returns how many."""

@@ -70,6 +70,7 @@ class Worker:
         self.handlers = dict(handlers if handlers is not None else load_handlers())
         chosen = PERIODIC.values() if periodic is None else periodic
         self.periodic = {f"every:{p.kind}": p for p in chosen if p.kind in self.handlers}
+        self._aligned = False  # periodic jobs queued under a longer interval: pulled in at the first schedule
         self._stop = threading.Event()
         self._current: int | None = None
         self._threads: list[threading.Thread] = []
@@ -81,9 +82,19 @@ class Worker:
     # One step at a time (tests, --once)
 
     def schedule(self, *, now: datetime | None = None) -> list[str]:
-        """Queue each periodic kind that has no job queued or running; returns the kinds queued."""
+        """Queue each periodic kind that has no job queued or running; returns the kinds queued.
+
+        The first time, a periodic job an earlier run queued further ahead than its interval now says (the
+        setting was lowered, then the server restarted) is brought forward to run within the new interval."""
         if not self.periodic:
             return []
+        if not self._aligned:
+            at = now or utcnow()
+            with session_scope(self.sessions) as session:
+                for key, periodic in self.periodic.items():
+                    latest = at + timedelta(seconds=periodic.interval(self.settings))
+                    service.bring_forward(session, key, latest)
+            self._aligned = True
         with session_scope(self.sessions, write=False) as session:
             missing = service.periodic_missing(session, self.periodic)
         if not missing:
