@@ -249,3 +249,44 @@ def test_full_loop_regression_then_second_fix(client, admin_headers):
         ("regression", "MERGED", "NEW"),
     ]
     assert body["occurrence_count"] == 6
+
+
+# --- builds labelled with a commit (the CI snippets' version when there is no tag) --------------------
+
+OLD_BUILD = "3f9a1c2e"  # short hashes, as ${GITHUB_SHA:0:8} gives
+FIXED_BUILD = "8d7e6f5a"
+
+
+@pytest.mark.parametrize("field", ["version", "commit_hash"])
+def test_deployed_bug_reported_from_a_commit_it_was_reported_from_before_the_fix_stays(
+    client, session, admin_headers, field
+):
+    """Old servers still running the commit that had the bug do not reopen it: that commit ran before the
+    merge, so it cannot contain the fix. A commit never seen before still reopens it (unknown)."""
+    before = (MERGED_AT - timedelta(days=1)).isoformat()
+    bug_id = ingest(
+        client, **{field: OLD_BUILD + "00" if field == "commit_hash" else OLD_BUILD}, timestamp=before
+    )["id"]
+    bug = session.get(Bug, bug_id)
+    bug.status, bug.merge_commit_sha, bug.merged_at = S.DEPLOYED, MERGE_SHA, MERGED_AT
+    bug.deployed_version, bug.deployed_commit = FIXED_BUILD, DEPLOY_SHA
+    session.commit()
+
+    assert report_again(client, **{field: OLD_BUILD})["status"] == "DEPLOYED"
+    assert report_again(client, **{field: FIXED_BUILD})["status"] == "NEW"
+    body = detail(client, admin_headers, bug_id)
+    assert [e["kind"] for e in body["history"]] == ["created", "regression"]
+    assert body["occurrence_count"] == 3
+
+
+def test_a_date_used_as_version_is_not_taken_for_a_commit(client, session):
+    """A version without a hex letter (a date, a build number) may name several builds of a day: seen
+    before the fix, it still reopens the deployed bug, as any version that does not compare."""
+    before = (MERGED_AT - timedelta(days=1)).isoformat()
+    bug_id = ingest(client, version="20261207", timestamp=before)["id"]
+    bug = session.get(Bug, bug_id)
+    bug.status, bug.merge_commit_sha, bug.merged_at, bug.deployed_version = (
+        S.DEPLOYED, MERGE_SHA, MERGED_AT, FIXED_BUILD,
+    )  # fmt: skip
+    session.commit()
+    assert report_again(client, version="20261207")["status"] == "NEW"

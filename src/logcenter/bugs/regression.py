@@ -2,23 +2,24 @@
 
 A DEPLOYED bug reopens unless the occurrence is known to predate the fix; a MERGED bug (fix not live yet)
 reopens only when the occurrence is known to contain it. "Known" comes from the commit or version the report
-carries, or from its timestamp. Exact commit ancestry needs the forge: `Ancestry` is the hook a forge
-implementation passes in to answer "is commit A an ancestor of commit B?".
+carries (against the merge and the deployment, and against the commits the bug was reported from before its
+fix was merged), or from its timestamp. Whether an unseen commit descends from the merge is not asked of the
+forge: that would be slow I/O in the ingest writer's transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Collection
 from datetime import datetime
 
 from packaging.version import InvalidVersion, Version
 
 from logcenter.bugs.models import Bug, BugStatus
 
-# (project_id, ancestor_sha, descendant_sha) -> True / False / None when unknown.
-Ancestry = Callable[[int, str, str], bool | None]
-
 MIN_SHA_PREFIX = 7
+# A commit hash, short or whole; with a letter, so that a date or build number used as version is not one.
+_SHA = re.compile(r"(?=[0-9]*[a-fA-F])[0-9a-fA-F]{7,64}")
 
 
 def _same_commit(a: str, b: str) -> bool:
@@ -41,17 +42,19 @@ def contains_fix(
     commit_hash: str | None,
     version: str | None,
     timestamp: datetime,
-    ancestry: Ancestry | None = None,
+    before_fix: Collection[str] = (),
 ) -> bool | None:
-    """True if the reporting code is known to contain the fix, False if known not to, None if unknown."""
+    """True if the reporting code is known to contain the fix, False if known not to, None if unknown.
+    `before_fix`: the versions and commits the bug was reported from before its fix was merged."""
     if commit_hash:
         for fixed in (bug.merge_commit_sha, bug.deployed_commit):
             if fixed and _same_commit(commit_hash, fixed):
                 return True
-        if bug.merge_commit_sha and ancestry is not None:
-            known = ancestry(bug.project_id, bug.merge_commit_sha, commit_hash)
-            if known is not None:
-                return known
+    # A commit that ran before the merge cannot descend from it: a build labelled with such a commit (the
+    # short hash the CI snippets use as version) is old code. A version name can be reused; a hash cannot.
+    for label in (commit_hash, version):
+        if label and _SHA.fullmatch(label) and any(_same_commit(label, seen) for seen in before_fix):
+            return False
     if version and bug.deployed_version:
         if version == bug.deployed_version:
             return True
@@ -70,13 +73,13 @@ def is_regression(
     commit_hash: str | None,
     version: str | None,
     timestamp: datetime,
-    ancestry: Ancestry | None = None,
+    before_fix: Collection[str] = (),
 ) -> bool:
     """Should this occurrence reopen the bug as NEW?"""
     if bug.status not in (BugStatus.DEPLOYED, BugStatus.MERGED):
         return False
     known = contains_fix(
-        bug, commit_hash=commit_hash, version=version, timestamp=timestamp, ancestry=ancestry
+        bug, commit_hash=commit_hash, version=version, timestamp=timestamp, before_fix=before_fix
     )
     if bug.status == BugStatus.DEPLOYED:
         return known is not False

@@ -12,11 +12,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from logcenter.bugs import history, workflow
-from logcenter.bugs.models import Bug, BugStatus
-from logcenter.bugs.regression import Ancestry, is_regression
+from logcenter.bugs.models import Bug, BugStatus, BugTagValue, Occurrence
+from logcenter.bugs.regression import is_regression
 from logcenter.db import utcnow
 from logcenter.errors import RateLimited
 from logcenter.ingest import counting
@@ -47,7 +48,6 @@ def store_batch(
     reports: list[Report],
     *,
     retention: int,
-    ancestry: Ancestry | None = None,
     now: datetime | None = None,
     projects: dict[str, IngestProject] | None = None,
     tally: Tally | None = None,
@@ -98,7 +98,7 @@ def store_batch(
     if new:
         _, over = counting.apply(sql, new, retention=retention, now=now)
         sql.prune(list(over), keep=retention)
-    _reopen_regressions(session, reports, groups, ancestry, now)
+    _reopen_regressions(session, reports, groups, now)
 
     by_index: dict[int, _Group] = {i: g for g in groups.values() for i in g.indexes}
     stored_status = sql.statuses({bug for bug, _ in dup_in_db.values()}) if dup_in_db else {}
@@ -233,13 +233,14 @@ def _reopen_regressions(
     session: Session,
     reports: list[Report],
     groups: dict[tuple[int, str], _Group],
-    ancestry: Ancestry | None,
     now: datetime,
 ) -> None:
     for g in groups.values():
         if g.created or g.status not in FIXED:
             continue
         bug = session.get_one(Bug, g.bug_id, populate_existing=True)
+        labelled = any(reports[i].version or reports[i].commit_hash for i in g.indexes)
+        before_fix = _labels_before_fix(session, bug) if labelled else set()
         trigger = next(
             (
                 reports[i]
@@ -249,7 +250,7 @@ def _reopen_regressions(
                     commit_hash=reports[i].commit_hash,
                     version=reports[i].version,
                     timestamp=reports[i].timestamp,
-                    ancestry=ancestry,
+                    before_fix=before_fix,
                 )
             ),
             None,
@@ -265,3 +266,17 @@ def _reopen_regressions(
         workflow.reopen(session, bug, actor=ACTOR, note=note, now=now)
         g.status = BugStatus.NEW
     session.flush()
+
+
+def _labels_before_fix(session: Session, bug: Bug) -> set[str]:
+    """The versions and commits this fixed bug was reported from before its fix was merged (its version
+    counts, and the commits of the occurrences kept): only for reports of fixed bugs, which are rare."""
+    if bug.merged_at is None:
+        return set()
+    versions = select(BugTagValue.value).where(
+        BugTagValue.bug_id == bug.id, BugTagValue.key == "version", BugTagValue.first_seen < bug.merged_at
+    )
+    commits = select(Occurrence.commit_hash).where(
+        Occurrence.bug_id == bug.id, Occurrence.commit_hash.is_not(None), Occurrence.timestamp < bug.merged_at
+    )
+    return {*session.scalars(versions), *session.scalars(commits.distinct())}
