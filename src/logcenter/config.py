@@ -9,7 +9,7 @@ import platformdirs
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from logcenter.ingest.scrub import Scrubber, ScrubRules
+from logcenter.scrub import Scrubber, ScrubRules
 
 # Earlier versions kept their data in ./data, relative to where `serve` was started.
 LEGACY_DATA_DIR = Path("data")
@@ -82,7 +82,7 @@ class Settings(BaseSettings):
         default=60, ge=0, description="Report timestamps further in the future are clamped to server time"
     )
 
-    # Data scrubbing (ingest/scrub.py): secrets in reports are replaced by [Filtered] before they are stored
+    # Data scrubbing (logcenter/scrub.py): secrets in reports become [Filtered] before they are stored
     scrub_data: bool = Field(default=True, description="Scrub passwords, tokens, cookies, card numbers...")
     scrub_fields: str = Field(
         default="", description="More sensitive key names, comma-separated (matched as parts of keys)"

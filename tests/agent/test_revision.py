@@ -126,7 +126,7 @@ def test_the_prompt_carries_the_reviewer_s_comment_as_masked_data(harness: Harne
     assert "--- revision requested by alice (gitea) at " in said
     assert "Return None for an empty list instead of 0.0" in said
     assert "Sup3rS3cret" not in prompt and "ghp_0123456789abcdef" not in prompt
-    # Masked by the agent's rules or the server's (ingest/scrub.py), which run again in the prompt.
+    # Masked by the agent's rules or the server's (logcenter/scrub.py), which run again in the prompt.
     assert re.search(r"postgres://app:\[(MASKED|Filtered)\]@db/app", said)
     # The fixer works in a worktree of the fix's branch, which already holds the first fix.
     assert harness.seen(revision_run)["cwd"] != harness.seen(first_run)["cwd"]

@@ -13,10 +13,10 @@ from sqlalchemy import text
 from logcenter.db import create_db_engine, create_session_factory
 from logcenter.errors import Unavailable
 from logcenter.ingest import scrubbers as scrubbers_module
-from logcenter.ingest.scrub import FILTERED, ScrubRules
 from logcenter.ingest.scrubbers import ProjectScrubbers
 from logcenter.main import create_app
 from logcenter.projects.models import Project
+from logcenter.scrub import FILTERED, ScrubRules
 from tests.factories import make_project, report_payload
 
 RULES = {"sensitive_fields": ["employee_id"], "safe_fields": ["session_count"]}

@@ -8,7 +8,7 @@ from typing import Any
 
 import sentry_sdk
 
-from logcenter.ingest.scrub import FILTERED
+from logcenter.scrub import FILTERED
 from tests.factories import make_project
 from tests.sentry.test_scrubbing import everything_stored
 from tests.sentry.test_sentry_sdk import app, dsn, live_server, sentry  # noqa: F401  (fixtures)

@@ -8,8 +8,8 @@ import pytest
 import sentry_sdk
 from sqlalchemy import text
 
-from logcenter.ingest import scrub
-from logcenter.ingest.scrub import DEFAULT, FILTERED, Scrubber
+from logcenter import scrub
+from logcenter.scrub import DEFAULT, FILTERED, Scrubber
 from tests.sentry.test_event import sample_event
 from tests.sentry.test_sentry_sdk import app, dsn, live_server, sentry  # noqa: F401  (fixtures)
 

@@ -15,9 +15,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from logcenter.ingest.scrub import DEFAULT as SERVER_RULES
-from logcenter.ingest.scrub import Scrubber, ScrubRules
 from logcenter.projects.schemas import ProjectRead
+from logcenter.scrub import DEFAULT as SERVER_RULES
+from logcenter.scrub import Scrubber, ScrubRules
 
 MASK = "[MASKED]"
 
@@ -144,8 +144,8 @@ class Masker:
         for pattern, replacement in self._patterns:
             value = pattern.sub(replacement, value)
         value = _PAIR.sub(self._mask_pair, value)
-        # Then the server's scrubbing rules (ingest/scrub.py) again: they ran at ingest, but a report stored
-        # before they existed, or with them off, gets them here.
+        # Then the server's scrubbing rules (logcenter/scrub.py) again: they ran at ingest, but a report
+        # stored before they existed, or with them off, gets them here.
         return self._rules.text(_CARD.sub(_mask_card, value))
 
     def data(self, value: Any) -> Any:

@@ -254,10 +254,10 @@ def refused_review_request(
     with session_scope(factory) as session:
         session.add(ReviewRequest(bug_id=ask.bug_id, pr_number=ask.pr_number, reviewers=[], requested_at=now))
         bug = bugs_service.get_bug(session, ask.bug_id, for_update=True)
-        workflow.record_note(
+        history.record_note(
             session,
             bug,
-            kind=workflow.HistoryKind.REVIEW_REQUESTED,
+            kind=history.HistoryKind.REVIEW_REQUESTED,
             actor=ACTOR,
             note=f"Review of PR #{ask.pr_number} could not be requested from {', '.join(ask.reviewers)}: "
             f"{error.message}. Check the designated reviewers' names (forge user names) and request them on "

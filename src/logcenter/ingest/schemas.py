@@ -13,9 +13,9 @@ from logcenter.errors import ValidationFailed
 from logcenter.ingest import fingerprint
 from logcenter.ingest.limits import fit_json
 from logcenter.ingest.report import Report
-from logcenter.ingest.scrub import DEFAULT as DEFAULT_SCRUBBER
-from logcenter.ingest.scrub import Scrubber
 from logcenter.projects.schemas import Slug
+from logcenter.scrub import DEFAULT as DEFAULT_SCRUBBER
+from logcenter.scrub import Scrubber
 
 Token = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]+$", min_length=1)]
 FreeText = Annotated[str, StringConstraints(max_length=32_768)]

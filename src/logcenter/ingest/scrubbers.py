@@ -24,9 +24,9 @@ from starlette.requests import Request
 
 from logcenter.errors import Unavailable
 from logcenter.ingest.keys import CACHE_SECONDS, ProjectCache
-from logcenter.ingest.scrub import DEFAULT, Scrubber, ScrubRules
 from logcenter.projects import scrubbing
 from logcenter.projects.models import Project
+from logcenter.scrub import DEFAULT, Scrubber, ScrubRules
 
 log = structlog.get_logger(__name__)
 # Distinct Scrubbers kept, the least recently built or refreshed dropped first: each remembers up to 10,000

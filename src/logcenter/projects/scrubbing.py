@@ -1,6 +1,6 @@
 """A project's data scrubbing rules: checked when an admin writes them, combined with the server's when read.
 
-The rules themselves are ingest/scrub.py's; a project adds sensitive and safe key names to the server's
+The rules themselves are logcenter/scrub.py's; a project adds sensitive and safe key names to the server's
 (`LOGCENTER_SCRUB_FIELDS` / `_SAFE_FIELDS`), chooses whether IP addresses are scrubbed, and may turn scrubbing
 off only where the server allows it (`LOGCENTER_SCRUB_ALLOW_PROJECT_OFF`), as Sentry's organisation setting
 "Require Data Scrubber" decides for its projects.
@@ -12,8 +12,8 @@ from typing import Any
 
 from logcenter.config import Settings
 from logcenter.errors import ValidationFailed
-from logcenter.ingest.scrub import ScrubRules
 from logcenter.projects.schemas import ScrubbingEffective, ScrubbingRead, ScrubbingSettings
+from logcenter.scrub import ScrubRules
 
 
 def off_allowed(settings: Settings) -> bool:

@@ -20,8 +20,6 @@ from logcenter.ingest import fingerprint
 from logcenter.ingest.limits import MAX_KEY, MAX_MESSAGE, MAX_STRING, MAX_TAGS, clip, fit_json
 from logcenter.ingest.report import Report
 from logcenter.ingest.schemas import clamp_timestamp
-from logcenter.ingest.scrub import DEFAULT as DEFAULT_SCRUBBER
-from logcenter.ingest.scrub import Scrubber
 from logcenter.ingest.sentry.stacktrace import (
     format_exceptions,
     format_stack,
@@ -30,6 +28,8 @@ from logcenter.ingest.sentry.stacktrace import (
     frames_of,
     raising_frame,
 )
+from logcenter.scrub import DEFAULT as DEFAULT_SCRUBBER
+from logcenter.scrub import Scrubber
 
 LEVELS = {"fatal": "CRITICAL", "critical": "CRITICAL", "error": "ERROR", "warning": "WARNING",
           "warn": "WARNING", "info": "INFO", "log": "INFO", "debug": "DEBUG"}  # fmt: skip
@@ -89,7 +89,7 @@ def to_report(
     scrubber: Scrubber = DEFAULT_SCRUBBER,
 ) -> Report:
     """Map an event (payload.load_event or parse_event) onto a Report; check it with payload.storable.
-    What it keeps is scrubbed (ingest/scrub.py) after the fingerprint is made: grouping is unchanged."""
+    What it keeps is scrubbed (logcenter/scrub.py) after the fingerprint is made: grouping is unchanged."""
     exceptions = _values(event.get("exception"))  # {"values": [...]}, or in older payloads the list itself
     message = _message(event)
     if exceptions and message and _synthetic(exceptions[-1]):

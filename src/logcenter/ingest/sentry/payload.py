@@ -23,9 +23,9 @@ import orjson
 
 from logcenter.errors import BadRequest
 from logcenter.ingest.report import Report
-from logcenter.ingest.scrub import DEFAULT as DEFAULT_SCRUBBER
-from logcenter.ingest.scrub import Scrubber
 from logcenter.ingest.sentry.event import event_id_of, to_report
+from logcenter.scrub import DEFAULT as DEFAULT_SCRUBBER
+from logcenter.scrub import Scrubber
 from logcenter.sourcemaps.resolve import Resolver
 
 MAX_DEPTH = 20
