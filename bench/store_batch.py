@@ -188,6 +188,12 @@ class StatementTimer:
         self._add(statement, many, time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter()))
 
 
+def _pg_wal_lsn(engine: Any) -> int:
+    """PostgreSQL's current WAL position in bytes (what the measured batches wrote is the difference)."""
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").scalar())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -218,6 +224,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="store Sentry reports instead: real sentry-sdk events (bench/sentry_envelopes.py) mapped by the "
         "envelope path's load_event + to_report, each with its event_id",
+    )
+    p.add_argument(
+        "--index",
+        action="append",
+        default=[],
+        metavar="NAME=COLUMNS",
+        help="an extra index on bugs, e.g. ix_n=occurrence_count,id: its cost to the writer (repeatable)",
     )
     p.add_argument("--profile", type=Path, help="write a cProfile of the measured stores to this file")
     p.add_argument(
@@ -257,6 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             upgrade(engine)
+            for index in args.index:
+                name, columns = index.split("=", 1)
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"CREATE INDEX {name} ON bugs ({columns})")
             if checkpointer:
                 checkpointer.start()
             factory = create_session_factory(engine)
@@ -302,6 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 profiler = cProfile.Profile()
                 profiler.enable()
+            wal_lsn = _pg_wal_lsn(engine) if args.db == "postgres" else 0
             t0 = time.perf_counter()
             batches = 0
             for i in range(0, len(measured), args.batch):
@@ -309,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 batches += 1
             committer.count()
             store_s = time.perf_counter() - t0
+            pg_wal_bytes = _pg_wal_lsn(engine) - wal_lsn if args.db == "postgres" else 0
             if profiler:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
@@ -357,6 +376,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"COMMIT {1e3 * timer.commit_s / batches:.2f} ms/batch); "
         f"Python (SQLAlchemy + service): {1e6 * (store_s - sql_s) / n:7.1f} us/report"
     )
+    if pg_wal_bytes:
+        per_batch, per_report = pg_wal_bytes / batches, pg_wal_bytes / n
+        print(f"  WAL: {per_batch:,.0f} bytes written per batch ({per_report:,.0f} per report)")
     if frames:
         per_report = frames / args.batch
         print(f"  WAL: {frames:.1f} pages written per batch ({per_report:.1f} per report), by owner:")

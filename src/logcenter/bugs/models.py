@@ -61,6 +61,8 @@ class Bug(Base):
             "status_changed_at",
         ),
         Index("ix_bugs_project_id_created_at", "project_id", "created_at"),
+        # The bug lists sorted by first_seen, per status (bugs/listing.py; migration 0019).
+        Index("ix_bugs_status_first_seen_id", "status", "first_seen", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
