@@ -27,17 +27,16 @@ from logcenter.projects.models import Project
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 _DATES = ("last_seen", "first_seen", "status_changed_at")
 # Sorts an index orders within one status ((status, last_seen, id, ...), (status, status_changed_at),
-# (status, first_seen, id); and the status itself, whose ties go by id): several statuses are read as one
-# ordered range each, merged, rather than every match sorted.
-_PER_STATUS = ("last_seen", "status_changed_at", "status", "first_seen")
+# (status, first_seen, id), (status, occurrence_count, id); and the status itself, whose ties go by id):
+# several statuses are read as one ordered range each, merged, rather than every match sorted.
+_PER_STATUS = ("last_seen", "status_changed_at", "status", "first_seen", "occurrence_count")
 # Of those, the sorts with no index of their own without the status: a list of every status is read as the
 # six statuses' ranges, merged (last_seen has (last_seen, id); the status index is in status order).
-_EVERY_STATUS = ("status_changed_at", "first_seen")
+_EVERY_STATUS = ("status_changed_at", "first_seen", "occurrence_count")
 # Sorts with an index of their own (with status, or alone): the page reads it rather than merged_into_id's,
 # whose equality SQLite's planner prefers (`_filtered`'s `ordered`). The others: `merged_into_id IS NULL` on
-# its index lists bugs in id order, which `id` and `status` (ties by id) want, and for occurrence_count (no
-# index) it measured faster than reading every match through the status index.
-_INDEXED = ("last_seen", "status_changed_at", "first_seen")
+# its index lists bugs in id order, which `id` and `status` (ties by id) want.
+_INDEXED = ("last_seen", "status_changed_at", "first_seen", "occurrence_count")
 _BIGGEST = 2**63 - 1
 
 
