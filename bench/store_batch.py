@@ -188,6 +188,44 @@ class StatementTimer:
         self._add(statement, many, time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter()))
 
 
+def _pg_wal_lsn(engine: Any) -> str:
+    """PostgreSQL's current WAL position (the measured batches' WAL is what follows it)."""
+    with engine.connect() as conn:
+        return str(conn.exec_driver_sql("SELECT pg_current_wal_lsn()").scalar())
+
+
+def _pg_wal_by_table(engine: Any, start: str) -> Counter[str]:
+    """WAL bytes written since `start` to each table and index of this schema (records; their full-page
+    images, which depend on when the server last checkpointed, summed apart), by the relation of each
+    record's first block (pg_walinspect, PostgreSQL 15+): other databases' and schemas' writes on a shared
+    server are left out, where the server-wide WAL position counts them."""
+    import re
+
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+        database = str(
+            conn.exec_driver_sql("SELECT oid FROM pg_database WHERE datname = current_database()").scalar()
+        )
+        names = dict(
+            conn.exec_driver_sql(
+                "SELECT relfilenode::text, relname FROM pg_class"
+                " WHERE relnamespace = current_schema()::regnamespace AND relfilenode <> 0"
+            ).all()
+        )
+        rows = conn.exec_driver_sql(
+            "SELECT block_ref, record_length, fpi_length"
+            " FROM pg_get_wal_records_info(%s::pg_lsn, pg_current_wal_lsn())",
+            (start,),
+        ).all()
+    by_table: Counter[str] = Counter()
+    for block_ref, size, fpi in rows:
+        found = re.search(r"rel \d+/(\d+)/(\d+)", block_ref or "")
+        if found and found.group(1) == database and found.group(2) in names:
+            by_table[names[found.group(2)]] += size - fpi
+            by_table["(full-page images, all)"] += fpi
+    return by_table
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -218,6 +256,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="store Sentry reports instead: real sentry-sdk events (bench/sentry_envelopes.py) mapped by the "
         "envelope path's load_event + to_report, each with its event_id",
+    )
+    p.add_argument(
+        "--index",
+        action="append",
+        default=[],
+        metavar="NAME=COLUMNS",
+        help="an extra index on bugs, e.g. ix_n=occurrence_count,id: its cost to the writer (repeatable)",
+    )
+    p.add_argument(
+        "--moving-clock",
+        action="store_true",
+        help="each report 1 ms after the one before: every count moves its bugs' last_seen, as "
+        "under real load (else all share one time and PostgreSQL can update bugs in place, HOT)",
     )
     p.add_argument("--profile", type=Path, help="write a cProfile of the measured stores to this file")
     p.add_argument(
@@ -257,6 +308,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             upgrade(engine)
+            for index in args.index:
+                name, columns = index.split("=", 1)
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"CREATE INDEX {name} ON bugs ({columns})")
             if checkpointer:
                 checkpointer.start()
             factory = create_session_factory(engine)
@@ -279,6 +334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for b in bodies
                 ]
             parse_s = time.perf_counter() - t0
+            if args.moving_clock:
+                for k, report in enumerate(reports):
+                    report.timestamp = now + timedelta(milliseconds=k)
             if args.event_ids and not args.sentry:
                 for r in reports:
                     r.event_id = uuid.uuid4().hex
@@ -302,6 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 profiler = cProfile.Profile()
                 profiler.enable()
+            wal_lsn = _pg_wal_lsn(engine) if args.db == "postgres" else ""
             t0 = time.perf_counter()
             batches = 0
             for i in range(0, len(measured), args.batch):
@@ -313,6 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
             timer.enabled = False
+            pg_wal = _pg_wal_by_table(engine, wal_lsn) if args.db == "postgres" else Counter()
             frames = 0.0
             by_table: Counter[str] = Counter()
             if checkpointer:
@@ -357,6 +417,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"COMMIT {1e3 * timer.commit_s / batches:.2f} ms/batch); "
         f"Python (SQLAlchemy + service): {1e6 * (store_s - sql_s) / n:7.1f} us/report"
     )
+    if pg_wal:
+        total_wal = sum(pg_wal.values())
+        print(f"  WAL of this schema: {total_wal / batches:,.0f} bytes per batch, by owner:")
+        for name, size in pg_wal.most_common(16):
+            print(f"    {size / batches:8,.0f}  {name}")
     if frames:
         per_report = frames / args.batch
         print(f"  WAL: {frames:.1f} pages written per batch ({per_report:.1f} per report), by owner:")

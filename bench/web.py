@@ -259,6 +259,14 @@ def main() -> None:
             ("API list status=NEW,FAILED", "/api/v1/bugs?status=NEW,FAILED", api),
             ("API list page 200 (offset)", "/api/v1/bugs?status=NEW&page=200", api),
             ("API list page 200 (cursor)", f"/api/v1/bugs?status=NEW&cursor={api_deep or ''}", api),
+            ("API list sort=-first_seen", "/api/v1/bugs?sort=-first_seen", api),
+            ("API list sort=first_seen NEW,FAILED", "/api/v1/bugs?sort=first_seen&status=NEW,FAILED", api),
+            ("API list sort=-occurrence_count", "/api/v1/bugs?sort=-occurrence_count", api),
+            (
+                "API list sort=-occ.._count NEW,FAILED",
+                "/api/v1/bugs?sort=-occurrence_count&status=NEW,FAILED",
+                api,
+            ),
         ]
         print(
             f"\n{args.db}: {args.bugs:,} bugs, {args.occurrences:,} occurrences; ms over {args.repeat} runs"

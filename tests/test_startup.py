@@ -230,3 +230,34 @@ def test_a_second_server_of_a_database_that_holds_secrets_makes_no_key_of_its_ow
     # A new database with no secrets yet gets its key as before.
     fresh = run(["worker", "--once"], tmp_path, LOGCENTER_DATA_DIR=str(tmp_path / "fresh"))
     assert fresh.returncode == 0, fresh.stderr
+
+
+def test_the_api_docs_log_no_error_and_ask_no_other_site_when_served_under_a_real_host_name(
+    live_server, browser
+):
+    """Served as a real host name (Swagger UI would show a validator badge from validator.swagger.io on any
+    host but localhost in its standalone layout), neither page logs a console error nor asks another site for
+    anything: no Redocly logo from its CDN, which the page's CSP refused, a console error on every visit."""
+    host = "http://docs.example"
+    page = browser.new_page()
+    outside: list[str] = []
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def as_docs_example(route):
+        if route.request.url.startswith(host + "/"):
+            route.fulfill(response=route.fetch(url=live_server.url + route.request.url[len(host) :]))
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", as_docs_example)
+    page.goto(host + "/docs")
+    page.locator(".opblock").first.wait_for(timeout=15_000)
+    page.wait_for_load_state("networkidle")
+    assert (outside, errors) == ([], [])
+    page.goto(host + "/redoc")
+    page.get_by_text("API docs by Redocly").wait_for(timeout=15_000)
+    page.wait_for_load_state("networkidle")
+    assert (outside, errors) == ([], [])

@@ -3,8 +3,10 @@ search reads it as the end of its string. Unchecked, a NUL in a query, a path, o
 a 500 where it reached the database (a bug list search, a reject reason, a project's description). With this,
 it is a 422 that names the field, before anything is read or written.
 
-The ingest routes keep their own rules (free text there has NUL replaced, ingest/schemas.py), and the forge
-webhooks read their raw body themselves to check its signature first.
+The ingest routes keep their own rules (free text there has NUL replaced, ingest/schemas.py). The webhooks
+read their raw body themselves, to check its signature before anything in it counts; what they read has its
+own rule (webhooks/events.py: NUL replaced in shown text, a 422 in a branch name), so a forge's merge event is
+not refused for a NUL in a comment or a name.
 """
 
 from __future__ import annotations

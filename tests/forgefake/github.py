@@ -325,17 +325,24 @@ class FakeGitHub(GitHubHooks):
                 "Validation Failed",
                 errors=[{"resource": "PullRequest", "field": "state", "code": "invalid"}],
             )
+        # A merged PR's state cannot change: GitHub refuses closing it as it refuses reopening it, 422
+        # "Validation Failed" (reopening: "state cannot be changed. The pull request cannot be reopened.").
+        if data.get("state") is not None and pr.merged:
+            raise ApiError(
+                422,
+                "Validation Failed",
+                errors=[
+                    {
+                        "resource": "PullRequest",
+                        "field": "state",
+                        "code": "custom",
+                        "message": "state cannot be changed. The pull request has been merged.",
+                    }
+                ],
+            )
         if data.get("state") == "closed" and pr.state == "open":
             self.close_pr(r.full_name, number)
         elif data.get("state") == "open" and pr.state == "closed":
-            if pr.merged:
-                raise ApiError(
-                    422,
-                    "Validation Failed",
-                    errors=[
-                        {"resource": "PullRequest", "code": "custom", "message": "Cannot reopen a merged PR"}
-                    ],
-                )
             self.reopen_pr(r.full_name, number)
         if isinstance(data.get("title"), str):
             pr.title = data["title"]

@@ -98,8 +98,9 @@ def test_reading_a_pull_request_answered_with_something_else_is_a_forge_error(
 
 
 def test_closing_a_pull_request_merged_meanwhile_is_a_conflict(fake_forge: FakeForge) -> None:
-    """Someone merges on the forge while Log Center rejects: Gitea refuses the close (412), GitHub and GitLab
-    answer 200 with the merged PR. Every client says ForgeConflict, so a reject never reads as done."""
+    """Someone merges on the forge while Log Center rejects: Gitea (412) and GitHub (422 "Validation Failed")
+    refuse the close, GitLab answers 200 with the merged MR. Every client says ForgeConflict, so a reject
+    never reads as done."""
     forge, number = open_fix(fake_forge)
     fake_forge.merge_pr(fake_forge.default_repo, number, by="alice")
 
@@ -109,6 +110,23 @@ def test_closing_a_pull_request_merged_meanwhile_is_a_conflict(fake_forge: FakeF
     assert "merged" in caught.value.message
     after = forge.get_pull_request(number)
     assert after.merged and after.state is PRState.MERGED
+
+
+def test_a_refused_close_of_a_pull_request_still_open_is_a_forge_error_not_a_merge(
+    fake_forge: FakeForge,
+) -> None:
+    """The status that means "merged meanwhile" (Gitea 412, GitHub 422) answered for a PR that is still open
+    (a proxy, a validation rule): the forge's own error, not a conflict that a reject would read as merged."""
+    forge, number = open_fix(fake_forge)
+    status = {"gitea": 412, "github": 422, "gitlab": 422}[fake_forge.kind]
+    fake_forge.fail_next(status, path_contains=f"/{number}", message="Validation Failed")
+
+    with pytest.raises(ForgeError) as caught:
+        forge.close_pull_request(number)
+
+    assert not isinstance(caught.value, ForgeConflict)
+    assert "Validation Failed" in caught.value.message
+    assert forge.get_pull_request(number).state is PRState.OPEN
 
 
 def test_a_server_that_ignores_the_page_asked_for_is_a_forge_error_not_an_endless_loop(

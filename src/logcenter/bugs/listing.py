@@ -19,22 +19,24 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from logcenter.bugs import board
-from logcenter.bugs.models import Bug
+from logcenter.bugs.models import Bug, BugStatus
 from logcenter.bugs.service import IGNORED, SORTS, BugFilter, searched
 from logcenter.errors import ValidationFailed
 from logcenter.projects.models import Project
 
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 _DATES = ("last_seen", "first_seen", "status_changed_at")
-# Sorts an index orders within one status ((status, last_seen, id, ...), (status, status_changed_at); and the
-# status itself, whose ties go by id): several statuses are read as one ordered range each, merged, rather
-# than every match sorted.
-_PER_STATUS = ("last_seen", "status_changed_at", "status")
+# Sorts an index orders within one status ((status, last_seen, id, ...), (status, status_changed_at),
+# (status, first_seen, id), (status, occurrence_count, id); and the status itself, whose ties go by id):
+# several statuses are read as one ordered range each, merged, rather than every match sorted.
+_PER_STATUS = ("last_seen", "status_changed_at", "status", "first_seen", "occurrence_count")
+# Of those, the sorts with no index of their own without the status: a list of every status is read as the
+# six statuses' ranges, merged (last_seen has (last_seen, id); the status index is in status order).
+_EVERY_STATUS = ("status_changed_at", "first_seen", "occurrence_count")
 # Sorts with an index of their own (with status, or alone): the page reads it rather than merged_into_id's,
 # whose equality SQLite's planner prefers (`_filtered`'s `ordered`). The others: `merged_into_id IS NULL` on
-# its index lists bugs in id order, which `id` and `status` (ties by id) want, and for first_seen and
-# occurrence_count (no index) it measured faster than reading every match through the status index.
-_INDEXED = ("last_seen", "status_changed_at")
+# its index lists bugs in id order, which `id` and `status` (ties by id) want.
+_INDEXED = ("last_seen", "status_changed_at", "first_seen", "occurrence_count")
 _BIGGEST = 2**63 - 1
 
 
@@ -116,7 +118,8 @@ def list_page(
         return query.where(after) if after is not None else query
 
     query = select(Bug, Project.slug).join(Project, Project.id == Bug.project_id)
-    if len(filters.statuses) > 1 and key in _PER_STATUS:
+    statuses = filters.statuses or (list(BugStatus) if key in _EVERY_STATUS else [])
+    if len(statuses) > 1 and key in _PER_STATUS:
         # The first rows of each status, from its own ordered index range, then merged: for `status IN
         # (...) ORDER BY last_seen` no single range exists, and the databases would sort every match.
         firsts = [
@@ -126,7 +129,7 @@ def list_page(
                 .order_by(*order)
                 .limit(offset + page_size + 1)
                 .subquery()
-                for status in dict.fromkeys(filters.statuses)
+                for status in dict.fromkeys(statuses)
             )
         ]
         query = query.where(Bug.id.in_(union_all(*firsts)))

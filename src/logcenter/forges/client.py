@@ -55,7 +55,7 @@ class ForgeClient(ABC):
     REPO_FIELDS: ClassVar[tuple[str, str, str]] = ("full_name", "clone_url", "html_url")  # name, clone, page
     PR_EXISTS: ClassVar[int] = 409  # the answer to opening a PR whose branches have an open one
     CLOSE: ClassVar[tuple[str, dict[str, str]]] = ("PATCH", {"state": "closed"})  # method, body
-    CLOSE_REFUSED: ClassVar[tuple[int, ...]] = ()  # statuses that mean "merged meanwhile: cannot close"
+    CLOSE_REFUSED: ClassVar[tuple[int, ...]] = ()  # statuses that may mean "merged meanwhile: cannot close"
 
     repo_path: str  # the repository's API path: /repos/acme/app, /projects/group%2Fapp
 
@@ -252,10 +252,13 @@ class ForgeClient(ABC):
             call, method, self._pr_path(number), json=body, expect=(200, 201, *self.CLOSE_REFUSED)
         )
         if response.status_code in self.CLOSE_REFUSED:
-            raise self.http.error(call, response, ForgeConflict)
-        closed = self._pull(call, response)
+            closed = self.get_pull_request(number)  # GitHub's 422 does not say why: the PR does
+            if not closed.merged:
+                raise self.http.error(call, response)
+        else:
+            closed = self._pull(call, response)
         if closed.merged:
-            # GitHub and GitLab answer closing a merged PR with the merged PR; Gitea refuses (412): both
+            # GitLab answers closing a merged MR with the merged MR; Gitea (412) and GitHub (422) refuse: all
             # say "merged meanwhile", which a reject must not take for a closed PR
             raise ForgeConflict(
                 self.kind.value,

@@ -2,8 +2,9 @@
 
 GitHub specifics: merging is a PUT that refuses a moved head with 409 ("Head branch was modified") when `sha`
 is given; `merge_commit_sha` is set even on unmerged PRs (a test merge), so only `merged` says a PR was
-merged; "is A in B" is a compare of B...A whose status is `behind` or `identical`; a commit's checks are both
-the legacy combined status and the check runs of GitHub Actions and apps.
+merged; closing a merged PR is refused with 422 "Validation Failed", as reopening it is; "is A in B" is a
+compare of B...A whose status is `behind` or `identical`; a commit's checks are both the legacy combined
+status and the check runs of GitHub Actions and apps.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class GitHubForge(PullsClient):
     HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
     PAGE = PAGE
     PR_EXISTS = 422  # "A pull request already exists"
+    CLOSE_REFUSED = (422,)  # "Validation Failed": a merged PR's state cannot change
     REVIEW_STATES = {"CHANGES_REQUESTED": "REQUEST_CHANGES", "COMMENTED": "COMMENT"}
 
     def pull_request(self, data: dict[str, Any]) -> PullRequest:

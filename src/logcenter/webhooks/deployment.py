@@ -54,7 +54,9 @@ def receive_deployment(
     delivery = signatures.delivery_id(DEPLOYMENT, headers)
     with session_scope(factory, write=False) as session:
         project = (
-            session.scalar(select(Project).where(Project.slug == slug)) if isinstance(slug, str) else None
+            session.scalar(select(Project).where(Project.slug == slug))
+            if isinstance(slug, str) and "\x00" not in slug  # no slug holds one; PostgreSQL cannot look it up
+            else None
         )
         verified = authenticate(
             DEPLOYMENT,

@@ -3,6 +3,9 @@
 A merged PR is `action: "closed"` + `pull_request.merged: true` on Gitea and GitHub and `action: "merge"` on
 GitLab; the seed's own `action: "merged"` body is read as a merge too. Every field is the sender's: only what
 the signature check vouches for is trusted, and text (comments) is stored as data, never interpreted.
+
+A NUL character (PostgreSQL text cannot hold one) is replaced in what is only shown (comments, names, links),
+as ingest does with free text; in a branch name, which no git branch can hold, it is a 422 naming the field.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from logcenter.errors import BadRequest
+from logcenter import nul
+from logcenter.errors import BadRequest, ValidationFailed
 from logcenter.forges.base import ForgeKind
 
 MAX_COMMENT = 20_000
@@ -53,8 +57,19 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _shown(text: str) -> str:
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 def _str(value: Any, limit: int = 500) -> str | None:
-    return value[:limit] if isinstance(value, str) and value else None
+    return _shown(value[:limit]) if isinstance(value, str) and value else None
+
+
+def _branch(value: Any, field: str) -> str | None:
+    """A branch name: looked up as is, so a NUL in it is refused (no git ref can hold one)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationFailed([{"field": field, "message": nul.MESSAGE}])
+    return _str(value, 200)
 
 
 def _int(value: Any) -> int | None:
@@ -93,7 +108,7 @@ def _ignored(forge: ForgeKind, event: str, why: str, **fields: Any) -> ForgeEven
 
 
 def _comment_text(value: Any) -> str:
-    text = value if isinstance(value, str) else ""
+    text = _shown(value) if isinstance(value, str) else ""
     return text if len(text) <= MAX_COMMENT else text[:MAX_COMMENT] + " […]"
 
 
@@ -101,9 +116,9 @@ def _pull_request_event(forge: ForgeKind, event: str, payload: dict[str, Any]) -
     """Gitea and GitHub `pull_request` events (same shape for what is read here)."""
     pr = _dict(payload.get("pull_request"))
     head = _dict(pr.get("head"))
-    head_ref = _str(head.get("ref"), 200)
+    head_ref = _branch(head.get("ref"), "pull_request.head.ref")
     if head_ref and head_ref.startswith("refs/"):  # Gitea, branch deleted: refs/pull/<n>/head
-        head_ref = _str(head.get("label"), 200)
+        head_ref = _branch(head.get("label"), "pull_request.head.label")
     common: dict[str, Any] = {
         "repo": _str(_dict(payload.get("repository")).get("full_name"), 300),
         "number": _int(pr.get("number")) or _int(payload.get("number")),
@@ -212,7 +227,7 @@ def parse_github(event: str, payload: dict[str, Any]) -> ForgeEvent:
             action=Action.REVIEW,
             repo=repo,
             number=_int(pr.get("number")),
-            head_branch=_str(_dict(pr.get("head")).get("ref"), 200),
+            head_branch=_branch(_dict(pr.get("head")).get("ref"), "pull_request.head.ref"),
             actor=_login(review.get("user")) or _login(payload.get("sender")) or "unknown",
             link=_str(review.get("html_url")),
             text=_comment_text(review.get("body")),
@@ -229,7 +244,7 @@ def parse_github(event: str, payload: dict[str, Any]) -> ForgeEvent:
             action=Action.COMMENT,
             repo=repo,
             number=_int(pr.get("number")),
-            head_branch=_str(_dict(pr.get("head")).get("ref"), 200),
+            head_branch=_branch(_dict(pr.get("head")).get("ref"), "pull_request.head.ref"),
             actor=_login(comment.get("user")) or "unknown",
             link=_str(comment.get("html_url")),
             text=_comment_text(comment.get("body")),
@@ -255,7 +270,7 @@ def parse_gitlab(event: str, payload: dict[str, Any]) -> ForgeEvent:
         common: dict[str, Any] = {
             "repo": repo,
             "number": _int(attrs.get("iid")),
-            "head_branch": _str(attrs.get("source_branch"), 200),
+            "head_branch": _branch(attrs.get("source_branch"), "object_attributes.source_branch"),
             "head_sha": _sha(_dict(attrs.get("last_commit")).get("id")),
             "link": _str(attrs.get("url")),
             "actor": actor,
@@ -286,7 +301,7 @@ def parse_gitlab(event: str, payload: dict[str, Any]) -> ForgeEvent:
             action=Action.COMMENT,
             repo=repo,
             number=_int(mr.get("iid")),
-            head_branch=_str(mr.get("source_branch"), 200),
+            head_branch=_branch(mr.get("source_branch"), "merge_request.source_branch"),
             actor=actor,
             link=_str(attrs.get("url")),
             text=_comment_text(attrs.get("note")),

@@ -26,6 +26,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid signature: nothing changed"},
     403: {"description": "No webhook secret configured: the endpoint refuses"},
     413: {"description": "Body too large"},
+    422: {"description": "A field is invalid (a branch name holding a NUL character)"},
 }
 
 
