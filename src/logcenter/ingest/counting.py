@@ -182,14 +182,18 @@ def apply(
     bugs = sorted(b for b in tally.bugs if b in counts)
     stored = sql.latest_values([t.latest for t in tally.bugs.values() if isinstance(t.latest, int)])
     stamp = sql.ts(now)
-    update, hourly, tags, stale = [], [], [], []
+    update: list[tuple[Any, ...]] = []
+    same_first: list[tuple[Any, ...]] = []
+    hourly, tags, stale = [], [], []
     daily: dict[tuple[int, date], int] = {}
     for b in bugs:
         t = tally.bugs[b]
         latest = stored[t.latest] if isinstance(t.latest, int) else latest_values(t.latest)
-        latest_at = sql.ts(t.latest_at)
-        update.append((t.n, sql.ts(t.first), latest_at, *latest, stamp, b))
-        _, _, last_seen, message = counts[b]
+        latest_at, first = sql.ts(t.latest_at), sql.ts(t.first)
+        _, _, last_seen, message, first_seen = counts[b]
+        (same_first if first_seen is not None and first >= first_seen else update).append(
+            (t.n, first, latest_at, *latest, stamp, b)
+        )
         # The UPDATE's own rule (sql.py): the latest report's values win unless the bug has a later one.
         if message is not None and last_seen <= latest_at and latest[_MESSAGE] != message:
             stale.append(b)
@@ -199,7 +203,7 @@ def apply(
         for hour, n in t.hours.items():
             key = (project_id, hour.astimezone(UTC).date())
             daily[key] = daily.get(key, 0) + n
-    sql.update_bugs(update)
+    sql.update_bugs(update, same_first=same_first)
     sql.mark_search_stale(stale)
     sql.upsert_hourly(hourly)
     sql.add_daily([(p, day, n) for (p, day), n in sorted(daily.items())])

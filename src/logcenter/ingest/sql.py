@@ -65,9 +65,12 @@ def _numbered(sql: str) -> str:
 
 # Each bug once, with the batch's count and first/last report time, the values of its latest report, now.
 _BUG_UPDATE_COLUMNS = ("n", "first_seen", "last_seen", *LATEST_FIELDS, "updated_at", "id")
+_FIRST_SEEN_SET = (
+    " first_seen = CASE WHEN bugs.first_seen > {first_seen} THEN {first_seen} ELSE bugs.first_seen END,"
+)
 _BUG_UPDATE_SET = (
     "occurrence_count = bugs.occurrence_count + {n},"
-    " first_seen = CASE WHEN bugs.first_seen > {first_seen} THEN {first_seen} ELSE bugs.first_seen END,"
+    + _FIRST_SEEN_SET
     # Every SET sees the row as it was, so these compare against the old last_seen: the latest report wins.
     + "".join(f" {f} = CASE WHEN bugs.last_seen <= {{last_seen}} THEN {{{f}}} ELSE bugs.{f} END,"
               for f in LATEST_FIELDS)
@@ -89,9 +92,12 @@ _UPDATE_BUGS = _Rows(
     ("int", "timestamptz", "timestamptz", *["text"] * len(LATEST_FIELDS), "timestamptz", "int"),
     # Per row (SQLite), a plain UPDATE costs less than joining a one-row VALUES list. `?N` is the Nth value.
     one_row="UPDATE bugs SET "
-    + _BUG_UPDATE_SET.format_map({c: f"?{i}" for i, c in enumerate(_BUG_UPDATE_COLUMNS, 1)})
+    + _BUG_UPDATE_SET.format_map(_ONE_ROW := {c: f"?{i}" for i, c in enumerate(_BUG_UPDATE_COLUMNS, 1)})
     + f" WHERE id = ?{len(_BUG_UPDATE_COLUMNS)}",
 )
+# SQLite rewrites the index entries of every column its SET names, changed or not: a bug whose first_seen
+# stays (nearly all of them) is updated without naming it, and its first_seen index entry is left alone.
+_UPDATE_BUGS_SAME_FIRST = _UPDATE_BUGS.one_row.replace(_FIRST_SEEN_SET.format_map(_ONE_ROW), "")
 _INSERT_BUGS = _Rows(
     f"INSERT INTO bugs ({', '.join(NEW_BUG_COLUMNS)}) VALUES {{rows}}"
     " ON CONFLICT (project_id, fingerprint) DO NOTHING RETURNING id, project_id, fingerprint",
@@ -301,9 +307,15 @@ class BatchSQL:
             [tuple(self.ts(r[c]) if c == "created_at" else r[c] for c in EVENT_COLUMNS) for r in rows],
         )
 
-    def update_bugs(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows of (count, first_seen, last_seen, *LATEST_FIELDS values, now, bug id), one per bug."""
+    def update_bugs(self, rows: list[tuple[Any, ...]], *, same_first: Sequence[tuple[Any, ...]] = ()) -> None:
+        """Rows of (count, first_seen, last_seen, *LATEST_FIELDS values, now, bug id), one per bug; those in
+        `same_first` do not move the bug's first_seen (SQLite then leaves it out of the SET)."""
+        if self.postgres:
+            self._put(_UPDATE_BUGS, [*rows, *same_first])
+            return
         self._put(_UPDATE_BUGS, rows)
+        if same_first:
+            self._run(_UPDATE_BUGS_SAME_FIRST, list(same_first))
 
     def mark_search_stale(self, bug_ids: list[int]) -> None:
         """SQLite: these bugs' latest message changed (the `bugs.search_refresh` job re-indexes it:
@@ -340,16 +352,19 @@ class BatchSQL:
         """These occurrences' values of LATEST_FIELDS (context as stored JSON), by id."""
         return {row[0]: tuple(row[1:]) for row in self._by_ids(_LATEST, ids)}
 
-    def lock_counts(self, bug_ids: Sequence[int]) -> tuple[dict[int, tuple[int, int, Any, str | None]], bool]:
-        """(occurrence count, project id, last_seen, message) of these bugs, locked in id order like
-        `lock_bugs`, so the two never deadlock; and whether any of them was merged into another bug (triage)
-        meanwhile. last_seen and message (SQLite: as the driver reads them; PostgreSQL: None, which
-        `update_bugs` compares itself) tell `mark_search_stale` what the counting changed."""
-        old = "NULL, NULL" if self.postgres else "last_seen, message"
+    def lock_counts(
+        self, bug_ids: Sequence[int]
+    ) -> tuple[dict[int, tuple[int, int, Any, str | None, Any]], bool]:
+        """(occurrence count, project id, last_seen, message, first_seen) of these bugs, locked in id order
+        like `lock_bugs`, so the two never deadlock; and whether any of them was merged into another bug
+        (triage) meanwhile. last_seen, message and first_seen (SQLite: as the driver reads them; PostgreSQL:
+        None, which `update_bugs` compares itself) tell `mark_search_stale` what the counting changed and
+        `update_bugs` whose first_seen stays."""
+        old = "NULL, NULL, NULL" if self.postgres else "last_seen, message, first_seen"
         columns = f"id, occurrence_count, project_id, {old}, merged_into_id"
         sql = f"SELECT {columns} FROM bugs WHERE id IN ({{ids}}) ORDER BY id{self._lock}"
         rows = self._by_ids(sql, sorted(bug_ids))
-        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}, any(r[5] is not None for r in rows)
+        return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}, any(r[6] is not None for r in rows)
 
     def _by_ids(self, sql: str, ids: Sequence[int]) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
