@@ -1,0 +1,166 @@
+"""@sentry/node and @sentry/browser (the versions pinned in tests/js) as their users have them, against a live
+Log Center: what reaches a bug from an unhandled rejection, `captureMessage`, an error with a `cause`, a
+minified bundle, and from a browser page of another origin, directly and through the `tunnel` option.
+
+The packages and the esbuild/Chromium set-up are those of tests/test_docs_js.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.test_docs import bugs
+from tests.test_docs_js import bundle, line_of, node_env, project_dsn, site  # noqa: F401 (fixtures)
+
+
+def run_node(script: str, tmp_path: Path, env: dict[str, str], dsn: str) -> None:
+    (tmp_path / "app.js").write_text(script)
+    done = subprocess.run(
+        ["node", "app.js"], cwd=tmp_path, env={**env, "SENTRY_DSN": dsn}, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def occurrence(api: httpx.Client, bug: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = api.get(f"/api/v1/bugs/{bug['id']}").json()["occurrences"][0]
+    return found
+
+
+_NODE_INIT = 'const Sentry = require("@sentry/node");\nSentry.init({ dsn: process.env.SENTRY_DSN, release: "api@2.0.0" });\n'
+_NODE_EXIT = "\nsetTimeout(() => Sentry.flush(10000).then((sent) => process.exit(sent ? 0 : 1)), 300);\n"
+
+
+def test_node_unhandled_rejection(api, node_env, tmp_path):
+    dsn = project_dsn(api, "api")
+    script = _NODE_INIT + (
+        "async function loadInvoice(id) {\n"
+        "  throw new RangeError(`invoice ${id} is out of range`);\n"
+        "}\n\n"
+        "loadInvoice(42);\n"
+    ) + _NODE_EXIT
+    run_node(script, tmp_path, node_env, dsn)
+    [bug] = bugs(api, "api")
+    assert (bug["error_type"], bug["message"]) == ("RangeError", "invoice 42 is out of range")
+    assert (bug["file_path"], bug["line_number"]) == (
+        str(tmp_path / "app.js"),
+        line_of(script, "  throw new RangeError(`invoice ${id} is out of range`);"),
+    )
+    data = occurrence(api, bug)["data"]
+    assert data["mechanism"]["type"] == "auto.node.onunhandledrejection"
+    assert data["mechanism"]["handled"] is False
+    assert bug["version"] == "api@2.0.0"
+
+
+def test_node_capture_message(api, node_env, tmp_path):
+    dsn = project_dsn(api, "api")
+    script = _NODE_INIT + (
+        'Sentry.captureMessage("Payment provider slow: 2300 ms", "warning");\n'
+        'Sentry.captureMessage("Payment provider slow: 4100 ms", "warning");\n'
+    ) + _NODE_EXIT
+    run_node(script, tmp_path, node_env, dsn)
+    [bug] = bugs(api, "api")
+    assert (bug["error_type"], bug["level"], bug["occurrence_count"]) == ("Message", "WARNING", 2)
+    assert bug["message"] == "Payment provider slow: 4100 ms"
+
+
+def test_node_error_with_a_cause_is_one_bug_at_the_newest_error_with_the_chain_in_its_trace(
+    api, node_env, tmp_path
+):
+    dsn = project_dsn(api, "api")
+    script = _NODE_INIT + (
+        "function readConfig() {\n"
+        '  return JSON.parse("{oops");\n'
+        "}\n\n"
+        "function boot() {\n"
+        "  try {\n"
+        "    readConfig();\n"
+        "  } catch (err) {\n"
+        '    throw new Error("Boot failed", { cause: err });\n'
+        "  }\n"
+        "}\n\n"
+        "try {\n  boot();\n} catch (err) {\n  Sentry.captureException(err);\n}\n"
+    ) + _NODE_EXIT
+    run_node(script, tmp_path, node_env, dsn)
+    [bug] = bugs(api, "api")
+    assert (bug["error_type"], bug["message"]) == ("Error", "Boot failed")
+    assert bug["line_number"] == line_of(script, '    throw new Error("Boot failed", { cause: err });')
+    trace = bug["stack_trace"]
+    # The cause (oldest) comes first, as in Python's chained tracebacks, and the raised error last.
+    assert trace.index("SyntaxError") < trace.index("The above exception was the direct cause") < trace.index(
+        "Error: Boot failed"
+    )
+    assert trace.endswith("Error: Boot failed")
+
+
+def browser_bug(api, node_env, browser, site, tmp_path, slug: str, init: str, app: str, minify: bool) -> Any:
+    """Bundle `init` + `app` (TypeScript defining window.run) for a page of another origin, run it, and return
+    the requests the SDK made and what Chromium refused."""
+    (tmp_path / "main.ts").write_text('import * as Sentry from "@sentry/browser";\n' + init + app)
+    root, origin = site
+    out = root / "app.js"
+    command_defines = {"import.meta.env.MODE": '"production"'}
+    bundle(tmp_path / "main.ts", out, node_env, command_defines)
+    if minify:
+        esbuild = Path(node_env["NODE_PATH"]) / ".bin" / "esbuild"
+        done = subprocess.run(
+            [str(esbuild), str(out), "--minify", f"--outfile={out}", "--allow-overwrite", "--log-level=error"],
+            env=node_env, capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+    (root / "index.html").write_text('<!doctype html><script src="app.js"></script><title>shop</title>')
+    page = browser.new_page()
+    sent: list[Any] = []
+    refused: list[str] = []
+    try:
+        page.on("request", lambda request: sent.append(request) if "/api/" in request.url else None)
+        page.on("requestfailed", lambda request: refused.append(request.url))
+        page.goto(f"{origin}/index.html")
+        assert page.evaluate("run()") is True
+    finally:
+        page.close()
+    assert refused == []
+    return origin, out.read_text(), sent
+
+
+_BROWSER_APP = (
+    "function applyCoupon(code: string | undefined): number {\n  return code!.length;\n}\n\n"
+    "(window as any).run = async (): Promise<boolean> => {\n"
+    "  try {\n    applyCoupon(undefined);\n  } catch (err) {\n"
+    '    Sentry.captureException(new Error("Checkout failed", { cause: err }));\n  }\n'
+    '  Sentry.captureMessage("Coupon service slow");\n'
+    "  return Sentry.flush(10000);\n};\n"
+)
+
+
+def test_browser_minified_bundle_from_another_origin(api, node_env, browser, site, tmp_path):
+    dsn = project_dsn(api, "web")
+    init = f'Sentry.init({{ dsn: "{dsn}", release: "web@3.1.0" }});\n'
+    origin, code, sent = browser_bug(api, node_env, browser, site, tmp_path, "web", init, _BROWSER_APP, True)
+    # The key travels in the query string, the body as text/plain: no CORS preflight is needed.
+    assert all("sentry_key=" in request.url and "sentry_version=7" in request.url for request in sent)
+    assert {request.headers.get("content-type") for request in sent} == {"text/plain;charset=UTF-8"}
+    found = {bug["error_type"]: bug for bug in bugs(api, "web")}
+    assert set(found) == {"Error", "Message"}
+    error = found["Error"]
+    [line] = [number for number, text in enumerate(code.splitlines(), 1) if "Checkout failed" in text]
+    assert (error["message"], error["file_path"], error["line_number"]) == ("Checkout failed", f"{origin}/app.js", line)
+    # On a minified line, only the column tells where: it is in the trace, for people and the repair agent.
+    column = code.splitlines()[line - 1].index('new Error("Checkout failed"') + 1
+    assert f"app.js\", line {line}, column {column}, in window.run\nError: Checkout failed" in error["stack_trace"]
+    assert "TypeError: Cannot read properties of undefined (reading 'length')" in error["stack_trace"]
+    assert found["Message"]["message"] == "Coupon service slow"
+
+
+def test_browser_through_the_tunnel_option(api, live_server, node_env, browser, site, tmp_path):
+    """`tunnel` sends the envelope, its `dsn` header inside, to the URL given, without the query string."""
+    dsn = project_dsn(api, "web")
+    project_id = dsn.rsplit("/", 1)[1]
+    tunnel = f"{live_server.url}/api/{project_id}/envelope/"
+    init = f'Sentry.init({{ dsn: "{dsn}", tunnel: "{tunnel}" }});\n'
+    _, _, sent = browser_bug(api, node_env, browser, site, tmp_path, "web", init, _BROWSER_APP, False)
+    assert {request.url for request in sent} == {tunnel}
+    assert {bug["error_type"] for bug in bugs(api, "web")} == {"Error", "Message"}
