@@ -13,14 +13,24 @@ from typing import Any
 
 import httpx
 
+from tests import test_docs_js
 from tests.test_docs import bugs
-from tests.test_docs_js import bundle, line_of, node_env, project_dsn, site  # noqa: F401 (fixtures)
+from tests.test_docs_js import bundle, line_of, project_dsn
+
+# The fixtures of the docs' JavaScript tests: node with tests/js's packages, and a site of another origin.
+node_env = test_docs_js.node_env
+site = test_docs_js.site
 
 
 def run_node(script: str, tmp_path: Path, env: dict[str, str], dsn: str) -> None:
     (tmp_path / "app.js").write_text(script)
     done = subprocess.run(
-        ["node", "app.js"], cwd=tmp_path, env={**env, "SENTRY_DSN": dsn}, capture_output=True, text=True, timeout=60
+        ["node", "app.js"],
+        cwd=tmp_path,
+        env={**env, "SENTRY_DSN": dsn},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -30,18 +40,25 @@ def occurrence(api: httpx.Client, bug: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-_NODE_INIT = 'const Sentry = require("@sentry/node");\nSentry.init({ dsn: process.env.SENTRY_DSN, release: "api@2.0.0" });\n'
+_NODE_INIT = (
+    'const Sentry = require("@sentry/node");\n'
+    'Sentry.init({ dsn: process.env.SENTRY_DSN, release: "api@2.0.0" });\n'
+)
 _NODE_EXIT = "\nsetTimeout(() => Sentry.flush(10000).then((sent) => process.exit(sent ? 0 : 1)), 300);\n"
 
 
 def test_node_unhandled_rejection(api, node_env, tmp_path):
     dsn = project_dsn(api, "api")
-    script = _NODE_INIT + (
-        "async function loadInvoice(id) {\n"
-        "  throw new RangeError(`invoice ${id} is out of range`);\n"
-        "}\n\n"
-        "loadInvoice(42);\n"
-    ) + _NODE_EXIT
+    script = (
+        _NODE_INIT
+        + (
+            "async function loadInvoice(id) {\n"
+            "  throw new RangeError(`invoice ${id} is out of range`);\n"
+            "}\n\n"
+            "loadInvoice(42);\n"
+        )
+        + _NODE_EXIT
+    )
     run_node(script, tmp_path, node_env, dsn)
     [bug] = bugs(api, "api")
     assert (bug["error_type"], bug["message"]) == ("RangeError", "invoice 42 is out of range")
@@ -57,10 +74,14 @@ def test_node_unhandled_rejection(api, node_env, tmp_path):
 
 def test_node_capture_message(api, node_env, tmp_path):
     dsn = project_dsn(api, "api")
-    script = _NODE_INIT + (
-        'Sentry.captureMessage("Payment provider slow: 2300 ms", "warning");\n'
-        'Sentry.captureMessage("Payment provider slow: 4100 ms", "warning");\n'
-    ) + _NODE_EXIT
+    script = (
+        _NODE_INIT
+        + (
+            'Sentry.captureMessage("Payment provider slow: 2300 ms", "warning");\n'
+            'Sentry.captureMessage("Payment provider slow: 4100 ms", "warning");\n'
+        )
+        + _NODE_EXIT
+    )
     run_node(script, tmp_path, node_env, dsn)
     [bug] = bugs(api, "api")
     assert (bug["error_type"], bug["level"], bug["occurrence_count"]) == ("Message", "WARNING", 2)
@@ -71,27 +92,33 @@ def test_node_error_with_a_cause_is_one_bug_at_the_newest_error_with_the_chain_i
     api, node_env, tmp_path
 ):
     dsn = project_dsn(api, "api")
-    script = _NODE_INIT + (
-        "function readConfig() {\n"
-        '  return JSON.parse("{oops");\n'
-        "}\n\n"
-        "function boot() {\n"
-        "  try {\n"
-        "    readConfig();\n"
-        "  } catch (err) {\n"
-        '    throw new Error("Boot failed", { cause: err });\n'
-        "  }\n"
-        "}\n\n"
-        "try {\n  boot();\n} catch (err) {\n  Sentry.captureException(err);\n}\n"
-    ) + _NODE_EXIT
+    script = (
+        _NODE_INIT
+        + (
+            "function readConfig() {\n"
+            '  return JSON.parse("{oops");\n'
+            "}\n\n"
+            "function boot() {\n"
+            "  try {\n"
+            "    readConfig();\n"
+            "  } catch (err) {\n"
+            '    throw new Error("Boot failed", { cause: err });\n'
+            "  }\n"
+            "}\n\n"
+            "try {\n  boot();\n} catch (err) {\n  Sentry.captureException(err);\n}\n"
+        )
+        + _NODE_EXIT
+    )
     run_node(script, tmp_path, node_env, dsn)
     [bug] = bugs(api, "api")
     assert (bug["error_type"], bug["message"]) == ("Error", "Boot failed")
     assert bug["line_number"] == line_of(script, '    throw new Error("Boot failed", { cause: err });')
     trace = bug["stack_trace"]
     # The cause (oldest) comes first, as in Python's chained tracebacks, and the raised error last.
-    assert trace.index("SyntaxError") < trace.index("The above exception was the direct cause") < trace.index(
-        "Error: Boot failed"
+    assert (
+        trace.index("SyntaxError")
+        < trace.index("The above exception was the direct cause")
+        < trace.index("Error: Boot failed")
     )
     assert trace.endswith("Error: Boot failed")
 
@@ -107,8 +134,18 @@ def browser_bug(api, node_env, browser, site, tmp_path, slug: str, init: str, ap
     if minify:
         esbuild = Path(node_env["NODE_PATH"]) / ".bin" / "esbuild"
         done = subprocess.run(
-            [str(esbuild), str(out), "--minify", f"--outfile={out}", "--allow-overwrite", "--log-level=error"],
-            env=node_env, capture_output=True, text=True, timeout=60,
+            [
+                str(esbuild),
+                str(out),
+                "--minify",
+                f"--outfile={out}",
+                "--allow-overwrite",
+                "--log-level=error",
+            ],
+            env=node_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert done.returncode == 0, done.stderr
     (root / "index.html").write_text('<!doctype html><script src="app.js"></script><title>shop</title>')
@@ -147,10 +184,17 @@ def test_browser_minified_bundle_from_another_origin(api, node_env, browser, sit
     assert set(found) == {"Error", "Message"}
     error = found["Error"]
     [line] = [number for number, text in enumerate(code.splitlines(), 1) if "Checkout failed" in text]
-    assert (error["message"], error["file_path"], error["line_number"]) == ("Checkout failed", f"{origin}/app.js", line)
+    assert (error["message"], error["file_path"], error["line_number"]) == (
+        "Checkout failed",
+        f"{origin}/app.js",
+        line,
+    )
     # On a minified line, only the column tells where: it is in the trace, for people and the repair agent.
     column = code.splitlines()[line - 1].index('new Error("Checkout failed"') + 1
-    assert f"app.js\", line {line}, column {column}, in window.run\nError: Checkout failed" in error["stack_trace"]
+    assert (
+        f'app.js", line {line}, column {column}, in window.run\nError: Checkout failed'
+        in error["stack_trace"]
+    )
     assert "TypeError: Cannot read properties of undefined (reading 'length')" in error["stack_trace"]
     assert found["Message"]["message"] == "Coupon service slow"
 

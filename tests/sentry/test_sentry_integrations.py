@@ -17,7 +17,6 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import brotli  # type: ignore[import-untyped]
@@ -127,7 +126,7 @@ _FLUSH = "\nsentry_sdk.flush(timeout=10)\nprint('sent')\n"
 
 @pytest.fixture
 def run_app(dsn, tmp_path) -> Any:
-    """Run `code` (after _INIT, before a flush) as `shop.py` in a fresh interpreter; returns shop.py's text."""
+    """Run `code` (after _INIT, before a flush) as `shop.py` in a new interpreter; returns shop.py's text."""
 
     def run(code: str, *files: tuple[str, str]) -> str:
         for name, text in files:
@@ -259,7 +258,10 @@ def test_django(app, api, db, run_app, tmp_path):
     bug = one_error_bug(api, db)
     assert (bug["error_type"], bug["message"]) == ("KeyError", "7")
     urls = (tmp_path / "urls.py").read_text()
-    assert (bug["file_path"], bug["line_number"]) == ("urls.py", line_of(urls, '    return HttpResponse({1: "one"}[pk])'))
+    assert (bug["file_path"], bug["line_number"]) == (
+        "urls.py",
+        line_of(urls, '    return HttpResponse({1: "one"}[pk])'),
+    )
     occurrence = bug["occurrences"][0]
     assert occurrence["context"]["method"] == "GET"
     assert occurrence["context"]["url"].endswith("/orders/7/")
@@ -287,8 +289,14 @@ def test_fastapi(app, api, db, run_app):
         """
     )
     bug = one_error_bug(api, db)
-    assert (bug["error_type"], bug["message"]) == ("ValueError", "invalid literal for int() with base 10: 'abc'")
-    assert (bug["file_path"], bug["line_number"]) == ("shop.py", line_of(code, '    return {"left": int(sku)}'))
+    assert (bug["error_type"], bug["message"]) == (
+        "ValueError",
+        "invalid literal for int() with base 10: 'abc'",
+    )
+    assert (bug["file_path"], bug["line_number"]) == (
+        "shop.py",
+        line_of(code, '    return {"left": int(sku)}'),
+    )
     occurrence = bug["occurrences"][0]
     assert occurrence["context"] == {"url": "http://testserver/stock/abc", "method": "GET"}
     assert occurrence["data"]["transaction"] == "/stock/{sku}"
@@ -360,8 +368,9 @@ def test_logging_with_event_level_as_the_docs_show(app, api, db, run_app):
 
 
 def test_logging_by_default_sends_sentry_logs_which_are_accepted_and_not_bugs(app, api, db, run_app):
-    """sentry-sdk 3.0 enables the logging integration only when listed, and then makes `log` items of records,
-    not events (event_level=None): Sentry shows them under Logs, not Issues; Log Center accepts and drops them."""
+    """sentry-sdk 3.0 enables the logging integration only when listed, and then makes `log` items of
+    records, not events (event_level=None): Sentry shows them under Logs, not Issues; Log Center accepts and
+    drops them."""
     run_app(
         """
         import logging
