@@ -208,3 +208,106 @@ def test_browser_through_the_tunnel_option(api, live_server, node_env, browser, 
     _, _, sent = browser_bug(api, node_env, browser, site, tmp_path, "web", init, _BROWSER_APP, False)
     assert {request.url for request in sent} == {tunnel}
     assert {bug["error_type"] for bug in bugs(api, "web")} == {"Error", "Message"}
+
+
+def test_the_store_endpoint_from_a_browser_with_query_string_or_header_auth(api, live_server, browser, site):
+    """Older browser SDKs (raven-js, @sentry/browser before envelopes) POST one JSON event to /store/, with
+    the key in the query string or in X-Sentry-Auth; a JSON content type and the header need a preflight."""
+    dsn = project_dsn(api, "web")
+    key, project_id = dsn.split("//")[1].split("@")[0], dsn.rsplit("/", 1)[1]
+    store = f"{live_server.url}/api/{project_id}/store/"
+    root, origin = site
+    (root / "index.html").write_text("<!doctype html><title>shop</title>")
+    bundle_url = f"{origin}/app.min.js"
+    frame = {"filename": bundle_url, "abs_path": bundle_url, "lineno": 1, "colno": 4242, "function": "n"}
+    event = {
+        "platform": "javascript",
+        "exception": {
+            "values": [{"type": "TypeError", "value": "e is undefined", "stacktrace": {"frames": [frame]}}]
+        },
+        "request": {"url": f"{origin}/index.html", "headers": {"User-Agent": "Chromium"}},
+    }
+    page = browser.new_page()
+    try:
+        page.goto(f"{origin}/index.html")
+        answers = page.evaluate(
+            """async ([store, key, event]) => {
+                const send = async (url, headers) => {
+                    const body = JSON.stringify(event);
+                    const response = await fetch(url, { method: "POST", body, headers });
+                    return [response.status, await response.json()];
+                };
+                return [
+                    await send(`${store}?sentry_version=7&sentry_key=${key}&sentry_client=raven-js/3.27.2`,
+                               { "Content-Type": "text/plain;charset=UTF-8" }),
+                    await send(store, {
+                        "Content-Type": "application/json",
+                        "X-Sentry-Auth": `Sentry sentry_version=7, sentry_client=raven-js/3.27.2, `
+                            + `sentry_key=${key}`,
+                    }),
+                ];
+            }""",
+            [store, key, event],
+        )
+    finally:
+        page.close()
+    assert [status for status, _ in answers] == [200, 200]
+    assert all(len(body["id"]) == 32 for _, body in answers)
+    [bug] = bugs(api, "web")
+    assert (bug["error_type"], bug["file_path"], bug["line_number"], bug["occurrence_count"]) == (
+        "TypeError",
+        f"{origin}/app.min.js",
+        1,
+        2,
+    )
+    assert bug["context"]["url"] == f"{origin}/index.html"
+
+
+def test_react_error_boundary(api, node_env, browser, site, tmp_path):
+    """@sentry/react's ErrorBoundary reports a render error with the component stack as its `cause`."""
+    dsn = project_dsn(api, "web")
+    (tmp_path / "main.tsx").write_text(
+        'import * as React from "react";\n'
+        'import { createRoot } from "react-dom/client";\n'
+        'import * as Sentry from "@sentry/react";\n\n'
+        f'Sentry.init({{ dsn: "{dsn}", release: "web@3.1.0" }});\n\n'
+        "function Basket({ items }: { items?: string[] }) {\n"
+        "  return <ul>{items!.map((item) => <li key={item}>{item}</li>)}</ul>;\n"
+        "}\n\n"
+        "(window as any).run = async (): Promise<boolean> => {\n"
+        '  const root = createRoot(document.getElementById("app")!);\n'
+        "  root.render(\n"
+        "    <Sentry.ErrorBoundary fallback={<p>Sorry</p>}>\n"
+        "      <Basket />\n"
+        "    </Sentry.ErrorBoundary>,\n"
+        "  );\n"
+        "  await new Promise((resolve) => setTimeout(resolve, 200));\n"
+        "  return Sentry.flush(10000);\n"
+        "};\n"
+    )
+    root, origin = site
+    bundle(tmp_path / "main.tsx", root / "app.js", node_env, {"process.env.NODE_ENV": '"production"'})
+    (root / "index.html").write_text('<!doctype html><div id="app"></div><script src="app.js"></script>')
+    page = browser.new_page()
+    try:
+        page.goto(f"{origin}/index.html")
+        assert page.evaluate("run()") is True
+        assert page.inner_text("#app") == "Sorry"
+    finally:
+        page.close()
+    [bug] = bugs(api, "web")
+    assert (bug["error_type"], bug["message"]) == (
+        "TypeError",
+        "Cannot read properties of undefined (reading 'map')",
+    )
+    code = (root / "app.js").read_text()
+    [line] = [number for number, text in enumerate(code.splitlines(), 1) if "items.map(" in text]
+    assert (bug["file_path"], bug["line_number"]) == (f"{origin}/app.js", line)
+    # The component stack (the cause) first, then the error React caught, raised in Basket.
+    trace = bug["stack_trace"]
+    assert trace.index("in Basket\nReact ErrorBoundary TypeError") < trace.index("direct cause")
+    assert trace.endswith(
+        f"line {line}, column {code.splitlines()[line - 1].index('items.map(') + 7}, in Basket\n"
+        "TypeError: Cannot read properties of undefined (reading 'map')"
+    )
+    assert occurrence(api, bug)["data"]["contexts"]["react"] == {"version": "19.3.1"}
