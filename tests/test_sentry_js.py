@@ -311,3 +311,20 @@ def test_react_error_boundary(api, node_env, browser, site, tmp_path):
         "TypeError: Cannot read properties of undefined (reading 'map')"
     )
     assert occurrence(api, bug)["data"]["contexts"]["react"] == {"version": "19.3.1"}
+
+
+def test_node_rejections_with_values_that_are_not_errors(api, node_env, tmp_path):
+    dsn = project_dsn(api, "api")
+    script = (
+        _NODE_INIT
+        + 'Promise.reject({ code: "E_QUOTA", detail: "monthly quota reached" });\n'
+        + 'Promise.reject("socket hang up");\n'
+        + _NODE_EXIT
+    )
+    run_node(script, tmp_path, node_env, dsn)
+    # The SDK makes an Error of each value where it caught it, in its own code: not where the bug is.
+    found = {bug["message"]: bug for bug in bugs(api, "api")}
+    assert set(found) == {"Object captured as exception with keys: code, detail", "socket hang up"}
+    for bug in found.values():
+        assert (bug["error_type"], bug["file_path"], bug["line_number"]) == ("Error", None, None)
+        assert occurrence(api, bug)["data"]["mechanism"]["synthetic"] is True

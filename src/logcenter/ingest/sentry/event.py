@@ -109,11 +109,18 @@ def to_report(
         text = clip(message[0], MAX_MESSAGE) if message else UNLABELED
         stack_trace = format_stack(frames)
 
-    frame = raising_frame(frames)
+    # An exception the SDK made up from a thrown or rejected value that is not an Error (a string, an object)
+    # has the stack of where the SDK caught it, in its own code or the runtime's: no frame of the app says
+    # where the bug is. Like Sentry, which then groups by the value, it is placed nowhere and grouped by it.
+    placeless = bool(exceptions) and _synthetic(exceptions[-1]) and not _any_in_app(frames)
+    frame = None if placeless else raising_frame(frames)
     file_name = frame_file(frame) if frame else None
     file_path = file_name[:_FILE_PATH_MAX] if file_name else None
     line_number = frame_line(frame) if frame else None
-    if exceptions:
+    if placeless:
+        default_parts = [error_type, _grouping_message(text)]
+        default = fingerprint.custom(project_slug, default_parts)
+    elif exceptions:
         default_parts = [error_type, file_path or "", str(line_number or 0)]
         default = fingerprint.runtime(project_slug, error_type, file_path or "", line_number or 0)
     else:
@@ -149,6 +156,10 @@ def to_report(
 def _synthetic(value: dict[str, Any]) -> bool:
     mechanism = value.get("mechanism")
     return isinstance(mechanism, dict) and mechanism.get("synthetic") is True
+
+
+def _any_in_app(frames: list[dict[str, Any]]) -> bool:
+    return any(frame.get("in_app") is True for frame in frames)
 
 
 def _thread_frames(event: dict[str, Any]) -> list[dict[str, Any]]:
