@@ -328,3 +328,80 @@ def test_node_rejections_with_values_that_are_not_errors(api, node_env, tmp_path
     for bug in found.values():
         assert (bug["error_type"], bug["file_path"], bug["line_number"]) == ("Error", None, None)
         assert occurrence(api, bug)["data"]["mechanism"]["synthetic"] is True
+
+
+def test_node_uncaught_exception_is_a_fatal_crash(api, node_env, tmp_path):
+    dsn = project_dsn(api, "api")
+    script = _NODE_INIT + (
+        "function parsePort(value) {\n"
+        "  if (!/^[0-9]+$/.test(value)) throw new TypeError(`bad port ${value}`);\n"
+        "  return Number(value);\n"
+        "}\n\n"
+        'setTimeout(() => parsePort("http"), 10);\n'
+    )
+    (tmp_path / "app.js").write_text(script)
+    done = subprocess.run(
+        ["node", "app.js"], cwd=tmp_path, env={**node_env, "SENTRY_DSN": dsn}, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr  # the SDK exits as Node would, after sending
+    [bug] = bugs(api, "api")
+    assert (bug["error_type"], bug["message"], bug["level"]) == ("TypeError", "bad port http", "CRITICAL")
+    assert bug["line_number"] == line_of(
+        script, "  if (!/^[0-9]+$/.test(value)) throw new TypeError(`bad port ${value}`);"
+    )
+    assert occurrence(api, bug)["data"]["mechanism"] == {
+        "type": "auto.node.onuncaughtexception",
+        "handled": False,
+    }
+
+
+_GLOBAL_HANDLERS_APP = (
+    "function loadPrices(): void {\n"
+    '  throw new RangeError("price list is empty");\n'
+    "}\n\n"
+    "const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));\n\n"
+    "(window as any).run = async (): Promise<boolean> => {\n"
+    '  Promise.reject(new Error("basket sync failed"));\n'
+    '  Promise.reject("offline");\n'
+    '  Promise.reject("timed out after 30 s");\n'
+    '  Promise.reject("timed out after 60 s");\n'
+    "  await later(100);\n"
+    # The SDK ignores global errors for a moment after one of the callbacks it wraps threw: last.
+    "  setTimeout(loadPrices, 0);\n"
+    "  await later(100);\n"
+    "  return Sentry.flush(10000);\n"
+    "};\n"
+)
+
+
+def test_browser_uncaught_errors_and_unhandled_rejections(api, node_env, browser, site, tmp_path):
+    dsn = project_dsn(api, "web")
+    init = f'Sentry.init({{ dsn: "{dsn}" }});\n'
+    origin, code, _ = browser_bug(
+        api, node_env, browser, site, tmp_path, "web", init, _GLOBAL_HANDLERS_APP, False
+    )
+    found = {bug["message"]: bug for bug in bugs(api, "web")}
+    non_error = "Non-Error promise rejection captured with value: "
+    assert set(found) == {
+        "price list is empty",
+        "basket sync failed",
+        non_error + "offline",
+        non_error + "timed out after 60 s",  # and 30 s: one bug, numbers masked as in messages
+    }
+    lines = code.splitlines()
+    for message, text in (
+        ("price list is empty", "price list is empty"),
+        ("basket sync failed", "basket sync"),
+    ):
+        [line] = [number for number, source in enumerate(lines, 1) if text in source]
+        assert (found[message]["file_path"], found[message]["line_number"]) == (f"{origin}/app.js", line)
+    for value in ("offline", "timed out after 60 s"):
+        bug = found[non_error + value]
+        assert (bug["error_type"], bug["file_path"], bug["occurrence_count"]) == (
+            "UnhandledRejection",
+            None,
+            1 if value == "offline" else 2,
+        )
+    mechanism = occurrence(api, found["price list is empty"])["data"]["mechanism"]
+    assert mechanism == {"type": "auto.browser.browserapierrors.setTimeout", "handled": False}

@@ -155,6 +155,31 @@ def test_a_rejected_value_that_is_not_an_error_is_grouped_by_its_value_not_place
     assert (report(other).file_path, report(other).line_number) == ("/srv/api/pay.js", 7)
 
 
+def test_an_exception_without_frames_is_grouped_by_its_value():
+    # @sentry/browser 11.12.0, `Promise.reject("offline")`: no stack at all.
+    def rejected(value: str) -> Report:
+        mechanism = {"type": "auto.browser.global_handlers.onunhandledrejection", "handled": False}
+        return report(
+            {
+                "exception": {
+                    "values": [{"type": "UnhandledRejection", "value": value, "mechanism": mechanism}]
+                }
+            }
+        )
+
+    offline = rejected("Non-Error promise rejection captured with value: offline")
+    assert (offline.error_type, offline.file_path, offline.line_number) == ("UnhandledRejection", None, None)
+    assert offline.fingerprint == md5(
+        "shop", "custom", "UnhandledRejection", "Non-Error promise rejection captured with value: offline"
+    )
+    timeout = rejected("Non-Error promise rejection captured with value: timed out after 30 s")
+    assert timeout.fingerprint != offline.fingerprint
+    assert (
+        timeout.fingerprint
+        == rejected("Non-Error promise rejection captured with value: timed out after 60 s").fingerprint
+    )
+
+
 def test_raising_frame_is_the_last_in_app_frame_else_the_last_frame():
     app_frames = [
         frame("app/a.py", 1, in_app=True),

@@ -109,15 +109,15 @@ def to_report(
         text = clip(message[0], MAX_MESSAGE) if message else UNLABELED
         stack_trace = format_stack(frames)
 
-    # An exception the SDK made up from a thrown or rejected value that is not an Error (a string, an object)
-    # has the stack of where the SDK caught it, in its own code or the runtime's: no frame of the app says
-    # where the bug is. Like Sentry, which then groups by the value, it is placed nowhere and grouped by it.
-    placeless = bool(exceptions) and _synthetic(exceptions[-1]) and not _any_in_app(frames)
+    # An exception without frames (a browser's rejected string), or one the SDK made up from a thrown or
+    # rejected value that is not an Error and whose stack is where the SDK caught it (its own code, the
+    # runtime's: no in-app frame), says nothing of where the bug is. Like Sentry, it is grouped by its value.
+    placeless = bool(exceptions) and (not frames or (_synthetic(exceptions[-1]) and not _any_in_app(frames)))
     frame = None if placeless else raising_frame(frames)
     file_name = frame_file(frame) if frame else None
     file_path = file_name[:_FILE_PATH_MAX] if file_name else None
     line_number = frame_line(frame) if frame else None
-    if placeless:
+    if placeless and text:
         default_parts = [error_type, _grouping_message(text)]
         default = fingerprint.custom(project_slug, default_parts)
     elif exceptions:
