@@ -137,13 +137,18 @@ def test_file_frames_and_python_or_javascript_frames_keep_their_filename():
     assert report(flutter_event([python])).file_path == "shop/views.py"
 
 
-def test_obfuscated_frames_have_no_file_and_still_group_by_type(client, db, project):
+def test_obfuscated_frames_have_no_file_and_group_by_type_and_value(client, db, project):
     native = [{"platform": "native", "instruction_addr": "0x000000723d637527"}]
-    sent = flutter_event(native)
-    response = client.post(url(project), content=envelope(sent), headers=auth(project.ingest_key))
-    assert response.status_code == 200, response.text
-    [bug], _ = stored(db)
-    assert (bug.error_type, bug.file_path, bug.line_number) == ("StateError", None, None)
+    for value in ("Bad state: No element", "Bad state: Too many elements", "Bad state: No element"):
+        sent = flutter_event(native)
+        sent["exception"]["values"][0]["value"] = value
+        response = client.post(url(project), content=envelope(sent), headers=auth(project.ingest_key))
+        assert response.status_code == 200, response.text
+    bugs, _ = stored(db)
+    assert [(bug.error_type, bug.file_path, bug.line_number, bug.occurrence_count) for bug in bugs] == [
+        ("StateError", None, None, 2),
+        ("StateError", None, None, 1),
+    ]
 
 
 def test_a_flutter_envelope_is_stored(client, db, project):
