@@ -405,3 +405,33 @@ def test_browser_uncaught_errors_and_unhandled_rejections(api, node_env, browser
         )
     mechanism = occurrence(api, found["price list is empty"])["data"]["mechanism"]
     assert mechanism == {"type": "auto.browser.browserapierrors.setTimeout", "handled": False}
+
+
+def test_node_spans_feedback_attachments_and_check_ins_are_accepted_and_not_bugs(api, node_env, tmp_path):
+    """With `debug: true` the SDK logs every answer that is not 2xx ("Sentry responded with status code"):
+    none may be, whatever the item type."""
+    dsn = project_dsn(api, "api")
+    script = (
+        'const Sentry = require("@sentry/node");\n'
+        "Sentry.init({ dsn: process.env.SENTRY_DSN, tracesSampleRate: 1.0, debug: true });\n\n"
+        'Sentry.startSpan({ name: "nightly-report", op: "task" }, () => {\n'
+        '  Sentry.startSpan({ name: "SELECT 1", op: "db" }, () => {});\n'
+        "});\n"
+        'const checkIn = Sentry.captureCheckIn({ monitorSlug: "nightly", status: "in_progress" });\n'
+        'Sentry.captureCheckIn({ checkInId: checkIn, monitorSlug: "nightly", status: "ok" });\n'
+        'Sentry.captureFeedback({ message: "The basket emptied itself", name: "Ana", email: "ana@example.com" });\n'
+        'Sentry.getIsolationScope().addAttachment({ filename: "cart.json", data: \'{"items": []}\' });\n'
+        'Sentry.captureException(new Error("basket lost"));\n'
+        "Sentry.getIsolationScope().clearAttachments();\n"
+        'Sentry.logger.info("checkout done");\n' + _NODE_EXIT
+    )
+    (tmp_path / "app.js").write_text(script)
+    done = subprocess.run(
+        ["node", "app.js"], cwd=tmp_path, env={**node_env, "SENTRY_DSN": dsn}, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "responded with status code" not in output
+    [bug] = bugs(api, "api")
+    assert (bug["error_type"], bug["message"], bug["occurrence_count"]) == ("Error", "basket lost", 1)
