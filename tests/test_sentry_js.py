@@ -419,7 +419,7 @@ def test_node_spans_feedback_attachments_and_check_ins_are_accepted_and_not_bugs
         "});\n"
         'const checkIn = Sentry.captureCheckIn({ monitorSlug: "nightly", status: "in_progress" });\n'
         'Sentry.captureCheckIn({ checkInId: checkIn, monitorSlug: "nightly", status: "ok" });\n'
-        'Sentry.captureFeedback({ message: "The basket emptied itself", name: "Ana", email: "ana@example.com" });\n'
+        'Sentry.captureFeedback({ message: "The basket emptied itself", email: "ana@example.com" });\n'
         'Sentry.getIsolationScope().addAttachment({ filename: "cart.json", data: \'{"items": []}\' });\n'
         'Sentry.captureException(new Error("basket lost"));\n'
         "Sentry.getIsolationScope().clearAttachments();\n"
