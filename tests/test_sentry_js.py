@@ -42,7 +42,8 @@ def occurrence(api: httpx.Client, bug: dict[str, Any]) -> dict[str, Any]:
 
 _NODE_INIT = (
     'const Sentry = require("@sentry/node");\n'
-    'Sentry.init({ dsn: process.env.SENTRY_DSN, release: "api@2.0.0" });\n'
+    # shutdownTimeout: how long the SDK waits to send a fatal error before it exits (2 s by default).
+    'Sentry.init({ dsn: process.env.SENTRY_DSN, release: "api@2.0.0", shutdownTimeout: 10000 });\n'
 )
 _NODE_EXIT = "\nsetTimeout(() => Sentry.flush(10000).then((sent) => process.exit(sent ? 0 : 1)), 300);\n"
 
