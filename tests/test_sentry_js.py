@@ -7,7 +7,9 @@ The packages and the esbuild/Chromium set-up are those of tests/test_docs_js.py.
 
 from __future__ import annotations
 
+import re
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -436,3 +438,47 @@ def test_node_spans_feedback_attachments_and_check_ins_are_accepted_and_not_bugs
     assert "responded with status code" not in output
     [bug] = bugs(api, "api")
     assert (bug["error_type"], bug["message"], bug["occurrence_count"]) == ("Error", "basket lost", 1)
+
+
+def test_browser_session_replay_and_tracing_are_accepted_and_not_bugs(api, node_env, browser, site, tmp_path):
+    """What the Sentry wizard sets up for a web app: tracing and Session Replay, whose recording (a binary
+    item) is sent when an error happens."""
+    dsn = project_dsn(api, "web")
+    (tmp_path / "main.ts").write_text(
+        'import * as Sentry from "@sentry/browser";\n'
+        f'Sentry.init({{ dsn: "{dsn}", tracesSampleRate: 1.0, replaysSessionSampleRate: 0, '
+        "replaysOnErrorSampleRate: 1.0,\n"
+        "  integrations: [Sentry.browserTracingIntegration(),\n"
+        "                 Sentry.replayIntegration({ flushMinDelay: 50, flushMaxDelay: 200 })] });\n"
+        "(window as any).run = (): void => {\n"
+        '  document.body.append("checking out");\n'
+        '  Sentry.captureException(new Error("payment declined"));\n'
+        "};\n"
+    )
+    root, _ = site
+    bundle(tmp_path / "main.ts", root / "app.js", node_env, {})
+    (root / "index.html").write_text('<!doctype html><script src="app.js"></script><title>shop</title>')
+    answers: list[tuple[list[str], int]] = []
+
+    def answered(response: Any) -> None:
+        if "/api/" in response.url:
+            body = response.request.post_data_buffer or b""
+            answers.append(
+                ([t.decode() for t in re.findall(rb'\{"type":"([a-z_]+)"', body)], response.status)
+            )
+
+    page = browser.new_page()
+    try:
+        page.on("response", answered)
+        page.goto(f"{site[1]}/index.html")
+        page.evaluate("run()")
+        deadline = time.monotonic() + 20
+        while not any("replay_recording" in types for types, _ in answers) and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+    finally:
+        page.close()
+    types = {t for sent, _ in answers for t in sent}
+    assert {"event", "replay_event", "replay_recording"} <= types, answers
+    assert all(status == 200 for _, status in answers), answers
+    [bug] = bugs(api, "web")
+    assert (bug["error_type"], bug["message"], bug["occurrence_count"]) == ("Error", "payment declined", 1)
