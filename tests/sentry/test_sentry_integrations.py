@@ -238,7 +238,6 @@ def test_django(app, api, db, run_app, tmp_path):
         except urllib.error.HTTPError as error:
             assert error.code == 500
         server.shutdown()
-        print(server.server_port)
         """,
         (
             "urls.py",
