@@ -15,7 +15,9 @@ from typing import Any
 
 import httpx
 
+from logcenter.main import create_app
 from tests import test_docs_js
+from tests.conftest import run_live_server
 from tests.test_docs import bugs
 from tests.test_docs_js import bundle, line_of, project_dsn
 
@@ -128,7 +130,7 @@ def test_node_error_with_a_cause_is_one_bug_at_the_newest_error_with_the_chain_i
 
 def browser_bug(api, node_env, browser, site, tmp_path, slug: str, init: str, app: str, minify: bool) -> Any:
     """Bundle `init` + `app` (TypeScript defining window.run) for a page of another origin, run it, and return
-    the requests the SDK made and what Chromium refused."""
+    the origin, the bundle, the requests the SDK made and their answers' statuses."""
     (tmp_path / "main.ts").write_text('import * as Sentry from "@sentry/browser";\n' + init + app)
     root, origin = site
     out = root / "app.js"
@@ -154,16 +156,21 @@ def browser_bug(api, node_env, browser, site, tmp_path, slug: str, init: str, ap
     (root / "index.html").write_text('<!doctype html><script src="app.js"></script><title>shop</title>')
     page = browser.new_page()
     sent: list[Any] = []
+    statuses: list[int] = []
     refused: list[str] = []
     try:
         page.on("request", lambda request: sent.append(request) if "/api/" in request.url else None)
+        statuses.clear()
+        page.on(
+            "response", lambda response: statuses.append(response.status) if "/api/" in response.url else None
+        )
         page.on("requestfailed", lambda request: refused.append(request.url))
         page.goto(f"{origin}/index.html")
         assert page.evaluate("run()") is True
     finally:
         page.close()
     assert refused == []
-    return origin, out.read_text(), sent
+    return origin, out.read_text(), sent, statuses
 
 
 _BROWSER_APP = (
@@ -179,7 +186,9 @@ _BROWSER_APP = (
 def test_browser_minified_bundle_from_another_origin(api, node_env, browser, site, tmp_path):
     dsn = project_dsn(api, "web")
     init = f'Sentry.init({{ dsn: "{dsn}", release: "web@3.1.0" }});\n'
-    origin, code, sent = browser_bug(api, node_env, browser, site, tmp_path, "web", init, _BROWSER_APP, True)
+    origin, code, sent, _ = browser_bug(
+        api, node_env, browser, site, tmp_path, "web", init, _BROWSER_APP, True
+    )
     # The key travels in the query string, the body as text/plain: no CORS preflight is needed.
     assert all("sentry_key=" in request.url and "sentry_version=7" in request.url for request in sent)
     assert {request.headers.get("content-type") for request in sent} == {"text/plain;charset=UTF-8"}
@@ -208,7 +217,7 @@ def test_browser_through_the_tunnel_option(api, live_server, node_env, browser, 
     project_id = dsn.rsplit("/", 1)[1]
     tunnel = f"{live_server.url}/api/{project_id}/envelope/"
     init = f'Sentry.init({{ dsn: "{dsn}", tunnel: "{tunnel}" }});\n'
-    _, _, sent = browser_bug(api, node_env, browser, site, tmp_path, "web", init, _BROWSER_APP, False)
+    _, _, sent, _ = browser_bug(api, node_env, browser, site, tmp_path, "web", init, _BROWSER_APP, False)
     assert {request.url for request in sent} == {tunnel}
     assert {bug["error_type"] for bug in bugs(api, "web")} == {"Error", "Message"}
 
@@ -381,7 +390,7 @@ _GLOBAL_HANDLERS_APP = (
 def test_browser_uncaught_errors_and_unhandled_rejections(api, node_env, browser, site, tmp_path):
     dsn = project_dsn(api, "web")
     init = f'Sentry.init({{ dsn: "{dsn}" }});\n'
-    origin, code, _ = browser_bug(
+    origin, code, _, _ = browser_bug(
         api, node_env, browser, site, tmp_path, "web", init, _GLOBAL_HANDLERS_APP, False
     )
     found = {bug["message"]: bug for bug in bugs(api, "web")}
@@ -482,3 +491,45 @@ def test_browser_session_replay_and_tracing_are_accepted_and_not_bugs(api, node_
     assert all(status == 200 for _, status in answers), answers
     [bug] = bugs(api, "web")
     assert (bug["error_type"], bug["message"], bug["occurrence_count"]) == ("Error", "payment declined", 1)
+
+
+def test_the_browser_sdk_backs_off_on_the_quotas_429(
+    api, live_server, settings, node_env, browser, site, tmp_path
+):
+    """Over the project's quota Log Center answers 429 with X-Sentry-Rate-Limits and Retry-After, exposed to
+    pages of other origins (CORS): the SDK stops sending for that long."""
+    dsn = project_dsn(api, "web")
+    limited = create_app(settings.model_copy(update={"project_quota_per_minute": 1}))
+    for url, _ in run_live_server(limited):
+        limited_dsn = dsn.replace(live_server.url.split("//")[1], url.split("//")[1])
+        init = f'Sentry.init({{ dsn: "{limited_dsn}" }});\n'
+        app = (
+            "(window as any).run = async (): Promise<boolean> => {\n"
+            "  for (const n of [1, 2, 3, 4]) {\n"
+            "    Sentry.captureException(new Error(`declined ${n}`));\n"
+            "    await Sentry.flush(5000);\n"
+            "  }\n"
+            "  return true;\n"
+            "};\n"
+        )
+        _, _, sent, statuses = browser_bug(api, node_env, browser, site, tmp_path, "web", init, app, False)
+        assert len(sent) == 2
+        # The first is stored, the second refused with the rate limits; the SDK sends nothing more.
+        assert statuses == [200, 429], statuses
+        # How long it waits it reads from the headers, which a page of another origin sees only if exposed
+        # (else the SDK assumes 60 s): read them as it does.
+        page = browser.new_page()
+        try:
+            page.goto(f"{site[1]}/index.html")
+            seen = page.evaluate(
+                """async (url) => {
+                    const answer = await fetch(url, { method: "POST", body: '{}\\n{"type":"event"}\\n{}' });
+                    const header = (name) => answer.headers.get(name);
+                    return [answer.status, header("x-sentry-rate-limits"), header("retry-after")];
+                }""",
+                sent[0].url,
+            )
+        finally:
+            page.close()
+        assert seen[0] == 429 and seen[2] is not None and seen[1] == f"{seen[2]}::project", seen
+    assert [bug["message"] for bug in bugs(api, "web")] == ["declined 1"]
