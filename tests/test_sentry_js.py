@@ -1,6 +1,9 @@
-"""@sentry/node and @sentry/browser (the versions pinned in tests/js) as their users have them, against a live
-Log Center: what reaches a bug from an unhandled rejection, `captureMessage`, an error with a `cause`, a
-minified bundle, and from a browser page of another origin, directly and through the `tunnel` option.
+"""@sentry/node, @sentry/browser and @sentry/react (the versions pinned in tests/js) as their users have them,
+against a live Log Center: unhandled rejections (of Errors and of other values), uncaught exceptions,
+`captureMessage`, errors with a `cause`, a minified bundle, React's ErrorBoundary, tracing, Session Replay,
+check-ins, feedback and attachments (accepted, not bugs), the `tunnel` option, the deprecated /store/ endpoint
+with the key in the query string or X-Sentry-Auth, and the quota's 429 as the browser SDK reads it, from pages
+of another origin.
 
 The packages and the esbuild/Chromium set-up are those of tests/test_docs_js.py.
 """
@@ -128,7 +131,7 @@ def test_node_error_with_a_cause_is_one_bug_at_the_newest_error_with_the_chain_i
     assert trace.endswith("Error: Boot failed")
 
 
-def browser_bug(api, node_env, browser, site, tmp_path, slug: str, init: str, app: str, minify: bool) -> Any:
+def browser_bug(node_env, browser, site, tmp_path, init: str, app: str, minify: bool) -> Any:
     """Bundle `init` + `app` (TypeScript defining window.run) for a page of another origin, run it, and return
     the origin, the bundle, the requests the SDK made and their answers' statuses."""
     (tmp_path / "main.ts").write_text('import * as Sentry from "@sentry/browser";\n' + init + app)
@@ -160,7 +163,6 @@ def browser_bug(api, node_env, browser, site, tmp_path, slug: str, init: str, ap
     refused: list[str] = []
     try:
         page.on("request", lambda request: sent.append(request) if "/api/" in request.url else None)
-        statuses.clear()
         page.on(
             "response", lambda response: statuses.append(response.status) if "/api/" in response.url else None
         )
@@ -186,9 +188,7 @@ _BROWSER_APP = (
 def test_browser_minified_bundle_from_another_origin(api, node_env, browser, site, tmp_path):
     dsn = project_dsn(api, "web")
     init = f'Sentry.init({{ dsn: "{dsn}", release: "web@3.1.0" }});\n'
-    origin, code, sent, _ = browser_bug(
-        api, node_env, browser, site, tmp_path, "web", init, _BROWSER_APP, True
-    )
+    origin, code, sent, _ = browser_bug(node_env, browser, site, tmp_path, init, _BROWSER_APP, True)
     # The key travels in the query string, the body as text/plain: no CORS preflight is needed.
     assert all("sentry_key=" in request.url and "sentry_version=7" in request.url for request in sent)
     assert {request.headers.get("content-type") for request in sent} == {"text/plain;charset=UTF-8"}
@@ -217,7 +217,7 @@ def test_browser_through_the_tunnel_option(api, live_server, node_env, browser, 
     project_id = dsn.rsplit("/", 1)[1]
     tunnel = f"{live_server.url}/api/{project_id}/envelope/"
     init = f'Sentry.init({{ dsn: "{dsn}", tunnel: "{tunnel}" }});\n'
-    _, _, sent, _ = browser_bug(api, node_env, browser, site, tmp_path, "web", init, _BROWSER_APP, False)
+    _, _, sent, _ = browser_bug(node_env, browser, site, tmp_path, init, _BROWSER_APP, False)
     assert {request.url for request in sent} == {tunnel}
     assert {bug["error_type"] for bug in bugs(api, "web")} == {"Error", "Message"}
 
@@ -390,9 +390,7 @@ _GLOBAL_HANDLERS_APP = (
 def test_browser_uncaught_errors_and_unhandled_rejections(api, node_env, browser, site, tmp_path):
     dsn = project_dsn(api, "web")
     init = f'Sentry.init({{ dsn: "{dsn}" }});\n'
-    origin, code, _, _ = browser_bug(
-        api, node_env, browser, site, tmp_path, "web", init, _GLOBAL_HANDLERS_APP, False
-    )
+    origin, code, _, _ = browser_bug(node_env, browser, site, tmp_path, init, _GLOBAL_HANDLERS_APP, False)
     found = {bug["message"]: bug for bug in bugs(api, "web")}
     non_error = "Non-Error promise rejection captured with value: "
     assert set(found) == {
@@ -512,7 +510,7 @@ def test_the_browser_sdk_backs_off_on_the_quotas_429(
             "  return true;\n"
             "};\n"
         )
-        _, _, sent, statuses = browser_bug(api, node_env, browser, site, tmp_path, "web", init, app, False)
+        _, _, sent, statuses = browser_bug(node_env, browser, site, tmp_path, init, app, False)
         assert len(sent) == 2
         # The first is stored, the second refused with the rate limits; the SDK sends nothing more.
         assert statuses == [200, 429], statuses
