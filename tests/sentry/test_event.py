@@ -136,6 +136,50 @@ def test_js_capture_message_with_a_synthetic_exception_is_a_message_event():
     assert r.fingerprint == md5("shop", "custom", "Message", "Cache miss for user <*>")
 
 
+def test_a_rejected_value_that_is_not_an_error_is_grouped_by_its_value_not_placed_in_the_sdk():
+    # @sentry/node 11.12.0, `Promise.reject({ code: "E_QUOTA", detail: "..." })`: a synthetic Error whose
+    # stack is the SDK's onunhandledrejection handler and node internals, none of it in-app.
+    event = sample_event("node-rejection.envelope")
+    r = report(event)
+    assert (r.error_type, r.message) == ("Error", "Object captured as exception with keys: code, detail")
+    assert (r.file_path, r.line_number) == (None, None)
+    assert r.fingerprint == md5(
+        "shop", "custom", "Error", "Object captured as exception with keys: code, detail"
+    )
+    assert "onunhandledrejection.js" in r.stack_trace  # still shown, for what it is worth
+    other = orjson.loads(orjson.dumps(event))
+    other["exception"]["values"][0]["value"] = "socket hang up"
+    assert report(other).fingerprint != r.fingerprint
+    # A synthetic exception thrown from the app's own code keeps the app's frame.
+    other["exception"]["values"][0]["stacktrace"]["frames"].append(frame("/srv/api/pay.js", 7, in_app=True))
+    assert (report(other).file_path, report(other).line_number) == ("/srv/api/pay.js", 7)
+
+
+def test_an_exception_without_frames_is_grouped_by_its_value():
+    # @sentry/browser 11.12.0, `Promise.reject("offline")`: no stack at all.
+    def rejected(value: str) -> Report:
+        mechanism = {"type": "auto.browser.global_handlers.onunhandledrejection", "handled": False}
+        return report(
+            {
+                "exception": {
+                    "values": [{"type": "UnhandledRejection", "value": value, "mechanism": mechanism}]
+                }
+            }
+        )
+
+    offline = rejected("Non-Error promise rejection captured with value: offline")
+    assert (offline.error_type, offline.file_path, offline.line_number) == ("UnhandledRejection", None, None)
+    assert offline.fingerprint == md5(
+        "shop", "custom", "UnhandledRejection", "Non-Error promise rejection captured with value: offline"
+    )
+    timeout = rejected("Non-Error promise rejection captured with value: timed out after 30 s")
+    assert timeout.fingerprint != offline.fingerprint
+    assert (
+        timeout.fingerprint
+        == rejected("Non-Error promise rejection captured with value: timed out after 60 s").fingerprint
+    )
+
+
 def test_raising_frame_is_the_last_in_app_frame_else_the_last_frame():
     app_frames = [
         frame("app/a.py", 1, in_app=True),

@@ -109,11 +109,20 @@ def to_report(
         text = clip(message[0], MAX_MESSAGE) if message else UNLABELED
         stack_trace = format_stack(frames)
 
-    frame = raising_frame(frames)
+    # An exception the SDK made up from a thrown or rejected value that is not an Error has the stack of where
+    # the SDK caught it (its own code, the runtime's: no in-app frame). It, and an exception whose frames
+    # give no file or line (none at all: a browser's rejected string; only addresses: an obfuscated Flutter
+    # build), says nothing of where the bug is. Like Sentry, it is grouped by its value.
+    synthetic = bool(exceptions) and _synthetic(exceptions[-1]) and not _any_in_app(frames)
+    frame = None if synthetic else raising_frame(frames)
     file_name = frame_file(frame) if frame else None
     file_path = file_name[:_FILE_PATH_MAX] if file_name else None
     line_number = frame_line(frame) if frame else None
-    if exceptions:
+    placeless = bool(exceptions) and file_path is None and line_number is None
+    if placeless and text:
+        default_parts = [error_type, _grouping_message(text)]
+        default = fingerprint.custom(project_slug, default_parts)
+    elif exceptions:
         default_parts = [error_type, file_path or "", str(line_number or 0)]
         default = fingerprint.runtime(project_slug, error_type, file_path or "", line_number or 0)
     else:
@@ -149,6 +158,10 @@ def to_report(
 def _synthetic(value: dict[str, Any]) -> bool:
     mechanism = value.get("mechanism")
     return isinstance(mechanism, dict) and mechanism.get("synthetic") is True
+
+
+def _any_in_app(frames: list[dict[str, Any]]) -> bool:
+    return any(frame.get("in_app") is True for frame in frames)
 
 
 def _thread_frames(event: dict[str, Any]) -> list[dict[str, Any]]:

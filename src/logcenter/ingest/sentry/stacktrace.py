@@ -40,10 +40,29 @@ def raising_frame(frames: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def frame_file(frame: dict[str, Any]) -> str | None:
+    """The frame's file: `filename` (sentry-python's path in the project, JS's URL or path); for Dart its
+    `package:`/`dart:` URI, since sentry-dart's `filename` is only the URI's last segment."""
+    dart = _dart_uri(frame.get("abs_path"))
+    if dart:
+        return dart
     for key in ("filename", "abs_path", "module"):
         value = frame.get(key)
         if isinstance(value, str) and value:
             return value
+    return None
+
+
+def _dart_uri(abs_path: object) -> str | None:
+    """`package:shop/src/cart.dart` or `dart:core/list.dart` from sentry-dart's abs_path, which Flutter web
+    debug builds prefix with the page's origin (sentry-dart `encodeStackTraceFrame`)."""
+    if not isinstance(abs_path, str) or ":" not in abs_path:
+        return None
+    for scheme in ("package:", "dart:"):
+        if abs_path.startswith(scheme):
+            return abs_path
+        at = abs_path.find("/" + scheme)
+        if at >= 0 and abs_path.startswith(("http://", "https://")):
+            return abs_path[at + 1 :]
     return None
 
 
