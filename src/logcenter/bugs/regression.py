@@ -3,8 +3,8 @@
 A DEPLOYED bug reopens unless the occurrence is known to predate the fix; a MERGED bug (fix not live yet)
 reopens only when the occurrence is known to contain it. "Known" comes from the commit or version the report
 carries (against the merge and the deployment, and against the commits the bug was reported from before its
-fix was merged), or from its timestamp. Whether an unseen commit descends from the merge is not asked of the
-forge: that would be slow I/O in the ingest writer's transaction.
+fix was merged), or from its timestamp. Whether an unseen commit descends from the merge is not asked here
+(slow I/O in the ingest writer's transaction): ingest queues a check for the job worker (bugs/ancestry.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ MIN_SHA_PREFIX = 7
 _SHA = re.compile(r"(?=[0-9]*[a-fA-F])[0-9a-fA-F]{7,64}")
 
 
-def _same_commit(a: str, b: str) -> bool:
+def same_commit(a: str, b: str) -> bool:
     a, b = a.lower(), b.lower()
     shorter = min(len(a), len(b))
     return shorter >= MIN_SHA_PREFIX and a[:shorter] == b[:shorter]
@@ -48,12 +48,12 @@ def contains_fix(
     `before_fix`: the versions and commits the bug was reported from before its fix was merged."""
     if commit_hash:
         for fixed in (bug.merge_commit_sha, bug.deployed_commit):
-            if fixed and _same_commit(commit_hash, fixed):
+            if fixed and same_commit(commit_hash, fixed):
                 return True
     # A commit that ran before the merge cannot descend from it: a build labelled with such a commit (the
     # short hash the CI snippets use as version) is old code. A version name can be reused; a hash cannot.
     for label in (commit_hash, version):
-        if label and _SHA.fullmatch(label) and any(_same_commit(label, seen) for seen in before_fix):
+        if label and _SHA.fullmatch(label) and any(same_commit(label, seen) for seen in before_fix):
             return False
     if version and bug.deployed_version:
         if version == bug.deployed_version:
@@ -65,6 +65,32 @@ def contains_fix(
     if bug.merged_at and timestamp < bug.merged_at:
         return False
     return None
+
+
+def reopens(status: str, known: bool | None) -> bool:
+    """Today's rule for an answer of `contains_fix`: a DEPLOYED bug reopens unless the code is known to
+    predate the fix, a MERGED one only when it is known to contain it."""
+    if status == BugStatus.DEPLOYED:
+        return known is not False
+    return status == BugStatus.MERGED and known is True
+
+
+def commit_of(commit_hash: str | None, version: str | None) -> str | None:
+    """The commit a report names (its commit_hash, else a version that is a commit hash), lower case."""
+    for label in (commit_hash, version):
+        if label and _SHA.fullmatch(label):
+            return label.lower()
+    return None
+
+
+def note(status: str, *, version: str | None, commit: str | None, checked: bool = False) -> str:
+    """The history note of a regression."""
+    where = ", ".join(f"{k} {v}" for k, v in (("version", version), ("commit", commit)) if v)
+    return (
+        f"regression: seen again after the fix was {status.lower()}"
+        + (f" ({where})" if where else "")
+        + (" (checked with the forge)" if checked else "")
+    )
 
 
 def is_regression(
@@ -81,6 +107,4 @@ def is_regression(
     known = contains_fix(
         bug, commit_hash=commit_hash, version=version, timestamp=timestamp, before_fix=before_fix
     )
-    if bug.status == BugStatus.DEPLOYED:
-        return known is not False
-    return known is True
+    return reopens(bug.status, known)

@@ -15,9 +15,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from logcenter.bugs import history, workflow
+from logcenter.bugs import ancestry, history, regression, workflow
 from logcenter.bugs.models import Bug, BugStatus, BugTagValue, Occurrence
-from logcenter.bugs.regression import is_regression
+from logcenter.bugs.regression import contains_fix
 from logcenter.db import utcnow
 from logcenter.errors import RateLimited
 from logcenter.ingest import counting
@@ -241,28 +241,33 @@ def _reopen_regressions(
         bug = session.get_one(Bug, g.bug_id, populate_existing=True)
         labelled = any(reports[i].version or reports[i].commit_hash for i in g.indexes)
         before_fix = _labels_before_fix(session, bug) if labelled else set()
-        trigger = next(
-            (
-                reports[i]
-                for i in g.indexes
-                if is_regression(
-                    bug,
-                    commit_hash=reports[i].commit_hash,
-                    version=reports[i].version,
-                    timestamp=reports[i].timestamp,
-                    before_fix=before_fix,
-                )
-            ),
-            None,
-        )
+        checks = ancestry.Checks(session, bug)
+        trigger: tuple[str | None, str | None] | None = None  # the version and commit of the report
+        for i in g.indexes:
+            r = reports[i]
+            known = contains_fix(
+                bug,
+                commit_hash=r.commit_hash,
+                version=r.version,
+                timestamp=r.timestamp,
+                before_fix=before_fix,
+            )
+            # A commit that equality cannot place: the forge can (a job asks it, bugs/ancestry.py).
+            commit = regression.commit_of(r.commit_hash, r.version) if known is None else None
+            if commit is not None and checks.can_ask():
+                if not checks.predates(commit):
+                    checks.want(commit, version=r.version, commit_hash=r.commit_hash)
+                    continue
+                known = False
+            if regression.reopens(bug.status, known):
+                trigger = (r.version, r.commit_hash)
+                break
+        # Too many checks pending for this bug: decided as without a forge.
+        if trigger is None and checks.wanted and not checks.enqueue() and bug.status == BugStatus.DEPLOYED:
+            trigger = next(iter(checks.wanted.values()))
         if trigger is None:
             continue
-        where = ", ".join(
-            f"{k} {v}" for k, v in (("version", trigger.version), ("commit", trigger.commit_hash)) if v
-        )
-        note = f"regression: seen again after the fix was {g.status.lower()}" + (
-            f" ({where})" if where else ""
-        )
+        note = regression.note(g.status, version=trigger[0], commit=trigger[1])
         workflow.reopen(session, bug, actor=ACTOR, note=note, now=now)
         g.status = BugStatus.NEW
     session.flush()

@@ -32,6 +32,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "logcenter.automerge.jobs",
     "logcenter.stats.jobs",
     "logcenter.bugs.jobs",
+    "logcenter.bugs.ancestry",
 )
 
 
