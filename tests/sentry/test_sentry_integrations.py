@@ -27,8 +27,8 @@ from fastapi import FastAPI
 
 from logcenter.main import create_app
 from tests.conftest import LiveServer, run_live_server
-from tests.factories import make_project
 from tests.sentry.helpers import stored
+from tests.sentry.test_sentry_sdk import dsn  # noqa: F401  (fixture)
 
 
 class _RecordEnvelopes:
@@ -100,16 +100,6 @@ def live_server(app: FastAPI, settings) -> Iterator[LiveServer]:
         yield LiveServer(url=url, port=port, app=app, settings=settings)
 
 
-@pytest.fixture
-def dsn(api, session) -> str:
-    make_project(session, "shop")
-    session.commit()
-    response = api.get("/api/v1/projects/shop")
-    assert response.status_code == 200, response.text
-    dsn: str = response.json()["dsn"]
-    return dsn
-
-
 # What every application below starts with: the SDK as the Sentry docs show it, tracing and profiling on.
 _INIT = """\
 import os, sentry_sdk
@@ -125,7 +115,7 @@ _FLUSH = "\nsentry_sdk.flush(timeout=10)\nprint('sent')\n"
 
 
 @pytest.fixture
-def run_app(dsn, tmp_path) -> Any:
+def run_app(dsn, tmp_path) -> Any:  # noqa: F811
     """Run `code` (after _INIT, before a flush) as `shop.py` in a new interpreter; returns shop.py's text."""
 
     def run(code: str, *files: tuple[str, str]) -> str:
