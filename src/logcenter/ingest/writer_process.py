@@ -153,9 +153,13 @@ class WriterThread:
             finally:
                 ready.set()
 
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(serve(),), name="logcenter-writer", daemon=True
-        )
+        def run() -> None:
+            # The writer process's loop (uvloop): asyncio's selector loop sets up each accepted connection in
+            # a task of its own, which a stop could leave with its socket open (an unclosed-socket warning).
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                runner.run(serve())
+
+        self._thread = threading.Thread(target=run, name="logcenter-writer", daemon=True)
         self._thread.start()
         ready.wait()
         if not listening:
