@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from logcenter.agent.fixers import file_in_worktree
+from logcenter.agent.bug_file import file_in_worktree
 
 
 @pytest.fixture
