@@ -197,10 +197,8 @@ class Scrubber:
             value = _PEM.sub(FILTERED, value)
         if "://" in low and "@" in low:
             value = _URL_AUTH.sub(lambda m: f"{m['scheme']}{m['user']}:{FILTERED}@", value)
-        # A pair needs its `=` or `:`; then a sensitive word somewhere (in C: map, not a generator).
-        if ("=" in low or ":" in low) and any(
-            map(low.replace("_", "").replace("-", "").__contains__, self.fields)
-        ):
+        # A pair needs its `=` or `:`, and a sensitive word somewhere.
+        if ("=" in low or ":" in low) and self._has_word(low):
             value = self._query.sub(self._pair, value)
         if any(map(low.__contains__, _CREDENTIAL_WORDS)):
             value = _BEARER.sub(lambda m: f"{m['kind']} {FILTERED}", value)
@@ -258,12 +256,17 @@ class Scrubber:
             return False
         low = text.lower()
         return not (
-            any(map(low.replace("_", "").replace("-", "").__contains__, self.fields))
+            self._has_word(low)
             or "private key" in low
             or ("://" in low and "@" in low)
             or any(map(low.__contains__, _CREDENTIAL_WORDS))
             or _may_hold_card(text)
         )
+
+    def _has_word(self, low: str) -> bool:
+        """Whether a sensitive word is in this lower-cased text, `-` and `_` left out as keys are compared
+        (`_normal`); the words are searched in C (map, not a generator)."""
+        return any(map(low.replace("_", "").replace("-", "").__contains__, self.fields))
 
     def _item(self, item: Any, depth: int) -> Any:
         kind = type(item)
